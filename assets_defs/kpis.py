@@ -1,0 +1,45 @@
+"""Facts and KPI assets: the fact tables every indicator is computed from, and the daily KPI catalog."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import dagster as dg
+import numpy as np
+
+from assets_defs.common import days_label, partitioned, run_days
+from chatsales.customer_keys import all_orders
+from chatsales.facts import build_facts
+from chatsales.kpis import compute_kpis
+from chatsales.period import Periods
+from resources.pipeline_settings import PipelineSettings
+
+
+def kpi_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+
+    @dg.asset(**partitioned(partitions, "facts"), kinds={"pandas"},
+              description="Fact tables (requests, chatrooms with their dialogue milestones, counted messages, "
+                          "ratings, hook events, member sessions, orders with their attribution), each with the "
+                          "reporting day of its date basis. Everything a KPI needs, for any period.")
+    def conversation_facts(context: dg.AssetExecutionContext, chat_platform: dict, web_orders: dict,
+                           store_sales: dict, order_attribution, settings: PipelineSettings) -> dg.Output:
+        orders = all_orders(web_orders["orders"], store_sales["orders"])
+        lines = all_orders(web_orders["order_lines"], store_sales["order_lines"])
+        facts = build_facts(chat_platform, orders, lines, order_attribution, settings.timezone)
+        tables = asdict(facts) if not isinstance(facts, dict) else facts
+        return dg.Output(tables, metadata={f"rows_{name}": len(frame) for name, frame in tables.items()})
+
+    @dg.asset(**partitioned(partitions, "kpis", layout="daily"), kinds={"pandas"},
+              description="The KPI catalog for each day of the run, for dimension all and each breakdown "
+                          "(source, channel, member, role) that applies, with numerators and denominators. "
+                          "Computed by the same function as `chatsales kpis` for any period.")
+    def kpi_daily(context: dg.AssetExecutionContext, conversation_facts: dict,
+                  settings: PipelineSettings) -> dg.Output:
+        days = run_days(context)
+        periods = Periods.daily(days, settings.timezone)
+        rows = compute_kpis(conversation_facts, periods)
+        rows = rows.assign(day=np.array(days, dtype=object)[rows.pop("period").to_numpy(dtype="int64")])
+        context.log.info(f"kpi_daily {days_label(days)}: {len(rows)} rows")
+        return dg.Output(rows, metadata={"rows": len(rows), "kpis": int(rows["kpi"].nunique()),
+                                         "days": days_label(days)})
+
+    return [conversation_facts, kpi_daily]

@@ -1,0 +1,41 @@
+"""The publication: the run's days, replaced in the reporting database in one transaction."""
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from assets_defs.common import days_label, partitioned, run_days
+from chatsales.publication import rows_of_days
+from resources.reporting_db import ReportingDatabase
+
+DAYS_CHECK = "every_day_published"
+
+
+def reporting_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+
+    @dg.asset(**partitioned(partitions, "reporting"), kinds={"sql"},
+              check_specs=[dg.AssetCheckSpec(DAYS_CHECK, asset="reporting_db",
+                                             description="Every day of the run has KPI rows in the "
+                                                         "reporting database (no day missing).")],
+              description="Publishes the run's days to the reporting database (attributed_orders, "
+                          "attribution_ledger, kpi_daily, fact_* tables): each day is replaced whole in one "
+                          "transaction, so readers never see a half-written day and re-runs are idempotent.")
+    def reporting_db(context: dg.AssetExecutionContext, order_attribution: pd.DataFrame,
+                     conversation_facts: dict, kpi_daily: pd.DataFrame, reporting: ReportingDatabase):
+        days = run_days(context)
+        facts = {name: rows_of_days(frame, days) for name, frame in conversation_facts.items()
+                 if "day" in frame.columns}
+        store = reporting.store()
+        written = store.publish_days(days, run_id=context.run.run_id,
+                                     attribution=rows_of_days(order_attribution, days),
+                                     kpis=kpi_daily, facts=facts)
+        published = set(store.read_table("kpi_daily", days=days)["day"])
+        missing = [d for d in days if d not in published]
+        context.log.info(f"published {days_label(days)}: {written}")
+        yield dg.MaterializeResult(metadata={**{f"rows_{k}": dg.MetadataValue.int(v) for k, v in written.items()},
+                                             "days": days_label(days),
+                                             "database": store.engine.url.render_as_string(hide_password=True)})
+        yield dg.AssetCheckResult(check_name=DAYS_CHECK, passed=not missing,
+                                  metadata={"days": len(days), "missing": ", ".join(map(str, missing[:10]))})
+
+    return [reporting_db]

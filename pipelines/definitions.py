@@ -1,0 +1,50 @@
+"""The one Definitions of chatsales: assets, checks, resources, jobs and schedules, built from the settings."""
+from __future__ import annotations
+
+import dagster as dg
+
+from assets_defs.attribution import attribution_assets
+from assets_defs.kpis import kpi_assets
+from assets_defs.reporting import reporting_assets
+from assets_defs.sources import source_assets
+from chatsales.settings import Settings, load_settings
+from pipelines.jobs import daily_pipeline_job
+from pipelines.partitions import daily_partitions
+from pipelines.schedules import nightly_schedule
+from resources.lake import LakeIOManager
+from resources.pipeline_settings import PipelineSettings
+from resources.reporting_db import ReportingDatabase
+from resources.sources import ChatDatabase, MarketingTouchpoints, StoreSales, WebOrders
+
+
+def _secret(name: str, value: str | None):
+    """Secrets come from the environment through EnvVar, so Dagster never shows or stores them."""
+    return dg.EnvVar(name) if value else ""
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    pii_key = dg.EnvVar("CHATSALES_PII_KEY") if not settings.uses_demo_pii_key else settings.pii_key
+    return {
+        "settings": PipelineSettings(timezone=settings.timezone, currency=settings.currency,
+                                     window_days=settings.window_days,
+                                     reject_threshold=settings.reject_threshold, pii_key=pii_key),
+        "chat_db": ChatDatabase(url=settings.chat_db_url),
+        "orders": WebOrders(orders_dir=str(settings.orders_dir), shopify_shop=settings.shopify_shop or "",
+                            shopify_token=_secret("SHOPIFY_TOKEN", settings.shopify_token)),
+        "pos": StoreSales(store_sales_dir=str(settings.store_sales_dir)),
+        "campaigns": MarketingTouchpoints(campaigns_dir=str(settings.campaigns_dir)),
+        "reporting": ReportingDatabase(url=settings.reporting_db_url),
+        "lake": LakeIOManager(base_dir=str(settings.home / "lake")),
+    }
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    partitions = daily_partitions(settings)
+    job = daily_pipeline_job(partitions)
+    assets = [*source_assets(partitions), *attribution_assets(partitions), *kpi_assets(partitions),
+              *reporting_assets(partitions)]
+    return dg.Definitions(assets=assets, jobs=[job], schedules=[nightly_schedule(job)],
+                          resources=build_resources(settings), executor=dg.in_process_executor)
+
+
+defs = build_definitions(load_settings())

@@ -1,0 +1,355 @@
+"""The reporting database: what BI tools read (outputs.md). SQLite by default, PostgreSQL by URL.
+
+Its public tables have fixed names and columns. Every publication replaces whole days in ONE transaction,
+under a lock, so a reader never sees a half-written day, a crash leaves the previous version intact and two
+runs of the same day cannot interleave. The attribution ledger is computed inside that same transaction
+against what is published, so re-running unchanged inputs adds nothing to it.
+
+`ReportingStore` is plain SQLAlchemy (the CLI uses it without Dagster); `ReportingDatabase` is the thin
+Dagster resource around it.
+"""
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timezone
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+PUBLIC_TABLES = ("attributed_orders", "attribution_ledger", "kpi_daily", "kpi_buckets_daily",
+                 "member_daily", "rejects")
+FACT_PREFIX = "fact_"
+
+_meta = sa.MetaData()
+_ts = sa.DateTime(timezone=True)
+
+attributed_orders = sa.Table(
+    "attributed_orders", _meta,
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("sales_channel", sa.Text, primary_key=True),
+    sa.Column("placed_at", _ts, nullable=False),
+    sa.Column("day", sa.Date, nullable=False, index=True),
+    sa.Column("customer_hash", sa.Text),
+    sa.Column("total", sa.Float, nullable=False),
+    sa.Column("net_total", sa.Float, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("is_cancelled", sa.Boolean, nullable=False),
+    sa.Column("is_first_order", sa.Boolean),
+    sa.Column("attributed", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("chatroom_id", sa.Text),
+    sa.Column("member_id", sa.Text),
+    sa.Column("source", sa.Text),
+    sa.Column("touchpoint", sa.Text),
+    sa.Column("match_key", sa.Text),
+    sa.Column("last_message_at", _ts),
+    sa.Column("window_days", sa.Integer, nullable=False),
+    sa.Column("store_id", sa.Text),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("computed_at", _ts, nullable=False),
+)
+
+attribution_ledger = sa.Table(
+    "attribution_ledger", _meta,
+    sa.Column("order_id", sa.Text, nullable=False, index=True),
+    sa.Column("sales_channel", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Column("changed_at", _ts, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("old_chatroom_id", sa.Text),
+    sa.Column("new_chatroom_id", sa.Text),
+    sa.Column("old_member_id", sa.Text),
+    sa.Column("new_member_id", sa.Text),
+    sa.Column("old_reason", sa.Text),
+    sa.Column("new_reason", sa.Text),
+    sa.Column("window_days", sa.Integer, nullable=False),
+)
+
+kpi_daily = sa.Table(
+    "kpi_daily", _meta,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("kpi", sa.Text, primary_key=True),
+    sa.Column("dimension", sa.Text, primary_key=True),
+    sa.Column("dimension_value", sa.Text, primary_key=True),
+    sa.Column("value", sa.Float),
+    sa.Column("numerator", sa.Float),
+    sa.Column("denominator", sa.Float),
+    sa.Column("is_fluctuating", sa.Boolean, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("computed_at", _ts, nullable=False),
+)
+
+kpi_buckets_daily = sa.Table(
+    "kpi_buckets_daily", _meta,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("chart", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("dimension", sa.Text, primary_key=True),
+    sa.Column("dimension_value", sa.Text, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("computed_at", _ts, nullable=False),
+)
+
+member_daily = sa.Table(
+    "member_daily", _meta,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("member_id", sa.Text, primary_key=True),
+    sa.Column("last_name", sa.Text),
+    sa.Column("first_name", sa.Text),
+    sa.Column("role", sa.Integer),
+    sa.Column("activity_seconds", sa.Float),
+    sa.Column("active_dialogues", sa.BigInteger),
+    sa.Column("conversations_closed", sa.BigInteger),
+    sa.Column("average_rating", sa.Float),
+    sa.Column("sales_count", sa.BigInteger),
+    sa.Column("sales_total", sa.Float),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("computed_at", _ts, nullable=False),
+)
+
+rejects = sa.Table(
+    "rejects", _meta,
+    sa.Column("source", sa.Text, nullable=False, index=True),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("record_key", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("seen_at", _ts, nullable=False),
+)
+
+_DAY_TABLES = {t.name: t for t in (attributed_orders, kpi_daily, kpi_buckets_daily, member_daily)}
+
+
+def _sql_type(dtype) -> sa.types.TypeEngine:
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return _ts
+    if pd.api.types.is_bool_dtype(dtype):
+        return sa.Boolean()
+    if pd.api.types.is_integer_dtype(dtype):
+        return sa.BigInteger()
+    if pd.api.types.is_float_dtype(dtype):
+        return sa.Float()
+    return sa.Text()
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of plain Python values, missing values as None (what every DB driver accepts)."""
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            out[name] = col.dt.tz_convert("UTC").dt.tz_localize(None)
+    out = out.astype(object).where(out.notna(), None)
+    return out.to_dict("records")
+
+
+def as_days(values: Iterable) -> list[date]:
+    return sorted({v if isinstance(v, date) and not isinstance(v, datetime) else date.fromisoformat(str(v))
+                   for v in values})
+
+
+def _day_column(frame: pd.DataFrame) -> pd.Series:
+    col = frame["day"]
+    if len(col) and not isinstance(col.iloc[0], date):
+        return pd.to_datetime(col).dt.date
+    return col
+
+
+class ReportingStore:
+    """Reads and writes the reporting database at `url` (any SQLAlchemy URL; say the driver for PostgreSQL)."""
+
+    def __init__(self, url: str, engine: Engine | None = None):
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self._ready = False
+
+    # --- schema ---------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        if not self._ready:
+            _meta.create_all(self.engine, checkfirst=True)
+            self._ready = True
+
+    def _fact_table(self, conn: Connection, name: str, frame: pd.DataFrame) -> sa.Table:
+        """The fact table for `frame`, created from its dtypes the first time; new columns are added."""
+        table_name = FACT_PREFIX + name
+        inspector = sa.inspect(conn)
+        columns = [sa.Column(c, sa.Date() if c == "day" else _sql_type(frame[c].dtype)) for c in frame.columns]
+        if not inspector.has_table(table_name):
+            table = sa.Table(table_name, sa.MetaData(), *columns,
+                             sa.Index(f"ix_{table_name}_day", "day"))
+            table.create(conn)
+            return table
+        existing = {c["name"] for c in inspector.get_columns(table_name)}
+        for column in columns:
+            if column.name not in existing:
+                type_sql = column.type.compile(dialect=conn.dialect)
+                conn.execute(sa.text(f'ALTER TABLE {table_name} ADD COLUMN "{column.name}" {type_sql}'))
+        return sa.Table(table_name, sa.MetaData(), *[sa.Column(c.name, c.type) for c in columns])
+
+    # --- writing ----------------------------------------------------------------------------------
+    def _lock(self, conn: Connection) -> None:
+        """Serialise publications: a PostgreSQL advisory lock, SQLite's single writer."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
+                         {"k": zlib.crc32(b"chatsales-reporting-publish")})
+
+    def publish_days(self, days: Sequence[date], *, run_id: str, attribution: pd.DataFrame | None = None,
+                     kpis: pd.DataFrame | None = None, buckets: pd.DataFrame | None = None,
+                     members: pd.DataFrame | None = None, facts: Mapping[str, pd.DataFrame] | None = None,
+                     computed_at: datetime | None = None) -> dict[str, int]:
+        """Replace everything of `days` in one transaction; return rows written per table.
+
+        Every frame must have a `day` column; rows of other days are an error (a run publishes exactly
+        its partitions). Ledger rows are derived here from the published attribution.
+        """
+        self.ensure_schema()
+        days = as_days(days)
+        computed_at = computed_at or datetime.now(timezone.utc)
+        stamp = {"run_id": run_id, "computed_at": computed_at}
+        written: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            if attribution is not None:
+                written["attribution_ledger"] = self._write_ledger(conn, days, attribution, run_id,
+                                                                   computed_at)
+            for table, frame in (("attributed_orders", attribution), ("kpi_daily", kpis),
+                                 ("kpi_buckets_daily", buckets), ("member_daily", members)):
+                if frame is None:
+                    continue
+                frame = self._only_days(frame.assign(**stamp), days, table)
+                target = _DAY_TABLES[table]
+                conn.execute(target.delete().where(target.c.day.in_(days)))
+                rows = _records(frame[[c.name for c in target.columns]])
+                if rows:
+                    conn.execute(target.insert(), rows)
+                written[table] = len(rows)
+            for name, frame in (facts or {}).items():
+                frame = self._only_days(frame, days, FACT_PREFIX + name)
+                table = self._fact_table(conn, name, frame)
+                conn.execute(table.delete().where(table.c.day.in_(days)))
+                rows = _records(frame)
+                if rows:
+                    conn.execute(table.insert(), rows)
+                written[FACT_PREFIX + name] = len(rows)
+        return written
+
+    @staticmethod
+    def _only_days(frame: pd.DataFrame, days: list[date], table: str) -> pd.DataFrame:
+        frame = frame.assign(day=_day_column(frame))
+        stray = ~frame["day"].isin(days)
+        if stray.any():
+            raise ValueError(f"{table}: {int(stray.sum())} rows are for days outside the publication "
+                             f"{days[0]}..{days[-1]} (first: {frame.loc[stray, 'day'].iloc[0]})")
+        return frame
+
+    def _write_ledger(self, conn: Connection, days: list[date], new: pd.DataFrame, run_id: str,
+                      changed_at: datetime) -> int:
+        """One ledger row per order whose credited chatroom or reason differs from what is published.
+
+        `change` says what happened: first (never published before), gained, lost, moved (another
+        chatroom), reason (still unattributed, for another reason). Only attributed rows credit a chatroom.
+        """
+        old = pd.read_sql(
+            sa.select(attributed_orders.c.order_id, attributed_orders.c.sales_channel,
+                      attributed_orders.c.chatroom_id, attributed_orders.c.member_id,
+                      attributed_orders.c.reason, attributed_orders.c.attributed)
+            .where(attributed_orders.c.day.in_(days)), conn,
+            dtype={"order_id": "str", "sales_channel": "str", "chatroom_id": "str", "member_id": "str",
+                   "reason": "str"})
+        m = new[["order_id", "sales_channel", "day", "attributed", "chatroom_id", "member_id", "reason",
+                 "window_days"]].merge(old, on=["order_id", "sales_channel"], how="left",
+                                       suffixes=("", "_old"), indicator=True)
+        is_new = m["_merge"].eq("left_only")
+        was = m["attributed_old"].fillna(False).astype(bool)
+        now = m["attributed"].astype(bool)
+        room, room_old = m["chatroom_id"].where(now), m["chatroom_id_old"].where(was)
+        moved = was & now & room.ne(room_old)
+        reason_changed = ~was & ~now & m["reason"].fillna("").ne(m["reason_old"].fillna(""))
+        change = np.select([is_new, ~was & now, was & ~now, moved, reason_changed],
+                           ["first", "gained", "lost", "moved", "reason"], default="")
+        keep = change != ""
+        if not keep.any():
+            return 0
+        c = m[keep]
+        ledger = pd.DataFrame({
+            "order_id": c["order_id"], "sales_channel": c["sales_channel"], "day": _day_column(c),
+            "change": change[keep], "changed_at": changed_at, "run_id": run_id,
+            "old_chatroom_id": room_old[keep], "new_chatroom_id": room[keep],
+            "old_member_id": c["member_id_old"].where(was[keep]),
+            "new_member_id": c["member_id"].where(now[keep]),
+            "old_reason": c["reason_old"], "new_reason": c["reason"],
+            "window_days": c["window_days"].astype("int64"),
+        })
+        rows = _records(ledger)
+        conn.execute(attribution_ledger.insert(), rows)
+        return len(rows)
+
+    def replace_rejects(self, source: str, frame: pd.DataFrame, *, run_id: str) -> int:
+        """The rejects of one source as of this read (a source is read whole, so its rejects are too)."""
+        self.ensure_schema()
+        frame = frame.assign(source=source, run_id=run_id, seen_at=datetime.now(timezone.utc))
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            conn.execute(rejects.delete().where(rejects.c.source == source))
+            rows = _records(frame[[c.name for c in rejects.columns]])
+            if rows:
+                conn.execute(rejects.insert(), rows)
+        return len(rows)
+
+    # --- reading ----------------------------------------------------------------------------------
+    def read_table(self, name: str, *, days: Sequence[date] | None = None,
+                   first_day: date | None = None, last_day: date | None = None) -> pd.DataFrame:
+        """A public or fact table, optionally only some days, with timestamps as UTC."""
+        self.ensure_schema()
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+        query = sa.select(table)
+        if days is not None:
+            query = query.where(table.c.day.in_(as_days(days)))
+        if first_day is not None:
+            query = query.where(table.c.day >= first_day)
+        if last_day is not None:
+            query = query.where(table.c.day <= last_day)
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(query, conn)
+        for column in table.columns:
+            if isinstance(column.type, sa.DateTime) and column.name in frame:
+                frame[column.name] = pd.to_datetime(frame[column.name], utc=True, format="ISO8601")
+            if isinstance(column.type, sa.Date) and column.name in frame:
+                frame[column.name] = pd.to_datetime(frame[column.name]).dt.date
+        return frame
+
+    def table_names(self) -> list[str]:
+        return sorted(sa.inspect(self.engine).get_table_names())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; SQLite gets WAL (readers never block on the writer) and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class ReportingDatabase(dg.ConfigurableResource):
+    """The reporting database (CHATSALES_REPORTING_DB_URL): SQLite file by default, PostgreSQL in production."""
+
+    url: str
+
+    def store(self) -> ReportingStore:
+        return ReportingStore(self.url)

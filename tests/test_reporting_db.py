@@ -1,0 +1,98 @@
+"""The reporting store: whole days replaced in one transaction, the ledger, rejects; on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pandas as pd
+import pytest
+
+from resources.reporting_db import ReportingStore
+
+D1, D2 = date(2026, 3, 28), date(2026, 3, 29)
+T = pd.Timestamp("2026-03-28T10:00:00Z")
+
+
+def _orders(rows):
+    base = dict(sales_channel="web", placed_at=T, day=D1, customer_hash="h", total=10.0, net_total=10.0,
+                currency="EUR", is_cancelled=False, is_first_order=True, attributed=True, reason=None,
+                chatroom_id="cr-1", member_id="m-1", source="direct", touchpoint="web",
+                match_key="email", last_message_at=T, window_days=14, store_id=None)
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def _kpis(day, value):
+    return pd.DataFrame([{"day": day, "kpi": "Chat-Card-1", "dimension": "all", "dimension_value": "all",
+                          "value": value, "numerator": None, "denominator": None, "is_fluctuating": False}])
+
+
+def test_publish_replaces_whole_days_and_keeps_others(reporting_url):
+    store = ReportingStore(reporting_url)
+    store.publish_days([D1, D2], run_id="r1", kpis=pd.concat([_kpis(D1, 3.0), _kpis(D2, 4.0)]))
+    store.publish_days([D1], run_id="r2", kpis=_kpis(D1, 5.0))
+    rows = store.read_table("kpi_daily").sort_values("day")
+    assert rows["value"].tolist() == [5.0, 4.0]
+    assert rows["run_id"].tolist() == ["r2", "r1"]
+    assert rows["day"].tolist() == [D1, D2]
+
+
+def test_publish_rejects_rows_of_other_days_and_writes_nothing(reporting_url):
+    store = ReportingStore(reporting_url)
+    store.publish_days([D1], run_id="r1", kpis=_kpis(D1, 1.0))
+    with pytest.raises(ValueError, match="outside the publication"):
+        store.publish_days([D1], run_id="r2", kpis=pd.concat([_kpis(D1, 9.0), _kpis(D2, 9.0)]))
+    assert store.read_table("kpi_daily")["value"].tolist() == [1.0]
+
+
+def test_failed_publication_rolls_back_every_table(reporting_url):
+    store = ReportingStore(reporting_url)
+    store.publish_days([D1], run_id="r1", attribution=_orders([{"order_id": "o1"}]), kpis=_kpis(D1, 1.0))
+    bad_facts = {"messages": pd.DataFrame({"day": [D2], "x": [1]})}   # a stray day fails after the KPIs
+    with pytest.raises(ValueError):
+        store.publish_days([D1], run_id="r2", attribution=_orders([{"order_id": "o2"}]),
+                           kpis=_kpis(D1, 7.0), facts=bad_facts)
+    assert store.read_table("kpi_daily")["value"].tolist() == [1.0]
+    assert store.read_table("attributed_orders")["order_id"].tolist() == ["o1"]
+    assert "fact_messages" not in store.table_names()
+
+
+def test_ledger_records_each_change_once(reporting_url):
+    store = ReportingStore(reporting_url)
+    first = _orders([{"order_id": "o1"},
+                     {"order_id": "o2", "attributed": False, "reason": "no_dialogue", "chatroom_id": None,
+                      "member_id": None}])
+    store.publish_days([D1], run_id="r1", attribution=first)
+    store.publish_days([D1], run_id="r2", attribution=first)          # unchanged: nothing added
+    second = _orders([{"order_id": "o1", "chatroom_id": "cr-2", "member_id": "m-2"},
+                      {"order_id": "o2"}])
+    store.publish_days([D1], run_id="r3", attribution=second)
+    ledger = store.read_table("attribution_ledger").sort_values(["run_id", "order_id"])
+    assert ledger[["run_id", "order_id", "change", "old_chatroom_id", "new_chatroom_id", "old_reason",
+                   "new_reason"]].astype(object).where(ledger.notna(), None).values.tolist() == [
+        ["r1", "o1", "first", None, "cr-1", None, None],
+        ["r1", "o2", "first", None, None, None, "no_dialogue"],
+        ["r3", "o1", "moved", "cr-1", "cr-2", None, None],
+        ["r3", "o2", "gained", None, "cr-1", "no_dialogue", None],
+    ]
+
+
+def test_fact_tables_are_created_and_replaced_by_day(reporting_url):
+    store = ReportingStore(reporting_url)
+    ts = pd.Series(pd.to_datetime(["2026-03-28T23:30:00Z", "2026-03-29T01:00:00Z"], utc=True))
+    facts = {"messages": pd.DataFrame({"day": [D1, D2], "chatroom_id": ["a", "b"], "sent_at": ts,
+                                       "is_counted": [True, False], "n": [1, 2]})}
+    store.publish_days([D1, D2], run_id="r1", facts=facts)
+    store.publish_days([D2], run_id="r2", facts={"messages": facts["messages"].iloc[[1, 1]]})
+    rows = store.read_table("fact_messages").sort_values("chatroom_id")
+    assert rows["chatroom_id"].tolist() == ["a", "b", "b"]
+    assert rows["sent_at"].tolist() == [ts[0], ts[1], ts[1]]
+    assert rows["n"].tolist() == [1, 2, 2]
+
+
+def test_rejects_are_replaced_per_source(reporting_url):
+    store = ReportingStore(reporting_url)
+    frame = pd.DataFrame({"location": ["a.csv:3"], "record_key": ["R1"], "reason": ["bad sold_at"]})
+    store.replace_rejects("store_sales", frame, run_id="r1")
+    store.replace_rejects("web_orders", frame.assign(location="o.jsonl:1"), run_id="r1")
+    store.replace_rejects("store_sales", frame.iloc[0:0], run_id="r2")
+    rows = store.read_table("rejects")
+    assert rows[["source", "location", "reason"]].values.tolist() == [["web_orders", "o.jsonl:1", "bad sold_at"]]
