@@ -1,0 +1,166 @@
+"""Validation against the data contract: every bad row becomes a reject that names the source, where it
+was (file:line, table, API page), its key and the problem, and is removed before anything is computed.
+
+A reader builds a `Checks` over its raw rows (all text), adds vectorised checks in order, and splits:
+the first failing check of a row is its reason. A source that cannot be read at all raises SourceError.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from chatsales import schema
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be read at all: the run fails with the source's name and what is wrong."""
+
+
+@dataclass
+class SourceFrames:
+    """What a reader returns: valid frames (schema shapes) and the rejects."""
+
+    frames: dict[str, pd.DataFrame]
+    rejects: pd.DataFrame = field(default_factory=lambda: schema.empty(schema.REJECTS))
+
+
+def rejects_frame(source: str, location, record_key, reason) -> pd.DataFrame:
+    frame = pd.DataFrame({"source": source, "location": location, "record_key": record_key, "reason": reason})
+    return schema.conform(frame, schema.REJECTS) if len(frame) else schema.empty(schema.REJECTS)
+
+
+def concat_rejects(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else schema.empty(schema.REJECTS)
+
+
+def _shown(values: pd.Series) -> pd.Series:
+    """Raw values as a reason shows them: quoted and shortened, `missing` for none (call on failing rows only)."""
+    text = values.astype("str").str.slice(0, 60)
+    return ("'" + text + "'").fillna("missing").astype(object)
+
+
+class Checks:
+    """Vectorised row checks over one raw table; the first failing check gives the row's reason."""
+
+    def __init__(self, raw: pd.DataFrame, source: str, location: pd.Series | str, key: pd.Series | str):
+        self.raw = raw.reset_index(drop=True)
+        n = len(self.raw)
+        self.source = source
+        self.location = location if isinstance(location, pd.Series) else pd.Series([location] * n, dtype=object)
+        self.key = key if isinstance(key, pd.Series) else self.raw[key] if key in self.raw else pd.Series([None] * n)
+        self.reason = pd.Series([None] * n, dtype=object)
+        self.parsed: dict[str, pd.Series] = {}
+
+    def fail(self, mask, message: str, shown: pd.Series | None = None) -> None:
+        """Rows of `mask` not yet rejected get `message` (followed by their raw value when `shown` is given)."""
+        mask = np.asarray(mask, dtype=bool) & self.reason.isna().to_numpy()
+        if mask.any():
+            self.reason[mask] = message if shown is None else (message + " " + _shown(shown[mask])).to_numpy()
+
+    def col(self, name: str) -> pd.Series:
+        if name not in self.raw:
+            return pd.Series([None] * len(self.raw), dtype=object)
+        values = self.raw[name]
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            return values.where(values.astype("str").str.strip().ne(""), None)
+        return values
+
+    def required(self, *names: str) -> None:
+        for name in names:
+            self.fail(self.col(name).isna(), f"{name}: missing")
+
+    def timestamp(self, name: str, *, required: bool, naive_tz: str = "UTC") -> pd.Series:
+        """ISO 8601; with an offset that instant, without it `naive_tz` local time (UTC by default)."""
+        raw = self.col(name)
+        if required:
+            self.fail(raw.isna(), f"{name}: missing")
+        parsed = parse_instants(raw, naive_tz)
+        self.fail(raw.notna() & parsed.isna(), f"{name}: not a valid ISO 8601 timestamp", raw)
+        self.parsed[name] = parsed
+        return parsed
+
+    def enum(self, name: str, allowed: Iterable[str], *, required: bool = True) -> None:
+        raw = self.col(name)
+        if required:
+            self.fail(raw.isna(), f"{name}: missing")
+        self.fail(raw.notna() & ~raw.astype(str).isin(list(allowed)), f"{name}: unknown value", raw)
+
+    def number(self, name: str, *, required: bool, minimum: float | None = None,
+               integer: bool = False) -> pd.Series:
+        raw = self.col(name)
+        if required:
+            self.fail(raw.isna(), f"{name}: missing")
+        parsed = pd.to_numeric(raw.astype(object), errors="coerce").astype("float64")
+        self.fail(raw.notna() & (parsed.isna() | ~np.isfinite(parsed.fillna(0))),
+                  f"{name}: not a number", raw)
+        if integer:
+            self.fail(parsed.notna() & (parsed != parsed.round()), f"{name}: not a whole number", raw)
+        if minimum is not None:
+            self.fail(parsed < minimum, f"{name}: below {minimum:g}", raw)
+        self.parsed[name] = parsed
+        return parsed
+
+    def boolean(self, name: str) -> pd.Series:
+        """true/false, t/f, 1/0 (text or numbers, as SQLite and PostgreSQL give them)."""
+        raw = self.col(name)
+        if raw.dtype == bool:
+            parsed = raw
+        else:
+            table = {"1": True, "true": True, "t": True, "0": False, "false": False, "f": False,
+                     "1.0": True, "0.0": False}
+            parsed = raw.astype("str").str.strip().str.lower().map(table)
+        self.fail(parsed.isna(), f"{name}: not a boolean", raw)
+        self.parsed[name] = parsed.fillna(False).astype(bool)
+        return self.parsed[name]
+
+    def unique(self, *names: str) -> None:
+        dup = self.raw.duplicated(list(names), keep="first") & self.reason.isna().to_numpy()
+        self.fail(dup, "duplicate " + "+".join(names) + " (the first one read is kept)")
+
+    def member_of(self, name: str, valid: pd.Series | set, what: str, *, nullable: bool = False) -> None:
+        raw = self.col(name)
+        known = raw.isin(set(valid))
+        self.fail(~known & (raw.notna() if nullable else True), f"{name}: unknown {what}", raw)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.reason.isna().to_numpy()
+
+    def rejects(self) -> pd.DataFrame:
+        bad = ~self.ok
+        key = self.key.astype(object).where(self.key.notna(), None)
+        return rejects_frame(self.source, self.location[bad].to_numpy(), key[bad].to_numpy(),
+                             self.reason[bad].to_numpy())
+
+
+def parse_instants(raw: pd.Series, naive_tz: str = "UTC") -> pd.Series:
+    """ISO 8601 text (or datetimes) → UTC. Text without an offset is local time of `naive_tz`: in the
+    repeated autumn hour its first occurrence; a time that does not exist (spring gap) is NaT."""
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        ts = raw if isinstance(raw.dtype, pd.DatetimeTZDtype) else raw.dt.tz_localize("UTC")
+        return ts.dt.tz_convert("UTC").astype(schema.TS)
+    text = raw
+    as_str = raw.astype("str")
+    has_offset = as_str.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False).to_numpy()
+    out = pd.Series(pd.NaT, index=raw.index, dtype=schema.TS)
+    if has_offset.any():
+        out[has_offset] = pd.to_datetime(as_str[has_offset], utc=True, format="ISO8601", errors="coerce")
+    naive = ~has_offset & text.notna().to_numpy()
+    if naive.any():
+        local = pd.to_datetime(as_str[naive], format="ISO8601", errors="coerce")
+        if naive_tz == "UTC":
+            out[naive] = local.dt.tz_localize("UTC")
+        else:
+            first = np.ones(int(naive.sum()), dtype=bool)   # ambiguous → DST side = first occurrence
+            out[naive] = local.dt.tz_localize(naive_tz, ambiguous=first, nonexistent="NaT").dt.tz_convert("UTC")
+    return out.astype(schema.TS)
+
+
+def text_column(values: pd.Series) -> pd.Series:
+    """A text column as the schema wants it: str dtype, blanks and None as NA, values otherwise as given."""
+    text = values.astype("str")
+    return text.mask(text.str.strip().eq("")).astype("str")

@@ -1,0 +1,119 @@
+"""The chat platform's database (data-contract.md §1), any SQLAlchemy URL: each table read in one query,
+validated, and cut down to rows whose references hold (a message of a rejected chatroom is rejected too)."""
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from chatsales import schema
+from chatsales.contract import Checks, SourceError, SourceFrames, concat_rejects, text_column
+
+SOURCE = "chat_platform"
+TIMESTAMPS = {  # column: required
+    "visitors": {"created_at": False},
+    "conversation_requests": {"created_at": True, "question_at": False, "canceled_at": False,
+                              "handled_at": False},
+    "chatrooms": {"started_at": True},
+    "messages": {"sent_at": True, "email_filled_at": False},
+    "ratings": {"requested_at": True, "given_at": False},
+    "hook_events": {"at": True},
+    "member_sessions": {"started_at": True, "ended_at": True},
+    "identity_links": {"linked_at": True},
+}
+ENUMS = {
+    "conversation_requests": {"source": schema.REQUEST_SOURCES},
+    "chatrooms": {"source": schema.REQUEST_SOURCES, "channel": schema.CHANNELS},
+    "messages": {"sender": schema.SENDERS, "kind": schema.MESSAGE_KINDS},
+    "hook_events": {"event": schema.HOOK_EVENTS},
+}
+REQUIRED = {
+    "chatrooms": ("visitor_id", "member_id"), "messages": ("chatroom_id",), "ratings": ("chatroom_id",),
+    "hook_events": ("member_id",), "member_sessions": ("member_id",),
+    "identity_links": ("visitor_id", "linked_visitor_id"), "conversation_requests": ("visitor_id",),
+}
+BOOLEANS = {"chatrooms": ("is_internal", "is_blocked"), "messages": ("is_automatic",)}
+# validation order: a table's references point to tables validated before it
+ORDER = ("members", "visitors", "conversation_requests", "chatrooms", "messages", "ratings", "hook_events",
+         "member_sessions", "identity_links")
+
+
+def _read_raw(url: str) -> dict[str, pd.DataFrame]:
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            present = set(sa.inspect(conn).get_table_names())
+            missing = [t for t in schema.CHAT_TABLES if t not in present]
+            if missing:
+                raise SourceError(f"{SOURCE} ({engine.url.render_as_string(hide_password=True)}): "
+                                  f"missing tables {missing}")
+            raw = {t: pd.read_sql(sa.text(f"SELECT * FROM {t}"), conn) for t in schema.CHAT_TABLES}
+        engine.dispose()
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise SourceError(f"{SOURCE}: cannot read {sa.engine.make_url(url).render_as_string(hide_password=True)}: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    for table, frame in raw.items():
+        lacking = [c for c in schema.CHAT_TABLES[table] if c not in frame.columns]
+        if lacking:
+            raise SourceError(f"{SOURCE}: table {table} lacks columns {lacking}")
+    return raw
+
+
+def _key(table: str, frame: pd.DataFrame) -> pd.Series:
+    keys = schema.CHAT_KEYS[table]
+    if keys:
+        return frame[keys[0]].astype("str")
+    first = list(schema.CHAT_TABLES[table])[:2]
+    return frame[first[0]].astype("str") + "/" + frame[first[1]].astype("str")
+
+
+def _validate(table: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    checks = Checks(raw, SOURCE, f"table {table}", _key(table, raw.reset_index(drop=True)))
+    keys = schema.CHAT_KEYS[table]
+    if keys:
+        checks.required(*keys)
+    checks.required(*REQUIRED.get(table, ()))
+    for column, required in TIMESTAMPS.get(table, {}).items():
+        checks.timestamp(column, required=required)
+    for column, allowed in ENUMS.get(table, {}).items():
+        checks.enum(column, allowed)
+    for column in BOOLEANS.get(table, ()):
+        checks.boolean(column)
+    if table == "members":
+        checks.number("role", required=True, minimum=0, integer=True)
+        checks.fail(checks.parsed["role"] > 6, "role: above 6", checks.col("role"))
+    if table == "ratings":
+        score = checks.number("score", required=False, minimum=1, integer=True)
+        checks.fail(score > 5, "score: above 5", checks.col("score"))
+    if table == "chatrooms":
+        checks.member_of("request_id", valid["conversation_requests"]["request_id"], "request", nullable=True)
+    if table in ("messages", "ratings"):
+        checks.member_of("chatroom_id", valid["chatrooms"]["chatroom_id"], "chatroom")
+    if table == "member_sessions":
+        checks.fail(checks.parsed["ended_at"] < checks.parsed["started_at"], "ended_at: before started_at",
+                    checks.col("ended_at"))
+    if keys:
+        checks.unique(*keys)
+    ok = checks.ok
+    out = {}
+    for column, dtype in schema.CHAT_TABLES[table].items():
+        if column in checks.parsed:
+            out[column] = checks.parsed[column][ok].reset_index(drop=True)
+        elif dtype == "str":
+            out[column] = text_column(checks.raw[column][ok].reset_index(drop=True))
+        else:
+            out[column] = pd.to_numeric(checks.raw[column][ok], errors="coerce").reset_index(drop=True)
+    frame = schema.conform(pd.DataFrame(out), schema.CHAT_TABLES[table])
+    return frame, checks.rejects()
+
+
+def read_chat_db(url: str) -> SourceFrames:
+    """All nine tables, validated; rows that break the contract (or point at a rejected row) are rejects."""
+    raw = _read_raw(url)
+    valid: dict[str, pd.DataFrame] = {}
+    rejects = []
+    for table in ORDER:
+        valid[table], bad = _validate(table, raw[table], valid)
+        rejects.append(bad)
+    return SourceFrames(valid, concat_rejects(rejects))

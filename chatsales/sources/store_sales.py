@@ -1,0 +1,84 @@
+"""In-store receipts from POS CSV exports (data-contract.md §3). One row per receipt line; a receipt is
+its lines. Files may arrive late and twice: when a receipt_id appears in several files, the file read last
+(name order) replaces the earlier versions whole, so a re-delivery counts once and takes its corrections.
+A receipt with one bad line is rejected whole: a partial total is never reported."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from chatsales import schema
+from chatsales.contract import Checks, SourceError, SourceFrames, concat_rejects, rejects_frame, text_column
+
+SOURCE = "store_sales"
+COLUMNS = ["receipt_id", "store_id", "store_name", "store_city", "sold_at", "customer_email", "loyalty_id",
+           "product_id", "category", "quantity", "line_amount", "currency"]
+NOT_UTF8 = r"[\udc80-\udcff]"
+
+
+def _read_files(path: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    frames, rejects = [], []
+    for order, file in enumerate(sorted(path.glob("*.csv"))):
+        if file.stat().st_size == 0:
+            rejects.append(rejects_frame(SOURCE, [file.name], [None], ["empty file"]))
+            continue
+        frame = pd.read_csv(file, dtype=object, keep_default_na=False, encoding="utf-8",
+                            encoding_errors="surrogateescape")
+        frame.columns = [str(c).strip() for c in frame.columns]
+        missing = [c for c in COLUMNS if c not in frame.columns]
+        if missing:
+            rejects.append(rejects_frame(SOURCE, [file.name], [None],
+                                         [f"file lacks columns {missing}: none of its rows were read"]))
+            continue
+        frame = frame[COLUMNS].assign(_file=order, _location=[f"{file.name}:{n + 2}" for n in range(len(frame))])
+        # bytes that are not UTF-8 came through as surrogates: those lines are rejects, the rest is read
+        undecodable = frame[COLUMNS].apply(lambda c: c.str.contains(NOT_UTF8, regex=True)).any(axis=1)
+        if undecodable.any():
+            rejects.append(rejects_frame(SOURCE, frame.loc[undecodable, "_location"].tolist(), None,
+                                         "line is not valid UTF-8"))
+        frames.append(frame[~undecodable].astype({c: "str" for c in COLUMNS}))
+    if not frames:
+        return pd.DataFrame(columns=[*COLUMNS, "_file", "_location"]), rejects
+    return pd.concat(frames, ignore_index=True), rejects
+
+
+def read_store_sales_dir(path: Path, timezone: str, currency: str) -> SourceFrames:
+    path = Path(path)
+    if not path.is_dir():
+        raise SourceError(f"{SOURCE}: POS folder {path} does not exist")
+    raw, file_rejects = _read_files(path)
+    # the last file holding a receipt wins; older versions of that receipt are superseded, not rejected
+    latest_file = raw.groupby("receipt_id")["_file"].transform("max")
+    raw = raw[raw["_file"].eq(latest_file) | raw["receipt_id"].eq("")].reset_index(drop=True)
+    checks = Checks(raw, SOURCE, raw["_location"], raw["receipt_id"])
+    checks.required("receipt_id", "store_id")
+    sold_at = checks.timestamp("sold_at", required=True, naive_tz=timezone)
+    quantity = checks.number("quantity", required=True)
+    amount = checks.number("line_amount", required=True)
+    checks.fail(checks.col("currency").astype("str").ne(currency), f"currency: not the reporting currency {currency}",
+                checks.col("currency"))
+    # one bad line rejects its whole receipt
+    bad_receipts = set(raw.loc[~checks.ok, "receipt_id"]) - {""}
+    checks.fail(raw["receipt_id"].isin(bad_receipts), "receipt has a rejected line")
+    ok = checks.ok
+    lines = pd.DataFrame({
+        "order_id": raw["receipt_id"], "sales_channel": "store", "sold_at": sold_at,
+        "email": text_column(raw["customer_email"]), "store_id": raw["store_id"],
+        "store_name": text_column(raw["store_name"]), "store_city": text_column(raw["store_city"]),
+        "product_id": text_column(raw["product_id"]), "category": text_column(raw["category"]),
+        "quantity": quantity, "line_amount": amount, "currency": raw["currency"], "location": raw["_location"],
+    })[ok]
+    lines["line_no"] = lines.groupby("order_id").cumcount()
+    receipts = lines.groupby("order_id", sort=False).agg(
+        placed_at=("sold_at", "min"), total=("line_amount", "sum"), email=("email", "first"),
+        store_id=("store_id", "first"), store_name=("store_name", "first"), store_city=("store_city", "first"),
+        currency=("currency", "first"), source_location=("location", "first")).reset_index()
+    receipts = receipts.assign(
+        sales_channel="store", updated_at=receipts["placed_at"], customer_id=None, visitor_id=None,
+        refunded=0.0, status=np.where(receipts["total"] > 0, "paid", "return"), is_first_order=pd.NA)
+    order_lines = lines.assign(sku=None, title=None, unit_price=lines["line_amount"] / lines["quantity"])
+    frames = {"orders": schema.conform(receipts, schema.ORDERS),
+              "order_lines": schema.conform(order_lines, schema.ORDER_LINES)}
+    return SourceFrames(frames, concat_rejects([*file_rejects, checks.rejects()]))
