@@ -1,5 +1,4 @@
 """Identity and attribution assets: who each order's customer is, and which chatroom (if any) gets the credit."""
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,5 +1,4 @@
 """What every chatsales asset shares: daily partitions run as one run per range, outputs in the lake."""
-from __future__ import annotations
 
 from datetime import date
 

@@ -1,13 +1,9 @@
 """Facts and KPI assets: the fact tables every indicator is computed from, and the daily KPI catalog."""
-from __future__ import annotations
-
-from dataclasses import asdict
 
 import dagster as dg
 import numpy as np
 
 from assets_defs.common import days_label, partitioned, run_days
-from chatsales.customer_keys import all_orders
 from chatsales.facts import build_facts
 from chatsales.kpis import compute_kpis
 from chatsales.period import Periods
@@ -20,12 +16,9 @@ def kpi_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]
               description="Fact tables (requests, chatrooms with their dialogue milestones, counted messages, "
                           "ratings, hook events, member sessions, orders with their attribution), each with the "
                           "reporting day of its date basis. Everything a KPI needs, for any period.")
-    def conversation_facts(context: dg.AssetExecutionContext, chat_platform: dict, web_orders: dict,
-                           store_sales: dict, order_attribution, settings: PipelineSettings) -> dg.Output:
-        orders = all_orders(web_orders["orders"], store_sales["orders"])
-        lines = all_orders(web_orders["order_lines"], store_sales["order_lines"])
-        facts = build_facts(chat_platform, orders, lines, order_attribution, settings.timezone)
-        tables = asdict(facts) if not isinstance(facts, dict) else facts
+    def conversation_facts(context: dg.AssetExecutionContext, chat_platform: dict, order_attribution,
+                           settings: PipelineSettings) -> dg.Output:
+        tables = build_facts(chat_platform, order_attribution, settings.timezone).tables()
         return dg.Output(tables, metadata={f"rows_{name}": len(frame) for name, frame in tables.items()})
 
     @dg.asset(**partitioned(partitions, "kpis", layout="daily"), kinds={"pandas"},

@@ -1,5 +1,4 @@
 """The publication: the run's days, replaced in the reporting database in one transaction."""
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

@@ -1,6 +1,5 @@
 """Source assets: each reads one outside system as it is tonight, validates it against the data contract,
 keeps the valid rows as a snapshot and publishes the rejects (reason, file/page, record) to `rejects`."""
-from __future__ import annotations
 
 import dagster as dg
 

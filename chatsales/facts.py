@@ -1,0 +1,141 @@
+"""Fact tables: everything a KPI needs, for any period, derived once from the sources and the attribution.
+
+Each fact has a `day` (reporting-timezone date of its date basis) so the reporting database can replace a
+day in one transaction, and carries the columns the filters need (source, channel, member, role), so the
+whole catalog can later be computed from the stored facts alone. Internal chatrooms are left out of every
+fact; messages are the counted ones only (visitor or member, not automatic); no raw email appears.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from chatsales.attribution import counted_messages
+from chatsales.period import to_us
+from chatsales.publication import local_day
+
+US_PER_DAY = 86_400_000_000
+
+
+@dataclass
+class Facts:
+    requests: pd.DataFrame
+    chatrooms: pd.DataFrame
+    messages: pd.DataFrame
+    ratings: pd.DataFrame
+    hook_events: pd.DataFrame
+    member_sessions: pd.DataFrame
+    orders: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_tables(cls, tables: Mapping[str, pd.DataFrame]) -> "Facts":
+        return cls(**{f.name: tables[f.name] for f in fields(cls)})
+
+
+def _ts(us: np.ndarray) -> pd.Series:
+    return pd.Series(pd.to_datetime(pd.array(np.where(us == np.iinfo(np.int64).min, None, us), dtype="Int64"),
+                                    unit="us", utc=True)).astype("datetime64[us, UTC]")
+
+
+def chatroom_facts(chat: Mapping[str, pd.DataFrame], timezone: str) -> pd.DataFrame:
+    """One row per non-internal chatroom with its dialogue milestones as of now."""
+    rooms = chat["chatrooms"][~chat["chatrooms"]["is_internal"]]
+    msgs = counted_messages(chat["messages"])
+    msgs = msgs[msgs["chatroom_id"].isin(rooms["chatroom_id"])]
+    firsts = (msgs.pivot_table(index="chatroom_id", columns="sender", values="sent_at", aggfunc="min")
+              .reindex(columns=["visitor", "member"]))
+    last = msgs.groupby("chatroom_id")["sent_at"].max()
+    roles = chat["members"].set_index("member_id")["role"]
+    requests = chat["conversation_requests"].set_index("request_id")["created_at"]
+    out = rooms[["chatroom_id", "request_id", "visitor_id", "member_id", "source", "channel", "started_at",
+                 "is_blocked"]].reset_index(drop=True)
+    out["role"] = out["member_id"].map(roles).astype("Int64")
+    out["request_created_at"] = out["request_id"].map(requests).astype("datetime64[us, UTC]")
+    out["first_visitor_at"] = out["chatroom_id"].map(firsts["visitor"]).astype("datetime64[us, UTC]")
+    out["first_member_at"] = out["chatroom_id"].map(firsts["member"]).astype("datetime64[us, UTC]")
+    both = out["first_visitor_at"].notna() & out["first_member_at"].notna()
+    out["established_at"] = out[["first_visitor_at", "first_member_at"]].max(axis=1).where(both).astype(
+        "datetime64[us, UTC]")
+    out["last_message_at"] = out["chatroom_id"].map(last).astype("datetime64[us, UTC]")
+    out["day"] = local_day(out["started_at"], timezone)
+    return out
+
+
+def message_facts(chat: Mapping[str, pd.DataFrame], rooms: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    msgs = counted_messages(chat["messages"])
+    msgs = msgs[msgs["chatroom_id"].isin(rooms["chatroom_id"])]
+    out = msgs[["message_id", "chatroom_id", "sender", "sent_at", "kind", "product_id", "email_filled_at"]]
+    out = out.reset_index(drop=True)
+    out["day"] = local_day(out["sent_at"], timezone)
+    return out
+
+
+def request_facts(chat: Mapping[str, pd.DataFrame], rooms: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    req = chat["conversation_requests"].reset_index(drop=True)
+    room = rooms.drop_duplicates("request_id").set_index("request_id")
+    out = req.copy()
+    out["chatroom_id"] = out["request_id"].map(room["chatroom_id"]).astype("str")
+    out["channel"] = out["request_id"].map(room["channel"]).astype("str")
+    out["established_at"] = out["request_id"].map(room["established_at"]).astype("datetime64[us, UTC]")
+    out["role"] = out["handled_by"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
+    out["day"] = local_day(out["created_at"], timezone)
+    return out
+
+
+def session_facts(sessions: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """Member sessions split at local midnights, so each piece belongs to one day (and unions stay per day)."""
+    s = sessions[sessions["ended_at"] > sessions["started_at"]].reset_index(drop=True)
+    first = local_day(s["started_at"], timezone)
+    last = local_day(s["ended_at"] - pd.Timedelta(microseconds=1), timezone)
+    n_days = (pd.to_datetime(last) - pd.to_datetime(first)).dt.days.to_numpy() + 1
+    row = np.repeat(np.arange(len(s)), n_days)
+    offset = np.arange(len(row)) - np.repeat(np.cumsum(n_days) - n_days, n_days)
+    day = (pd.to_datetime(first).to_numpy()[row] + offset.astype("timedelta64[D]"))
+    day_start = pd.Series(pd.DatetimeIndex(day).tz_localize(timezone, ambiguous=True, nonexistent="shift_forward"))
+    day_end = pd.Series(pd.DatetimeIndex(day + np.timedelta64(1, "D")).tz_localize(
+        timezone, ambiguous=True, nonexistent="shift_forward"))
+    start_us = np.maximum(to_us(s["started_at"])[row], to_us(day_start))
+    end_us = np.minimum(to_us(s["ended_at"])[row], to_us(day_end))
+    out = pd.DataFrame({"member_id": s["member_id"].to_numpy()[row], "started_at": _ts(start_us),
+                        "ended_at": _ts(end_us), "day": pd.DatetimeIndex(day).date})
+    out["role"] = out["member_id"].map(members.set_index("member_id")["role"]).astype("Int64")
+    return out
+
+
+def order_facts(order_rows: pd.DataFrame, messages: pd.DataFrame, roles: pd.Series) -> pd.DataFrame:
+    """The published order rows plus what sales KPIs need: the credited member's role, and for Iadv-8 the
+    first counted visitor message of the attributed chatroom within [placed_at − window, placed_at)."""
+    out = order_rows.reset_index(drop=True)
+    out["role"] = out["member_id"].map(roles).astype("Int64")
+    attributed = out[out["attributed"]]
+    probe = pd.DataFrame({"row": attributed.index, "chatroom_id": attributed["chatroom_id"].astype("str"),
+                          "from": attributed["placed_at"] - pd.to_timedelta(attributed["window_days"], unit="D")})
+    visitor = messages.loc[messages["sender"] == "visitor", ["chatroom_id", "sent_at"]]
+    first = pd.merge_asof(probe.sort_values("from"), visitor.astype({"chatroom_id": "str"}).sort_values("sent_at"),
+                          left_on="from", right_on="sent_at", by="chatroom_id", direction="forward")
+    first = first.set_index("row")["sent_at"].reindex(out.index).astype("datetime64[us, UTC]")
+    out["first_visitor_msg_at"] = first.where(first < out["placed_at"])
+    return out
+
+
+def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, timezone: str) -> Facts:
+    """All fact tables from the validated chat tables and the published order rows (publication.py)."""
+    rooms = chatroom_facts(chat, timezone)
+    sales = order_rows[order_rows["attributed"] & order_rows["is_sale"]]
+    first_sale = sales.groupby("chatroom_id")["placed_at"].min()
+    rooms["first_sale_at"] = rooms["chatroom_id"].map(first_sale).astype("datetime64[us, UTC]")
+    messages = message_facts(chat, rooms, timezone)
+    ratings = chat["ratings"].reset_index(drop=True).assign(day=lambda r: local_day(r["requested_at"], timezone))
+    ratings = ratings[ratings["chatroom_id"].isin(rooms["chatroom_id"])].reset_index(drop=True)
+    ratings["role"] = ratings["member_id"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
+    hooks = chat["hook_events"].reset_index(drop=True).assign(day=lambda h: local_day(h["at"], timezone))
+    return Facts(requests=request_facts(chat, rooms, timezone), chatrooms=rooms, messages=messages,
+                 ratings=ratings, hook_events=hooks,
+                 member_sessions=session_facts(chat["member_sessions"], chat["members"], timezone),
+                 orders=order_facts(order_rows, messages, chat["members"].set_index("member_id")["role"]))

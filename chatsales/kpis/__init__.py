@@ -1,0 +1,62 @@
+"""The KPI catalog: `compute_kpis` runs every registered KPI over any Periods and breakdowns."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from chatsales.facts import Facts
+from chatsales.kpis import conversations, iadvize, sales  # noqa: F401  (registers the families)
+from chatsales.kpis.registry import DIMENSIONS, REGISTRY, Ctx, Kpi
+from chatsales.period import Periods
+
+COLUMNS = ["period", "kpi", "dimension", "dimension_value", "value", "numerator", "denominator",
+           "is_fluctuating"]
+
+
+def _complete_all(rows: pd.DataFrame, kpi: Kpi, periods: Periods) -> pd.DataFrame:
+    """Dimension all exists for every window: an empty count or sum is 0, an empty rate or mean is null."""
+    index = pd.MultiIndex.from_product([range(len(periods)), ["all"]], names=["period", "dimension_value"])
+    rows = rows.reindex(index)
+    if kpi.kind in ("count", "sum"):
+        rows["value"] = rows["value"].fillna(0.0)
+    if kpi.kind in ("rate", "mean"):
+        rows[["numerator", "denominator"]] = rows[["numerator", "denominator"]].fillna(0.0)
+    return rows
+
+
+def compute_kpis(facts: Facts | Mapping[str, pd.DataFrame], periods: Periods,
+                 dimensions: Iterable[str] = DIMENSIONS, filters: Mapping[str, str] | None = None,
+                 refs: Iterable[str] | None = None) -> pd.DataFrame:
+    """Every KPI (or `refs`) × window × applicable breakdown, sorted; `period` indexes `periods`."""
+    if not isinstance(facts, Facts):
+        facts = Facts.from_tables(facts)
+    parts = []
+    for ref in (refs or REGISTRY):
+        kpi = REGISTRY[ref]
+        for dimension in kpi.dimensions():
+            if dimension not in dimensions:
+                continue
+            rows = kpi.fn(Ctx(facts, periods, dimension, kpi.dims, dict(filters or {})))
+            if dimension == "all":
+                rows = _complete_all(rows, kpi, periods)
+            rows = rows.reset_index()
+            rows["kpi"], rows["dimension"], rows["is_fluctuating"] = ref, dimension, kpi.fluctuating
+            parts.append(rows)
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    out = pd.concat(parts, ignore_index=True)[COLUMNS]
+    out["value"] = out["value"].astype("float64").replace([np.inf, -np.inf], np.nan)
+    out["period"] = out["period"].astype("int64")
+    return out.sort_values(["period", "kpi", "dimension", "dimension_value"], kind="stable").reset_index(drop=True)
+
+
+def kpi_reference_markdown() -> str:
+    """The README's KPI reference, generated from the registry so the docs cannot drift from the code."""
+    lines = ["| ref | name | definition | date basis | breakdowns | fixed / fluctuating |", "|---|---|---|---|---|---|"]
+    for k in REGISTRY.values():
+        breakdowns = ", ".join(k.dimensions())
+        lines.append(f"| {k.ref} | {k.name} | {k.definition} | {k.date_basis} | {breakdowns} | "
+                     f"{'fluctuating' if k.fluctuating else 'fixed'} |")
+    return "\n".join(lines) + "\n"

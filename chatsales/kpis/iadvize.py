@@ -1,0 +1,81 @@
+"""iAdvize's sales indicators (iadvize-sales-tracking-offsite.txt), per touchpoint."""
+from __future__ import annotations
+
+import pandas as pd
+
+from chatsales.kpis.measures import (activity_seconds, attributed_sales, contacts_handled, sales_count,
+                                     sales_total)
+from chatsales.kpis.registry import MEMBER_DIMS, SALES_DIMS, Ctx, count, kpi, ratio, total, value_only
+
+WEBSITE: dict[str, str] = {}     # website totals: every visitor, no breakdown applies
+
+
+def _website_sales(ctx: Ctx) -> pd.DataFrame:
+    orders = ctx.facts.orders
+    return ctx.keyed(orders[orders["is_sale"] & orders["sales_channel"].eq("web")], "placed_at", WEBSITE)
+
+
+@kpi("Iadv-1", "Conversion rate", definition="Iadv-4 / contacts handled (chatrooms where the member wrote in "
+     "the period)", date_basis="placed_at / message sent_at", kind="rate", dims=SALES_DIMS, fluctuating=True)
+def conversion_rate(ctx: Ctx):
+    return ratio(sales_count(ctx), contacts_handled(ctx))
+
+
+@kpi("Iadv-2", "Turnover after a contact", definition="= Chat-Card-80", date_basis="placed_at", kind="sum",
+     dims=SALES_DIMS, fluctuating=True)
+def turnover_after_contact(ctx: Ctx):
+    return value_only(sales_total(ctx))
+
+
+@kpi("Iadv-3", "Website's turnover", definition="all web sales (not cancelled, total > 0) placed in the "
+     "period, every visitor", date_basis="placed_at", kind="sum", dims=WEBSITE, fluctuating=True)
+def website_turnover(ctx: Ctx):
+    return value_only(total(_website_sales(ctx), "total"))
+
+
+@kpi("Iadv-4", "Transactions after a contact", definition="= Chat-Card-81", date_basis="placed_at",
+     kind="count", dims=SALES_DIMS, fluctuating=True)
+def transactions_after_contact(ctx: Ctx):
+    return value_only(sales_count(ctx))
+
+
+@kpi("Iadv-5", "Website's transactions", definition="all web sales", date_basis="placed_at", kind="count",
+     dims=WEBSITE, fluctuating=True)
+def website_transactions(ctx: Ctx):
+    return value_only(count(_website_sales(ctx)))
+
+
+@kpi("Iadv-6", "AOV after a contact", definition="Iadv-2 / Iadv-4", date_basis="placed_at", kind="mean",
+     dims=SALES_DIMS, fluctuating=True)
+def aov_after_contact(ctx: Ctx):
+    return ratio(sales_total(ctx), sales_count(ctx))
+
+
+@kpi("Iadv-7", "Website's AOV", definition="Iadv-3 / Iadv-5", date_basis="placed_at", kind="mean",
+     dims=WEBSITE, fluctuating=True)
+def website_aov(ctx: Ctx):
+    sales = _website_sales(ctx)
+    return ratio(total(sales, "total"), count(sales))
+
+
+@kpi("Iadv-8", "Time before purchase", definition="mean over attributed sales of (placed_at − first counted "
+     "visitor message of the attributed chatroom sent at or after placed_at − window and before placed_at); "
+     "sales with no such message are left out", date_basis="placed_at", kind="mean", dims=SALES_DIMS,
+     fluctuating=True)
+def time_before_purchase(ctx: Ctx):
+    sales = attributed_sales(ctx)
+    sales = sales[sales["first_visitor_msg_at"].notna()]
+    sales = sales.assign(wait=(sales["placed_at"] - sales["first_visitor_msg_at"]).dt.total_seconds())
+    return ratio(total(sales, "wait"), count(sales))
+
+
+@kpi("Iadv-9", "Turnover per contact", definition="Iadv-2 / contacts handled", date_basis="placed_at / "
+     "message sent_at", kind="rate", dims=SALES_DIMS, fluctuating=True)
+def turnover_per_contact(ctx: Ctx):
+    return ratio(sales_total(ctx), contacts_handled(ctx))
+
+
+@kpi("Iadv-10", "Turnover per hour", definition="Iadv-2 / production hours (Amb-Card-52 in hours)",
+     date_basis="placed_at / session time", kind="rate", dims=MEMBER_DIMS, fluctuating=True)
+def turnover_per_hour(ctx: Ctx):
+    return ratio(sales_total(ctx), activity_seconds(ctx) / 3600.0)

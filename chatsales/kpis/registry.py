@@ -1,0 +1,129 @@
+"""The KPI registry: one declarative record per indicator, keyed by its ref.
+
+A KPI names its date basis, kind, whether it fluctuates, which breakdowns apply (each mapped to the
+column of its fact that holds that dimension) and one function that computes every window and every value
+of the breakdown at once. The daily partitions, `chatsales kpis` for any period, the README's reference and
+the tests all read this one registry.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from chatsales.facts import Facts
+from chatsales.period import Periods
+
+DIMENSIONS = ("all", "source", "channel", "member", "role")
+KINDS = ("count", "rate", "mean", "median", "sum")
+KEY = ["period", "dimension_value"]
+
+# the columns of each fact that hold a dimension, as most KPIs use them
+ROOM_DIMS = {"source": "source", "channel": "channel", "member": "member_id", "role": "role"}
+REQUEST_DIMS = {"source": "source", "channel": "channel", "member": "handled_by", "role": "role"}
+SALES_DIMS = {"source": "source", "channel": "touchpoint", "member": "member_id", "role": "role"}
+MEMBER_DIMS = {"member": "member_id", "role": "role"}
+
+
+@dataclass
+class Ctx:
+    """What a KPI function sees: the facts, the windows, the breakdown and the user's filters."""
+
+    facts: Facts
+    periods: Periods
+    dimension: str
+    dims: Mapping[str, str]                     # the KPI's dimension → column mapping
+    filters: Mapping[str, str] = field(default_factory=dict)
+
+    def select(self, frame: pd.DataFrame, dims: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Rows that pass the filters that apply (a filter on a dimension the KPI ignores is ignored)."""
+        dims = self.dims if dims is None else dims
+        keep = np.ones(len(frame), dtype=bool)
+        for name, value in self.filters.items():
+            if name in dims:
+                keep &= frame[dims[name]].astype("str").eq(str(value)).to_numpy()
+        return frame[keep]
+
+    def keyed(self, frame: pd.DataFrame, ts_column: str, dims: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """The filtered rows whose `ts_column` falls in a window, with `period` and `dimension_value`."""
+        dims = self.dims if dims is None else dims
+        frame = self.select(frame, dims)
+        labels = self.periods.label(frame[ts_column])
+        keep = labels >= 0
+        out = frame[keep].copy()
+        out["period"] = labels[keep]
+        if self.dimension == "all":
+            out["dimension_value"] = "all"
+        else:
+            out["dimension_value"] = out[dims[self.dimension]].astype("str")
+            out = out[out["dimension_value"].notna()]
+        return out
+
+    def with_rooms(self, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        """`frame` (keyed by chatroom_id) with the chatroom's columns joined."""
+        rooms = self.facts.chatrooms.set_index("chatroom_id")[columns]
+        return frame.join(rooms, on="chatroom_id", rsuffix="_room")
+
+
+def count(frame: pd.DataFrame, distinct: str | None = None) -> pd.Series:
+    if frame.empty:
+        return pd.Series(dtype="float64", index=pd.MultiIndex.from_arrays([[], []], names=KEY))
+    groups = frame.groupby(KEY)
+    return (groups[distinct].nunique() if distinct else groups.size()).astype("float64")
+
+
+def total(frame: pd.DataFrame, column: str) -> pd.Series:
+    if frame.empty:
+        return pd.Series(dtype="float64", index=pd.MultiIndex.from_arrays([[], []], names=KEY))
+    return frame.groupby(KEY)[column].sum().astype("float64")
+
+
+def median(frame: pd.DataFrame, column: str) -> pd.Series:
+    if frame.empty:
+        return pd.Series(dtype="float64", index=pd.MultiIndex.from_arrays([[], []], names=KEY))
+    return frame.groupby(KEY)[column].median().astype("float64")
+
+
+def value_only(values: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame({"value": values, "numerator": np.nan, "denominator": np.nan})
+
+
+def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.DataFrame:
+    """A rate or a mean: value = numerator / denominator, null where the denominator is 0."""
+    both = pd.concat([numerator.rename("numerator"), denominator.rename("denominator")], axis=1).fillna(0.0)
+    both["value"] = both["numerator"] / both["denominator"].where(both["denominator"] != 0)
+    return both[["value", "numerator", "denominator"]]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    ref: str
+    name: str
+    definition: str
+    date_basis: str
+    kind: str
+    fluctuating: bool
+    dims: Mapping[str, str]
+    fn: Callable[[Ctx], pd.DataFrame]
+
+    def dimensions(self) -> tuple[str, ...]:
+        return ("all", *[d for d in DIMENSIONS[1:] if d in self.dims])
+
+
+REGISTRY: dict[str, Kpi] = {}
+
+
+def kpi(ref: str, name: str, *, definition: str, date_basis: str, kind: str, dims: Mapping[str, str],
+        fluctuating: bool = False):
+    """Register the decorated function as the KPI `ref`."""
+    if kind not in KINDS:
+        raise ValueError(f"{ref}: unknown kind {kind}")
+
+    def register(fn: Callable[[Ctx], pd.DataFrame]) -> Callable[[Ctx], pd.DataFrame]:
+        if ref in REGISTRY:
+            raise ValueError(f"KPI {ref} registered twice")
+        REGISTRY[ref] = Kpi(ref, name, definition, date_basis, kind, fluctuating, dict(dims), fn)
+        return fn
+    return register
