@@ -67,7 +67,8 @@ def _check_publication(store: ReportingStore, demo, result):
     published = set(zip(orders["sales_channel"], orders["order_id"]))
     assert published <= _raw_order_ids(demo)
     assert len(published) > 100
-    assert orders["customer_hash"].str.fullmatch(r"[0-9a-f]{64}").fillna(True).all()
+    hashes = orders["customer_hash"].dropna()
+    assert len(hashes) > 50 and hashes.str.fullmatch(r"[0-9a-f]{64}").all()
     reasons = set(orders.loc[~orders["attributed"], "reason"])
     assert {"no_identity", "no_conversation", "outside_window"} <= reasons
     assert orders["attributed"].any() and (~orders["attributed"]).any()

@@ -32,6 +32,7 @@ CHAT_DDL = {
     "member_sessions": "member_id TEXT, started_at TIMESTAMP, ended_at TIMESTAMP",
     "identity_links": "visitor_id TEXT, linked_visitor_id TEXT, linked_at TIMESTAMP",
 }
+HISTORY_DAYS = 21
 TS_COLUMNS = {"created_at", "question_at", "canceled_at", "handled_at", "started_at", "sent_at", "email_filled_at",
               "requested_at", "given_at", "at", "ended_at", "linked_at"}
 
@@ -166,21 +167,25 @@ def generate_demo(out_dir: Path, first_day: date, days: int = 90, scale: float =
         raise ValueError("the demo dataset is priced in EUR; set CHATSALES_CURRENCY=EUR to run it")
     rng = np.random.default_rng(seed)
     clock = Clock(first_day, days, timezone)
+    # the chat platform has history: conversations start three weeks before the first reported day
+    history = Clock(first_day - timedelta(days=HISTORY_DAYS), days + HISTORY_DAYS, timezone)
     per_day = days / 90 * scale
+    chat_per_day = (days + HISTORY_DAYS) / 90 * scale
     n_members = max(5, round(40 * scale))
     stores = chat.ids("st-", max(2, min(8, round(8 * scale))))
     members = chat.members(rng, n_members, stores)
-    visitors = chat.visitors(rng, clock, max(50, round(24_000 * per_day)))
-    requests, rooms = chat.requests_and_chatrooms(rng, clock, visitors["visitor_id"].to_numpy(),
-                                                  members["member_id"].to_numpy(), max(60, round(30_000 * per_day)))
+    visitors = chat.visitors(rng, history, max(50, round(24_000 * chat_per_day)))
+    requests, rooms = chat.requests_and_chatrooms(rng, history, visitors["visitor_id"].to_numpy(),
+                                                  members["member_id"].to_numpy(),
+                                                  max(60, round(30_000 * chat_per_day)))
     catalog = commerce.products(rng)
-    msgs = chat.messages(rng, clock, rooms, catalog["product_id"].to_numpy())
+    msgs = chat.messages(rng, history, rooms, catalog["product_id"].to_numpy())
     tables = {
         "members": members, "visitors": visitors, "conversation_requests": requests, "chatrooms": rooms,
         "messages": msgs, "ratings": chat.ratings(rng, rooms, msgs),
-        "hook_events": chat.hook_events(rng, clock, members["member_id"].to_numpy(),
+        "hook_events": chat.hook_events(rng, history, members["member_id"].to_numpy(),
                                         visitors["visitor_id"].to_numpy(), max(30, round(4_000 * per_day))),
-        "member_sessions": chat.sessions(rng, clock, members["member_id"].to_numpy()),
+        "member_sessions": chat.sessions(rng, history, members["member_id"].to_numpy()),
         "identity_links": chat.identity_links(rng, rooms, msgs),
     }
     orders = commerce.web_orders(rng, clock, max(80, round(40_000 * per_day)), visitors, rooms,

@@ -64,7 +64,7 @@ class Ctx:
     def with_rooms(self, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         """`frame` (keyed by chatroom_id) with the chatroom's columns joined."""
         rooms = self.facts.chatrooms.set_index("chatroom_id")[columns]
-        return frame.join(rooms, on="chatroom_id", rsuffix="_room")
+        return frame.join(rooms, on="chatroom_id")
 
 
 def count(frame: pd.DataFrame, distinct: str | None = None) -> pd.Series:
