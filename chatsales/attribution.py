@@ -14,51 +14,70 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import duckdb
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from chatsales import schema
-from chatsales.identity import CANDIDATES_SQL, _text, identity_inputs, micros, register
+from chatsales.identity import CANDIDATES_SQL, arrow_text, identity_inputs, micros, register
 
 US_PER_DAY = 86_400_000_000
 
 ATTRIBUTION_SQL = f"""
-WITH pairs AS ({CANDIDATES_SQL}),
+WITH pairs AS MATERIALIZED ({CANDIDATES_SQL}),
+rc AS (SELECT chatroom_id, rk FROM r),
+-- counted messages only, keyed by an integer room code: sorts and ASOF JOIN on integers are cheap
+mi AS MATERIALIZED (
+    SELECT rc.rk, m.t, m.sender = 'visitor' AS by_visitor
+      FROM m JOIN rc USING (chatroom_id)
+     WHERE m.sender IN ('visitor', 'member') AND NOT m.is_automatic
+),
 ms AS (
-    SELECT chatroom_id,
-           min(t) FILTER (WHERE sender = 'visitor') AS first_visitor,
-           min(t) FILTER (WHERE sender = 'member') AS first_member,
-           min(t) AS first_any
-      FROM m GROUP BY chatroom_id
+    SELECT rk, min(t) AS first_any, max(t) AS last_any,
+           CASE WHEN min(t) FILTER (WHERE by_visitor) IS NULL OR min(t) FILTER (WHERE NOT by_visitor) IS NULL
+                THEN NULL
+                ELSE greatest(min(t) FILTER (WHERE by_visitor), min(t) FILTER (WHERE NOT by_visitor)) END
+           AS established
+      FROM mi GROUP BY rk
 ),
-ms_est AS (
-    SELECT *, CASE WHEN first_visitor IS NULL OR first_member IS NULL THEN NULL
-                   ELSE greatest(first_visitor, first_member) END AS established
-      FROM ms
+cand AS MATERIALIZED (
+    SELECT p.oi, rc.rk, p.chatroom_id, p.match_rank, o.t, ms.last_any,
+           coalesce(ms.first_any < o.t, false) AS spoke_before,
+           coalesce(ms.established < o.t, false) AS eligible
+      FROM pairs p JOIN o USING (oi) JOIN rc USING (chatroom_id) LEFT JOIN ms USING (rk)
 ),
-cand AS (
-    SELECT p.oi, p.chatroom_id, p.match_rank, o.t,
-           ms.first_any < o.t AS spoke_before,
-           ms.established < o.t AS eligible
-      FROM pairs p JOIN o USING (oi) LEFT JOIN ms_est ms USING (chatroom_id)
+-- the last counted message before T: the room's last message when the room went quiet before T,
+-- else an ASOF JOIN (only for eligible pairs whose room was still active at T)
+quiet AS (SELECT oi, chatroom_id, match_rank, last_any AS last_message FROM cand WHERE eligible AND last_any < t),
+active AS (
+    SELECT e.oi, e.chatroom_id, e.match_rank, mi.t AS last_message
+      FROM (SELECT * FROM cand WHERE eligible AND last_any >= t) e
+      ASOF JOIN mi ON e.rk = mi.rk AND e.t > mi.t
 ),
-last_before AS (
-    SELECT e.oi, e.chatroom_id, e.match_rank, m.t AS last_message
-      FROM (SELECT * FROM cand WHERE eligible) e
-      ASOF JOIN m ON e.chatroom_id = m.chatroom_id AND e.t > m.t
-),
+eligible AS MATERIALIZED (SELECT * FROM quiet UNION ALL SELECT * FROM active),
+latest AS (SELECT oi, max(last_message) AS last_message FROM eligible GROUP BY oi),
+-- ties on the last message: the smallest chatroom_id in byte order
 winner AS (
-    SELECT oi, chatroom_id, match_rank, last_message FROM last_before
-    QUALIFY row_number() OVER (PARTITION BY oi ORDER BY last_message DESC, chatroom_id ASC) = 1
+    SELECT e.oi, min(e.chatroom_id) AS chatroom_id, any_value(e.last_message) AS last_message,
+           arg_min(e.match_rank, e.chatroom_id) AS match_rank
+      FROM eligible e JOIN latest l ON e.oi = l.oi AND e.last_message = l.last_message
+     GROUP BY e.oi
 ),
 per_order AS (
-    SELECT oi, count(*) AS candidates, bool_or(coalesce(spoke_before, false)) AS spoke_before,
-           bool_or(coalesce(eligible, false)) AS eligible
+    SELECT oi, count(*) AS candidates, bool_or(spoke_before) AS spoke_before, bool_or(eligible) AS eligible
       FROM cand GROUP BY oi
 )
-SELECT o.oi, coalesce(p.candidates, 0) AS candidates, coalesce(p.spoke_before, false) AS spoke_before,
-       coalesce(p.eligible, false) AS eligible, w.chatroom_id, w.match_rank, w.last_message
-  FROM o LEFT JOIN per_order p USING (oi) LEFT JOIN winner w USING (oi)
+SELECT o.oi,
+       w.chatroom_id IS NOT NULL AND o.t - w.last_message <= $window AS attributed,
+       CASE WHEN w.chatroom_id IS NOT NULL AND o.t - w.last_message <= $window THEN NULL
+            WHEN o.visitor_id IS NULL AND o.customer_id IS NULL AND o.email IS NULL THEN 'no_identity'
+            WHEN p.candidates IS NULL THEN 'no_conversation'
+            WHEN NOT p.spoke_before THEN 'conversation_after_order'
+            WHEN NOT p.eligible THEN 'no_dialogue'
+            ELSE 'outside_window' END AS reason,
+       w.chatroom_id, r.member_id, r.source, r.channel AS touchpoint,
+       ['visitor_id', 'linked_visitor_id', 'customer_id', 'email'][w.match_rank + 1] AS match_key,
+       w.last_message
+  FROM o LEFT JOIN per_order p USING (oi) LEFT JOIN winner w USING (oi) LEFT JOIN r ON r.chatroom_id = w.chatroom_id
  ORDER BY o.oi
 """
 
@@ -73,41 +92,21 @@ def attribute(orders: pd.DataFrame, chat: Mapping[str, pd.DataFrame], window_day
     """One schema.ATTRIBUTION row per order of `orders` (web orders and receipts), in input order."""
     if orders.empty:
         return schema.empty(schema.ATTRIBUTION)
-    chatrooms = chat["chatrooms"]
-    frames = identity_inputs(orders, chat["visitors"], chatrooms, chat["identity_links"])
-    counted = counted_messages(chat["messages"])
-    frames["m"] = pd.DataFrame({"chatroom_id": _text(counted["chatroom_id"]), "t": micros(counted["sent_at"]),
-                                "sender": _text(counted["sender"])})
+    frames = identity_inputs(orders, chat["visitors"], chat["chatrooms"], chat["identity_links"])
+    messages = chat["messages"]
+    frames["m"] = pa.table({"chatroom_id": arrow_text(messages["chatroom_id"]), "t": micros(messages["sent_at"]),
+                            "sender": arrow_text(messages["sender"]),
+                            "is_automatic": messages["is_automatic"].to_numpy(bool)})
     with duckdb.connect() as con:
-        con.execute("SET threads TO 2")
         register(con, frames)
-        result = con.sql(ATTRIBUTION_SQL).df()
-    return _rows(orders, frames["o"], result, chatrooms, window_days)
-
-
-def _rows(orders: pd.DataFrame, o: pd.DataFrame, result: pd.DataFrame, chatrooms: pd.DataFrame,
-          window_days: int) -> pd.DataFrame:
-    """Reasons and winner columns from the per-order result (aligned with `orders` by position)."""
-    has_identity = (o[["visitor_id", "customer_id", "email"]].notna().any(axis=1)).to_numpy()
-    has_winner = result["chatroom_id"].notna().to_numpy()
-    last = result["last_message"].to_numpy(dtype="float64")      # NaN where no winner
-    within = has_winner & ((o["t"].to_numpy() - last) <= window_days * US_PER_DAY)
-    reason = np.select(
-        [within, ~has_identity, result["candidates"].to_numpy() == 0, ~result["spoke_before"].to_numpy(bool),
-         ~result["eligible"].to_numpy(bool)],
-        [None, "no_identity", "no_conversation", "conversation_after_order", "no_dialogue"],
-        default="outside_window")
-    rooms = chatrooms.set_index("chatroom_id")[["member_id", "source", "channel"]]
-    winner = rooms.reindex(result["chatroom_id"].astype(object))
-    names = np.array(schema.MATCH_KEYS, dtype=object)
-    rank = result["match_rank"].fillna(0).astype("int64").to_numpy()
-    last_ts = pd.to_datetime(result["last_message"].astype("Int64"), unit="us", utc=True)
+        result = con.sql(ATTRIBUTION_SQL.replace("$window", str(int(window_days) * US_PER_DAY))).to_arrow_table()
+    result = result.to_pandas(types_mapper={pa.large_string(): pd.StringDtype(), pa.string(): pd.StringDtype()}.get)
     frame = pd.DataFrame({
         "order_id": orders["order_id"].to_numpy(), "sales_channel": orders["sales_channel"].to_numpy(),
-        "placed_at": orders["placed_at"].reset_index(drop=True), "attributed": within, "reason": reason,
-        "chatroom_id": result["chatroom_id"].to_numpy(), "member_id": winner["member_id"].to_numpy(),
-        "source": winner["source"].to_numpy(), "touchpoint": winner["channel"].to_numpy(),
-        "match_key": np.where(has_winner, names[rank], None), "last_message_at": last_ts,
+        "placed_at": orders["placed_at"].reset_index(drop=True),
+        "attributed": result["attributed"].fillna(False).astype(bool),
+        **{c: result[c] for c in ("reason", "chatroom_id", "member_id", "source", "touchpoint", "match_key")},
+        "last_message_at": pd.to_datetime(result["last_message"].astype("Int64"), unit="us", utc=True),
         "window_days": window_days,
     })
     return schema.conform(frame, schema.ATTRIBUTION)

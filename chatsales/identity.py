@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from chatsales.pii import normalise_emails
 
@@ -20,28 +21,30 @@ def micros(ts: pd.Series) -> np.ndarray:
     return ts.astype("datetime64[us, UTC]").to_numpy(dtype="datetime64[us]").astype("int64")
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """A key column as plain text with None for missing (what DuckDB joins on)."""
-    return values.astype(object).where(values.notna(), None)
+def arrow_text(values: pd.Series) -> pa.Array:
+    """A key column as an Arrow string array (zero-copy from pandas' Arrow-backed str), missing → null."""
+    return pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True)
 
 
 def identity_inputs(orders: pd.DataFrame, visitors: pd.DataFrame, chatrooms: pd.DataFrame,
-                    identity_links: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The slim frames the candidate query needs; `oi` is the order's position in `orders`."""
+                    identity_links: pd.DataFrame) -> dict[str, pa.Table]:
+    """The slim tables the candidate query needs; `oi` is the order's position in `orders`."""
+    rooms = chatrooms[~chatrooms["is_internal"].to_numpy(bool)]
     return {
-        "o": pd.DataFrame({"oi": np.arange(len(orders), dtype="int64"),
-                           "t": micros(orders["placed_at"]),
-                           "visitor_id": _text(orders["visitor_id"]),
-                           "customer_id": _text(orders["customer_id"]),
-                           "email": _text(normalise_emails(orders["email"]))}),
-        "v": pd.DataFrame({"visitor_id": _text(visitors["visitor_id"]),
-                           "customer_id": _text(visitors["customer_id"]),
-                           "email": _text(normalise_emails(visitors["email"]))}),
-        "r": pd.DataFrame({"chatroom_id": _text(chatrooms["chatroom_id"]),
-                           "visitor_id": _text(chatrooms["visitor_id"])})[~chatrooms["is_internal"].to_numpy()],
-        "l": pd.DataFrame({"visitor_id": _text(identity_links["visitor_id"]),
-                           "linked_visitor_id": _text(identity_links["linked_visitor_id"]),
-                           "linked_at": micros(identity_links["linked_at"])}),
+        "o": pa.table({"oi": np.arange(len(orders), dtype="int64"), "t": micros(orders["placed_at"]),
+                       "visitor_id": arrow_text(orders["visitor_id"]),
+                       "customer_id": arrow_text(orders["customer_id"]),
+                       "email": arrow_text(normalise_emails(orders["email"]))}),
+        "v": pa.table({"visitor_id": arrow_text(visitors["visitor_id"]),
+                       "customer_id": arrow_text(visitors["customer_id"]),
+                       "email": arrow_text(normalise_emails(visitors["email"]))}),
+        "r": pa.table({"rk": np.arange(len(rooms), dtype="int32"),
+                       "chatroom_id": arrow_text(rooms["chatroom_id"]), "visitor_id": arrow_text(rooms["visitor_id"]),
+                       "member_id": arrow_text(rooms["member_id"]), "source": arrow_text(rooms["source"]),
+                       "channel": arrow_text(rooms["channel"])}),
+        "l": pa.table({"visitor_id": arrow_text(identity_links["visitor_id"]),
+                       "linked_visitor_id": arrow_text(identity_links["linked_visitor_id"]),
+                       "linked_at": micros(identity_links["linked_at"])}),
     }
 
 
@@ -63,7 +66,7 @@ SELECT oi, chatroom_id, min(match_rank) AS match_rank FROM (
 """
 
 
-def register(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> None:
+def register(con: duckdb.DuckDBPyConnection, frames: dict[str, pa.Table]) -> None:
     for name, frame in frames.items():
         con.register(name, frame)
 
@@ -74,7 +77,7 @@ def order_candidates(orders: pd.DataFrame, visitors: pd.DataFrame, chatrooms: pd
     (0 visitor_id, 1 linked_visitor_id, 2 customer_id, 3 email: the strongest key reaching it)."""
     with duckdb.connect() as con:
         register(con, identity_inputs(orders, visitors, chatrooms, identity_links))
-        pairs = con.sql(CANDIDATES_SQL + " ORDER BY oi, chatroom_id").df()
+        pairs = con.sql(CANDIDATES_SQL + " ORDER BY oi, chatroom_id").to_arrow_table().to_pandas()
     oi = pairs["oi"].to_numpy()
     return pd.DataFrame({"order_id": orders["order_id"].to_numpy()[oi],
                          "sales_channel": orders["sales_channel"].to_numpy()[oi],
