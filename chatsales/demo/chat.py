@@ -218,8 +218,10 @@ def sessions(rng, clock: Clock, member_ids: np.ndarray) -> pd.DataFrame:
     works = rng.random(len(m)) < 0.7
     m, d = m[works], d[works]
     bounds = np.array([clock.midnight(x) for x in range(clock.days + 1)], dtype=np.int64)
-    start = bounds[d] + (rng.uniform(8, 20, len(m)) * HOUR).astype(np.int64)
-    end = start + (rng.uniform(1, 6, len(m)) * HOUR).astype(np.int64)
+    late_shift = rng.random(len(m)) < 0.08                # evening shifts that run past midnight
+    start = bounds[d] + (np.where(late_shift, rng.uniform(22, 23.5, len(m)), rng.uniform(8, 20, len(m)))
+                         * HOUR).astype(np.int64)
+    end = start + (np.where(late_shift, rng.uniform(2, 4, len(m)), rng.uniform(1, 6, len(m))) * HOUR).astype(np.int64)
     extra = rng.random(len(m)) < 0.15                     # a second, overlapping session
     s2 = start[extra] + HOUR
     frame = pd.DataFrame({"member_id": member_ids[np.concatenate([m, m[extra]])],

@@ -31,7 +31,8 @@ def web_orders(rng, clock: Clock, n: int, visitors: pd.DataFrame, rooms: pd.Data
                links: pd.DataFrame) -> pd.DataFrame:
     """Order headers (one row per order, final state) with identity keys and an int64 µs placed_at."""
     chat_rooms = rooms[~rooms["is_internal"]]
-    n_chat, n_link = int(n * 0.24), min(len(links), int(n * 0.02))
+    links = links[links["linked_at"] >= clock.start]            # clicks inside the reported days
+    n_chat, n_link = int(n * 0.24), min(len(links), max(3, int(n * 0.02)))
     n_shop = n - n_chat - n_link
     # customers who chatted: placed relative to the chatroom's start (hours to weeks later, some before)
     r = chat_rooms.iloc[rng.integers(0, len(chat_rooms), n_chat)]

@@ -132,7 +132,7 @@ def _write_pos(rng, folder: Path, late_folder: Path | None, lines: pd.DataFrame,
     columns = ["receipt_id", "store_id", "store_name", "store_city", "sold_at_text", "customer_email", "loyalty_id",
                "product_id", "category", "quantity", "line_amount", "currency"]
     late_day = str(clock.first_day + timedelta(days=max(0, clock.days - 5)))
-    late_store = lines["store_id"].iloc[0]
+    late_store = lines["store_id"].min()
     late_path = None
     files = 0
     for (store, day), group in lines.groupby(["store_id", "local_day"], sort=True):
@@ -151,7 +151,8 @@ def _dst_receipts(clock: Clock, lines: pd.DataFrame) -> pd.DataFrame:
     for offset in range(clock.days):
         day = clock.first_day + timedelta(days=offset)
         if clock.midnight(offset + 1) - clock.midnight(offset) == 25 * 3600 * 1_000_000:
-            extra = lines.drop_duplicates("receipt_id").head(3).copy()
+            extra = lines.drop_duplicates("receipt_id")
+            extra = extra[extra["store_id"] != extra["store_id"].min()].head(3).copy()   # not the late file's store
             extra["receipt_id"] = ["R-dst-1", "R-dst-2", "R-dst-3"]
             extra["sold_at"] = clock.midnight(offset) + (np.array([2.25, 2.5, 2.75]) * 3600e6).astype(np.int64)
             extra["local_day_hint"] = str(day)
