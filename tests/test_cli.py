@@ -1,0 +1,47 @@
+"""The commands a user types, in real subprocesses: `chatsales demo`, `chatsales backfill`."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from resources.reporting_db import ReportingStore
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "pipelines.cli"]
+
+
+def _run(args, home: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
+    env["CHATSALES_HOME"] = str(home)
+    return subprocess.run(CLI + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_demo_then_backfill(tmp_path):
+    demo = _run(["demo", "--days", "6", "--scale", "0.02"], tmp_path)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    out = demo.stdout
+    for expected in ("orders and receipts:", "attributed share:", "sales after a conversation:", "top members:",
+                     f"reporting database: sqlite:///{tmp_path / 'reporting.db'}",
+                     f"DAGSTER_HOME={tmp_path / 'dagster'}"):
+        assert expected in out
+    assert (tmp_path / "dagster" / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
+    store = ReportingStore(f"sqlite:///{tmp_path / 'reporting.db'}")
+    days = sorted(set(store.read_table("kpi_daily")["day"]))
+    assert len(days) == 6
+    before = store.read_table("kpi_daily").drop(columns=["run_id", "computed_at"])
+
+    backfill = _run(["backfill", "--from", str(days[1]), "--to", str(days[2])], tmp_path)
+    assert backfill.returncode == 0, backfill.stderr[-3000:]
+    assert f"succeeded for {days[1]}..{days[2]}" in backfill.stdout
+    after = store.read_table("kpi_daily")
+    assert after.groupby("day")["run_id"].nunique().max() == 1
+    assert after[after["day"].isin(days[1:3])]["run_id"].nunique() == 1
+    assert after[~after["day"].isin(days[1:3])]["run_id"].nunique() == 1
+    key = ["day", "kpi", "dimension", "dimension_value"]
+    assert before.sort_values(key).reset_index(drop=True).equals(
+        after.drop(columns=["run_id", "computed_at"]).sort_values(key).reset_index(drop=True))
+
+    wrong = _run(["backfill", "--from", str(days[2]), "--to", str(days[1])], tmp_path)
+    assert wrong.returncode == 2 and "is before --from" in wrong.stderr
