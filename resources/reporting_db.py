@@ -27,6 +27,12 @@ FACT_PREFIX = "fact_"
 _meta = sa.MetaData()
 _ts = sa.DateTime(timezone=True)
 
+
+def _stamp() -> tuple[sa.Column, sa.Column]:
+    """Which run wrote a row, and when: on every table a publication replaces."""
+    return sa.Column("run_id", sa.Text, nullable=False), sa.Column("computed_at", _ts, nullable=False)
+
+
 attributed_orders = sa.Table(
     "attributed_orders", _meta,
     sa.Column("order_id", sa.Text, primary_key=True),
@@ -49,8 +55,7 @@ attributed_orders = sa.Table(
     sa.Column("last_message_at", _ts),
     sa.Column("window_days", sa.Integer, nullable=False),
     sa.Column("store_id", sa.Text),
-    sa.Column("run_id", sa.Text, nullable=False),
-    sa.Column("computed_at", _ts, nullable=False),
+    *_stamp(),
 )
 
 attribution_ledger = sa.Table(
@@ -80,8 +85,7 @@ kpi_daily = sa.Table(
     sa.Column("numerator", sa.Float),
     sa.Column("denominator", sa.Float),
     sa.Column("is_fluctuating", sa.Boolean, nullable=False),
-    sa.Column("run_id", sa.Text, nullable=False),
-    sa.Column("computed_at", _ts, nullable=False),
+    *_stamp(),
 )
 
 kpi_buckets_daily = sa.Table(
@@ -92,8 +96,7 @@ kpi_buckets_daily = sa.Table(
     sa.Column("dimension", sa.Text, primary_key=True),
     sa.Column("dimension_value", sa.Text, primary_key=True),
     sa.Column("count", sa.BigInteger, nullable=False),
-    sa.Column("run_id", sa.Text, nullable=False),
-    sa.Column("computed_at", _ts, nullable=False),
+    *_stamp(),
 )
 
 member_daily = sa.Table(
@@ -109,8 +112,7 @@ member_daily = sa.Table(
     sa.Column("average_rating", sa.Float),
     sa.Column("sales_count", sa.BigInteger),
     sa.Column("sales_total", sa.Float),
-    sa.Column("run_id", sa.Text, nullable=False),
-    sa.Column("computed_at", _ts, nullable=False),
+    *_stamp(),
 )
 
 rejects = sa.Table(

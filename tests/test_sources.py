@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from chatsales.contract import SourceError
+from chatsales.demo.generator import CHAT_DDL
 from chatsales.sources.campaigns import read_campaigns_dir
 from chatsales.sources.chat_db import read_chat_db
 from chatsales.sources.orders import read_orders_dir
@@ -146,21 +147,7 @@ def test_bad_lines_reject_their_whole_receipt_and_bad_files_are_reported(tmp_pat
 
 # --- chat database ---------------------------------------------------------------------------------------
 
-DDL = {
-    "members": "member_id TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, role INTEGER, store_id TEXT",
-    "visitors": "visitor_id TEXT PRIMARY KEY, email TEXT, customer_id TEXT, created_at TIMESTAMP",
-    "conversation_requests": "request_id TEXT PRIMARY KEY, visitor_id TEXT, source TEXT, created_at TIMESTAMP, "
-                             "question_at TIMESTAMP, canceled_at TIMESTAMP, handled_at TIMESTAMP, handled_by TEXT",
-    "chatrooms": "chatroom_id TEXT PRIMARY KEY, request_id TEXT, visitor_id TEXT, member_id TEXT, source TEXT, "
-                 "channel TEXT, started_at TIMESTAMP, is_internal BOOLEAN, is_blocked BOOLEAN",
-    "messages": "message_id TEXT PRIMARY KEY, chatroom_id TEXT, sender TEXT, sent_at TIMESTAMP, is_automatic BOOLEAN, "
-                "kind TEXT, product_id TEXT, email_filled_at TIMESTAMP",
-    "ratings": "rating_id TEXT PRIMARY KEY, chatroom_id TEXT, member_id TEXT, requested_at TIMESTAMP, "
-               "given_at TIMESTAMP, score INTEGER",
-    "hook_events": "event_id TEXT PRIMARY KEY, member_id TEXT, visitor_id TEXT, event TEXT, at TIMESTAMP",
-    "member_sessions": "member_id TEXT, started_at TIMESTAMP, ended_at TIMESTAMP",
-    "identity_links": "visitor_id TEXT, linked_visitor_id TEXT, linked_at TIMESTAMP",
-}
+DDL = CHAT_DDL     # the contract's tables, as the demo generator creates them
 
 
 def _chat_db(path, rows: dict[str, list[tuple]], skip=()):
