@@ -164,7 +164,14 @@ def _bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     for name in columns:
         col = out[name]
         if isinstance(col.dtype, pd.DatetimeTZDtype):
-            out[name] = col.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+            # numpy formats in C; the text is what SQLAlchemy itself stores for a UTC DateTime
+            values = col.dt.tz_convert("UTC").to_numpy(dtype="datetime64[us]")
+            text = np.char.replace(np.datetime_as_string(values, unit="us"), "T", " ")
+            if conn.dialect.name == "postgresql":       # COPY would read a bare time in the session's zone
+                text = np.char.add(text, "+00:00")
+            text = text.astype(object)
+            text[np.isnat(values)] = None
+            out[name] = text
         elif name == "day":
             out[name] = pd.Series(col).astype(str)
     if conn.dialect.name == "postgresql":
@@ -315,9 +322,7 @@ class ReportingStore:
             "old_reason": c["reason_old"], "new_reason": c["reason"],
             "window_days": c["window_days"].astype("int64"),
         })
-        rows = _records(ledger)
-        conn.execute(attribution_ledger.insert(), rows)
-        return len(rows)
+        return _bulk_insert(conn, attribution_ledger, ledger)
 
     def replace_rejects(self, source: str, frame: pd.DataFrame, *, run_id: str) -> int:
         """The rejects of one source as of this read (a source is read whole, so its rejects are too)."""

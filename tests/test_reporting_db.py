@@ -96,3 +96,16 @@ def test_rejects_are_replaced_per_source(reporting_url):
     store.replace_rejects("store_sales", frame.iloc[0:0], run_id="r2")
     rows = store.read_table("rejects")
     assert rows[["source", "location", "reason"]].values.tolist() == [["web_orders", "o.jsonl:1", "bad sold_at"]]
+
+
+def test_postgres_timestamps_do_not_depend_on_the_server_timezone(pg_url):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER DATABASE \"{engine.url.database}\" SET timezone TO 'America/New_York'"))
+    engine.dispose()
+    store = ReportingStore(pg_url)
+    ts = pd.Series(pd.to_datetime(["2026-03-28T23:30:00Z"], utc=True))
+    store.publish_days([D1], run_id="r1", facts={"messages": pd.DataFrame({"day": [D1], "sent_at": ts})})
+    assert store.read_table("fact_messages")["sent_at"].tolist() == [ts[0]]
