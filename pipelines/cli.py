@@ -41,7 +41,9 @@ def run_days(settings: Settings, first: date, last: date):
     ensure_dagster_home(settings)
     job = build_definitions(settings).resolve_job_def(DAILY_JOB)
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, tags=range_tags(first, last))
+        # the console shows warnings and errors; every event stays in the instance for the UI
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        return job.execute_in_process(instance=instance, tags=range_tags(first, last), run_config=quiet)
 
 
 def demo_range(settings: Settings, days: int) -> tuple[date, date]:
