@@ -19,4 +19,5 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)
-	$(VENV)/bin/python benchmarks/run_all.py
+	$(VENV)/bin/python benchmarks/bench_attribution.py --orders 1000000 --messages 10000000
+	$(VENV)/bin/python benchmarks/bench_pipeline.py --scales 1 10 30 --days 90

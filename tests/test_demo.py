@@ -103,3 +103,30 @@ def test_every_order_case_is_present(demo):
 def test_the_late_store_file_is_withheld(demo):
     assert demo.late_store_file.parent.name == "late" and demo.late_store_file.exists()
     assert not (demo.store_sales_dir / demo.late_store_file.name).exists()
+
+
+def test_chat_reader_gives_the_same_frames_from_postgresql(demo, pg_url):
+    """Any SQLAlchemy URL: the demo's chat tables copied into PostgreSQL (native TIMESTAMP and BOOLEAN
+    columns) read into exactly the frames the SQLite file gives."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from chatsales.demo.generator import CHAT_DDL
+
+    engine = sa.create_engine(pg_url)
+    with sqlite3.connect(demo.chat_db_path) as src, engine.begin() as dst:
+        for table, ddl in CHAT_DDL.items():
+            dst.execute(sa.text(f"CREATE TABLE {table} ({ddl})"))
+            frame = pd.read_sql(f"SELECT * FROM {table}", src)
+            for column in frame.columns:
+                if "TIMESTAMP" in ddl.split(column + " ", 1)[-1].split(",", 1)[0]:
+                    frame[column] = pd.to_datetime(frame[column])
+                if "BOOLEAN" in ddl.split(column + " ", 1)[-1].split(",", 1)[0]:
+                    frame[column] = frame[column].astype(bool)
+            frame.to_sql(table, dst, if_exists="append", index=False)
+    engine.dispose()
+    from_pg = read_chat_db(pg_url)
+    from_sqlite = read_chat_db(f"sqlite:///{demo.chat_db_path}")
+    assert from_pg.rejects.empty
+    for table, frame in from_sqlite.frames.items():
+        pd.testing.assert_frame_equal(from_pg.frames[table], frame, obj=table)
