@@ -135,6 +135,7 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
     ratings = ratings[ratings["chatroom_id"].isin(rooms["chatroom_id"])].reset_index(drop=True)
     ratings["role"] = ratings["member_id"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
     hooks = chat["hook_events"].reset_index(drop=True).assign(day=lambda h: local_day(h["at"], timezone))
+    hooks["role"] = hooks["member_id"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
     return Facts(requests=request_facts(chat, rooms, timezone), chatrooms=rooms, messages=messages,
                  ratings=ratings, hook_events=hooks,
                  member_sessions=session_facts(chat["member_sessions"], chat["members"], timezone),

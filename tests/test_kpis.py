@@ -44,7 +44,8 @@ def facts():
         "conversation_requests": frame([
             ("rq-1", "v-1", "direct", T("28T10:00:00Z"), None, None, T("28T10:00:00Z"), "m-1"),
             ("rq-2", "v-2", "waiting_list", T("28T22:30:00Z"), None, None, T("28T23:30:00Z"), "m-2"),
-            ("rq-3", "v-3", "direct", T("29T12:00:00Z"), None, None, T("29T12:00:00Z"), "m-1")],
+            ("rq-3", "v-3", "direct", T("29T12:00:00Z"), None, None, T("29T12:00:00Z"), "m-1"),
+            ("rq-4", "v-3", "waiting_list", T("29T09:00:00Z"), T("31T08:00:00Z"), T("29T09:10:00Z"), None, None)],
             schema.CHAT_TABLES["conversation_requests"]),
         "chatrooms": frame([
             ("cr-1", "rq-1", "v-1", "m-1", "direct", "web", T("28T10:00:00Z"), False, False),
@@ -63,8 +64,18 @@ def facts():
             ("ms-8", "cr-9", "visitor", T("29T12:01:00Z"), False, "text", None, None),
             ("ms-9", "cr-9", "member", T("29T12:02:00Z"), False, "text", None, None)],
             schema.CHAT_TABLES["messages"]),
-        "ratings": schema.empty(schema.CHAT_TABLES["ratings"]),
-        "hook_events": schema.empty(schema.CHAT_TABLES["hook_events"]),
+        "ratings": frame([("ra-1", "cr-1", "m-1", T("28T11:00:00Z"), T("31T08:00:00Z"), 4),      # answered 3 days later
+                          ("ra-2", "cr-2", "m-2", T("29T09:00:00Z"), None, None),                 # never answered
+                          ("ra-3", "cr-9", "m-2", T("29T09:00:00Z"), T("29T09:01:00Z"), 1)],      # internal room
+                         schema.CHAT_TABLES["ratings"]),
+        "hook_events": frame([("he-1", "m-1", None, "triggered", T("29T10:00:00Z")),
+                              ("he-2", "m-1", "v-1", "displayed", T("29T10:00:02Z")),
+                              ("he-3", "m-1", None, "triggered", T("29T10:30:00Z")),
+                              ("he-4", "m-1", "v-1", "displayed", T("29T10:30:02Z")),
+                              ("he-5", "m-1", "v-3", "displayed", T("29T10:30:03Z")),
+                              ("he-6", "m-1", "v-1", "clicked", T("29T10:31:00Z")),
+                              ("he-7", "m-2", None, "triggered", T("29T11:00:00Z"))],
+                             schema.CHAT_TABLES["hook_events"]),
         "member_sessions": frame([("m-1", T("28T08:00:00Z"), T("28T10:00:00Z")),
                                   ("m-1", T("28T09:00:00Z"), T("28T11:00:00Z")),
                                   ("m-2", T("28T22:00:00Z"), T("29T00:00:00Z"))], schema.CHAT_TABLES["member_sessions"]),
@@ -102,7 +113,7 @@ def value(rows, ref, day, dimension="all", dv="all"):
 
 def test_conversation_counts_follow_local_days_across_dst(facts):
     rows = daily(facts)
-    assert [value(rows, "Chat-Card-0", d) for d in (D28, D29)] == [2, 1]
+    assert [value(rows, "Chat-Card-0", d) for d in (D28, D29)] == [2, 2]
     assert [value(rows, "Chat-Card-1", d) for d in (D28, D29)] == [1, 2]
     assert [value(rows, "Chat-Card-10", d) for d in (D28, D29)] == [1, 1]
     assert [value(rows, "Chat-Card-20", d) for d in (D28, D29)] == [1, 2]
@@ -160,6 +171,45 @@ def test_time_slot_excludes_events_and_one_day_period_equals_the_daily_rows(fact
     pd.testing.assert_frame_equal(
         one.drop(columns="period").set_index(["kpi", "dimension", "dimension_value", "day"]).sort_index(),
         rows[rows["day"] == D29].drop(columns="period").set_index(["kpi", "dimension", "dimension_value", "day"]).sort_index())
+
+
+def test_waiting_list(facts):
+    """rq-2: created 23:30 local on 28, handled 00:30 local on 29; rq-4: created 29, question two days
+    later, canceled ten minutes later, never handled."""
+    rows = daily(facts)
+    assert [value(rows, "Wlst-Card-1", d) for d in (D28, D29)] == [1, 1]
+    assert [value(rows, "Wlst-Card-2", d) for d in (D28, D29)] == [0, 1]          # the late question counts
+    assert [value(rows, "Wlst-Card-3", d) for d in (D28, D29)] == [0, 1]
+    assert [value(rows, "Wlst-Card-10", d) for d in (D28, D29)] == [0, 1]
+    assert value(rows, "Wlst-Card-10", D29, "member", "m-2") == 1
+    assert ("Wlst-Card-1", "member", "m-2", D29) not in rows.index               # member does not apply
+    assert [value(rows, "Wlst-Card-11", d) for d in (D28, D29)] == [1, 1]         # not new − handled
+    assert value(rows, "Wlst-Card-12", D28) == 0.0 and value(rows, "Wlst-Card-12", D29) == 1.0
+    assert pd.isna(value(rows, "Wlst-Card-13", D28))                                # handled on another day
+    both = compute_kpis(facts, Periods.range(D28, D29, TZ), refs=["Wlst-Card-13", "Wlst-Card-14"],
+                        dimensions=("all",)).set_index("kpi")["value"]
+    assert both.to_dict() == {"Wlst-Card-13": 3600.0, "Wlst-Card-14": 3600.0}
+
+
+def test_hook(facts):
+    rows = daily(facts)
+    assert value(rows, "Hook-Card-2", D29) == 2
+    assert value(rows, "Hook-Card-3", D29) == 3
+    assert value(rows, "Hook-Card-4", D29) == 2                                     # v-1 twice, v-3: distinct
+    assert value(rows, "Hook-Card-5", D29) == 1
+    assert value(rows, "Hook-Card-10", D29) == 0.5
+    assert value(rows, "Hook-Card-3", D29, "member", "m-1") == 2
+    assert value(rows, "Hook-Card-3", D28) == 0
+
+
+def test_ratings_by_request_day(facts):
+    rows = daily(facts)
+    assert [value(rows, "Chat-Card-71", d) for d in (D28, D29)] == [1, 1]           # the internal room's is out
+    assert [value(rows, "Chat-Card-70", d) for d in (D28, D29)] == [1, 1]
+    assert [value(rows, "Chat-Card-72", d) for d in (D28, D29)] == [1, 0]           # given three days later
+    assert rows.loc[("Chat-Card-73", "all", "all", D28), ["value", "numerator", "denominator"]].tolist() == [4.0, 4.0, 1.0]
+    assert pd.isna(value(rows, "Chat-Card-73", D29))
+    assert value(rows, "Chat-Card-71", D29, "channel", "messenger") == 1
 
 
 def test_registry_and_reference():

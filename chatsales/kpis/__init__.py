@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 
 from chatsales.facts import Facts
-from chatsales.kpis import conversations, iadvize, sales  # noqa: F401  (registers the families)
+# importing a family registers its KPIs; this order is the catalog's (and the README reference's)
+from chatsales.kpis import waiting_list  # noqa: F401, I001
+from chatsales.kpis import hook  # noqa: F401
+from chatsales.kpis import conversations  # noqa: F401
+from chatsales.kpis import ratings  # noqa: F401
+from chatsales.kpis import sales  # noqa: F401
+from chatsales.kpis import iadvize  # noqa: F401
 from chatsales.kpis.registry import DIMENSIONS, REGISTRY, Ctx, Kpi
 from chatsales.period import Periods
 
@@ -49,6 +55,8 @@ def compute_kpis(facts: Facts | Mapping[str, pd.DataFrame], periods: Periods,
     out = pd.concat(parts, ignore_index=True)[COLUMNS]
     out["value"] = out["value"].astype("float64").replace([np.inf, -np.inf], np.nan)
     out["period"] = out["period"].astype("int64")
+    out = out.astype({"kpi": "str", "dimension": "str", "dimension_value": "str", "is_fluctuating": "bool",
+                      "numerator": "float64", "denominator": "float64"})
     return out.sort_values(["period", "kpi", "dimension", "dimension_value"], kind="stable").reset_index(drop=True)
 
 

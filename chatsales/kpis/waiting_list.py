@@ -1,0 +1,86 @@
+"""Waiting list (kpis.md): requests of source waiting_list only; the source filter does not apply, member
+and role only where noted (Wlst-Card-10, by the member who handled the request)."""
+from __future__ import annotations
+
+import numpy as np
+
+from chatsales.kpis.registry import Ctx, count, kpi, median, ratio, total, value_only
+from chatsales.period import to_us
+
+NO_BREAKDOWN: dict[str, str] = {}
+HANDLER = {"member": "handled_by", "role": "role"}
+
+
+def _waiting(ctx: Ctx):
+    requests = ctx.facts.requests
+    return requests[requests["source"].eq("waiting_list")]
+
+
+def _created(ctx: Ctx):
+    return ctx.keyed(_waiting(ctx), "created_at", NO_BREAKDOWN)
+
+
+@kpi("Wlst-Card-1", "New requests", definition="waiting-list requests created", date_basis="created_at",
+     kind="count", dims=NO_BREAKDOWN)
+def new_requests(ctx: Ctx):
+    return value_only(count(_created(ctx)))
+
+
+@kpi("Wlst-Card-2", "Requests with a question", definition="…of those, question_at is set (it may be set "
+     "later)", date_basis="created_at", kind="count", dims=NO_BREAKDOWN, fluctuating=True)
+def with_question(ctx: Ctx):
+    created = _created(ctx)
+    return value_only(count(created[created["question_at"].notna()]))
+
+
+@kpi("Wlst-Card-3", "Requests canceled", definition="requests canceled", date_basis="canceled_at",
+     kind="count", dims=NO_BREAKDOWN)
+def canceled(ctx: Ctx):
+    return value_only(count(ctx.keyed(_waiting(ctx), "canceled_at", NO_BREAKDOWN)))
+
+
+def _handled(ctx: Ctx):
+    return count(ctx.keyed(_waiting(ctx), "handled_at", HANDLER if ctx.dimension != "all" else NO_BREAKDOWN))
+
+
+@kpi("Wlst-Card-10", "Requests handled", definition="requests handled; member and role filters apply "
+     "(handled_by)", date_basis="handled_at", kind="count", dims=HANDLER)
+def handled(ctx: Ctx):
+    return value_only(_handled(ctx))
+
+
+@kpi("Wlst-Card-11", "New requests not handled", definition="created in the period and not handled within "
+     "the period (canceled and never-handled requests included)", date_basis="created_at", kind="count",
+     dims=NO_BREAKDOWN)
+def not_handled(ctx: Ctx):
+    created = _created(ctx)
+    handled_us = to_us(created["handled_at"])
+    within = (handled_us != np.iinfo(np.int64).min) & (handled_us < ctx.periods.end_of(created["period"].to_numpy()))
+    return value_only(count(created[~within]))
+
+
+@kpi("Wlst-Card-12", "Handling rate", definition="Wlst-Card-10 / Wlst-Card-1 (may exceed 100%)",
+     date_basis="handled_at / created_at", kind="rate", dims=NO_BREAKDOWN)
+def handling_rate(ctx: Ctx):
+    return ratio(_handled(ctx), count(_created(ctx)))
+
+
+def _handling_times(ctx: Ctx):
+    """Requests whose created_at and handled_at both fall in the same window, with the wait in seconds."""
+    created = _created(ctx)
+    handled_in = ctx.periods.label(created["handled_at"])
+    both = created[handled_in == created["period"].to_numpy()]
+    return both.assign(wait=(both["handled_at"] - both["created_at"]).dt.total_seconds())
+
+
+@kpi("Wlst-Card-13", "Average handling time", definition="mean(handled_at − created_at), both in the period",
+     date_basis="created_at and handled_at", kind="mean", dims=NO_BREAKDOWN)
+def average_handling(ctx: Ctx):
+    times = _handling_times(ctx)
+    return ratio(total(times, "wait"), count(times))
+
+
+@kpi("Wlst-Card-14", "Median handling time", definition="median of the same", date_basis="created_at and "
+     "handled_at", kind="median", dims=NO_BREAKDOWN)
+def median_handling(ctx: Ctx):
+    return value_only(median(_handling_times(ctx), "wait"))
