@@ -50,7 +50,7 @@ def facts():
         "chatrooms": frame([
             ("cr-1", "rq-1", "v-1", "m-1", "direct", "web", T("28T10:00:00Z"), False, False),
             ("cr-2", "rq-2", "v-2", "m-2", "waiting_list", "messenger", T("28T23:30:00Z"), False, False),
-            ("cr-3", "rq-3", "v-3", "m-1", "direct", "web", T("29T12:00:00Z"), False, False),
+            ("cr-3", "rq-3", "v-3", "m-1", "direct", "web", T("29T12:00:00Z"), False, True),     # blocked
             ("cr-9", None, "v-3", "m-2", "direct", "app", T("29T12:00:00Z"), True, False)],
             schema.CHAT_TABLES["chatrooms"]),
         "messages": frame([
@@ -101,10 +101,16 @@ def facts():
     return build_facts(chat, rows, TZ)
 
 
-def daily(facts, refs=None, dimensions=("all", "source", "channel", "member", "role")):
-    rows = compute_kpis(facts, Periods.daily([D28, D29], TZ), dimensions=dimensions, refs=refs)
-    rows["day"] = rows["period"].map({0: D28, 1: D29})
-    return rows.set_index(["kpi", "dimension", "dimension_value", "day"])
+_DAILY: dict[int, pd.DataFrame] = {}
+
+
+def daily(facts):
+    """The whole catalog over both days and every breakdown, computed once for the module's world."""
+    if id(facts) not in _DAILY:
+        rows = compute_kpis(facts, Periods.daily([D28, D29], TZ))
+        rows["day"] = rows["period"].map({0: D28, 1: D29})
+        _DAILY[id(facts)] = rows.set_index(["kpi", "dimension", "dimension_value", "day"])
+    return _DAILY[id(facts)]
 
 
 def value(rows, ref, day, dimension="all", dv="all"):
@@ -167,6 +173,7 @@ def test_time_slot_excludes_events_and_one_day_period_equals_the_daily_rows(fact
                         dimensions=("all",))
     assert slot["value"].tolist() == [1.0]                      # only cr-1, started 11:00 local
     rows = daily(facts).reset_index()
+    rows = rows.astype({"dimension_value": "str"})
     one = compute_kpis(facts, Periods.range(D29, D29, TZ)).assign(day=D29)
     pd.testing.assert_frame_equal(
         one.drop(columns="period").set_index(["kpi", "dimension", "dimension_value", "day"]).sort_index(),
@@ -210,6 +217,34 @@ def test_ratings_by_request_day(facts):
     assert rows.loc[("Chat-Card-73", "all", "all", D28), ["value", "numerator", "denominator"]].tolist() == [4.0, 4.0, 1.0]
     assert pd.isna(value(rows, "Chat-Card-73", D29))
     assert value(rows, "Chat-Card-71", D29, "channel", "messenger") == 1
+
+
+def test_new_conversations_and_response(facts):
+    rows = daily(facts)
+    assert [value(rows, "Chat-Card-2", d) for d in (D28, D29)] == [0, 0]
+    assert [value(rows, "Chat-Card-3", d) for d in (D28, D29)] == [0, 1]          # cr-3: visitor only
+    assert [value(rows, "Chat-Card-4", d) for d in (D28, D29)] == [0, 0]          # cr-3's member message is automatic
+    assert [value(rows, "Chat-Card-8", d) for d in (D28, D29)] == [1.0, 0.5]
+    assert [value(rows, "Chat-Card-9", d) for d in (D28, D29)] == [0.0, 0.5]      # cr-3 never answered
+
+
+def test_establishment(facts):
+    rows = daily(facts)
+    assert [value(rows, "Chat-Card-11", d) for d in (D28, D29)] == [0.5, 0.5]
+    assert [value(rows, "Chat-Card-12", d) for d in (D28, D29)] == [1.0, 0.0]     # rq-2 became a dialogue on 29
+    assert [value(rows, "Chat-Card-14", d) for d in (D28, D29)] == [300.0, 30_600.0]
+    assert [value(rows, "Chat-Card-15", d) for d in (D28, D29)] == [300.0, 30_600.0]
+    assert [value(rows, "Chat-Card-16", d) for d in (D28, D29)] == [300.0, 34_200.0]
+    assert [value(rows, "Chat-Card-18", d) for d in (D28, D29)] == [300.0, 30_600.0]
+
+
+def test_active_dialogues_by_member_and_kinds(facts):
+    rows = daily(facts)
+    assert [value(rows, "Chat-Card-21", d) for d in (D28, D29)] == [1, 1]         # on 29 only cr-2's member wrote
+    assert [value(rows, "Chat-Card-22", d) for d in (D28, D29)] == [1.0, 1.0]
+    assert value(rows, "Amb-Card-23", D29) == 1.0
+    assert [value(rows, "Chat-Card-30", d) for d in (D28, D29)] == [1, 0]         # the product was shared on 28
+    assert [value(rows, "Chat-Card-50", d) for d in (D28, D29)] == [0, 1]         # cr-3 is blocked
 
 
 def test_registry_and_reference():

@@ -11,6 +11,7 @@ from chatsales.facts import Facts
 from chatsales.kpis import waiting_list  # noqa: F401, I001
 from chatsales.kpis import hook  # noqa: F401
 from chatsales.kpis import conversations  # noqa: F401
+from chatsales.kpis import dialogues  # noqa: F401
 from chatsales.kpis import ratings  # noqa: F401
 from chatsales.kpis import sales  # noqa: F401
 from chatsales.kpis import iadvize  # noqa: F401

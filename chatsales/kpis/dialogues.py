@@ -1,0 +1,233 @@
+"""Conversations and dialogues beyond the counts (kpis.md): what happened in each window's chatrooms,
+response, establishment and duration times, dialogues by member, message kinds, blocked rooms."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from chatsales.kpis.conversations import new_dialogues
+from chatsales.kpis.registry import (KEY, REQUEST_DIMS, ROOM_DIMS, Ctx, count, kpi, median, ratio, total,
+                                     value_only)
+from chatsales.period import to_us
+
+ROOM_COLUMNS = ["source", "channel", "member_id", "role", "started_at", "established_at", "is_blocked"]
+
+
+def window_activity(ctx: Ctx) -> pd.DataFrame:
+    """Per window and chatroom: who wrote in the window, first visitor / last member / last message, kinds."""
+    msgs = ctx.with_rooms(ctx.facts.messages, ROOM_COLUMNS)
+    keyed = ctx.keyed(msgs, "sent_at", ROOM_DIMS)
+    if keyed.empty:
+        return pd.DataFrame(columns=[*KEY, "chatroom_id", "visitor_wrote", "member_wrote"])
+    t = to_us(keyed["sent_at"])
+    visitor = keyed["sender"].eq("visitor").to_numpy()
+    frame = keyed[[*KEY, "chatroom_id", *ROOM_COLUMNS]].assign(
+        t_visitor=np.where(visitor, t, np.iinfo(np.int64).max), t_member=np.where(~visitor, t, np.iinfo(np.int64).min),
+        t_any=t, visitor_wrote=visitor, member_wrote=~visitor)
+    for kind, party in (("product", None), ("photo", "member"), ("video", "member"), ("photo", "visitor"),
+                        ("video", "visitor"), ("connect_request", "member"), ("email_request", "member")):
+        flag = keyed["kind"].eq(kind).to_numpy()
+        if party:
+            flag = flag & keyed["sender"].eq(party).to_numpy()
+        frame[f"{kind}_{party or 'any'}"] = flag
+    frame["email_filled"] = (keyed["kind"].eq("email_request") & keyed["sender"].eq("member")
+                             & keyed["email_filled_at"].notna()).to_numpy()
+    flags = [c for c in frame.columns if c.endswith(("_any", "_member", "_visitor", "_wrote", "_filled"))]
+    agg = {**{c: "max" for c in flags}, "t_visitor": "min", "t_member": "max", "t_any": "max",
+           **{c: "first" for c in ROOM_COLUMNS}}
+    return frame.groupby([*KEY, "chatroom_id"], sort=False).agg(agg).reset_index()
+
+
+def _new_conversations(ctx: Ctx) -> pd.DataFrame:
+    """Chatrooms started in each window, with what happened in them within that window."""
+    started = ctx.keyed(ctx.facts.chatrooms, "started_at", ROOM_DIMS)[[*KEY, "chatroom_id"]]
+    activity = window_activity(ctx)
+    out = started.merge(activity[[*KEY, "chatroom_id", "visitor_wrote", "member_wrote", "t_visitor", "t_member"]],
+                        on=[*KEY, "chatroom_id"], how="left")
+    out[["visitor_wrote", "member_wrote"]] = out[["visitor_wrote", "member_wrote"]].fillna(False).astype(bool)
+    return out
+
+
+@kpi("Chat-Card-2", "New empty conversations", definition="new conversations with no counted message in the "
+     "period", date_basis="started_at", kind="count", dims=ROOM_DIMS)
+def empty_conversations(ctx: Ctx):
+    new = _new_conversations(ctx)
+    return value_only(count(new[~new["visitor_wrote"] & ~new["member_wrote"]]))
+
+
+@kpi("Chat-Card-3", "New conversations, visitor only", definition="new conversations where only the visitor "
+     "wrote in the period", date_basis="started_at", kind="count", dims=ROOM_DIMS)
+def visitor_only(ctx: Ctx):
+    new = _new_conversations(ctx)
+    return value_only(count(new[new["visitor_wrote"] & ~new["member_wrote"]]))
+
+
+@kpi("Chat-Card-4", "New conversations, member only", definition="new conversations where only the member "
+     "wrote in the period", date_basis="started_at", kind="count", dims=ROOM_DIMS)
+def member_only(ctx: Ctx):
+    new = _new_conversations(ctx)
+    return value_only(count(new[~new["visitor_wrote"] & new["member_wrote"]]))
+
+
+@kpi("Chat-Card-8", "Response rate", definition="of new conversations with a visitor message in the period, "
+     "the share where the member wrote strictly after the visitor's first message of the period, within it",
+     date_basis="started_at", kind="rate", dims=ROOM_DIMS)
+def response_rate(ctx: Ctx):
+    new = _new_conversations(ctx)
+    asked = new[new["visitor_wrote"]]
+    return ratio(count(asked[asked["t_member"] > asked["t_visitor"]]), count(asked))
+
+
+@kpi("Chat-Card-9", "Non-response after 24 h", definition="of conversations whose first counted visitor "
+     "message ever is in the period, the share with no member message at or after it and at most 24 h later",
+     date_basis="first visitor message", kind="rate", dims=ROOM_DIMS, fluctuating=True)
+def non_response(ctx: Ctx):
+    rooms = ctx.keyed(ctx.facts.chatrooms, "first_visitor_at", ROOM_DIMS)
+    members = ctx.facts.messages.loc[ctx.facts.messages["sender"].eq("member"), ["chatroom_id", "sent_at"]]
+    probe = rooms[["chatroom_id", "first_visitor_at"]].astype({"chatroom_id": "str"}).reset_index()
+    answer = pd.merge_asof(probe.sort_values("first_visitor_at"),
+                           members.astype({"chatroom_id": "str"}).sort_values("sent_at"),
+                           left_on="first_visitor_at", right_on="sent_at", by="chatroom_id", direction="forward")
+    answered_at = answer.set_index("index")["sent_at"].reindex(rooms.index)
+    unanswered = answered_at.isna() | (answered_at - rooms["first_visitor_at"] > pd.Timedelta(hours=24))
+    return ratio(count(rooms[unanswered.to_numpy()]), count(rooms))
+
+
+@kpi("Chat-Card-11", "Dialogue establishment rate (fixed)", definition="Chat-Card-10 / Chat-Card-0 (can exceed "
+     "100%)", date_basis="established_at / request created_at", kind="rate", dims=ROOM_DIMS)
+def establishment_rate(ctx: Ctx):
+    requests = ctx.keyed(ctx.facts.requests, "created_at", REQUEST_DIMS)
+    return ratio(new_dialogues(ctx), count(requests))
+
+
+@kpi("Chat-Card-12", "Dialogue establishment rate (F)", definition="requests of the period whose chatroom "
+     "became a dialogue, ever / requests of the period", date_basis="request created_at", kind="rate",
+     dims=REQUEST_DIMS, fluctuating=True)
+def establishment_rate_ever(ctx: Ctx):
+    requests = ctx.keyed(ctx.facts.requests, "created_at", REQUEST_DIMS)
+    return ratio(count(requests[requests["established_at"].notna()]), count(requests))
+
+
+def _established(ctx: Ctx, since: str) -> pd.DataFrame:
+    rooms = ctx.keyed(ctx.facts.chatrooms, "established_at", ROOM_DIMS)
+    rooms = rooms[rooms[since].notna()]
+    return rooms.assign(wait=(rooms["established_at"] - rooms[since]).dt.total_seconds())
+
+
+def _mean(frame: pd.DataFrame, column: str):
+    return ratio(total(frame, column), count(frame))
+
+
+@kpi("Chat-Card-14", "Average time to establish a dialogue", definition="mean(established_at − started_at)",
+     date_basis="established_at", kind="mean", dims=ROOM_DIMS)
+def establish_time(ctx: Ctx):
+    return _mean(_established(ctx, "started_at"), "wait")
+
+
+@kpi("Chat-Card-15", "Median time to establish a dialogue", definition="median of the same",
+     date_basis="established_at", kind="median", dims=ROOM_DIMS)
+def establish_time_median(ctx: Ctx):
+    return value_only(median(_established(ctx, "started_at"), "wait"))
+
+
+@kpi("Chat-Card-16", "Average dialogue conversion time", definition="mean(established_at − request "
+     "created_at); chatrooms without a request are left out", date_basis="established_at", kind="mean",
+     dims=ROOM_DIMS)
+def conversion_time(ctx: Ctx):
+    return _mean(_established(ctx, "request_created_at"), "wait")
+
+
+@kpi("Chat-Card-17", "Median dialogue conversion time", definition="median of the same",
+     date_basis="established_at", kind="median", dims=ROOM_DIMS)
+def conversion_time_median(ctx: Ctx):
+    return value_only(median(_established(ctx, "request_created_at"), "wait"))
+
+
+def _durations(ctx: Ctx) -> pd.DataFrame:
+    """Chatrooms started in the window that are dialogues by its end: last counted message in it − start."""
+    started = ctx.keyed(ctx.facts.chatrooms, "started_at", ROOM_DIMS)
+    established = to_us(started["established_at"])
+    ends = ctx.periods.end_of(started["period"].to_numpy())
+    dialogues = started[(established != np.iinfo(np.int64).min) & (established < ends)]
+    activity = window_activity(ctx)[[*KEY, "chatroom_id", "t_any"]]
+    rows = dialogues.merge(activity, on=[*KEY, "chatroom_id"], how="inner")
+    return rows.assign(duration=(rows["t_any"] - to_us(rows["started_at"])) / 1e6)
+
+
+@kpi("Chat-Card-18", "Average new dialogue duration", definition="chatrooms started in the period that are "
+     "dialogues by the period's end: mean(last counted message in the period − started_at)",
+     date_basis="started_at", kind="mean", dims=ROOM_DIMS)
+def duration(ctx: Ctx):
+    return _mean(_durations(ctx), "duration")
+
+
+@kpi("Chat-Card-19", "Median new dialogue duration", definition="median of the same", date_basis="started_at",
+     kind="median", dims=ROOM_DIMS)
+def duration_median(ctx: Ctx):
+    return value_only(median(_durations(ctx), "duration"))
+
+
+def _active(ctx: Ctx) -> pd.DataFrame:
+    """Active dialogues of each window (established by its end, a counted message in it), with activity."""
+    activity = window_activity(ctx)
+    if activity.empty:
+        return activity
+    established = to_us(activity["established_at"])
+    keep = (established != np.iinfo(np.int64).min) & (established < ctx.periods.end_of(activity["period"].to_numpy()))
+    return activity[keep]
+
+
+def _with_member(ctx: Ctx) -> pd.DataFrame:
+    active = _active(ctx)
+    return active[active["member_wrote"].astype(bool)] if len(active) else active
+
+
+@kpi("Chat-Card-21", "Dialogues with active member", definition="active dialogues where the member wrote in "
+     "the period", date_basis="message sent_at", kind="count", dims=ROOM_DIMS)
+def with_active_member(ctx: Ctx):
+    return value_only(count(_with_member(ctx)))
+
+
+def _per_member(ctx: Ctx) -> pd.DataFrame:
+    rows = _with_member(ctx)
+    return rows.groupby([*KEY, "member_id"]).size().rename("dialogues").reset_index()
+
+
+@kpi("Chat-Card-22", "Average dialogues by member", definition="the Chat-Card-21 dialogues grouped by the "
+     "chatroom's member: mean over members with at least one", date_basis="message sent_at", kind="mean",
+     dims=ROOM_DIMS)
+def dialogues_by_member(ctx: Ctx):
+    return _mean(_per_member(ctx), "dialogues")
+
+
+@kpi("Amb-Card-23", "Median dialogues by member", definition="median of the same", date_basis="message sent_at",
+     kind="median", dims=ROOM_DIMS)
+def dialogues_by_member_median(ctx: Ctx):
+    return value_only(median(_per_member(ctx), "dialogues"))
+
+
+def _kind_card(ref: str, name: str, flag: str, text: str, fluctuating: bool = False):
+    @kpi(ref, name, definition=f"active dialogues with {text} in the period", date_basis="message sent_at",
+         kind="count", dims=ROOM_DIMS, fluctuating=fluctuating)
+    def card(ctx: Ctx):
+        active = _active(ctx)
+        return value_only(count(active[active[flag].astype(bool)] if len(active) else active))
+    return card
+
+
+_kind_card("Chat-Card-30", "Dialogues with products", "product_any", "a product message (either party)")
+_kind_card("Chat-Card-31", "…with photos from member", "photo_member", "a photo from the member")
+_kind_card("Chat-Card-32", "…with videos from member", "video_member", "a video from the member")
+_kind_card("Chat-Card-33", "…with photos from visitor", "photo_visitor", "a photo from the visitor")
+_kind_card("Chat-Card-34", "…with videos from visitor", "video_visitor", "a video from the visitor")
+_kind_card("Chat-Card-35", "…with connect message", "connect_request_member", "a connect request from the member")
+_kind_card("Chat-Card-37", "…with an email request", "email_request_member", "an email request from the member")
+_kind_card("Chat-Card-38", "…with an email filled in", "email_filled",
+           "an email request of the period that has email_filled_at (any time)", fluctuating=True)
+
+
+@kpi("Chat-Card-50", "Blocked conversations", definition="blocked chatrooms whose last counted message (as of "
+     "now) is in the period", date_basis="last message sent_at", kind="count", dims=ROOM_DIMS)
+def blocked(ctx: Ctx):
+    rooms = ctx.facts.chatrooms
+    return value_only(count(ctx.keyed(rooms[rooms["is_blocked"].astype(bool)], "last_message_at", ROOM_DIMS)))
