@@ -40,12 +40,13 @@ def compute_kpis(facts: Facts | Mapping[str, pd.DataFrame], periods: Periods,
     if not isinstance(facts, Facts):
         facts = Facts.from_tables(facts)
     parts = []
+    memo: dict = {}
     for ref in (refs or REGISTRY):
         kpi = REGISTRY[ref]
         for dimension in kpi.dimensions():
             if dimension not in dimensions:
                 continue
-            rows = kpi.fn(Ctx(facts, periods, dimension, kpi.dims, dict(filters or {})))
+            rows = kpi.fn(Ctx(facts, periods, dimension, kpi.dims, dict(filters or {}), memo))
             if dimension == "all":
                 rows = _complete_all(rows, kpi, periods)
             rows = rows.reset_index()

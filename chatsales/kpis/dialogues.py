@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 
 from chatsales.kpis.conversations import new_dialogues
-from chatsales.kpis.registry import (KEY, REQUEST_DIMS, ROOM_DIMS, Ctx, count, kpi, median, ratio, total,
-                                     value_only)
+from chatsales.kpis.registry import (KEY, REQUEST_DIMS, ROOM_DIMS, Ctx, count, kpi, median, ratio, shared,
+                                     total, value_only)
 from chatsales.period import to_us
 
 ROOM_COLUMNS = ["source", "channel", "member_id", "role", "started_at", "established_at", "is_blocked"]
 
 
+@shared
 def window_activity(ctx: Ctx) -> pd.DataFrame:
     """Per window and chatroom: who wrote in the window, first visitor / last member / last message, kinds."""
     msgs = ctx.with_rooms(ctx.facts.messages, ROOM_COLUMNS)
@@ -38,6 +39,7 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
     return frame.groupby([*KEY, "chatroom_id"], sort=False).agg(agg).reset_index()
 
 
+@shared
 def _new_conversations(ctx: Ctx) -> pd.DataFrame:
     """Chatrooms started in each window, with what happened in them within that window."""
     started = ctx.keyed(ctx.facts.chatrooms, "started_at", ROOM_DIMS)[[*KEY, "chatroom_id"]]
@@ -143,6 +145,7 @@ def conversion_time_median(ctx: Ctx):
     return value_only(median(_established(ctx, "request_created_at"), "wait"))
 
 
+@shared
 def _durations(ctx: Ctx) -> pd.DataFrame:
     """Chatrooms started in the window that are dialogues by its end: last counted message in it − start."""
     started = ctx.keyed(ctx.facts.chatrooms, "started_at", ROOM_DIMS)
@@ -167,6 +170,7 @@ def duration_median(ctx: Ctx):
     return value_only(median(_durations(ctx), "duration"))
 
 
+@shared
 def _active(ctx: Ctx) -> pd.DataFrame:
     """Active dialogues of each window (established by its end, a counted message in it), with activity."""
     activity = window_activity(ctx)

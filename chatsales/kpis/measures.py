@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from chatsales.kpis.registry import KEY, MEMBER_DIMS, ROOM_DIMS, SALES_DIMS, Ctx, count, total
+from chatsales.kpis.registry import KEY, MEMBER_DIMS, ROOM_DIMS, SALES_DIMS, Ctx, count, shared, total
 
 
+@shared
 def active_dialogues(ctx: Ctx) -> pd.Series:
     """Dialogues established by the window's end with a counted message in the window (Chat-Card-20)."""
     msgs = ctx.with_rooms(ctx.facts.messages[["chatroom_id", "sent_at"]],
@@ -19,6 +20,7 @@ def active_dialogues(ctx: Ctx) -> pd.Series:
     return count(keyed, distinct="chatroom_id")
 
 
+@shared
 def contacts_handled(ctx: Ctx) -> pd.Series:
     """Chatrooms where the member wrote a counted message in the window (iAdvize's contacts handled)."""
     msgs = ctx.facts.messages
@@ -27,6 +29,7 @@ def contacts_handled(ctx: Ctx) -> pd.Series:
     return count(ctx.keyed(msgs, "sent_at", ROOM_DIMS), distinct="chatroom_id")
 
 
+@shared
 def attributed_sales(ctx: Ctx) -> pd.DataFrame:
     orders = ctx.facts.orders
     return ctx.keyed(orders[orders["attributed"] & orders["is_sale"]], "placed_at", SALES_DIMS)
@@ -40,6 +43,7 @@ def sales_count(ctx: Ctx) -> pd.Series:
     return count(attributed_sales(ctx))
 
 
+@shared
 def activity_seconds(ctx: Ctx) -> pd.Series:
     """Online time: member sessions clipped to the window, overlapping sessions of a member counted once."""
     sessions = ctx.select(ctx.facts.member_sessions, MEMBER_DIMS)

@@ -36,6 +36,7 @@ class Ctx:
     dimension: str
     dims: Mapping[str, str]                     # the KPI's dimension → column mapping
     filters: Mapping[str, str] = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)    # shared measures of one compute_kpis call (see `shared`)
 
     def select(self, frame: pd.DataFrame, dims: Mapping[str, str] | None = None) -> pd.DataFrame:
         """Rows that pass the filters that apply (a filter on a dimension the KPI ignores is ignored)."""
@@ -65,6 +66,18 @@ class Ctx:
         """`frame` (keyed by chatroom_id) with the chatroom's columns joined."""
         rooms = self.facts.chatrooms.set_index("chatroom_id")[columns]
         return frame.join(rooms, on="chatroom_id")
+
+
+def shared(fn: Callable[["Ctx"], object]) -> Callable[["Ctx"], object]:
+    """A measure several KPIs use, computed once per breakdown in one compute_kpis call (callers must not
+    modify what it returns)."""
+    def measure(ctx: "Ctx"):
+        key = (fn.__module__, fn.__qualname__, ctx.dimension)
+        if key not in ctx.memo:
+            ctx.memo[key] = fn(ctx)
+        return ctx.memo[key]
+    measure.__doc__, measure.__name__ = fn.__doc__, fn.__name__
+    return measure
 
 
 def count(frame: pd.DataFrame, distinct: str | None = None) -> pd.Series:
