@@ -136,7 +136,15 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
     ratings["role"] = ratings["member_id"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
     hooks = chat["hook_events"].reset_index(drop=True).assign(day=lambda h: local_day(h["at"], timezone))
     hooks["role"] = hooks["member_id"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
-    return Facts(requests=request_facts(chat, rooms, timezone), chatrooms=rooms, messages=messages,
-                 ratings=ratings, hook_events=hooks,
-                 member_sessions=session_facts(chat["member_sessions"], chat["members"], timezone),
-                 orders=order_facts(order_rows, messages, chat["members"].set_index("member_id")["role"]))
+    facts = Facts(requests=request_facts(chat, rooms, timezone), chatrooms=rooms, messages=messages,
+                  ratings=ratings, hook_events=hooks,
+                  member_sessions=session_facts(chat["member_sessions"], chat["members"], timezone),
+                  orders=order_facts(order_rows, messages, chat["members"].set_index("member_id")["role"]))
+    return Facts(**{name: frame.sort_values(ORDER[name], kind="stable").reset_index(drop=True)
+                    for name, frame in facts.tables().items()})
+
+
+# a stable row order by key: the same inputs give the same rows in the same order, whatever the source's
+ORDER = {"requests": ["request_id"], "chatrooms": ["chatroom_id"], "messages": ["chatroom_id", "sent_at", "message_id"],
+         "ratings": ["rating_id"], "hook_events": ["event_id"], "member_sessions": ["member_id", "started_at", "ended_at"],
+         "orders": ["sales_channel", "order_id"]}

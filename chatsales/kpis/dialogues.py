@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from chatsales.kpis.conversations import new_dialogues
-from chatsales.kpis.registry import (KEY, REQUEST_DIMS, ROOM_DIMS, Ctx, count, kpi, median, ratio, shared,
-                                     total, value_only)
+from chatsales.kpis.registry import (KEY, REQUEST_DIMS, ROOM_DIMS, Ctx, count, elapsed_us, kpi, mean_seconds,
+                                     median, median_seconds, ratio, shared, total, value_only)
 from chatsales.period import to_us
 
 ROOM_COLUMNS = ["source", "channel", "member_id", "role", "started_at", "established_at", "is_blocked"]
@@ -113,7 +113,7 @@ def establishment_rate_ever(ctx: Ctx):
 def _established(ctx: Ctx, since: str) -> pd.DataFrame:
     rooms = ctx.keyed(ctx.facts.chatrooms, "established_at", ROOM_DIMS)
     rooms = rooms[rooms[since].notna()]
-    return rooms.assign(wait=(rooms["established_at"] - rooms[since]).dt.total_seconds())
+    return rooms.assign(wait=elapsed_us(rooms, since, "established_at"))
 
 
 def _mean(frame: pd.DataFrame, column: str):
@@ -123,26 +123,26 @@ def _mean(frame: pd.DataFrame, column: str):
 @kpi("Chat-Card-14", "Average time to establish a dialogue", definition="mean(established_at − started_at)",
      date_basis="established_at", kind="mean", dims=ROOM_DIMS)
 def establish_time(ctx: Ctx):
-    return _mean(_established(ctx, "started_at"), "wait")
+    return mean_seconds(_established(ctx, "started_at"), "wait")
 
 
 @kpi("Chat-Card-15", "Median time to establish a dialogue", definition="median of the same",
      date_basis="established_at", kind="median", dims=ROOM_DIMS)
 def establish_time_median(ctx: Ctx):
-    return value_only(median(_established(ctx, "started_at"), "wait"))
+    return median_seconds(_established(ctx, "started_at"), "wait")
 
 
 @kpi("Chat-Card-16", "Average dialogue conversion time", definition="mean(established_at − request "
      "created_at); chatrooms without a request are left out", date_basis="established_at", kind="mean",
      dims=ROOM_DIMS)
 def conversion_time(ctx: Ctx):
-    return _mean(_established(ctx, "request_created_at"), "wait")
+    return mean_seconds(_established(ctx, "request_created_at"), "wait")
 
 
 @kpi("Chat-Card-17", "Median dialogue conversion time", definition="median of the same",
      date_basis="established_at", kind="median", dims=ROOM_DIMS)
 def conversion_time_median(ctx: Ctx):
-    return value_only(median(_established(ctx, "request_created_at"), "wait"))
+    return median_seconds(_established(ctx, "request_created_at"), "wait")
 
 
 @shared
@@ -154,20 +154,20 @@ def _durations(ctx: Ctx) -> pd.DataFrame:
     dialogues = started[(established != np.iinfo(np.int64).min) & (established < ends)]
     activity = window_activity(ctx)[[*KEY, "chatroom_id", "t_any"]]
     rows = dialogues.merge(activity, on=[*KEY, "chatroom_id"], how="inner")
-    return rows.assign(duration=(rows["t_any"] - to_us(rows["started_at"])) / 1e6)
+    return rows.assign(duration=rows["t_any"].astype("int64") - to_us(rows["started_at"]))
 
 
 @kpi("Chat-Card-18", "Average new dialogue duration", definition="chatrooms started in the period that are "
      "dialogues by the period's end: mean(last counted message in the period − started_at)",
      date_basis="started_at", kind="mean", dims=ROOM_DIMS)
 def duration(ctx: Ctx):
-    return _mean(_durations(ctx), "duration")
+    return mean_seconds(_durations(ctx), "duration")
 
 
 @kpi("Chat-Card-19", "Median new dialogue duration", definition="median of the same", date_basis="started_at",
      kind="median", dims=ROOM_DIMS)
 def duration_median(ctx: Ctx):
-    return value_only(median(_durations(ctx), "duration"))
+    return median_seconds(_durations(ctx), "duration")
 
 
 @shared

@@ -5,7 +5,8 @@ import pandas as pd
 
 from chatsales.kpis.measures import (activity_seconds, attributed_sales, contacts_handled, sales_count,
                                      sales_total)
-from chatsales.kpis.registry import MEMBER_DIMS, SALES_DIMS, Ctx, count, kpi, ratio, total, value_only
+from chatsales.kpis.registry import (MEMBER_DIMS, SALES_DIMS, Ctx, count, elapsed_us, kpi, mean_seconds, ratio, total,
+                                     value_only)
 
 WEBSITE: dict[str, str] = {}     # website totals: every visitor, no breakdown applies
 
@@ -65,8 +66,7 @@ def website_aov(ctx: Ctx):
 def time_before_purchase(ctx: Ctx):
     sales = attributed_sales(ctx)
     sales = sales[sales["first_visitor_msg_at"].notna()]
-    sales = sales.assign(wait=(sales["placed_at"] - sales["first_visitor_msg_at"]).dt.total_seconds())
-    return ratio(total(sales, "wait"), count(sales))
+    return mean_seconds(sales.assign(wait=elapsed_us(sales, "first_visitor_msg_at", "placed_at")), "wait")
 
 
 @kpi("Iadv-9", "Turnover per contact", definition="Iadv-2 / contacts handled", date_basis="placed_at / "

@@ -99,6 +99,21 @@ def median(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame.groupby(KEY)[column].median().astype("float64")
 
 
+def elapsed_us(frame: pd.DataFrame, start: str, end: str) -> pd.Series:
+    """end − start in integer microseconds: sums of integers are exact, so a mean does not depend on the
+    order rows were added in (a re-run gives the same bytes)."""
+    return frame[end].astype("datetime64[us, UTC]").astype("int64") - frame[start].astype("datetime64[us, UTC]").astype("int64")
+
+
+def mean_seconds(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean of a microsecond column, in seconds, with the sum (seconds) and count beside it."""
+    return ratio(total(frame, column) / 1e6, count(frame))
+
+
+def median_seconds(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    return value_only(median(frame, column) / 1e6)
+
+
 def value_only(values: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"value": values, "numerator": np.nan, "denominator": np.nan})
 

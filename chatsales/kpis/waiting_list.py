@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chatsales.kpis.registry import Ctx, count, kpi, median, ratio, total, value_only
+from chatsales.kpis.registry import Ctx, count, elapsed_us, kpi, mean_seconds, median_seconds, ratio, value_only
 from chatsales.period import to_us
 
 NO_BREAKDOWN: dict[str, str] = {}
@@ -70,17 +70,16 @@ def _handling_times(ctx: Ctx):
     created = _created(ctx)
     handled_in = ctx.periods.label(created["handled_at"])
     both = created[handled_in == created["period"].to_numpy()]
-    return both.assign(wait=(both["handled_at"] - both["created_at"]).dt.total_seconds())
+    return both.assign(wait=elapsed_us(both, "created_at", "handled_at"))
 
 
 @kpi("Wlst-Card-13", "Average handling time", definition="mean(handled_at − created_at), both in the period",
      date_basis="created_at and handled_at", kind="mean", dims=NO_BREAKDOWN)
 def average_handling(ctx: Ctx):
-    times = _handling_times(ctx)
-    return ratio(total(times, "wait"), count(times))
+    return mean_seconds(_handling_times(ctx), "wait")
 
 
 @kpi("Wlst-Card-14", "Median handling time", definition="median of the same", date_basis="created_at and "
      "handled_at", kind="median", dims=NO_BREAKDOWN)
 def median_handling(ctx: Ctx):
-    return value_only(median(_handling_times(ctx), "wait"))
+    return median_seconds(_handling_times(ctx), "wait")
