@@ -6,6 +6,7 @@ import numpy as np
 from assets_defs.common import days_label, partitioned, run_days
 from chatsales.facts import build_facts
 from chatsales.kpis import compute_kpis
+from chatsales.kpis.members_list import members_list
 from chatsales.period import Periods
 from resources.pipeline_settings import PipelineSettings
 
@@ -23,16 +24,20 @@ def kpi_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]
 
     @dg.asset(**partitioned(partitions, "kpis", layout="daily"), kinds={"pandas"},
               description="The KPI catalog for each day of the run, for dimension all and each breakdown "
-                          "(source, channel, member, role) that applies, with numerators and denominators. "
-                          "Computed by the same function as `chatsales kpis` for any period.")
-    def kpi_daily(context: dg.AssetExecutionContext, conversation_facts: dict,
+                          "(source, channel, member, role) that applies, with numerators and denominators; "
+                          "and the members list (Chat-List-1) taken from the member breakdown.")
+    def kpi_daily(context: dg.AssetExecutionContext, conversation_facts: dict, chat_platform: dict,
                   settings: PipelineSettings) -> dg.Output:
         days = run_days(context)
         periods = Periods.daily(days, settings.timezone)
         rows = compute_kpis(conversation_facts, periods)
-        rows = rows.assign(day=np.array(days, dtype=object)[rows.pop("period").to_numpy(dtype="int64")])
-        context.log.info(f"kpi_daily {days_label(days)}: {len(rows)} rows")
-        return dg.Output(rows, metadata={"rows": len(rows), "kpis": int(rows["kpi"].nunique()),
-                                         "days": days_label(days)})
+        members = members_list(rows, chat_platform["members"])
+        day_of = np.array(days, dtype=object)
+        rows = rows.assign(day=day_of[rows.pop("period").to_numpy(dtype="int64")])
+        members = members.assign(day=day_of[members.pop("period").to_numpy(dtype="int64")])
+        context.log.info(f"kpi_daily {days_label(days)}: {len(rows)} rows, {len(members)} member rows")
+        return dg.Output({"kpi_daily": rows, "member_daily": members},
+                         metadata={"rows": len(rows), "kpis": int(rows["kpi"].nunique()),
+                                   "member_rows": len(members), "days": days_label(days)})
 
     return [conversation_facts, kpi_daily]

@@ -163,7 +163,9 @@ def _bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     out = frame[columns].copy()
     for name in columns:
         col = out[name]
-        if isinstance(col.dtype, pd.DatetimeTZDtype):
+        if isinstance(table.c[name].type, sa.Integer) and pd.api.types.is_float_dtype(col.dtype):
+            out[name] = col.round().astype("Int64")     # counts computed as floats, stored as integers
+        elif isinstance(col.dtype, pd.DatetimeTZDtype):
             # numpy formats in C; the text is what SQLAlchemy itself stores for a UTC DateTime
             values = col.dt.tz_convert("UTC").to_numpy(dtype="datetime64[us]")
             text = np.char.replace(np.datetime_as_string(values, unit="us"), "T", " ")

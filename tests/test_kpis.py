@@ -253,3 +253,16 @@ def test_registry_and_reference():
     assert required <= set(REGISTRY)
     table = kpi_reference_markdown()
     assert all(f"| {ref} |" in table for ref in REGISTRY)
+
+
+def test_members_list_is_the_member_breakdown_side_by_side(facts):
+    from chatsales.kpis.members_list import members_list
+
+    rows = compute_kpis(facts, Periods.daily([D28, D29], TZ))
+    members = pd.DataFrame({"member_id": ["m-1", "m-2"], "last_name": ["One", "Two"], "first_name": ["A", "B"],
+                            "role": [1, 2]})
+    got = members_list(rows, members).set_index(["period", "member_id"])
+    assert got.loc[(1, "m-2"), ["last_name", "activity_seconds", "active_dialogues", "sales_count",
+                                "sales_total"]].tolist() == ["Two", 3600.0, 1.0, 1.0, 80.0]
+    assert got.loc[(0, "m-1"), ["conversations_closed", "average_rating", "sales_count"]].tolist() == [1.0, 4.0, 0.0]
+    assert pd.isna(got.loc[(1, "m-2"), "average_rating"])            # requested, never answered

@@ -92,6 +92,13 @@ def _check_publication(store: ReportingStore, demo, result):
     per_day = local[local.between(FIRST, LAST)].value_counts()
     c1 = kpis[(kpis["kpi"] == "Chat-Card-1") & (kpis["dimension"] == "all")].set_index("day")["value"]
     assert c1.reindex(per_day.index).tolist() == per_day.astype(float).tolist()
+    # the members list agrees with the member breakdown of kpi_daily
+    members = store.read_table("member_daily")
+    by_member = kpis[(kpis["kpi"] == "Chat-Card-80") & (kpis["dimension"] == "member")]
+    merged = members.merge(by_member, left_on=["day", "member_id"], right_on=["day", "dimension_value"])
+    assert len(merged) == len(by_member) > 10
+    assert (merged["sales_total"].round(6) == merged["value"].round(6)).all()
+    assert members["last_name"].notna().all()
     return kpis
 
 
