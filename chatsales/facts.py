@@ -144,6 +144,28 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
                     for name, frame in facts.tables().items()})
 
 
+# columns whose type a database round trip loses (SQLite keeps booleans as 0/1, integers as floats when
+# a column has nulls); everything else is text, timestamps or amounts
+STORED_TYPES = {"is_blocked": "bool", "attributed": "bool", "is_sale": "bool", "is_return": "bool",
+                "is_cancelled": "bool", "is_first_order": "boolean", "role": "Int64", "score": "Int64",
+                "window_days": "int64"}
+
+
+def facts_from_stored(tables: Mapping[str, pd.DataFrame]) -> Facts:
+    """Facts read back from the reporting database (`fact_*` tables), with their types restored, so the
+    period query computes from exactly what the daily partitions computed from."""
+    restored = {}
+    for name in ORDER:
+        frame = tables[name].copy()
+        for column in frame.columns:
+            if column in STORED_TYPES:
+                frame[column] = frame[column].astype(STORED_TYPES[column])
+            elif frame[column].dtype == object and column != "day":
+                frame[column] = frame[column].astype("str")
+        restored[name] = frame.sort_values(ORDER[name], kind="stable").reset_index(drop=True)
+    return Facts(**restored)
+
+
 # a stable row order by key: the same inputs give the same rows in the same order, whatever the source's
 ORDER = {"requests": ["request_id"], "chatrooms": ["chatroom_id"], "messages": ["chatroom_id", "sent_at", "message_id"],
          "ratings": ["rating_id"], "hook_events": ["event_id"], "member_sessions": ["member_id", "started_at", "ended_at"],

@@ -129,6 +129,47 @@ def cmd_docs(args) -> int:
     return 0
 
 
+def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
+                time_slot: str | None = None, weekdays: str | None = None):
+    """The KPI catalog for any period and filters, from the facts in the reporting database (not by
+    adding up days: medians, distinct counts and 'within the period' conditions do not add up)."""
+    from chatsales.facts import ORDER, facts_from_stored
+    from chatsales.kpis import compute_kpis
+    from chatsales.period import Periods
+    from resources.reporting_db import FACT_PREFIX, ReportingStore
+
+    store = ReportingStore(reporting_url)
+    missing = [FACT_PREFIX + n for n in ORDER if FACT_PREFIX + n not in store.table_names()]
+    if missing:
+        raise SystemExit(f"the reporting database {reporting_url} has no {missing}: run the pipeline first")
+    facts = facts_from_stored({name: store.read_table(FACT_PREFIX + name) for name in ORDER})
+    store.dispose()
+    periods = Periods.range(first, last, timezone, time_slot=time_slot, weekdays=weekdays)
+    return compute_kpis(facts, periods, dimensions=("all",), filters=filters or {})
+
+
+def cmd_kpis(args) -> int:
+    settings = load_settings()
+    filters = {k: v for k, v in (("source", args.source), ("channel", args.channel), ("member", args.member),
+                                 ("role", args.role)) if v is not None}
+    rows = period_kpis(settings.reporting_db_url, date.fromisoformat(args.from_), date.fromisoformat(args.to),
+                       settings.timezone, filters=filters, time_slot=args.time_slot, weekdays=args.days)
+    values = {r.kpi: {"value": _number(r.value), "numerator": _number(r.numerator),
+                      "denominator": _number(r.denominator)} for r in rows.itertuples()}
+    if args.json:
+        print(json.dumps(values, indent=2))
+    else:
+        for ref, v in values.items():
+            shown = "—" if v["value"] is None else f"{v['value']:,.4g}"
+            print(f"{ref:<18} {shown:>14}" + (f"   ({v['numerator']:,.4g} / {v['denominator']:,.4g})"
+                                                if v["denominator"] is not None else ""))
+    return 0
+
+
+def _number(x):
+    return None if x is None or x != x else float(x)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatsales", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="from_", required=True, metavar="DAY")
     backfill.add_argument("--to", required=True, metavar="DAY")
     backfill.set_defaults(func=cmd_backfill)
+    kpis = sub.add_parser("kpis", help="the KPI catalog for any period and filters, from the reporting DB's facts")
+    kpis.add_argument("--from", dest="from_", required=True, metavar="DAY")
+    kpis.add_argument("--to", required=True, metavar="DAY")
+    kpis.add_argument("--source")
+    kpis.add_argument("--channel")
+    kpis.add_argument("--member")
+    kpis.add_argument("--role")
+    kpis.add_argument("--time-slot", metavar="HH:MM-HH:MM")
+    kpis.add_argument("--days", metavar="mon,tue,...")
+    kpis.add_argument("--json", action="store_true")
+    kpis.set_defaults(func=cmd_kpis)
     docs = sub.add_parser("docs", help="rewrite the README's KPI reference from the registry")
     docs.set_defaults(func=cmd_docs)
     return parser

@@ -1,11 +1,13 @@
 """The commands a user types, in real subprocesses: `chatsales demo`, `chatsales backfill`."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from chatsales.kpis import REGISTRY
 from resources.reporting_db import ReportingStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +44,16 @@ def test_demo_then_backfill(tmp_path):
     key = ["day", "kpi", "dimension", "dimension_value"]
     assert before.sort_values(key).reset_index(drop=True).equals(
         after.drop(columns=["run_id", "computed_at"]).sort_values(key).reset_index(drop=True))
+
+    period = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json"], tmp_path)
+    assert period.returncode == 0, period.stderr[-3000:]
+    values = json.loads(period.stdout)
+    assert set(values) == set(REGISTRY)
+    daily_sales = after[(after["kpi"] == "Chat-Card-81") & (after["dimension"] == "all")]["value"].sum()
+    assert values["Chat-Card-81"]["value"] == daily_sales          # a count of sales does add up over days
+    web = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json", "--channel", "web",
+                "--time-slot", "09:00-19:00", "--days", "mon,tue,wed,thu,fri"], tmp_path)
+    assert web.returncode == 0 and json.loads(web.stdout)["Chat-Card-81"]["value"] <= daily_sales
 
     wrong = _run(["backfill", "--from", str(days[2]), "--to", str(days[1])], tmp_path)
     assert wrong.returncode == 2 and "is before --from" in wrong.stderr

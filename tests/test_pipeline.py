@@ -14,6 +14,7 @@ import yaml
 
 from chatsales.demo import generate_demo
 from chatsales.settings import load_settings
+from pipelines.cli import period_kpis
 from pipelines.definitions import build_definitions
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
@@ -109,6 +110,14 @@ def test_pipeline_end_to_end_on_sqlite_is_idempotent(tmp_path, demo):
         first = _run(settings, instance, FIRST, LAST)
         kpis = _check_publication(store, demo, first)
         ledger_rows = len(store.read_table("attribution_ledger"))
+        # the period query, from the facts stored in the reporting database: one day equals kpi_daily
+        day = date(2026, 3, 29)
+        period = period_kpis(settings.reporting_db_url, day, day, "Europe/Paris").set_index("kpi")
+        daily = kpis[(kpis["day"] == day) & (kpis["dimension"] == "all")].set_index("kpi")
+        assert set(period.index) == set(daily.index)
+        for column in ("value", "numerator", "denominator"):
+            pd.testing.assert_series_equal(period[column].sort_index(), daily[column].sort_index(),
+                                           check_names=False, rtol=1e-12)
         # the same days again, and one day alone: identical KPI rows, nothing new in the ledger
         _run(settings, instance, FIRST, LAST)
         _run(settings, instance, date(2026, 3, 29), date(2026, 3, 29))
