@@ -1,84 +1,52 @@
 """The attribution rule of attribution.md, for every order at once.
 
 For an order placed at T: its candidate chatrooms (identity.py) are eligible when both parties wrote a
-counted message strictly before T, i.e. the chatroom's dialogue was established before T; the winner is
-the eligible one whose last counted message before T is the most recent (ties: smallest chatroom_id in
-byte order); the order is attributed when T − that message ≤ the window (exact seconds, inclusive).
-Otherwise exactly one reason, the first that applies.
+counted message strictly before T, i.e. the chatroom's dialogue was established (first counted message of
+the second party) before T; the winner is the eligible one whose last counted message before T is the most
+recent (ties: smallest chatroom_id in byte order); the order is attributed when T − that message ≤ the
+window (exact µs, inclusive). Otherwise exactly one reason, the first that applies.
 
-Everything runs in one DuckDB session: per-chatroom milestones by aggregation, the last message before T
-by ASOF JOIN only for eligible pairs, the winner by a window function. Timestamps are int64 µs.
+Why it is fast: messages are read once (one DuckDB join turns chatroom ids into integer codes), per-room
+milestones are numpy scatter-reductions, and the as-of "last message before T" is only looked up for the
+eligible pairs whose room was still active at T (for the others it is the room's last message). All
+instants are int64 µs.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from chatsales import schema
-from chatsales.identity import CANDIDATES_SQL, arrow_text, identity_inputs, micros, register
+from chatsales.identity import NAT, arrow_text, candidate_codes, external_chatrooms, micros, take_text
+from chatsales.pii import normalise_emails
 
 US_PER_DAY = 86_400_000_000
+NEVER = np.iinfo(np.int64).max      # "no such message": later than any instant
+REASON_NAMES = pd.Series(schema.REASONS, dtype="str")
+MATCH_KEY_NAMES = pd.Series(schema.MATCH_KEYS, dtype="str")
 
-ATTRIBUTION_SQL = f"""
-WITH pairs AS MATERIALIZED ({CANDIDATES_SQL}),
-rc AS (SELECT chatroom_id, rk FROM r),
--- counted messages only, keyed by an integer room code: sorts and ASOF JOIN on integers are cheap
-mi AS MATERIALIZED (
-    SELECT rc.rk, m.t, m.sender = 'visitor' AS by_visitor
-      FROM m JOIN rc USING (chatroom_id)
-     WHERE m.sender IN ('visitor', 'member') AND NOT m.is_automatic
-),
-ms AS (
-    SELECT rk, min(t) AS first_any, max(t) AS last_any,
-           CASE WHEN min(t) FILTER (WHERE by_visitor) IS NULL OR min(t) FILTER (WHERE NOT by_visitor) IS NULL
-                THEN NULL
-                ELSE greatest(min(t) FILTER (WHERE by_visitor), min(t) FILTER (WHERE NOT by_visitor)) END
-           AS established
-      FROM mi GROUP BY rk
-),
-cand AS MATERIALIZED (
-    SELECT p.oi, rc.rk, p.chatroom_id, p.match_rank, o.t, ms.last_any,
-           coalesce(ms.first_any < o.t, false) AS spoke_before,
-           coalesce(ms.established < o.t, false) AS eligible
-      FROM pairs p JOIN o USING (oi) JOIN rc USING (chatroom_id) LEFT JOIN ms USING (rk)
-),
--- the last counted message before T: the room's last message when the room went quiet before T,
--- else an ASOF JOIN (only for eligible pairs whose room was still active at T)
-quiet AS (SELECT oi, chatroom_id, match_rank, last_any AS last_message FROM cand WHERE eligible AND last_any < t),
-active AS (
-    SELECT e.oi, e.chatroom_id, e.match_rank, mi.t AS last_message
-      FROM (SELECT * FROM cand WHERE eligible AND last_any >= t) e
-      ASOF JOIN mi ON e.rk = mi.rk AND e.t > mi.t
-),
-eligible AS MATERIALIZED (SELECT * FROM quiet UNION ALL SELECT * FROM active),
-latest AS (SELECT oi, max(last_message) AS last_message FROM eligible GROUP BY oi),
--- ties on the last message: the smallest chatroom_id in byte order
-winner AS (
-    SELECT e.oi, min(e.chatroom_id) AS chatroom_id, any_value(e.last_message) AS last_message,
-           arg_min(e.match_rank, e.chatroom_id) AS match_rank
-      FROM eligible e JOIN latest l ON e.oi = l.oi AND e.last_message = l.last_message
-     GROUP BY e.oi
-),
-per_order AS (
-    SELECT oi, count(*) AS candidates, bool_or(spoke_before) AS spoke_before, bool_or(eligible) AS eligible
-      FROM cand GROUP BY oi
-)
-SELECT o.oi,
-       w.chatroom_id IS NOT NULL AND o.t - w.last_message <= $window AS attributed,
-       CASE WHEN w.chatroom_id IS NOT NULL AND o.t - w.last_message <= $window THEN NULL
-            WHEN o.visitor_id IS NULL AND o.customer_id IS NULL AND o.email IS NULL THEN 'no_identity'
-            WHEN p.candidates IS NULL THEN 'no_conversation'
-            WHEN NOT p.spoke_before THEN 'conversation_after_order'
-            WHEN NOT p.eligible THEN 'no_dialogue'
-            ELSE 'outside_window' END AS reason,
-       w.chatroom_id, r.member_id, r.source, r.channel AS touchpoint,
-       ['visitor_id', 'linked_visitor_id', 'customer_id', 'email'][w.match_rank + 1] AS match_key,
-       w.last_message
-  FROM o LEFT JOIN per_order p USING (oi) LEFT JOIN winner w USING (oi) LEFT JOIN r ON r.chatroom_id = w.chatroom_id
- ORDER BY o.oi
+COUNTED_SQL = """
+CREATE TEMP TABLE counted AS
+SELECT r.rk, m.t, m.sender = 'visitor' AS by_visitor
+  FROM m JOIN r USING (chatroom_id)
+ WHERE m.sender IN ('visitor', 'member') AND NOT m.is_automatic
+"""
+MILESTONES_SQL = """
+SELECT rk, min(t) AS first, max(t) AS last,
+       CASE WHEN bool_or(by_visitor) AND NOT bool_and(by_visitor)   -- both parties wrote
+            THEN greatest(min(t) FILTER (by_visitor), min(t) FILTER (NOT by_visitor)) END AS established
+  FROM counted GROUP BY rk
+"""
+# only messages from the room's establishment on, and before the latest T asked, can be an answer
+ASOF_SQL = """
+SELECT q.qi, x.t FROM q ASOF JOIN (
+    SELECT c.rk, c.t FROM counted c JOIN span s ON c.rk = s.rk AND c.t >= s.since AND c.t < s.until
+) x ON q.rk = x.rk AND q.t > x.t
 """
 
 
@@ -88,25 +56,118 @@ def counted_messages(messages: pd.DataFrame) -> pd.DataFrame:
     return messages[keep]
 
 
+def register_counted_messages(con: duckdb.DuckDBPyConnection, messages: pd.DataFrame) -> None:
+    """Table `counted` (rk, t, by_visitor): the messages that count as a party's message (sender visitor or
+    member, not automatic) in the rooms registered as `r`; those of internal or unknown chatrooms drop out
+    in the join. It stays in DuckDB: only per-room aggregates and as-of answers come back."""
+    con.register("m", pa.table({"chatroom_id": arrow_text(messages["chatroom_id"]),
+                                "t": micros(messages["sent_at"], "messages", messages["message_id"]),
+                                "sender": arrow_text(messages["sender"]),
+                                "is_automatic": messages["is_automatic"].to_numpy(bool)}))
+    con.execute(COUNTED_SQL)
+    con.unregister("m")
+
+
+def room_milestones(con: duckdb.DuckDBPyConnection, n_rooms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per room: first counted message, established_at (first counted message of the second party), last
+    counted message. NEVER where there is none."""
+    found = con.sql(MILESTONES_SQL).to_arrow_table()
+    rk = found["rk"].to_numpy()
+    columns = []
+    for name in ("first", "established", "last"):
+        values = np.full(n_rooms, NEVER)
+        values[rk] = pc.fill_null(found[name], NEVER).to_numpy()
+        columns.append(values)
+    return columns[0], columns[1], columns[2]
+
+
+def last_before(con: duckdb.DuckDBPyConnection, pair_rk: np.ndarray, pair_t: np.ndarray,
+                established: np.ndarray) -> np.ndarray:
+    """For each (room, T): the room's last counted message strictly before T, an as-of lookup."""
+    out = np.full(len(pair_rk), NAT)
+    if not len(pair_rk):
+        return out
+    rooms, inverse = np.unique(pair_rk, return_inverse=True)
+    until = np.full(len(rooms), NAT)
+    np.maximum.at(until, inverse, pair_t)
+    con.register("span", pa.table({"rk": rooms.astype(np.int32), "since": established[rooms], "until": until}))
+    con.register("q", pa.table({"qi": np.arange(len(pair_rk), dtype=np.int64), "rk": pair_rk.astype(np.int32),
+                                "t": pair_t}))
+    found = con.sql(ASOF_SQL).fetchnumpy()
+    out[found["qi"]] = found["t"]
+    return out
+
+
+def last_counted_message(con: duckdb.DuckDBPyConnection, n: int, order_t: np.ndarray, oi: np.ndarray,
+                         prk: np.ndarray, rank: np.ndarray, first: np.ndarray, established: np.ndarray,
+                         last: np.ndarray):
+    """Per order: how many candidate rooms, whether any party spoke in one before T; and per eligible pair
+    (a dialogue established before T) its last counted message before T: the room's last one, unless the
+    room went on after T, then an as-of lookup."""
+    pt = order_t[oi]
+    candidates = np.bincount(oi, minlength=n)
+    spoke = np.bincount(oi, weights=first[prk] < pt, minlength=n) > 0
+    eligible = established[prk] < pt
+    oi, prk, rank, pt = oi[eligible], prk[eligible], rank[eligible], pt[eligible]
+    pair_last = last[prk]
+    active = np.flatnonzero(pair_last >= pt)
+    pair_last[active] = last_before(con, prk[active], pt[active], established)
+    return pair_last, oi, prk, rank, candidates, spoke
+
+
 def attribute(orders: pd.DataFrame, chat: Mapping[str, pd.DataFrame], window_days: int) -> pd.DataFrame:
-    """One schema.ATTRIBUTION row per order of `orders` (web orders and receipts), in input order."""
-    if orders.empty:
+    """One schema.ATTRIBUTION row per order of `orders` (web orders and receipts), in input order.
+    `chat` holds the schema.CHAT_TABLES frames; visitors, chatrooms, messages and identity_links are read."""
+    n = len(orders)
+    if not n:
         return schema.empty(schema.ATTRIBUTION)
-    frames = identity_inputs(orders, chat["visitors"], chat["chatrooms"], chat["identity_links"])
-    messages = chat["messages"]
-    frames["m"] = pa.table({"chatroom_id": arrow_text(messages["chatroom_id"]), "t": micros(messages["sent_at"]),
-                            "sender": arrow_text(messages["sender"]),
-                            "is_automatic": messages["is_automatic"].to_numpy(bool)})
+    window = int(window_days) * US_PER_DAY
+    rooms = external_chatrooms(chat["chatrooms"])
+    order_t = micros(orders["placed_at"], "orders", orders["order_id"])
+
     with duckdb.connect() as con:
-        register(con, frames)
-        result = con.sql(ATTRIBUTION_SQL.replace("$window", str(int(window_days) * US_PER_DAY))).to_arrow_table()
-    result = result.to_pandas(types_mapper={pa.large_string(): pd.StringDtype(), pa.string(): pd.StringDtype()}.get)
+        oi, prk, rank = candidate_codes(con, orders, order_t, chat["visitors"], rooms, chat["identity_links"])
+        register_counted_messages(con, chat["messages"])
+        first, established, last = room_milestones(con, len(rooms))
+        pair_last, oi, prk, rank, candidates, spoke = last_counted_message(con, n, order_t, oi, prk, rank,
+                                                                          first, established, last)
+
+    # per order: the eligible room with the latest last message; ties → smallest chatroom_id (byte order)
+    best = np.full(n, -NEVER)
+    np.maximum.at(best, oi, pair_last)
+    top = np.flatnonzero(pair_last == best[oi])
+    winner = np.full(n, -1)
+    winner[oi[top]] = top                          # one of the tied pairs, fixed just below
+    tied = top[(np.bincount(oi[top], minlength=n) > 1)[oi[top]]]
+    if len(tied):
+        ties = pd.DataFrame({"oi": oi[tied], "chatroom_id": take_text(rooms["chatroom_id"], prk[tied]), "pair": tied})
+        ties = ties.sort_values(["oi", "chatroom_id"]).drop_duplicates("oi")
+        winner[ties["oi"].to_numpy()] = ties["pair"].to_numpy()
+
+    has_winner = winner >= 0
+    last_message = np.where(has_winner, best, NAT)
+    attributed = has_winner & (order_t - last_message <= window)
+    has_identity = (orders["visitor_id"].notna().to_numpy() | orders["customer_id"].notna().to_numpy()
+                    | normalise_emails(orders["email"]).notna().to_numpy())
+    # the first reason that applies (REASONS order); -1: attributed
+    reason = np.select([attributed, ~has_identity, candidates == 0, ~spoke, ~has_winner],
+                       [-1, 0, 1, 2, 3], default=4)
+    # attributed or outside_window: the winner's room and key explain it
+    shown = np.where(has_winner, prk[winner] if len(prk) else -1, -1)
+    match_rank = np.where(has_winner, rank[winner] if len(rank) else -1, -1)
+
     frame = pd.DataFrame({
-        "order_id": orders["order_id"].to_numpy(), "sales_channel": orders["sales_channel"].to_numpy(),
-        "placed_at": orders["placed_at"].reset_index(drop=True),
-        "attributed": result["attributed"].fillna(False).astype(bool),
-        **{c: result[c] for c in ("reason", "chatroom_id", "member_id", "source", "touchpoint", "match_key")},
-        "last_message_at": pd.to_datetime(result["last_message"].astype("Int64"), unit="us", utc=True),
-        "window_days": window_days,
+        "order_id": orders["order_id"].astype("str").reset_index(drop=True),
+        "sales_channel": orders["sales_channel"].astype("str").reset_index(drop=True),
+        "placed_at": orders["placed_at"].astype(schema.TS).reset_index(drop=True),
+        "attributed": attributed,
+        "reason": take_text(REASON_NAMES, reason),
+        "chatroom_id": take_text(rooms["chatroom_id"], shown),
+        "member_id": take_text(rooms["member_id"], shown),
+        "source": take_text(rooms["source"], shown),
+        "touchpoint": take_text(rooms["channel"], shown),
+        "match_key": take_text(MATCH_KEY_NAMES, match_rank),
+        "last_message_at": pd.Series(last_message.view("datetime64[us]")).dt.tz_localize("UTC"),
+        "window_days": np.full(n, int(window_days), dtype=np.int64),
     })
     return schema.conform(frame, schema.ATTRIBUTION)

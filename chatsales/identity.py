@@ -1,8 +1,10 @@
 """Which chatrooms can claim an order: the union of the chatrooms its identity keys reach (data-contract.md,
 Identity). Keys, strongest first: the order's browser visitor id, a visitor linked to it by an offsite link
-click (only for orders placed after the click), the e-commerce customer id, the normalised email.
+click (only for orders placed strictly after the click, one step), the e-commerce customer id, the
+normalised email. Internal chatrooms reach nothing.
 
-Computed in DuckDB (hash joins on large frames) with timestamps as int64 microseconds.
+The string joins run in DuckDB (parallel hash joins on Arrow data, no copies); what comes back is integer
+codes only (order position, chatroom position), which attribution.py works on with numpy.
 """
 from __future__ import annotations
 
@@ -13,74 +15,92 @@ import pyarrow as pa
 
 from chatsales.pii import normalise_emails
 
-PAIR_COLUMNS = ["oi", "chatroom_id", "match_rank"]
+NAT = np.iinfo(np.int64).min
 
 
-def micros(ts: pd.Series) -> np.ndarray:
-    """UTC instants as int64 microseconds since the epoch (NaT → the int64 minimum, never compared)."""
-    return ts.astype("datetime64[us, UTC]").to_numpy(dtype="datetime64[us]").astype("int64")
+def micros(ts: pd.Series, table: str, key: pd.Series) -> np.ndarray:
+    """UTC instants as int64 µs since the epoch. A missing instant is bad input the readers should have
+    rejected: it is an error naming the table and the row, never a guess."""
+    values = ts.astype("datetime64[us, UTC]").array.asi8
+    missing = np.flatnonzero(values == NAT)
+    if len(missing):
+        raise ValueError(f"{table}: {len(missing)} row(s) without {ts.name}, first {key.iloc[missing[0]]!r}")
+    return values
 
 
 def arrow_text(values: pd.Series) -> pa.Array:
-    """A key column as an Arrow string array (zero-copy from pandas' Arrow-backed str), missing → null."""
-    return pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True)
+    """A text column as an Arrow array (zero-copy from pandas' Arrow-backed `str`), missing → null."""
+    return pa.array(values.astype("str"), from_pandas=True)
 
 
-def identity_inputs(orders: pd.DataFrame, visitors: pd.DataFrame, chatrooms: pd.DataFrame,
-                    identity_links: pd.DataFrame) -> dict[str, pa.Table]:
-    """The slim tables the candidate query needs; `oi` is the order's position in `orders`."""
-    rooms = chatrooms[~chatrooms["is_internal"].to_numpy(bool)]
-    return {
-        "o": pa.table({"oi": np.arange(len(orders), dtype="int64"), "t": micros(orders["placed_at"]),
+def take_text(values: pd.Series, positions: np.ndarray) -> pd.Series:
+    """values[positions] as a `str` Series through Arrow (no Python objects); a negative position → NA."""
+    index = pa.array(positions, type=pa.int64(), mask=positions < 0)
+    return pd.Series(arrow_text(values).take(index), dtype="str")
+
+
+def external_chatrooms(chatrooms: pd.DataFrame) -> pd.DataFrame:
+    """The chatrooms that can claim an order: all but internal (member-to-member) ones. Their position in
+    this frame is the integer code `rk` used everywhere downstream."""
+    return chatrooms[~chatrooms["is_internal"].to_numpy(bool)].reset_index(drop=True)
+
+
+CANDIDATES_SQL = """
+SELECT o.oi, r.rk, 0 AS match_rank FROM o JOIN r ON r.visitor_id = o.visitor_id
+UNION ALL
+SELECT o.oi, r.rk, 1 FROM o JOIN l ON l.linked_visitor_id = o.visitor_id AND o.t > l.linked_at
+                         JOIN r ON r.visitor_id = l.visitor_id
+UNION ALL
+SELECT o.oi, r.rk, 2 FROM o JOIN v ON v.customer_id = o.customer_id JOIN r ON r.visitor_id = v.visitor_id
+UNION ALL
+SELECT o.oi, r.rk, 3 FROM o JOIN v ON v.email = o.email JOIN r ON r.visitor_id = v.visitor_id
+"""
+
+
+def candidate_codes(con: duckdb.DuckDBPyConnection, orders: pd.DataFrame, order_t: np.ndarray,
+                    visitors: pd.DataFrame, rooms: pd.DataFrame,
+                    identity_links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(oi, rk, match_rank): one entry per (order position, position in `rooms`), sorted by order then room,
+    with the strongest key that reached the room. `rooms` are external_chatrooms(); `order_t` the orders'
+    placed_at in µs. The inputs are registered in `con` as o, v, r, l."""
+    tables = {
+        "o": pa.table({"oi": np.arange(len(orders), dtype=np.int64), "t": order_t,
                        "visitor_id": arrow_text(orders["visitor_id"]),
                        "customer_id": arrow_text(orders["customer_id"]),
                        "email": arrow_text(normalise_emails(orders["email"]))}),
         "v": pa.table({"visitor_id": arrow_text(visitors["visitor_id"]),
                        "customer_id": arrow_text(visitors["customer_id"]),
                        "email": arrow_text(normalise_emails(visitors["email"]))}),
-        "r": pa.table({"rk": np.arange(len(rooms), dtype="int32"),
-                       "chatroom_id": arrow_text(rooms["chatroom_id"]), "visitor_id": arrow_text(rooms["visitor_id"]),
-                       "member_id": arrow_text(rooms["member_id"]), "source": arrow_text(rooms["source"]),
-                       "channel": arrow_text(rooms["channel"])}),
+        "r": pa.table({"rk": np.arange(len(rooms), dtype=np.int32), "visitor_id": arrow_text(rooms["visitor_id"]),
+                       "chatroom_id": arrow_text(rooms["chatroom_id"])}),
         "l": pa.table({"visitor_id": arrow_text(identity_links["visitor_id"]),
                        "linked_visitor_id": arrow_text(identity_links["linked_visitor_id"]),
-                       "linked_at": micros(identity_links["linked_at"])}),
+                       "linked_at": micros(identity_links["linked_at"], "identity_links",
+                                           identity_links["linked_visitor_id"])}),
     }
-
-
-CANDIDATES_SQL = """
-SELECT oi, chatroom_id, min(match_rank) AS match_rank FROM (
-    SELECT o.oi, r.chatroom_id, 0 AS match_rank
-      FROM o JOIN r ON r.visitor_id = o.visitor_id
-    UNION ALL
-    SELECT o.oi, r.chatroom_id, 1
-      FROM o JOIN l ON l.linked_visitor_id = o.visitor_id AND o.t > l.linked_at
-             JOIN r ON r.visitor_id = l.visitor_id
-    UNION ALL
-    SELECT o.oi, r.chatroom_id, 2
-      FROM o JOIN v ON v.customer_id = o.customer_id JOIN r ON r.visitor_id = v.visitor_id
-    UNION ALL
-    SELECT o.oi, r.chatroom_id, 3
-      FROM o JOIN v ON v.email = o.email JOIN r ON r.visitor_id = v.visitor_id
-) GROUP BY oi, chatroom_id
-"""
-
-
-def register(con: duckdb.DuckDBPyConnection, frames: dict[str, pa.Table]) -> None:
-    for name, frame in frames.items():
-        con.register(name, frame)
+    for name, table in tables.items():
+        con.register(name, table)
+    found = con.sql(CANDIDATES_SQL).fetchnumpy()
+    # one entry per (order, room) with its strongest key: sort packed (order, room, rank), keep the first
+    n_rooms = max(len(rooms), 1)
+    packed = (found["oi"].astype(np.int64) * n_rooms + found["rk"].astype(np.int64)) * 4 + found["match_rank"]
+    packed.sort()
+    pair = packed >> 2
+    first = np.ones(len(pair), dtype=bool)
+    first[1:] = pair[1:] != pair[:-1]
+    packed, pair = packed[first], pair[first]
+    return pair // n_rooms, pair % n_rooms, (packed & 3).astype(np.int8)
 
 
 def order_candidates(orders: pd.DataFrame, visitors: pd.DataFrame, chatrooms: pd.DataFrame,
                      identity_links: pd.DataFrame) -> pd.DataFrame:
     """One row per (order, candidate chatroom): order_id, sales_channel, chatroom_id, match_rank
     (0 visitor_id, 1 linked_visitor_id, 2 customer_id, 3 email: the strongest key reaching it)."""
+    rooms = external_chatrooms(chatrooms)
+    order_t = micros(orders["placed_at"], "orders", orders["order_id"])
     with duckdb.connect() as con:
-        register(con, identity_inputs(orders, visitors, chatrooms, identity_links))
-        pairs = con.sql(CANDIDATES_SQL + " ORDER BY oi, chatroom_id").to_arrow_table().to_pandas()
-    oi = pairs["oi"].to_numpy()
-    return pd.DataFrame({"order_id": orders["order_id"].to_numpy()[oi],
-                         "sales_channel": orders["sales_channel"].to_numpy()[oi],
-                         "chatroom_id": pairs["chatroom_id"].astype("str"),
-                         "match_rank": pairs["match_rank"].astype("int64")}).astype(
-        {"order_id": "str", "sales_channel": "str"})
+        oi, rk, rank = candidate_codes(con, orders, order_t, visitors, rooms, identity_links)
+    return pd.DataFrame({"order_id": take_text(orders["order_id"], oi),
+                         "sales_channel": take_text(orders["sales_channel"], oi),
+                         "chatroom_id": take_text(rooms["chatroom_id"], rk),
+                         "match_rank": rank.astype(np.int64)})
