@@ -71,7 +71,7 @@ def _count(demo, sql):
      "and julianday(b.sent_at) - julianday(a.sent_at) > 1"),
     ("automatic messages", "select count(*) from messages where is_automatic"),
     ("system messages", "select count(*) from messages where sender='system'"),
-    ("every message kind", "select count(distinct kind) = 7 from messages"),
+    ("every message kind", "select count(distinct kind) = 8 from messages"),
     ("email filled days later", "select count(*) from messages where julianday(email_filled_at) - julianday(sent_at) > 1"),
     ("rating given days later", "select count(*) from ratings where julianday(given_at) - julianday(requested_at) > 1"),
     ("rating never given", "select count(*) from ratings where given_at is null"),

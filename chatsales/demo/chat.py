@@ -1,242 +1,352 @@
-"""The demo chat platform: members, visitors, requests, chatrooms, messages, ratings, hooks, sessions and
-offsite identity links, generated column-wise with numpy (no per-row Python) so 30× scale stays fast.
+"""The demo chat platform (data-contract.md §1), generated column-wise with numpy: members, visitors,
+requests of every source and fate, chatrooms on every channel, messages (dialogues established at once or days
+later, one-sided and empty rooms, automatic and system messages, every kind), ratings, hook events, member
+sessions and offsite identity links.
 
-Times are int64 microseconds since the epoch (UTC); `Clock` turns reporting-timezone days into them.
+Rows are held as arrays of indices and int64 µs instants (-1 = missing) until they become the contract's
+columns; `ChatWorld` also keeps per-chatroom facts the sales side needs to place orders before, inside and
+outside the attribution window.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
-US = 1_000_000
-MIN, HOUR, DAY = 60 * US, 3600 * US, 86_400 * US
-SOURCES = np.array(["waiting_list", "direct", "hook", "phygital"])
-OFFSITE = np.array(["messenger", "whatsapp", "sms", "instagram"])
+from chatsales.demo import text
+from chatsales.demo.clock import DAY, HOUR, MIN, US, Clock, exact_share, weights
 
-
-@dataclass(frozen=True)
-class Clock:
-    """Local days of the reporting timezone as UTC microsecond bounds."""
-
-    first_day: date
-    days: int
-    timezone: str
-
-    def midnight(self, offset: int) -> int:
-        local = datetime.combine(self.first_day + timedelta(days=offset), time(), ZoneInfo(self.timezone))
-        return int(local.timestamp() * US)
-
-    @property
-    def start(self) -> int:
-        return self.midnight(0)
-
-    @property
-    def end(self) -> int:
-        return self.midnight(self.days)
-
-    def daytime(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """n instants spread over the days, busier in the afternoon and evening (local time)."""
-        bounds = np.array([self.midnight(d) for d in range(self.days + 1)], dtype=np.int64)
-        day = rng.integers(0, self.days, n)
-        hour = np.clip(rng.normal(15.5, 4.0, n), 0, 23.999)
-        length = bounds[day + 1] - bounds[day]
-        return bounds[day] + (hour / 24.0 * length).astype(np.int64) + rng.integers(0, MIN, n)
+SOURCES = ("waiting_list", "direct", "hook", "phygital")
+CHANNELS = ("web", "messenger", "whatsapp", "sms", "instagram", "app", "store")
+OFFSITE = (1, 2, 3, 4)                    # channel codes of messaging identities (no browser)
+LINKABLE = (1, 2, 3)                      # messenger, whatsapp, sms: a link click is recognised
+SENDERS = ("visitor", "member", "system")
+KINDS = ("text", "product", "photo", "video", "connect_request", "email_request", "rating_request", "link")
+HOOK_EVENTS = ("triggered", "displayed", "clicked")
+FIRST_NAMES = ("Alex", "Sam", "Noa", "Lou", "Kim", "Charlie", "Robin", "Camille", "Dominique", "Eden")
+LAST_NAMES = ("Example", "Sample", "Placeholder", "Testcase", "Dummy", "Mockup", "Fictive")
+# channel mix per source: waiting list and hook happen in the web widget, direct covers the messaging apps
+CHANNEL_MIX = {0: [.78, 0, 0, 0, 0, .22, 0], 1: [.22, .18, .24, .10, .14, .12, 0], 2: [1, 0, 0, 0, 0, 0, 0],
+               3: [0, 0, 0, 0, 0, 0, 1]}
 
 
-def ids(prefix: str, n: int, start: int = 0) -> np.ndarray:
-    return np.char.add(prefix, np.char.zfill(np.arange(start, start + n).astype(str), 6)).astype(object)
+@dataclass
+class ChatWorld:
+    """The generated platform: table columns, plus per-chatroom facts for the sales side."""
+
+    member_ids: pa.Array
+    member_store: np.ndarray          # store index or -1
+    visitor_ids: pa.Array
+    visitor_email: pa.Array           # clean address or null
+    visitor_customer: pa.Array        # customer id or null
+    columns: dict[str, dict[str, object]]
+    # one entry per chatroom, in chatroom_id order
+    room_visitor: np.ndarray
+    room_member: np.ndarray
+    room_channel: np.ndarray
+    room_internal: np.ndarray
+    room_first: np.ndarray            # first counted message (µs) or -1
+    room_last: np.ndarray             # last counted message (µs) or -1
+    room_dialogue: np.ndarray         # both parties wrote a counted message
+    room_product: np.ndarray          # a product shared in the room (catalog index) or -1
+    link_room: np.ndarray             # identity links: the offsite chatroom, the browser visitor, when
+    link_visitor: np.ndarray
+    link_at: np.ndarray
 
 
-def pick(rng, values, n, p=None) -> np.ndarray:
-    return np.asarray(values, dtype=object)[rng.choice(len(values), n, p=p)]
+def _members(rng, n: int, n_stores: int) -> dict:
+    role = rng.choice(7, n, p=[.04, .5, .2, .1, .08, .04, .04])
+    role[: min(n, 7)] = [1, 2, 0, 3, 4, 5, 6][: min(n, 7)]                  # every role is present
+    store = np.where(rng.random(n) < 0.3, rng.integers(0, n_stores, n), -1)
+    store[: min(n, 2)] = [0, -1][: min(n, 2)]                               # at least one store member
+    return {"member_id": text.ids("m-", np.arange(n), 4),
+            "first_name": text.labels(rng.integers(0, len(FIRST_NAMES), n), FIRST_NAMES),
+            "last_name": text.labels(rng.integers(0, len(LAST_NAMES), n), LAST_NAMES),
+            "role": role.astype(np.int64), "store_id": text.take(text.ids("st-", np.arange(n_stores), 2), store),
+            "_store": store}
 
 
-def nullable(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    out = values.astype(object)
-    out[~keep] = None
-    return out
+def generate_chat(rng: np.random.Generator, history: Clock, end: int, n_requests: int, n_members: int,
+                  n_stores: int, product_weights: np.ndarray, product_ids: pa.Array) -> ChatWorld:
+    """The platform as it stands at instant `end`: requests over the `history` days, nothing after `end`."""
+    members = _members(rng, n_members, n_stores)
+    member_w = weights(rng, n_members, 2.0)
+    store_members = np.flatnonzero(members["_store"] >= 0)
 
-
-def members(rng, n: int, stores: np.ndarray) -> pd.DataFrame:
-    store = nullable(pick(rng, stores, n), rng.random(n) < 0.35)
-    return pd.DataFrame({"member_id": ids("m-", n), "first_name": pick(rng, ["Alex", "Sam", "Noa", "Lou", "Kim"], n),
-                         "last_name": np.char.add("Demo", np.arange(n).astype(str)).astype(object),
-                         "role": rng.choice(7, n, p=[.05, .45, .2, .1, .1, .05, .05]), "store_id": store})
-
-
-def visitors(rng, clock: Clock, n: int) -> pd.DataFrame:
-    """Chat visitors; about 60% gave an email (clean, as the widget stores it), 35% are logged-in customers."""
-    email = nullable(np.char.add(np.char.add("visitor", np.arange(n).astype(str)), "@example.com"),
-                     rng.random(n) < 0.6)
-    customer = nullable(np.char.add("c-", np.arange(n).astype(str)), rng.random(n) < 0.35)
-    return pd.DataFrame({"visitor_id": ids("v-", n), "email": email, "customer_id": customer,
-                         "created_at": clock.start - rng.integers(0, 60 * DAY, n)})
-
-
-def requests_and_chatrooms(rng, clock: Clock, visitor_ids: np.ndarray, member_ids: np.ndarray,
-                           n_rooms: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Requests of every source; waiting-list ones handled fast, late, never, or canceled; a chatroom per
-    handled request, plus internal member-to-member rooms and rooms without a request."""
-    n_req = int(n_rooms * 1.08)
-    source = pick(rng, SOURCES, n_req, p=[.42, .33, .15, .10])
-    created = clock.daytime(rng, n_req)
-    wl = source == "waiting_list"
-    fate = rng.random(n_req)
-    canceled = wl & (fate < 0.05)
-    never = wl & (fate >= 0.05) & (fate < 0.12)
-    delay = np.where(rng.random(n_req) < 0.85, rng.lognormal(4.5, 1.3, n_req) * US,
-                     rng.uniform(1, 4, n_req) * DAY).astype(np.int64)       # seconds to minutes; or days
+    # --- requests ------------------------------------------------------------------------------------
+    n = n_requests
+    created = np.sort(history.daytime(rng, n, peak=16.0, spread=4.5))
+    source = rng.choice(4, n, p=[.45, .30, .15, .10])
+    wl = source == 0
+    fate = rng.random(n)
+    canceled = wl & (fate < .06)
+    never = wl & (fate >= .06) & (fate < .12)
+    late_hours, late_days = wl & (fate >= .12) & (fate < .18), wl & (fate >= .18) & (fate < .21)
+    delay = np.select([late_hours, late_days], [rng.uniform(1, 10, n) * HOUR, rng.uniform(1, 4, n) * DAY],
+                      np.minimum(rng.lognormal(4.0, 1.0, n), 1800) * US).astype(np.int64)
     handled = np.where(wl, created + delay, created)
-    handled_ok = ~canceled & ~never
-    member = pick(rng, member_ids, n_req)
-    question = rng.random(n_req)
-    question_at = np.where(question < 0.65, created + rng.integers(2, 40, n_req) * US,
-                           np.where(question < 0.72, created + rng.integers(1, 5, n_req) * DAY, -1))
-    requests = pd.DataFrame({
-        "request_id": ids("rq-", n_req), "visitor_id": pick(rng, visitor_ids, n_req), "source": source,
-        "created_at": created, "question_at": question_at,
-        "canceled_at": np.where(canceled, created + rng.integers(30, 900, n_req) * US, -1),
-        "handled_at": np.where(handled_ok, handled, -1), "handled_by": nullable(member, handled_ok)})
-    handled_rows = requests[handled_ok]
-    n_handled = len(handled_rows)
-    channel = np.where(handled_rows["source"].to_numpy() == "phygital", "store",
-                       pick(rng, ["web", "messenger", "whatsapp", "sms", "instagram", "app"], n_handled,
-                            p=[.56, .12, .12, .06, .07, .07])).astype(object)
-    rooms = pd.DataFrame({
-        "request_id": handled_rows["request_id"].to_numpy(), "visitor_id": handled_rows["visitor_id"].to_numpy(),
-        "member_id": handled_rows["handled_by"].to_numpy(), "source": handled_rows["source"].to_numpy(),
-        "channel": channel, "started_at": handled_rows["handled_at"].to_numpy(),
-        "is_internal": False, "is_blocked": rng.random(n_handled) < 0.01})
-    n_internal = max(2, n_rooms // 50)
-    internal = pd.DataFrame({
-        "request_id": None, "visitor_id": pick(rng, visitor_ids, n_internal),
-        "member_id": pick(rng, member_ids, n_internal), "source": "direct", "channel": "app",
-        "started_at": clock.daytime(rng, n_internal), "is_internal": True, "is_blocked": False})
-    rooms = pd.concat([rooms, internal], ignore_index=True)
-    rooms = rooms.iloc[np.argsort(rooms["started_at"].to_numpy(), kind="stable")].reset_index(drop=True)
-    rooms.insert(0, "chatroom_id", ids("cr-", len(rooms)))
-    return requests, rooms
+    handled = np.where(canceled | never | (handled >= end), -1, handled)
+    canceled_at = np.where(canceled, created + rng.integers(20, 900, n) * US, -1)
+    q = rng.random(n)
+    question = np.select([q < .70, q < .78], [created + rng.integers(2, 60, n) * US,
+                                              created + (rng.uniform(.5, 72, n) * HOUR).astype(np.int64)], -1)
+    question = np.where(question >= end, -1, question)
+    member = rng.choice(n_members, n, p=member_w)
+    if len(store_members):
+        member = np.where(source == 3, store_members[rng.integers(0, len(store_members), n)], member)
+    channel = np.empty(n, dtype=np.int64)
+    for s, mix in CHANNEL_MIX.items():                                       # a loop over the 4 sources
+        rows = source == s
+        channel[rows] = rng.choice(7, rows.sum(), p=mix)
+
+    # --- visitors: a new identity per request, 15% of requests come back from an earlier visitor of the
+    # same kind (browser, messaging app, store); messaging identities never share a browser id -----------
+    family = np.select([np.isin(channel, OFFSITE), channel == 6], [1, 2], 0)
+    owner = np.arange(n)
+    for f in range(3):
+        rows = np.flatnonzero(family == f)
+        back = rows[rng.random(len(rows)) < .15]
+        if len(rows):
+            owner[back] = rows[rng.integers(0, len(rows), len(back))]
+    owner = owner[owner]                                                     # follow one step to a root
+    roots, visitor = np.unique(owner, return_inverse=True)
+    n_vis = len(roots)
+    vis_family = family[roots]
+    vis_created = np.full(n_vis, np.iinfo(np.int64).max)
+    np.minimum.at(vis_created, visitor, created)
+    vis_created -= (rng.exponential(6 * HOUR, n_vis) + rng.integers(1, 600, n_vis) * US).astype(np.int64)
+    email_share = np.array([.55, .15, .70])[vis_family]
+    has_email = rng.random(n_vis) < email_share
+    customer_share = np.array([.35, .04, .10])[vis_family]
+    has_customer = rng.random(n_vis) < customer_share
+
+    # --- chatrooms: one per handled request and visitor-member pair; plus internal member-to-member rooms
+    opened = handled >= 0
+    pair = visitor.astype(np.int64) * n_members + member
+    first_of_pair = np.zeros(n, dtype=bool)
+    _, first_idx = np.unique(np.where(opened, pair, -1 - np.arange(n)), return_index=True)
+    first_of_pair[first_idx] = True
+    req_room = np.flatnonzero(opened & first_of_pair)
+    n_int = max(2, int(round(.015 * len(req_room))))
+    int_member = rng.integers(0, n_members, n_int)
+    int_other = (int_member + 1 + rng.integers(0, max(1, n_members - 1), n_int)) % n_members
+    r_start = np.concatenate([handled[req_room], history.daytime(rng, n_int, 11.0, 3.0)])
+    r_req = np.concatenate([req_room, np.full(n_int, -1)])
+    r_visitor = np.concatenate([visitor[req_room], n_vis + int_other])       # staff visitors after the others
+    r_member = np.concatenate([member[req_room], int_member])
+    r_source = np.concatenate([source[req_room], np.full(n_int, 1)])
+    r_channel = np.concatenate([channel[req_room], np.full(n_int, 5)])
+    r_internal = np.arange(len(r_start)) >= len(req_room)
+    order = np.argsort(r_start, kind="stable")
+    r_start, r_req, r_visitor, r_member, r_source, r_channel, r_internal = (
+        a[order] for a in (r_start, r_req, r_visitor, r_member, r_source, r_channel, r_internal))
+    n_rooms = len(r_start)
+    r_blocked = exact_share(rng, ~r_internal, .01)
+
+    # --- messages -----------------------------------------------------------------------------------
+    msg = _messages(rng, r_start, r_source, r_internal, r_blocked, end, product_weights)
+    room, sent, sender, kind, auto = msg["room"], msg["sent"], msg["sender"], msg["kind"], msg["auto"]
+    counted = (sender < 2) & ~auto
+    first = np.full(n_rooms, -1, dtype=np.int64)
+    last = np.full(n_rooms, -1, dtype=np.int64)
+    cr, cs = room[counted], sent[counted]                                    # sorted by room, then time
+    starts = np.flatnonzero(np.r_[True, cr[1:] != cr[:-1]]) if len(cr) else np.array([], dtype=np.int64)
+    ends = np.r_[starts[1:], len(cr)] - 1
+    first[cr[starts]], last[cr[ends]] = cs[starts], cs[ends]
+    wrote = np.zeros((n_rooms, 2), dtype=bool)
+    wrote[cr, sender[counted]] = True
+    dialogue = wrote.all(axis=1)
+    shared = kind == 1
+    room_product = np.full(n_rooms, -1, dtype=np.int64)
+    shared_rooms, first_shared = np.unique(room[shared], return_index=True)
+    room_product[shared_rooms] = msg["product"][shared][first_shared]        # the first product shared
+
+    # the visitor gave an email through an email request: the platform now knows it
+    filled = (kind == 5) & (msg["filled"] >= 0)
+    filled_visitor = r_visitor[room[filled]]
+    has_email[filled_visitor[filled_visitor < n_vis]] = True
+
+    # --- ratings: a request after the last counted message of a third of the rooms ----------------------
+    rated = exact_share(rng, (last >= 0) & ~r_internal, .35)
+    rated_room = np.flatnonzero(rated)
+    requested = last[rated_room] + rng.integers(1, 20, len(rated_room)) * MIN
+    keep = requested < end
+    rated_room, requested = rated_room[keep], requested[keep]
+    n_rat = len(rated_room)
+    a = rng.random(n_rat)
+    given = np.select([a < .45, a < .6], [requested + rng.integers(1, 90, n_rat) * MIN,
+                                          requested + (rng.uniform(1, 6, n_rat) * DAY).astype(np.int64)], -1)
+    given[: min(n_rat, 1)] = requested[: min(n_rat, 1)] + 2 * DAY                      # one given days later
+    given = np.where(given >= end, -1, given)
+    score = np.where(given >= 0, rng.choice(5, n_rat, p=[.04, .05, .11, .30, .50]) + 1, -1)
+
+    # rating requests are automatic member messages of kind rating_request; all messages in time order
+    room = np.concatenate([room, rated_room])
+    sent = np.concatenate([sent, requested])
+    sender = np.concatenate([sender, np.ones(n_rat, dtype=np.int64)])
+    kind = np.concatenate([kind, np.full(n_rat, 6)])
+    auto = np.concatenate([auto, np.ones(n_rat, dtype=bool)])
+    product = np.concatenate([msg["product"], np.full(n_rat, -1)])
+    filled_at = np.concatenate([msg["filled"], np.full(n_rat, -1)])
+    del msg
+    order = np.lexsort((room, sent))
+    room, sent, sender, kind, auto, product, filled_at = (
+        a[order] for a in (room, sent, sender, kind, auto, product, filled_at))
+
+    # --- identity links: offsite visitors who clicked a link a member sent them -------------------------
+    link_msgs = np.flatnonzero((kind == 7) & np.isin(r_channel[room], LINKABLE) & ~r_internal[room])
+    _, firsts = np.unique(room[link_msgs], return_index=True)
+    link_msgs = link_msgs[firsts]
+    link_msgs = link_msgs[exact_share(rng, np.ones(len(link_msgs), dtype=bool), .6)]
+    link_room = room[link_msgs]
+    link_at = sent[link_msgs] + rng.integers(1, 90, len(link_msgs)) * MIN
+    keep = link_at < end
+    link_room, link_at = link_room[keep], link_at[keep]
+    n_links = len(link_room)
+    n_staff = n_members
+    link_visitor = n_vis + n_staff + np.arange(n_links)                     # new browser visitors
+
+    # --- hook events: each hook request was clicked; most hooks are shown and ignored -------------------
+    hook = np.flatnonzero(source == 2)
+    n_extra = 2 * len(hook) + 3
+    h_member = np.concatenate([member[hook], rng.choice(n_members, n_extra, p=member_w)])
+    h_visitor = np.concatenate([visitor[hook], rng.integers(0, n_vis, n_extra)])
+    h_click = np.concatenate([created[hook] - rng.integers(1, 8, len(hook)) * US,
+                              np.full(n_extra, -1)])
+    h_trig = np.concatenate([h_click[: len(hook)] - rng.integers(20, 300, len(hook)) * US,
+                             history.daytime(rng, n_extra, 15.0, 4.0)])
+    shown = np.concatenate([np.ones(len(hook), dtype=bool), rng.random(n_extra) < .75])
+    h_disp = h_trig + rng.integers(1, 4, len(h_trig)) * US
+    ev_member = np.concatenate([h_member, h_member[shown], h_member[: len(hook)]])
+    ev_visitor = np.concatenate([np.full(len(h_member), -1), h_visitor[shown], h_visitor[: len(hook)]])
+    ev_kind = np.concatenate([np.zeros(len(h_member)), np.ones(shown.sum()), np.full(len(hook), 2)]).astype(int)
+    ev_at = np.concatenate([h_trig, h_disp[shown], h_click[: len(hook)]])
+    keep = ev_at < end
+    order = np.lexsort((ev_kind[keep], ev_at[keep]))
+    ev_member, ev_visitor, ev_kind, ev_at = (a[keep][order] for a in (ev_member, ev_visitor, ev_kind, ev_at))
+
+    # --- member sessions: most members online most days; overlapping devices; late shifts over midnight
+    m_idx, d_idx = np.meshgrid(np.arange(n_members), np.arange(history.days), indexing="ij")
+    works = rng.random(m_idx.size) < .7
+    m_idx, d_idx = m_idx.ravel()[works], d_idx.ravel()[works]
+    late_shift = exact_share(rng, np.ones(len(m_idx), dtype=bool), .06)
+    hour = np.where(late_shift, rng.uniform(21.5, 23.5, len(m_idx)), rng.uniform(8, 17, len(m_idx)))
+    s_start = history.local(d_idx, hour * 3600)
+    s_end = s_start + (np.where(late_shift, rng.uniform(2, 4, len(m_idx)),
+                                rng.uniform(1, 7, len(m_idx))) * HOUR).astype(np.int64)
+    second = exact_share(rng, ~late_shift, .12)                               # a second device, overlapping
+    s2 = s_start[second] + (rng.uniform(.2, 1, second.sum()) * HOUR).astype(np.int64)
+    s_member = np.concatenate([m_idx, m_idx[second]])
+    s_start = np.concatenate([s_start, s2])
+    s_end = np.concatenate([s_end, s2 + (rng.uniform(.5, 3, second.sum()) * HOUR).astype(np.int64)])
+    keep = s_start < end
+    s_member, s_start, s_end = s_member[keep], s_start[keep], np.minimum(s_end[keep], end - 1)
+    order = np.lexsort((s_member, s_start))
+    s_member, s_start, s_end = s_member[order], s_start[order], s_end[order]
+
+    # --- assemble the id columns ------------------------------------------------------------------------
+    vw = text.id_width(n_vis + n_staff + n_links)
+    visitor_ids = pa.concat_arrays([text.ids("v-", np.arange(n_vis), vw),
+                                    text.ids("v-staff-", np.arange(n_staff), 4),
+                                    text.ids("v-b", np.arange(n_links), vw)])
+    email = text.take(text.join(text.ids("visitor", np.arange(n_vis), vw), "@example.com"),
+                      np.r_[np.where(has_email, np.arange(n_vis), -1), np.full(n_staff + n_links, -1)])
+    customer = text.take(text.ids("c-", np.arange(n_vis), vw),
+                         np.r_[np.where(has_customer, np.arange(n_vis), -1), np.full(n_staff + n_links, -1)])
+    v_created = np.r_[vis_created, np.full(n_staff, history.start - 90 * DAY), link_at]
+    member_ids = members["member_id"]
+    request_ids = text.ids("rq-", np.arange(n), text.id_width(n))
+    room_ids = text.ids("cr-", np.arange(n_rooms), text.id_width(n_rooms))
+    columns = {
+        "members": {k: v for k, v in members.items() if not k.startswith("_")},
+        "visitors": {"visitor_id": visitor_ids, "email": email, "customer_id": customer, "created_at": v_created},
+        "conversation_requests": {
+            "request_id": request_ids, "visitor_id": visitor_ids.take(pa.array(visitor)),
+            "source": text.labels(source, SOURCES), "created_at": created, "question_at": question,
+            "canceled_at": canceled_at, "handled_at": handled,
+            "handled_by": text.take(member_ids, np.where(handled >= 0, member, -1))},
+        "chatrooms": {
+            "chatroom_id": room_ids, "request_id": text.take(request_ids, r_req),
+            "visitor_id": visitor_ids.take(pa.array(r_visitor)), "member_id": member_ids.take(pa.array(r_member)),
+            "source": text.labels(r_source, SOURCES), "channel": text.labels(r_channel, CHANNELS),
+            "started_at": r_start, "is_internal": r_internal, "is_blocked": r_blocked},
+        # big table: ids and labels are formatted chunk by chunk when written ((prefix, count), (values, index))
+        "messages": {
+            "message_id": ("ms-", len(room)), "chatroom_id": (room_ids, room),
+            "sender": (pa.array(SENDERS), sender), "sent_at": sent, "is_automatic": auto,
+            "kind": (pa.array(KINDS), kind), "product_id": (product_ids, product), "email_filled_at": filled_at},
+        "ratings": {
+            "rating_id": text.ids("ra-", np.arange(n_rat), text.id_width(n_rat)),
+            "chatroom_id": room_ids.take(pa.array(rated_room)),
+            "member_id": member_ids.take(pa.array(r_member[rated_room])), "requested_at": requested,
+            "given_at": given, "score": score},
+        "hook_events": {
+            "event_id": text.ids("he-", np.arange(len(ev_at)), text.id_width(len(ev_at))),
+            "member_id": member_ids.take(pa.array(ev_member)), "visitor_id": text.take(visitor_ids, ev_visitor),
+            "event": text.labels(ev_kind, HOOK_EVENTS), "at": ev_at},
+        "member_sessions": {"member_id": member_ids.take(pa.array(s_member)), "started_at": s_start,
+                            "ended_at": s_end},
+        "identity_links": {"visitor_id": visitor_ids.take(pa.array(r_visitor[link_room])),
+                           "linked_visitor_id": visitor_ids.take(pa.array(link_visitor)), "linked_at": link_at},
+    }
+    return ChatWorld(member_ids=member_ids, member_store=members["_store"], visitor_ids=visitor_ids,
+                     visitor_email=email, visitor_customer=customer, columns=columns,
+                     room_visitor=r_visitor, room_member=r_member, room_channel=r_channel, room_internal=r_internal,
+                     room_first=first, room_last=last, room_dialogue=dialogue, room_product=room_product,
+                     link_room=link_room, link_visitor=link_visitor, link_at=link_at)
 
 
-def messages(rng, clock: Clock, rooms: pd.DataFrame, products: np.ndarray) -> pd.DataFrame:
-    """About ten messages a chatroom. Kinds of rooms: dialogues (some established days late), visitor-only,
-    member-only, empty but for automatic messages; automatic welcomes, system notes, every message kind."""
-    n = len(rooms)
-    kind = rng.choice(4, n, p=[.68, .14, .09, .09])          # 0 dialogue, 1 visitor only, 2 member only, 3 empty
-    count = np.where(kind == 3, 0, np.where(kind == 0, rng.integers(3, 24, n), rng.integers(1, 4, n)))
+def _messages(rng, start: np.ndarray, source: np.ndarray, internal: np.ndarray, blocked: np.ndarray, end: int,
+              product_weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Messages of every room, sorted by room then time; nothing at or after `end`.
+
+    Room shapes: dialogues (68%; the second party's first answer comes days later in 8% of them, and 3% of
+    later messages resume a conversation days later), visitor-only (12%), member-only (10%), empty (10%).
+    """
+    n = len(start)
+    shape = rng.choice(4, n, p=[.68, .12, .10, .10])
+    shape[internal] = 0
+    shape[blocked] = np.where(rng.random(blocked.sum()) < .5, 0, 1)
+    member_first = np.where(np.isin(source, (2, 3)), rng.random(n) < .5, rng.random(n) < .12)
+    count = np.select([shape == 0, shape == 3], [1 + np.minimum(rng.geometric(1 / 11, n), 60), 0],
+                      rng.integers(1, 4, n))
     room = np.repeat(np.arange(n), count)
-    pos = np.arange(len(room)) - np.repeat(np.cumsum(count) - count, count)
-    gap = rng.exponential(4 * MIN, len(room)).astype(np.int64)
-    late_reply = (pos == 1) & (rng.random(len(room)) < 0.08)
-    gap = np.where(late_reply, rng.uniform(1, 3, len(room)) * DAY, gap).astype(np.int64)
-    resumed = (pos > 3) & (rng.random(len(room)) < 0.03)
-    gap = np.where(resumed, rng.uniform(2, 20, len(room)) * DAY, gap).astype(np.int64)
-    gap = np.where(pos == 0, rng.integers(1, 30, len(room)) * US, gap)
-    start = rooms["started_at"].to_numpy()[room]
-    # cumulative gaps within each room
+    m = len(room)
+    room_first = np.cumsum(count) - count
+    pos = np.arange(m) - room_first[room]
+    rs = shape[room]
+    late_reply = np.repeat(exact_share(rng, shape == 0, .08), count) & (pos == 1)
+    resumed = (pos > 2) & (rng.random(m) < .03)
+    gap = np.select([pos == 0, late_reply, resumed, pos == 1],
+                    [rng.integers(2, 40, m) * US, (rng.uniform(1, 5, m) * DAY).astype(np.int64),
+                     (rng.uniform(1, 20, m) * DAY).astype(np.int64), (rng.exponential(90, m) * US).astype(np.int64)],
+                    (rng.exponential(150, m) * US).astype(np.int64) + US)
     csum = np.cumsum(gap)
-    first = (np.cumsum(count) - count)[count > 0]
-    room_base = np.repeat(csum[first] - gap[first], count[count > 0])
-    sent = start + (csum - room_base)
-    rk = kind[room]
-    sender = np.where(rk == 1, "visitor", np.where(rk == 2, "member",
-                      np.where(pos == 0, "visitor", np.where(pos == 1, "member",
-                               np.where(rng.random(len(room)) < 0.5, "visitor", "member"))))).astype(object)
-    mkind = pick(rng, ["text", "product", "photo", "video", "connect_request", "email_request", "link"],
-                 len(room), p=[.78, .08, .04, .02, .02, .03, .03])
-    mkind = np.where((mkind == "link") & (sender == "visitor"), "text", mkind).astype(object)
-    mkind = np.where(np.isin(mkind, ["connect_request", "email_request"]) & (sender == "visitor"), "text",
-                     mkind).astype(object)
-    filled = rng.random(len(room))
-    email_filled = np.where((mkind == "email_request") & (filled < 0.5), sent + rng.integers(1, 20, len(room)) * MIN,
-                            np.where((mkind == "email_request") & (filled < 0.6), sent + rng.integers(1, 5, len(room)) * DAY, -1))
-    real = pd.DataFrame({"chatroom_id": rooms["chatroom_id"].to_numpy()[room], "sender": sender, "sent_at": sent,
-                         "is_automatic": False, "kind": mkind,
-                         "product_id": nullable(pick(rng, products, len(room)), mkind == "product"),
-                         "email_filled_at": email_filled})
-    # automatic welcomes (member side, never a party's message) and system notes
-    auto = rng.random(n) < 0.35
-    welcome = pd.DataFrame({"chatroom_id": rooms["chatroom_id"].to_numpy()[auto], "sender": "member",
-                            "sent_at": start_of(rooms, auto) + 500_000, "is_automatic": True,
-                            "kind": pick(rng, ["text", "email_request"], int(auto.sum()), p=[.8, .2]),
-                            "product_id": None, "email_filled_at": -1})
-    sysm = rng.random(n) < 0.1
-    system = pd.DataFrame({"chatroom_id": rooms["chatroom_id"].to_numpy()[sysm], "sender": "system",
-                           "sent_at": start_of(rooms, sysm) + 2 * HOUR, "is_automatic": False, "kind": "text",
-                           "product_id": None, "email_filled_at": -1})
-    out = pd.concat([real, welcome, system], ignore_index=True)
-    out = out[out["sent_at"] < clock.end + 25 * DAY]
-    out = out.iloc[np.lexsort((out["chatroom_id"].to_numpy().astype(str), out["sent_at"].to_numpy()))]
-    out.insert(0, "message_id", ids("ms-", len(out)))
-    return out.reset_index(drop=True)
-
-
-def start_of(rooms: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
-    return rooms["started_at"].to_numpy()[mask]
-
-
-def ratings(rng, rooms: pd.DataFrame, msgs: pd.DataFrame) -> pd.DataFrame:
-    """Rating requests after the last message of ~40% of rooms; answered minutes or days later, or never."""
-    last = msgs[msgs["sender"] != "system"].groupby("chatroom_id", sort=False)["sent_at"].max()
-    chosen = last[rng.random(len(last)) < 0.4]
-    n = len(chosen)
-    member = rooms.set_index("chatroom_id").loc[chosen.index, "member_id"].to_numpy()
-    requested = chosen.to_numpy() + MIN
-    answer = rng.random(n)
-    given = np.where(answer < 0.45, requested + rng.integers(1, 60, n) * MIN,
-                     np.where(answer < 0.6, requested + rng.integers(1, 6, n) * DAY, -1))
-    score = rng.choice([1, 2, 3, 4, 5], n, p=[.04, .05, .11, .3, .5]).astype(object)
-    score[given < 0] = None
-    return pd.DataFrame({"rating_id": ids("ra-", n), "chatroom_id": chosen.index.to_numpy(), "member_id": member,
-                         "requested_at": requested, "given_at": given, "score": score})
-
-
-def hook_events(rng, clock: Clock, member_ids, visitor_ids, n: int) -> pd.DataFrame:
-    at = clock.daytime(rng, n)
-    member = pick(rng, member_ids[: max(2, len(member_ids) // 2)], n)
-    shown = rng.random(n) < 0.8
-    clicked = shown & (rng.random(n) < 0.25)
-    visitor = pick(rng, visitor_ids, n)
-    parts = [pd.DataFrame({"member_id": member, "visitor_id": None, "event": "triggered", "at": at}),
-             pd.DataFrame({"member_id": member[shown], "visitor_id": visitor[shown], "event": "displayed",
-                           "at": at[shown] + 2 * US}),
-             pd.DataFrame({"member_id": member[clicked], "visitor_id": visitor[clicked], "event": "clicked",
-                           "at": at[clicked] + rng.integers(3, 120, int(clicked.sum())) * US})]
-    out = pd.concat(parts, ignore_index=True).sort_values("at", kind="stable").reset_index(drop=True)
-    out.insert(0, "event_id", ids("he-", len(out)))
-    return out
-
-
-def sessions(rng, clock: Clock, member_ids: np.ndarray) -> pd.DataFrame:
-    """One or two sessions per member and day; some overlap (two devices), some cross midnight."""
-    m, d = np.meshgrid(np.arange(len(member_ids)), np.arange(clock.days), indexing="ij")
-    m, d = m.ravel(), d.ravel()
-    works = rng.random(len(m)) < 0.7
-    m, d = m[works], d[works]
-    bounds = np.array([clock.midnight(x) for x in range(clock.days + 1)], dtype=np.int64)
-    late_shift = rng.random(len(m)) < 0.08                # evening shifts that run past midnight
-    start = bounds[d] + (np.where(late_shift, rng.uniform(22, 23.5, len(m)), rng.uniform(8, 20, len(m)))
-                         * HOUR).astype(np.int64)
-    end = start + (np.where(late_shift, rng.uniform(2, 4, len(m)), rng.uniform(1, 6, len(m))) * HOUR).astype(np.int64)
-    extra = rng.random(len(m)) < 0.15                     # a second, overlapping session
-    s2 = start[extra] + HOUR
-    frame = pd.DataFrame({"member_id": member_ids[np.concatenate([m, m[extra]])],
-                          "started_at": np.concatenate([start, s2]),
-                          "ended_at": np.concatenate([end, s2 + 2 * HOUR])})
-    return frame.sort_values(["started_at", "member_id"], kind="stable").reset_index(drop=True)
-
-
-def identity_links(rng, rooms: pd.DataFrame, msgs: pd.DataFrame) -> pd.DataFrame:
-    """Offsite visitors who clicked a link a member sent: linked to a new browser visitor id."""
-    offsite = rooms[rooms["channel"].isin(OFFSITE) & ~rooms["is_internal"]].set_index("chatroom_id")
-    links = msgs[(msgs["kind"] == "link") & msgs["chatroom_id"].isin(offsite.index)]
-    links = links.drop_duplicates("chatroom_id")
-    links = links[rng.random(len(links)) < 0.6]
-    n = len(links)
-    return pd.DataFrame({"visitor_id": offsite.loc[links["chatroom_id"], "visitor_id"].to_numpy(),
-                         "linked_visitor_id": ids("v-b", n),
-                         "linked_at": links["sent_at"].to_numpy() + rng.integers(1, 90, n) * MIN})
+    sent = start[room] + csum - np.r_[csum - gap, 0][room_first][room]
+    mf = member_first[room]
+    sender = np.select([rs == 1, rs == 2, pos == 0, pos == 1], [0, 1, mf.astype(int), (~mf).astype(int)],
+                       (rng.random(m) < .5).astype(int))
+    kind = np.where(sender == 1, rng.choice([0, 1, 2, 3, 4, 5, 7], m, p=[.73, .10, .04, .02, .03, .03, .05]),
+                    rng.choice([0, 1, 2, 3], m, p=[.88, .02, .08, .02]))
+    product = np.where(kind == 1, rng.choice(len(product_weights), m, p=product_weights), -1)
+    f = rng.random(m)
+    filled = np.select([(kind == 5) & (f < .55), (kind == 5) & (f < .7)],
+                       [sent + rng.integers(1, 30, m) * MIN, sent + (rng.uniform(1, 5, m) * DAY).astype(np.int64)],
+                       -1)
+    # automatic welcome messages (member side) and system notes (transfers, closings)
+    welcome = np.flatnonzero(rng.random(n) < np.where(shape == 3, .6, .4))
+    system = np.flatnonzero(exact_share(rng, np.ones(n, dtype=bool), .06))
+    extra_room = np.concatenate([welcome, system])
+    extra_sent = np.concatenate([start[welcome] + 300_000, start[system] + rng.integers(1, 60, len(system)) * MIN])
+    out = {"room": np.concatenate([room, extra_room]), "sent": np.concatenate([sent, extra_sent]),
+           "sender": np.concatenate([sender, np.ones(len(welcome), dtype=int), np.full(len(system), 2)]),
+           "kind": np.concatenate([kind, np.zeros(len(extra_room), dtype=int)]),
+           "auto": np.concatenate([np.zeros(m, dtype=bool), np.ones(len(welcome), dtype=bool),
+                                   np.zeros(len(system), dtype=bool)]),
+           "product": np.concatenate([product, np.full(len(extra_room), -1)]),
+           "filled": np.concatenate([filled, np.full(len(extra_room), -1)])}
+    out["filled"] = np.where(out["filled"] >= end, -1, out["filled"])
+    keep = out["sent"] < end
+    order = np.lexsort((out["sent"][keep], out["room"][keep]))
+    return {k: v[keep][order].astype(np.int64) if v.dtype != bool else v[keep][order] for k, v in out.items()}
