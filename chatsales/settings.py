@@ -38,6 +38,8 @@ class Settings:
     shopify_shop: str | None = None
     shopify_token: str | None = None
     reject_threshold: float = 0.01   # share of a source's rows that may be rejected before the check fails
+    late_horizon_days: int = 30      # the late-data sensor re-runs past days up to this many days back
+    sensor_interval_seconds: int = 300
 
     @property
     def demo_dir(self) -> Path:
@@ -86,6 +88,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         shopify_shop=environ.get("SHOPIFY_SHOP") or None,
         shopify_token=environ.get("SHOPIFY_TOKEN") or None,
         reject_threshold=float(environ.get("CHATSALES_REJECT_THRESHOLD", "0.01")),
+        late_horizon_days=int(environ.get("CHATSALES_LATE_HORIZON_DAYS", "30")),
+        sensor_interval_seconds=int(environ.get("CHATSALES_SENSOR_INTERVAL_SECONDS", "300")),
     )
     return settings
 

@@ -11,6 +11,7 @@ from chatsales.settings import Settings, load_settings
 from pipelines.jobs import daily_pipeline_job
 from pipelines.partitions import daily_partitions
 from pipelines.schedules import nightly_schedule
+from pipelines.sensors import late_data_sensor
 from resources.lake import LakeIOManager
 from resources.pipeline_settings import PipelineSettings
 from resources.reporting_db import ReportingDatabase
@@ -44,6 +45,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     assets = [*source_assets(partitions), *attribution_assets(partitions), *kpi_assets(partitions),
               *reporting_assets(partitions)]
     return dg.Definitions(assets=assets, jobs=[job], schedules=[nightly_schedule(job)],
+                          sensors=[late_data_sensor(job, settings)],
                           resources=build_resources(settings), executor=dg.in_process_executor)
 
 

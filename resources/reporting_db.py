@@ -360,6 +360,46 @@ class ReportingStore:
                 frame[column.name] = pd.to_datetime(frame[column.name]).dt.date
         return frame
 
+    def published_days(self) -> set[date]:
+        """The days the reporting database holds KPI rows for (what the late-data sensor may re-run)."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(kpi_daily.c.day).distinct()).scalars().all()
+        return set(as_days(found))
+
+    def attribution_changes_since(self, since: datetime | None, until: datetime | None = None
+                                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """What the sensor needs for Chat-Card-86 of other days: the chatrooms that gained or lost a sale
+        in the ledger after `since` (chatroom_id, computed_at = when the change was published), their
+        establishment (fact_chatrooms: chatroom_id, established_at), and when each day's Chat-Card-86 was
+        last computed (day, computed_at). Orders republished unchanged are not in the ledger, so a
+        re-run never triggers another."""
+        self.ensure_schema()
+        led = attribution_ledger.c
+        changes = sa.union_all(*(sa.select(column.label("chatroom_id"), led.changed_at.label("computed_at"))
+                                 .where(column.is_not(None), *([led.changed_at > since] if since else []),
+                                        *([led.changed_at <= until] if until else []))
+                                 for column in (led.old_chatroom_id, led.new_chatroom_id))).subquery()
+        sales = (sa.select(changes.c.chatroom_id, sa.func.max(changes.c.computed_at).label("computed_at"))
+                 .group_by(changes.c.chatroom_id))
+        kpis = (sa.select(kpi_daily.c.day, sa.func.max(kpi_daily.c.computed_at).label("computed_at"))
+                .where(kpi_daily.c.kpi == "Chat-Card-86", kpi_daily.c.dimension == "all").group_by(kpi_daily.c.day))
+        with self.engine.connect() as conn:
+            sold = pd.read_sql(sales, conn)
+            computed = pd.read_sql(kpis, conn)
+            rooms = pd.DataFrame({"chatroom_id": pd.Series(dtype="str"), "established_at": pd.Series(dtype="str")})
+            if len(sold) and sa.inspect(conn).has_table(FACT_PREFIX + "chatrooms"):
+                facts = sa.Table(FACT_PREFIX + "chatrooms", sa.MetaData(), autoload_with=conn)
+                rooms = pd.read_sql(sa.select(facts.c.chatroom_id, facts.c.established_at)
+                                    .where(facts.c.chatroom_id.in_(sa.select(changes.c.chatroom_id)))
+                                    .where(facts.c.established_at.is_not(None)), conn)
+        return sold, rooms, computed
+
+    def latest_ledger_change(self) -> datetime | None:
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(attribution_ledger.c.changed_at))).scalar()
+
     def table_names(self) -> list[str]:
         return sorted(sa.inspect(self.engine).get_table_names())
 

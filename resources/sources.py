@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from chatsales.contract import SourceFrames
 from chatsales.sources.campaigns import read_campaigns_dir
@@ -36,14 +37,23 @@ class WebOrders(dg.ConfigurableResource):
     def location(self) -> str:
         return f"shopify:{self.shopify_shop}" if self.shopify_shop else str(self.orders_dir)
 
-    def read(self, currency: str) -> SourceFrames:
+    def read(self, currency: str, only: set[str] | None = None) -> SourceFrames:
+        """Every order (latest version); `only` limits the file form to those files."""
         if not self.shopify_shop:
-            return read_orders_dir(Path(self.orders_dir), currency)
+            return read_orders_dir(Path(self.orders_dir), currency, only=only)
+        return self._pull(currency, None)
+
+    def read_updated_since(self, currency: str, updated_since: str | None) -> pd.DataFrame:
+        """Live form: the orders updated at or after `updated_since` (an incremental pull)."""
+        since = pd.Timestamp(updated_since).to_pydatetime() if updated_since else None
+        return self._pull(currency, since).frames["orders"]
+
+    def _pull(self, currency: str, updated_since) -> SourceFrames:
         from resources.shopify import ShopifyClient
 
         client = ShopifyClient(self.shopify_shop, self.shopify_token)
         records, locations = [], []
-        for page in client.iter_pages():
+        for page in client.iter_pages(updated_since):
             records.extend(page.records)
             locations.extend([page.location] * len(page.records))
         return normalise_order_records(records, locations, currency, source="shopify")
@@ -54,8 +64,8 @@ class StoreSales(dg.ConfigurableResource):
 
     store_sales_dir: str
 
-    def read(self, timezone: str, currency: str) -> SourceFrames:
-        return read_store_sales_dir(Path(self.store_sales_dir), timezone, currency)
+    def read(self, timezone: str, currency: str, only: set[str] | None = None) -> SourceFrames:
+        return read_store_sales_dir(Path(self.store_sales_dir), timezone, currency, only=only)
 
 
 class MarketingTouchpoints(dg.ConfigurableResource):

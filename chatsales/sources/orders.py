@@ -83,13 +83,14 @@ def normalise_order_records(records: list[dict], locations: list[str], currency:
     return SourceFrames(frames, checks.rejects())
 
 
-def read_orders_dir(path: Path, currency: str) -> SourceFrames:
-    """Every `*.jsonl` of the folder, in name order; a line that is not JSON is a reject (file:line)."""
+def read_orders_dir(path: Path, currency: str, only: set[str] | None = None) -> SourceFrames:
+    """Every `*.jsonl` of the folder in name order (or only the files named in `only`); a line that is not
+    JSON is a reject (file:line)."""
     path = Path(path)
     if not path.is_dir():
         raise SourceError(f"{SOURCE}: orders folder {path} does not exist")
     records, locations, bad = [], [], []
-    for file in sorted(path.glob("*.jsonl")):
+    for file in (f for f in sorted(path.glob("*.jsonl")) if only is None or f.name in only):
         for number, line in enumerate(file.read_bytes().splitlines(), start=1):
             if not line.strip():
                 continue

@@ -37,12 +37,12 @@ def _read_one(file: Path, order: int) -> tuple[pd.DataFrame | None, list[pd.Data
     return frame[~undecodable].astype({c: "str" for c in COLUMNS}), rejects
 
 
-def _read_files(path: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """All files: those in the plain shape (UTF-8, the exact header, no quoting) parsed together in one
+def _read_files(files: list[Path]) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """The files, in the order given: those in the plain shape (UTF-8, the exact header, no quoting) parsed together in one
     read_csv, which matters with hundreds of small daily files; the others one by one, carefully."""
     header = ",".join(COLUMNS)
     frames, rejects, bodies, plain = [], [], [], []
-    for order, file in enumerate(sorted(path.glob("*.csv"))):
+    for order, file in enumerate(files):
         data = file.read_bytes()
         if not data:
             rejects.append(rejects_frame(SOURCE, [file.name], [None], ["empty file"]))
@@ -77,11 +77,13 @@ def _read_files(path: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     return pd.concat(frames, ignore_index=True), rejects
 
 
-def read_store_sales_dir(path: Path, timezone: str, currency: str) -> SourceFrames:
+def read_store_sales_dir(path: Path, timezone: str, currency: str, only: set[str] | None = None) -> SourceFrames:
+    """Every `*.csv` of the folder in name order, or only the files named in `only` (the late-data sensor
+    reads just the new ones)."""
     path = Path(path)
     if not path.is_dir():
         raise SourceError(f"{SOURCE}: POS folder {path} does not exist")
-    raw, file_rejects = _read_files(path)
+    raw, file_rejects = _read_files([f for f in sorted(path.glob("*.csv")) if only is None or f.name in only])
     # the last file holding a receipt wins; older versions of that receipt are superseded, not rejected
     latest_file = raw.groupby("receipt_id")["_file"].transform("max")
     raw = raw[raw["_file"].eq(latest_file) | raw["receipt_id"].eq("")].reset_index(drop=True)

@@ -1,0 +1,182 @@
+"""The late-data sensor end to end in process: a published demo, then late data written into the sources
+(a late rating, a late store file, a refund), the sensor's ticks, the runs it requests executed, and the
+reporting database checked. The webserver + daemon version of this story is tests/test_e2e_dagster.py."""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from chatsales.demo import generate_demo
+from chatsales.late_runs import plan_late_runs
+from chatsales.settings import load_settings
+from chatsales.watermarks import Watermarks, local_days
+from pipelines.definitions import build_definitions
+from pipelines.jobs import DAILY_JOB
+from pipelines.partitions import range_tags
+from pipelines.sensors import LATE_SENSOR, RANGE_END, RANGE_START, REASONS_TAG
+from resources.reporting_db import ReportingStore
+
+FIRST, DAYS = date(2026, 5, 4), 10
+TZ = "Europe/Paris"
+
+
+def _kpi(store: ReportingStore, ref: str, day: date, column: str = "value") -> float:
+    rows = store.read_table("kpi_daily", days=[day])
+    row = rows[(rows["kpi"] == ref) & (rows["dimension"] == "all")]
+    assert len(row) == 1, (ref, day)
+    return float(row[column].iloc[0])
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    home = tmp_path_factory.mktemp("late")
+    demo = generate_demo(home / "demo", FIRST, days=DAYS, scale=0.03, seed=5, withhold_late_store_file=True)
+    settings = load_settings({
+        "CHATSALES_HOME": str(home), "CHATSALES_START_DATE": str(FIRST),
+        "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
+        "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
+        "CHATSALES_REPORTING_DB_URL": f"sqlite:///{home / 'reporting.db'}",
+        "CHATSALES_LATE_HORIZON_DAYS": "100000",      # the demo lies in the past; the horizon is tested alone
+    })
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    last = date.fromordinal(FIRST.toordinal() + DAYS - 1)
+    assert defs.resolve_job_def(DAILY_JOB).execute_in_process(instance=instance,
+                                                              tags=range_tags(FIRST, last)).success
+    return demo, settings, defs, instance, ReportingStore(settings.reporting_db_url)
+
+
+def _tick(defs, instance, cursor):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                      resources=defs.resources)
+    result = defs.get_repository_def().get_sensor_def(LATE_SENSOR)(context)
+    return result, context.cursor if result is None else result.cursor
+
+
+def _execute(defs, instance, requests):
+    job = defs.resolve_job_def(DAILY_JOB)
+    for request in requests:
+        result = job.execute_in_process(instance=instance, partition_key=request.partition_key,
+                                        asset_selection=request.asset_selection, tags=request.tags)
+        assert result.success
+
+
+def _request_days(request) -> list[date]:
+    if request.partition_key:
+        return [date.fromisoformat(request.partition_key)]
+    first, last = (date.fromisoformat(request.tags[k]) for k in (RANGE_START, RANGE_END))
+    return [d.date() for d in pd.date_range(first, last)]
+
+
+def test_late_data_reruns_exactly_the_affected_days(world):
+    demo, settings, defs, instance, store = world
+    # first tick: records the watermarks, requests nothing; a second one with no new data neither
+    result, cursor = _tick(defs, instance, None)
+    assert not result.run_requests and "first tick" in result.skip_reason.skip_message
+    result, cursor = _tick(defs, instance, cursor)
+    assert not result.run_requests, result.skip_reason.skip_message
+
+    # 1. a rating answered late: its request day's Chat-Card-72 goes up by one
+    chat = sqlite3.connect(demo.chat_db_path)
+    requested, newest = chat.execute(
+        "SELECT requested_at, (SELECT max(given_at) FROM ratings) FROM ratings WHERE given_at IS NULL "
+        "AND requested_at >= ? ORDER BY requested_at LIMIT 1", (f"{FIRST} 12:00:00",)).fetchone()
+    rating_day = local_days(pd.Series([requested]), TZ).iloc[0]
+    given_before = _kpi(store, "Chat-Card-72", rating_day)
+    chat.execute("UPDATE ratings SET given_at = datetime(?, '+1 minute'), score = 5 WHERE requested_at = ? "
+                 "AND given_at IS NULL", (newest, requested))
+    chat.commit()
+    chat.close()
+    # 2. the store file that was 3 days late arrives
+    late_file = shutil.copy(demo.late_store_file, demo.store_sales_dir)
+    late_receipts = pd.read_csv(late_file, dtype=str)["receipt_id"].unique()
+    store_day = date.fromisoformat(Path(late_file).stem[-10:])         # store-<id>-<day>.csv
+    # 3. an attributed web order is refunded a week later (a newer version in a new export file)
+    orders = store.read_table("attributed_orders")
+    refunded = orders[(orders["sales_channel"] == "web") & orders["attributed"] & ~orders["is_cancelled"]
+                      & (orders["net_total"] > 0)].sort_values("order_id").iloc[0]
+    versions = [json.loads(line) for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
+                for line in f.read_text().splitlines() if json.loads(line)["order_id"] == refunded["order_id"]]
+    latest = max(versions, key=lambda v: pd.Timestamp(v["updated_at"]))
+    refund = {**latest, "status": "refunded", "refunded": latest["total"], "updated_at": "2026-12-01T10:00:00Z"}
+    Path(demo.orders_dir, "zz-refunds.jsonl").write_text(json.dumps(refund) + "\n")
+    net_before = _kpi(store, "Chat-Card-80-net", refunded["day"])
+
+    result, cursor_after = _tick(defs, instance, cursor)
+    requested_days = sorted(d for r in result.run_requests for d in _request_days(r))
+    assert sorted(set(requested_days)) == sorted({rating_day, store_day, refunded["day"]}), requested_days
+    assert len(requested_days) == len(set(requested_days))            # no day twice
+    reasons = " ".join(r.tags[REASONS_TAG] for r in result.run_requests)
+    assert "late_rating" in reasons and "store_file" in reasons and "order_file" in reasons
+    # the same tick evaluated again (a retry) asks for the very same runs: run keys dedupe them
+    again, _ = _tick(defs, instance, cursor)
+    assert [r.run_key for r in again.run_requests] == [r.run_key for r in result.run_requests]
+
+    _execute(defs, instance, result.run_requests)
+    assert _kpi(store, "Chat-Card-72", rating_day) == given_before + 1
+    published = store.read_table("attributed_orders")
+    assert set(late_receipts) <= set(published.loc[published["sales_channel"] == "store", "order_id"])
+    after = published.set_index(["sales_channel", "order_id"]).loc[("web", refunded["order_id"])]
+    assert after["net_total"] == 0.0
+    assert _kpi(store, "Chat-Card-80-net", refunded["day"]) == pytest.approx(net_before - refunded["net_total"])
+
+    # second wave: the sales those runs added to (or took from) chatrooms established on a day whose KPI
+    # rows were computed before (an older day, or a day of the wave that ran earlier): Chat-Card-86
+    ledger = store.read_table("attribution_ledger")
+    wave_runs = set(published.loc[published["day"].isin(requested_days), "run_id"])
+    changed = ledger[ledger["run_id"].isin(wave_runs)]
+    touched = pd.concat([changed[["old_chatroom_id", "changed_at"]].set_axis(["chatroom_id", "at"], axis=1),
+                         changed[["new_chatroom_id", "changed_at"]].set_axis(["chatroom_id", "at"], axis=1)])
+    rooms = store.read_table("fact_chatrooms").dropna(subset=["established_at"])
+    touched = touched.dropna().merge(rooms[["chatroom_id", "established_at"]], on="chatroom_id")
+    touched["established_day"] = local_days(touched["established_at"].astype(str), TZ).to_numpy()
+    kpis = store.read_table("kpi_daily")
+    computed = kpis[(kpis["kpi"] == "Chat-Card-86") & (kpis["dimension"] == "all")].set_index("day")["computed_at"]
+    expected = set(touched.loc[touched["established_day"].map(computed) < touched["at"], "established_day"])
+    # the late receipts enter the ledger as first seen; the refund keeps its chatroom, so it is no change
+    assert set(late_receipts) <= set(changed.loc[changed["change"] == "first", "order_id"])
+    assert refunded["order_id"] not in set(changed["order_id"])
+    assert expected, "this demo has a late receipt on a dialogue established on another day"
+    result, cursor = _tick(defs, instance, cursor_after)
+    second = sorted(d for r in result.run_requests for d in _request_days(r))
+    assert set(second) == expected and len(second) == len(expected)
+    assert all(r.tags[REASONS_TAG].startswith("sale_on_older_dialogue") for r in result.run_requests)
+    assert all(dg.AssetKey("chat_platform") not in r.asset_selection for r in result.run_requests)
+    _execute(defs, instance, result.run_requests)
+    # and then nothing more: each change was acted on once
+    result, cursor = _tick(defs, instance, cursor)
+    assert not result.run_requests, result.run_requests
+
+
+def test_plan_respects_horizon_and_publication():
+    changes = pd.DataFrame({"source": ["chat_platform"] * 4, "what": ["late_rating"] * 4,
+                            "day": [date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 9)],
+                            "forward": False})
+    published = {date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 2)}
+    plan = plan_late_runs(changes, published, today=date(2026, 3, 10), horizon_days=30, tick="t")
+    assert [r.days for r in plan.runs] == [(date(2026, 3, 1), date(2026, 3, 2))]
+    assert plan.beyond_horizon == 1 and plan.not_published == 1
+    assert plan.runs[0].why == "late_rating (2 days)"
+
+
+def test_identity_link_reaches_every_later_published_day():
+    changes = pd.DataFrame({"source": ["chat_platform"], "what": ["identity_link"], "day": [date(2026, 3, 5)],
+                            "forward": True})
+    published = {date(2026, 3, d) for d in range(1, 9)}
+    plan = plan_late_runs(changes, published, today=date(2026, 3, 10), horizon_days=30, tick="t")
+    assert [r.days for r in plan.runs] == [tuple(date(2026, 3, d) for d in range(5, 9))]
+
+
+def test_cursor_round_trip_and_bad_cursor():
+    marks = Watermarks(chat={"ratings.given_at": "2026-03-01 10:00:00"}, store_files={"a.csv": "ab"})
+    assert Watermarks.from_json(marks.to_json()) == marks
+    assert Watermarks.from_json(None) is None
+    with pytest.raises(ValueError, match="cursor"):
+        Watermarks.from_json('{"nope": 1}')
