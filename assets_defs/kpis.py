@@ -1,13 +1,10 @@
 """Facts and KPI assets: the fact tables every indicator is computed from, and the daily KPI catalog."""
 
 import dagster as dg
-import numpy as np
 
 from assets_defs.common import days_label, partitioned, run_days
 from chatsales.facts import build_facts
-from chatsales.kpis import compute_kpis
-from chatsales.kpis.members_list import members_list
-from chatsales.period import Periods
+from chatsales.kpis.daily import daily_tables
 from resources.pipeline_settings import PipelineSettings
 
 
@@ -29,14 +26,10 @@ def kpi_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]
     def kpi_daily(context: dg.AssetExecutionContext, conversation_facts: dict, chat_platform: dict,
                   settings: PipelineSettings) -> dg.Output:
         days = run_days(context)
-        periods = Periods.daily(days, settings.timezone)
-        rows = compute_kpis(conversation_facts, periods)
-        members = members_list(rows, chat_platform["members"])
-        day_of = np.array(days, dtype=object)
-        rows = rows.assign(day=day_of[rows.pop("period").to_numpy(dtype="int64")])
-        members = members.assign(day=day_of[members.pop("period").to_numpy(dtype="int64")])
+        tables = daily_tables(conversation_facts, chat_platform["members"], days, settings.timezone)
+        rows, members = tables["kpi_daily"], tables["member_daily"]
         context.log.info(f"kpi_daily {days_label(days)}: {len(rows)} rows, {len(members)} member rows")
-        return dg.Output({"kpi_daily": rows, "member_daily": members},
+        return dg.Output(tables,
                          metadata={"rows": len(rows), "kpis": int(rows["kpi"].nunique()),
                                    "member_rows": len(members), "days": days_label(days)})
 

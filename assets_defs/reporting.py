@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from assets_defs.common import days_label, partitioned, run_days
-from chatsales.publication import rows_of_days
+from chatsales.publication import rows_of_days, tables_of_days
 from resources.reporting_db import ReportingDatabase
 
 DAYS_CHECK = "every_day_published"
@@ -22,8 +22,7 @@ def reporting_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefin
     def reporting_db(context: dg.AssetExecutionContext, order_attribution: pd.DataFrame,
                      conversation_facts: dict, kpi_daily: dict, reporting: ReportingDatabase):
         days = run_days(context)
-        facts = {name: rows_of_days(frame, days) for name, frame in conversation_facts.items()
-                 if "day" in frame.columns}
+        facts = tables_of_days(conversation_facts, days)
         store = reporting.store()
         written = store.publish_days(days, run_id=context.run.run_id,
                                      attribution=rows_of_days(order_attribution, days),

@@ -4,7 +4,7 @@ attribution's winner or reason.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import numpy as np
@@ -76,6 +76,11 @@ def attributed_order_rows(orders: pd.DataFrame, attribution: pd.DataFrame, *, ti
 
 def rows_of_days(frame: pd.DataFrame, days: Sequence[date]) -> pd.DataFrame:
     return frame[frame["day"].isin(set(days))].reset_index(drop=True)
+
+
+def tables_of_days(tables: Mapping[str, pd.DataFrame], days: Sequence[date]) -> dict[str, pd.DataFrame]:
+    """The rows of `days` of every table that has a `day` column (the fact tables a day publishes)."""
+    return {name: rows_of_days(frame, days) for name, frame in tables.items() if "day" in frame.columns}
 
 
 def attribution_summary(rows: pd.DataFrame) -> dict[str, float | int]:

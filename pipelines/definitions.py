@@ -10,6 +10,7 @@ from assets_defs.sources import source_assets
 from chatsales.settings import Settings, load_settings
 from pipelines.jobs import daily_pipeline_job
 from pipelines.partitions import daily_partitions
+from pipelines.reattribution import reattribution_job
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import late_data_sensor
 from resources.lake import LakeIOManager
@@ -44,7 +45,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     job = daily_pipeline_job(partitions)
     assets = [*source_assets(partitions), *attribution_assets(partitions), *kpi_assets(partitions),
               *reporting_assets(partitions)]
-    return dg.Definitions(assets=assets, jobs=[job], schedules=[nightly_schedule(job)],
+    return dg.Definitions(assets=assets, jobs=[job, reattribution_job(settings)], schedules=[nightly_schedule(job)],
                           sensors=[late_data_sensor(job, settings)],
                           resources=build_resources(settings), executor=dg.in_process_executor)
 

@@ -20,6 +20,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from chatsales.attribution_changes import classify_changes
+
 PUBLIC_TABLES = ("attributed_orders", "attribution_ledger", "kpi_daily", "kpi_buckets_daily",
                  "member_daily", "rejects")
 FACT_PREFIX = "fact_"
@@ -300,30 +302,13 @@ class ReportingStore:
             .where(attributed_orders.c.day.in_(days)), conn,
             dtype={"order_id": "str", "sales_channel": "str", "chatroom_id": "str", "member_id": "str",
                    "reason": "str"})
-        m = new[["order_id", "sales_channel", "day", "attributed", "chatroom_id", "member_id", "reason",
-                 "window_days"]].merge(old, on=["order_id", "sales_channel"], how="left",
-                                       suffixes=("", "_old"), indicator=True)
-        is_new = m["_merge"].eq("left_only")
-        was = m["attributed_old"].fillna(False).astype(bool)
-        now = m["attributed"].astype(bool)
-        room, room_old = m["chatroom_id"].where(now), m["chatroom_id_old"].where(was)
-        moved = was & now & room.ne(room_old)
-        reason_changed = ~was & ~now & m["reason"].fillna("").ne(m["reason_old"].fillna(""))
-        change = np.select([is_new, ~was & now, was & ~now, moved, reason_changed],
-                           ["first", "gained", "lost", "moved", "reason"], default="")
-        keep = change != ""
-        if not keep.any():
+        c = classify_changes(new[["order_id", "sales_channel", "day", "attributed", "chatroom_id", "member_id",
+                                  "reason", "window_days"]], old)
+        c = c[c["change"] != ""]
+        if c.empty:
             return 0
-        c = m[keep]
-        ledger = pd.DataFrame({
-            "order_id": c["order_id"], "sales_channel": c["sales_channel"], "day": _day_column(c),
-            "change": change[keep], "changed_at": changed_at, "run_id": run_id,
-            "old_chatroom_id": room_old[keep], "new_chatroom_id": room[keep],
-            "old_member_id": c["member_id_old"].where(was[keep]),
-            "new_member_id": c["member_id"].where(now[keep]),
-            "old_reason": c["reason_old"], "new_reason": c["reason"],
-            "window_days": c["window_days"].astype("int64"),
-        })
+        ledger = c.assign(day=_day_column(c), changed_at=changed_at, run_id=run_id,
+                          window_days=c["window_days"].astype("int64"))[[col.name for col in attribution_ledger.columns]]
         return _bulk_insert(conn, attribution_ledger, ledger)
 
     def replace_rejects(self, source: str, frame: pd.DataFrame, *, run_id: str) -> int:
