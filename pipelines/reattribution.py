@@ -25,6 +25,7 @@ from resources.reporting_db import ReportingDatabase
 from resources.sources import ChatDatabase, StoreSales, WebOrders
 
 REATTRIBUTE_JOB = "reattribute"
+REATTRIBUTE_OP = "reattribute_orders"
 
 
 class ReattributeConfig(dg.Config):
@@ -50,7 +51,7 @@ def _markdown(table: pd.DataFrame, limit: int = 50) -> str:
     return "\n".join(lines) + more
 
 
-@dg.op(name=REATTRIBUTE_JOB, description="Re-attributes a date range with the given window; reports the diff "
+@dg.op(name=REATTRIBUTE_OP, description="Re-attributes a date range with the given window; reports the diff "
                                           "(orders gained, lost, moved; sales delta per member) and, unless "
                                           "dry_run, publishes the days.")
 def reattribute_op(context: dg.OpExecutionContext, config: ReattributeConfig, chat_db: ChatDatabase,
@@ -96,7 +97,7 @@ def reattribution_job(settings: Settings) -> dg.JobDefinition:
             description="Ad hoc re-attribution of a date range (window, dry run): the diff of orders gained, "
                         "lost and moved between members and the sales delta per member is in the run's "
                         "metadata; without dry_run the range is published like a nightly run.",
-            config=dg.RunConfig(ops={REATTRIBUTE_JOB: ReattributeConfig(
+            config=dg.RunConfig(ops={REATTRIBUTE_OP: ReattributeConfig(
                 from_day=str(first), to_day=str(yesterday), window_days=settings.window_days, dry_run=True)}),
             tags={"chatsales/trigger": "reattribution"})
     def reattribute():

@@ -59,3 +59,14 @@ def test_secrets_reach_dagster_as_env_vars_not_values(tmp_path, monkeypatch):
     assert isinstance(resources["orders"].shopify_token, dg.EnvVar)
     assert isinstance(resources["settings"].pii_key, dg.EnvVar)
     assert "shpat_secret_value" not in repr(resources["orders"])
+
+
+def test_definitions_load_as_the_webserver_loads_them():
+    """The webserver validates the whole repository (unique op/graph names...), not only what a test runs."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+    dg.Definitions.validate_loadable(defs)
+    repository = defs.get_repository_def()
+    assert {"daily_pipeline", "reattribute"} <= {job.name for job in repository.get_all_jobs()}
+    assert repository.get_sensor_def("late_data").default_status == dg.DefaultSensorStatus.RUNNING

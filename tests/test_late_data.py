@@ -185,7 +185,7 @@ def test_cursor_round_trip_and_bad_cursor():
 def test_reattribution_dry_run_then_publish(world):
     """The Launchpad job: a shorter window loses orders; the dry run reports it and writes nothing, the
     real run publishes it, with the ledger's changes and the same diff."""
-    from pipelines.reattribution import REATTRIBUTE_JOB
+    from pipelines.reattribution import REATTRIBUTE_JOB, REATTRIBUTE_OP
 
     demo, settings, defs, instance, store = world
     days = [FIRST + pd.Timedelta(days=n).to_pytimedelta() for n in range(DAYS)]
@@ -196,10 +196,10 @@ def test_reattribution_dry_run_then_publish(world):
     expected_lost = int((before["attributed"] & (gap > pd.Timedelta(days=1))).sum())
     assert expected_lost > 0
     job = defs.resolve_job_def(REATTRIBUTE_JOB)
-    config = {"ops": {REATTRIBUTE_JOB: {"config": {"from_day": str(days[0]), "to_day": str(days[-1]),
+    config = {"ops": {REATTRIBUTE_OP: {"config": {"from_day": str(days[0]), "to_day": str(days[-1]),
                                                   "window_days": 1, "dry_run": True}}}}
     dry = job.execute_in_process(run_config=config, instance=instance)
-    metadata = dry.output_for_node(REATTRIBUTE_JOB)
+    metadata = dry.output_for_node(REATTRIBUTE_OP)
     assert metadata["orders_lost"] == expected_lost and metadata["orders_gained"] == 0
     assert metadata["sales_delta"] < 0
     assert len(store.read_table("attribution_ledger")) == ledger_before          # nothing written
@@ -207,9 +207,9 @@ def test_reattribution_dry_run_then_publish(world):
     output = next(e for e in dry.all_events if e.event_type_value == "STEP_OUTPUT")
     assert output.event_specific_data.metadata["members"].value.startswith("| member_id | orders_gained |")
 
-    config["ops"][REATTRIBUTE_JOB]["config"]["dry_run"] = False
+    config["ops"][REATTRIBUTE_OP]["config"]["dry_run"] = False
     real = job.execute_in_process(run_config=config, instance=instance)
-    assert real.output_for_node(REATTRIBUTE_JOB) == metadata
+    assert real.output_for_node(REATTRIBUTE_OP) == metadata
     ledger = store.read_table("attribution_ledger")
     new_rows = ledger[ledger["run_id"] == real.run_id]
     assert (new_rows["change"] == "lost").sum() == expected_lost and set(new_rows["window_days"]) == {1}
