@@ -148,5 +148,5 @@ def test_insight_settings_have_defaults_and_name_a_bad_value(tmp_path):
     for name, value, problem in (("CHATSALES_CAMPAIGN_WINDOW_DAYS", "week", "not a whole number"),
                                  ("CHATSALES_TREND_DAYS", "0", "must be above 0"),
                                  ("CHATSALES_PRICE_BANDS", "50,20", "strictly increasing")):
-        with pytest.raises(ValueError, match=f"{name}='{value}': {problem}"):
+        with pytest.raises(ValueError, match=f"{name}='{value}': .*{problem}"):
             load_settings({"CHATSALES_HOME": str(tmp_path), name: value})
