@@ -90,7 +90,9 @@ def test_a_customer_crosses_from_stable_to_buying_less():
     assert customer_trends(rows, AS_OF_JULY, trend_days=90, stable_pct=40).set_index(
         "customer_hash").loc[h("ann"), "trend"] == "stable"
     short = customer_trends(rows, AS_OF_JUNE, trend_days=30, stable_pct=20).set_index("customer_hash")
-    assert h("ann") not in short.index and short.loc[h("cat"), "trend"] == "buying_more"   # 05-01 vs nothing
+    assert h("ann") not in short.index
+    # spans [05-02, 06-01) and [04-02, 05-02): cat's 05-01 receipt is now the earlier span, dan's 05-10 the recent
+    assert short.loc[h("cat"), "trend"] == "buying_less" and short.loc[h("dan"), "trend"] == "buying_more"
 
 
 def test_purchase_segments_by_product_category_price_band_and_location():
