@@ -116,3 +116,12 @@ def product_table(facts: Facts, periods: Periods, filters: Mapping[str, str] | N
     out = out.astype({"period": "int64", "product_id": "str", **{c: "float64" for c in PRODUCT_COLUMNS}})
     return out[["period", "product_id", *PRODUCT_COLUMNS]].sort_values(["period", "product_id"]).reset_index(drop=True)
 
+
+
+def product_daily(facts: Facts, days, timezone: str) -> pd.DataFrame:
+    """`product_daily`: the Insi-7 table for each of `days` (reporting timezone), every breakdown together."""
+    days = sorted(days)
+    table = product_table(facts, Periods.daily(days, timezone))
+    day_of = pd.Series(days, dtype=object)
+    table.insert(0, "day", day_of.iloc[table.pop("period").to_numpy()].to_numpy())
+    return table
