@@ -162,6 +162,16 @@ class InsightsStore:
                 written[name] = _bulk_insert(conn, table, self._frame(table, frame, stamp))
         return written
 
+    def customers_as_of(self) -> pd.Timestamp | None:
+        """The as_of of the published customer snapshot (None before the first one)."""
+        self.ensure_schema()
+        with self.store.engine.connect() as conn:
+            value = conn.execute(sa.select(sa.func.max(customer_trends.c.as_of))).scalar()
+        if value is None:
+            return None
+        stamp = pd.Timestamp(value)       # SQLite gives it back naive (stored as UTC), PostgreSQL with a zone
+        return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
+
     def publish_product_days(self, days: Sequence[date], frame: pd.DataFrame, *, run_id: str,
                              computed_at: datetime | None = None) -> int:
         """Replace `product_daily` for `days` in one transaction; rows of other days are an error."""

@@ -45,6 +45,7 @@ def test_snapshots_replace_whole_tables_in_one_transaction(reporting_url):
     campaigns = test_campaigns.run()
     customers = test_segments.tables()          # segments: ann 7, cat 6, eve 10
     store, insights = _store(reporting_url)
+    assert insights.customers_as_of() is None
     written = insights.publish_snapshots({**campaigns, **customers}, run_id="r1")
     assert written == {"campaign_orders": 6, "campaign_stats": 5, "customer_segments": 23, "customer_trends": 5,
                        "product_mix": 5}
@@ -57,6 +58,7 @@ def test_snapshots_replace_whole_tables_in_one_transaction(reporting_url):
     orders = store.read_table("campaign_orders").set_index("order_id")
     assert orders.loc["o-4", "clicked_at"] == pd.Timestamp("2026-03-10T10:00", tz="UTC")
     assert bool(orders.loc["R-7", "chat_attributed"]) and orders.loc["R-7", "day"] == date(2026, 3, 13)
+    assert insights.customers_as_of() == test_segments.AS_OF_JUNE
     trends = store.read_table("customer_trends").set_index("customer_hash")
     assert trends.loc[test_segments.h("ann"), "trend"] == "stable"
     assert set(store.read_table("customer_segments")["run_id"]) == {"r2"}
