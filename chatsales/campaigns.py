@@ -94,7 +94,8 @@ def credit_orders(orders: pd.DataFrame, clicks: pd.DataFrame, window_days: int) 
     credited["member_id"] = credited["member_id"].where(credited["chat_attributed"])
     credited["window_days"] = window_days
     out = credited[list(ORDER_COLUMNS)].astype({c: t for c, t in ORDER_COLUMNS.items() if c != "day"})
-    return out.sort_values(["campaign_id", "placed_at", "sales_channel", "order_id"], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["campaign_id", "placed_at", "sales_channel", "order_id"], kind="stable")
+    return out.reset_index(drop=True)
 
 
 def converted_clicks(orders: pd.DataFrame, clicks: pd.DataFrame, window_days: int) -> pd.Series:

@@ -110,8 +110,8 @@ def _check_insights(store: ReportingStore, kpis, result):
     assert set(products["day"]) <= {d.date() for d in pd.date_range(FIRST, LAST)} and len(products) > 20
     insi7 = kpis[(kpis["kpi"] == "Insi-7") & (kpis["dimension"] == "all")].set_index("day")
     per_day = products.groupby("day")[["units_sold", "units_sold_after_shown"]].sum()
-    assert per_day["units_sold"].round(6).tolist() == insi7["denominator"].reindex(per_day.index).round(6).tolist()
-    assert per_day["units_sold_after_shown"].round(6).tolist() == insi7["numerator"].reindex(per_day.index).round(6).tolist()
+    for column, part in (("units_sold", "denominator"), ("units_sold_after_shown", "numerator")):
+        assert per_day[column].round(6).tolist() == insi7[part].reindex(per_day.index).round(6).tolist()
     assert products["shown"].sum() > 0 and products["units_sold_after_shown"].sum() > 0
     credited = store.read_table("campaign_orders")
     assert len(credited) > 5 and (credited["seconds_after_click"].between(0, 7 * 86_400)).all()
