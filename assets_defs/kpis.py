@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets_defs.common import days_label, partitioned, run_days
+from chatsales.customer_keys import all_orders
 from chatsales.facts import build_facts
 from chatsales.kpis.daily import daily_tables
 from resources.pipeline_settings import PipelineSettings
@@ -12,11 +13,13 @@ def kpi_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]
 
     @dg.asset(**partitioned(partitions, "facts"), kinds={"pandas"},
               description="Fact tables (requests, chatrooms with their dialogue milestones, counted messages, "
-                          "ratings, hook events, member sessions, orders with their attribution), each with the "
-                          "reporting day of its date basis. Everything a KPI needs, for any period.")
+                          "ratings, hook events, member sessions, orders with their attribution, lines of "
+                          "attributed sales), each with the reporting day of its date basis. Everything a KPI "
+                          "needs, for any period.")
     def conversation_facts(context: dg.AssetExecutionContext, chat_platform: dict, order_attribution,
-                           settings: PipelineSettings) -> dg.Output:
-        tables = build_facts(chat_platform, order_attribution, settings.timezone).tables()
+                           web_orders: dict, store_sales: dict, settings: PipelineSettings) -> dg.Output:
+        lines = all_orders(web_orders["order_lines"], store_sales["order_lines"])
+        tables = build_facts(chat_platform, order_attribution, settings.timezone, order_lines=lines).tables()
         return dg.Output(tables, metadata={f"rows_{name}": len(frame) for name, frame in tables.items()})
 
     @dg.asset(**partitioned(partitions, "kpis", layout="daily"), kinds={"pandas"},

@@ -8,12 +8,14 @@ fact; messages are the counted ones only (visitor or member, not automatic); no 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
+from chatsales import schema
 from chatsales.attribution import counted_messages
+from chatsales.insights import LINE_FACT_COLUMNS, order_line_facts
 from chatsales.period import to_us
 from chatsales.publication import local_day
 
@@ -29,13 +31,15 @@ class Facts:
     hook_events: pd.DataFrame
     member_sessions: pd.DataFrame
     orders: pd.DataFrame
+    # lines of attributed sales (Insi-7); optional so facts built or stored before it still load
+    order_lines: pd.DataFrame = field(default_factory=lambda: schema.empty(LINE_FACT_COLUMNS))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, pd.DataFrame]) -> "Facts":
-        return cls(**{f.name: tables[f.name] for f in fields(cls)})
+        return cls(**{f.name: tables[f.name] for f in fields(cls) if f.name in tables})
 
 
 def _ts(us: np.ndarray) -> pd.Series:
@@ -124,8 +128,10 @@ def order_facts(order_rows: pd.DataFrame, messages: pd.DataFrame, roles: pd.Seri
     return out
 
 
-def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, timezone: str) -> Facts:
-    """All fact tables from the validated chat tables and the published order rows (publication.py)."""
+def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, timezone: str,
+                order_lines: pd.DataFrame | None = None) -> Facts:
+    """All fact tables from the validated chat tables, the published order rows (publication.py) and the
+    order lines of web orders and receipts (none given: no line facts)."""
     rooms = chatroom_facts(chat, timezone)
     sales = order_rows[order_rows["attributed"] & order_rows["is_sale"]]
     first_sale = sales.groupby("chatroom_id")["placed_at"].min()
@@ -136,10 +142,13 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
     ratings["role"] = ratings["member_id"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
     hooks = chat["hook_events"].reset_index(drop=True).assign(day=lambda h: local_day(h["at"], timezone))
     hooks["role"] = hooks["member_id"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
+    orders = order_facts(order_rows, messages, chat["members"].set_index("member_id")["role"])
+    lines = order_line_facts(orders, schema.empty(schema.ORDER_LINES) if order_lines is None else order_lines,
+                             messages)
     facts = Facts(requests=request_facts(chat, rooms, timezone), chatrooms=rooms, messages=messages,
                   ratings=ratings, hook_events=hooks,
                   member_sessions=session_facts(chat["member_sessions"], chat["members"], timezone),
-                  orders=order_facts(order_rows, messages, chat["members"].set_index("member_id")["role"]))
+                  orders=orders, order_lines=lines)
     return Facts(**{name: frame.sort_values(ORDER[name], kind="stable").reset_index(drop=True)
                     for name, frame in facts.tables().items()})
 
@@ -148,7 +157,7 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
 # a column has nulls); everything else is text, timestamps or amounts
 STORED_TYPES = {"is_blocked": "bool", "attributed": "bool", "is_sale": "bool", "is_return": "bool",
                 "is_cancelled": "bool", "is_first_order": "boolean", "role": "Int64", "score": "Int64",
-                "window_days": "int64"}
+                "window_days": "int64", "shown_before": "bool", "line_no": "int64"}
 
 
 def facts_from_stored(tables: Mapping[str, pd.DataFrame]) -> Facts:
@@ -156,6 +165,8 @@ def facts_from_stored(tables: Mapping[str, pd.DataFrame]) -> Facts:
     period query computes from exactly what the daily partitions computed from."""
     restored = {}
     for name in ORDER:
+        if name not in tables:       # a table added later (order_lines): the dataclass default
+            continue
         frame = tables[name].copy()
         for column in frame.columns:
             if column in STORED_TYPES:
@@ -169,4 +180,4 @@ def facts_from_stored(tables: Mapping[str, pd.DataFrame]) -> Facts:
 # a stable row order by key: the same inputs give the same rows in the same order, whatever the source's
 ORDER = {"requests": ["request_id"], "chatrooms": ["chatroom_id"], "messages": ["chatroom_id", "sent_at", "message_id"],
          "ratings": ["rating_id"], "hook_events": ["event_id"], "member_sessions": ["member_id", "started_at", "ended_at"],
-         "orders": ["sales_channel", "order_id"]}
+         "orders": ["sales_channel", "order_id"], "order_lines": ["sales_channel", "order_id", "line_no"]}

@@ -40,6 +40,11 @@ class Settings:
     reject_threshold: float = 0.01   # share of a source's rows that may be rejected before the check fails
     late_horizon_days: int = 30      # the late-data sensor re-runs past days up to this many days back
     sensor_interval_seconds: int = 300
+    # insights (kpis.md, Sales insights and SALESmanago): campaign window, revenue trend, price bands
+    campaign_window_days: int = 7
+    trend_days: int = 90
+    trend_stable_pct: float = 20.0
+    price_bands: tuple[float, ...] = (25.0, 50.0, 100.0, 200.0)
 
     @property
     def demo_dir(self) -> Path:
@@ -90,8 +95,35 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         reject_threshold=float(environ.get("CHATSALES_REJECT_THRESHOLD", "0.01")),
         late_horizon_days=int(environ.get("CHATSALES_LATE_HORIZON_DAYS", "30")),
         sensor_interval_seconds=int(environ.get("CHATSALES_SENSOR_INTERVAL_SECONDS", "300")),
+        **insight_settings(environ),
     )
     return settings
+
+
+def _positive(environ: dict[str, str], name: str, default: str, kind: type) -> float:
+    text = environ.get(name) or default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: not a {'whole ' if kind is int else ''}number") from None
+    if not value > 0:
+        raise ValueError(f"{name}={text!r}: must be above 0")
+    return value
+
+
+def insight_settings(environ: dict[str, str]) -> dict[str, object]:
+    """The campaign window, revenue-trend and price-band settings, checked (a bad value names its variable)."""
+    bands_text = environ.get("CHATSALES_PRICE_BANDS") or "25,50,100,200"
+    try:
+        bands = tuple(float(b) for b in bands_text.split(","))
+    except ValueError:
+        raise ValueError(f"CHATSALES_PRICE_BANDS={bands_text!r}: not a comma-separated list of prices") from None
+    if any(b <= 0 for b in bands) or list(bands) != sorted(set(bands)):
+        raise ValueError(f"CHATSALES_PRICE_BANDS={bands_text!r}: prices must be above 0 and strictly increasing")
+    return {"campaign_window_days": _positive(environ, "CHATSALES_CAMPAIGN_WINDOW_DAYS", "7", int),
+            "trend_days": _positive(environ, "CHATSALES_TREND_DAYS", "90", int),
+            "trend_stable_pct": _positive(environ, "CHATSALES_TREND_STABLE_PCT", "20", float),
+            "price_bands": bands}
 
 
 def warn_if_demo_key(settings: Settings, context: str) -> None:

@@ -129,21 +129,31 @@ def cmd_docs(args) -> int:
     return 0
 
 
-def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
-                time_slot: str | None = None, weekdays: str | None = None):
-    """The KPI catalog for any period and filters, from the facts in the reporting database (not by
-    adding up days: medians, distinct counts and 'within the period' conditions do not add up)."""
+def stored_facts(reporting_url: str):
+    """The fact tables of the reporting database (order_lines may be missing in a database published before
+    it existed: then no line facts)."""
     from chatsales.facts import ORDER, facts_from_stored
-    from chatsales.kpis import compute_kpis
-    from chatsales.period import Periods
     from resources.reporting_db import FACT_PREFIX, ReportingStore
 
     store = ReportingStore(reporting_url)
-    missing = [FACT_PREFIX + n for n in ORDER if FACT_PREFIX + n not in store.table_names()]
+    present = set(store.table_names())
+    missing = [FACT_PREFIX + n for n in ORDER if FACT_PREFIX + n not in present and n != "order_lines"]
     if missing:
         raise SystemExit(f"the reporting database {reporting_url} has no {missing}: run the pipeline first")
-    facts = facts_from_stored({name: store.read_table(FACT_PREFIX + name) for name in ORDER})
+    facts = facts_from_stored({name: store.read_table(FACT_PREFIX + name) for name in ORDER
+                               if FACT_PREFIX + name in present})
     store.dispose()
+    return facts
+
+
+def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
+                time_slot: str | None = None, weekdays: str | None = None, facts=None):
+    """The KPI catalog for any period and filters, from the facts in the reporting database (not by
+    adding up days: medians, distinct counts and 'within the period' conditions do not add up)."""
+    from chatsales.kpis import compute_kpis
+    from chatsales.period import Periods
+
+    facts = stored_facts(reporting_url) if facts is None else facts
     periods = Periods.range(first, last, timezone, time_slot=time_slot, weekdays=weekdays)
     return compute_kpis(facts, periods, dimensions=("all",), filters=filters or {})
 
@@ -152,10 +162,19 @@ def cmd_kpis(args) -> int:
     settings = load_settings()
     filters = {k: v for k, v in (("source", args.source), ("channel", args.channel), ("member", args.member),
                                  ("role", args.role)) if v is not None}
-    rows = period_kpis(settings.reporting_db_url, date.fromisoformat(args.from_), date.fromisoformat(args.to),
-                       settings.timezone, filters=filters, time_slot=args.time_slot, weekdays=args.days)
+    from chatsales.kpis.insights import product_table
+    from chatsales.period import Periods
+
+    first, last = date.fromisoformat(args.from_), date.fromisoformat(args.to)
+    facts = stored_facts(settings.reporting_db_url)
+    rows = period_kpis(settings.reporting_db_url, first, last, settings.timezone, filters=filters,
+                       time_slot=args.time_slot, weekdays=args.days, facts=facts)
     values = {r.kpi: {"value": _number(r.value), "numerator": _number(r.numerator),
                       "denominator": _number(r.denominator)} for r in rows.itertuples()}
+    # Insi-7 is a table: its rows (one per product) beside the recommendation conversion
+    products = product_table(facts, Periods.range(first, last, settings.timezone, time_slot=args.time_slot,
+                                                  weekdays=args.days), filters)
+    values["Insi-7"]["products"] = products.drop(columns="period").to_dict("records")
     if args.json:
         print(json.dumps(values, indent=2))
     else:
@@ -163,6 +182,10 @@ def cmd_kpis(args) -> int:
             shown = "—" if v["value"] is None else f"{v['value']:,.4g}"
             print(f"{ref:<18} {shown:>14}" + (f"   ({v['numerator']:,.4g} / {v['denominator']:,.4g})"
                                                 if v["denominator"] is not None else ""))
+        print("\nInsi-7 products (shown, units sold, sales, units sold after shown):")
+        for p in values["Insi-7"]["products"]:
+            print(f"  {p['product_id']:<16} {p['shown']:>8,.0f} {p['units_sold']:>10,.0f} {p['sales']:>14,.2f} "
+                  f"{p['units_sold_after_shown']:>10,.0f}")
     return 0
 
 

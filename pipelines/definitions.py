@@ -4,6 +4,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets_defs.attribution import attribution_assets
+from assets_defs.insights import insights_assets
 from assets_defs.kpis import kpi_assets
 from assets_defs.reporting import reporting_assets
 from assets_defs.sources import source_assets
@@ -13,6 +14,7 @@ from pipelines.partitions import daily_partitions
 from pipelines.reattribution import reattribution_job
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import late_data_sensor
+from resources.insight_settings import InsightSettings
 from resources.lake import LakeIOManager
 from resources.pipeline_settings import PipelineSettings
 from resources.reporting_db import ReportingDatabase
@@ -37,6 +39,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "campaigns": MarketingTouchpoints(campaigns_dir=str(settings.campaigns_dir)),
         "reporting": ReportingDatabase(url=settings.reporting_db_url),
         "lake": LakeIOManager(base_dir=str(settings.home / "lake")),
+        "insights": InsightSettings.from_settings(settings),
     }
 
 
@@ -44,7 +47,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions(settings)
     job = daily_pipeline_job(partitions)
     assets = [*source_assets(partitions), *attribution_assets(partitions), *kpi_assets(partitions),
-              *reporting_assets(partitions)]
+              *reporting_assets(partitions), *insights_assets(partitions)]
     return dg.Definitions(assets=assets, jobs=[job, reattribution_job(settings)], schedules=[nightly_schedule(job)],
                           sensors=[late_data_sensor(job, settings)],
                           resources=build_resources(settings), executor=dg.in_process_executor)

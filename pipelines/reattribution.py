@@ -59,8 +59,8 @@ def reattribute_op(context: dg.OpExecutionContext, config: ReattributeConfig, ch
                    settings: PipelineSettings) -> dg.Output:
     days = config.days()
     chat = chat_db.read().frames
-    every_order = all_orders(orders.read(settings.currency).frames["orders"],
-                             pos.read(settings.timezone, settings.currency).frames["orders"])
+    web, store_sales = orders.read(settings.currency).frames, pos.read(settings.timezone, settings.currency).frames
+    every_order = all_orders(web["orders"], store_sales["orders"])
     rows = attributed_order_rows(every_order, attribute(every_order, chat, config.window_days),
                                  timezone=settings.timezone, pii_key=settings.pii_key)
     new = rows_of_days(rows, days)
@@ -70,7 +70,8 @@ def reattribute_op(context: dg.OpExecutionContext, config: ReattributeConfig, ch
         summary, per_member = diff_summary(new, old), member_diff(new, old)
         written = {}
         if not config.dry_run:
-            facts = build_facts(chat, rows, settings.timezone).tables()
+            lines = all_orders(web["order_lines"], store_sales["order_lines"])
+            facts = build_facts(chat, rows, settings.timezone, order_lines=lines).tables()
             kpis = daily_tables(facts, chat["members"], days, settings.timezone)
             written = store.publish_days(days, run_id=context.run.run_id, attribution=new,
                                          kpis=kpis["kpi_daily"], members=kpis["member_daily"],

@@ -51,6 +51,13 @@ def test_demo_then_backfill(tmp_path):
     assert set(values) == set(REGISTRY)
     daily_sales = after[(after["kpi"] == "Chat-Card-81") & (after["dimension"] == "all")]["value"].sum()
     assert values["Chat-Card-81"]["value"] == daily_sales          # a count of sales does add up over days
+    # Insi-7's product table comes with the catalog; its units add up to the recommendation conversion's
+    products = values["Insi-7"]["products"]
+    assert products and set(products[0]) == {"product_id", "shown", "units_sold", "sales", "units_sold_after_shown"}
+    assert round(sum(p["units_sold"] for p in products), 6) == round(values["Insi-7"]["denominator"], 6)
+    assert {"product_daily", "campaign_orders", "campaign_stats", "customer_segments", "customer_trends",
+            "product_mix"} <= set(store.table_names())
+    assert len(store.read_table("campaign_stats")) > 0 and len(store.read_table("customer_segments")) > 0
     web = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json", "--channel", "web",
                 "--time-slot", "09:00-19:00", "--days", "mon,tue,wed,thu,fri"], tmp_path)
     assert web.returncode == 0 and json.loads(web.stdout)["Chat-Card-81"]["value"] <= daily_sales

@@ -10,6 +10,7 @@ EXPECTED_GROUPS = {
     "chat_platform": "sources", "web_orders": "sources", "store_sales": "sources",
     "marketing_touchpoints": "sources", "customer_identities": "identity", "order_attribution": "attribution",
     "conversation_facts": "facts", "kpi_daily": "kpis", "reporting_db": "reporting",
+    "product_sales": "insights", "campaign_attribution": "insights", "customer_segments": "insights",
 }
 
 

@@ -100,7 +100,33 @@ def _check_publication(store: ReportingStore, demo, result):
     assert len(merged) == len(by_member) > 10
     assert (merged["sales_total"].round(6) == merged["value"].round(6)).all()
     assert members["last_name"].notna().all()
+    _check_insights(store, kpis, result)
     return kpis
+
+
+def _check_insights(store: ReportingStore, kpis, result):
+    """The insights tables are filled and agree with kpi_daily: Insi-7 per day adds up product_daily."""
+    products = store.read_table("product_daily")
+    assert set(products["day"]) <= {d.date() for d in pd.date_range(FIRST, LAST)} and len(products) > 20
+    insi7 = kpis[(kpis["kpi"] == "Insi-7") & (kpis["dimension"] == "all")].set_index("day")
+    per_day = products.groupby("day")[["units_sold", "units_sold_after_shown"]].sum()
+    for column, part in (("units_sold", "denominator"), ("units_sold_after_shown", "numerator")):
+        assert per_day[column].round(6).tolist() == insi7[part].reindex(per_day.index).round(6).tolist()
+    assert products["shown"].sum() > 0 and products["units_sold_after_shown"].sum() > 0
+    credited = store.read_table("campaign_orders")
+    assert len(credited) > 5 and (credited["seconds_after_click"].between(0, 7 * 86_400)).all()
+    stats = store.read_table("campaign_stats")
+    assert set(stats.loc[stats["level"] == "kind", "kind"]) == {"mailing", "automation"}
+    assert stats.loc[stats["level"] == "campaign", "orders"].sum() == len(credited)
+    segments = store.read_table("customer_segments")
+    assert set(segments["segment_type"]) == {"product", "category", "price_band", "location", "store", "city"}
+    assert segments["customer_hash"].str.fullmatch(r"[0-9a-f]{64}").all()
+    trends = store.read_table("customer_trends")
+    assert len(trends) > 20 and set(trends["trend"]) <= {"buying_more", "buying_less", "stable"}
+    mix = store.read_table("product_mix")
+    assert {"web", "store"} == set(mix["sales_channel"]) and (mix["rank"] >= 1).all()
+    for table in (credited, stats, segments, trends, mix):
+        assert table["run_id"].eq(result.run_id).all()
 
 
 def test_pipeline_end_to_end_on_sqlite_is_idempotent(tmp_path, demo):
@@ -121,6 +147,8 @@ def test_pipeline_end_to_end_on_sqlite_is_idempotent(tmp_path, demo):
         # the same days again, and one day alone: identical KPI rows, nothing new in the ledger
         _run(settings, instance, FIRST, LAST)
         _run(settings, instance, date(2026, 3, 29), date(2026, 3, 29))
+        # that one-day run did not rewind the customer snapshot to 03-29
+        assert set(store.read_table("customer_trends")["as_of"]) == {pd.Timestamp("2026-04-02T22:00", tz="UTC")}
         # the Dagster UI shows the night's numbers on each materialisation of the attribution
         record = instance.fetch_materializations(dg.AssetKey("order_attribution"), limit=1).records[0]
         metadata = record.asset_materialization.metadata

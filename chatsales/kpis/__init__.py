@@ -15,6 +15,7 @@ from chatsales.kpis import dialogues  # noqa: F401
 from chatsales.kpis import ratings  # noqa: F401
 from chatsales.kpis import sales  # noqa: F401
 from chatsales.kpis import iadvize  # noqa: F401
+from chatsales.kpis import insights  # noqa: F401
 from chatsales.kpis.registry import DIMENSIONS, REGISTRY, Ctx, Kpi
 from chatsales.period import Periods
 
