@@ -129,13 +129,9 @@ def cmd_docs(args) -> int:
     return 0
 
 
-def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
-                time_slot: str | None = None, weekdays: str | None = None):
-    """The KPI catalog for any period and filters, from the facts in the reporting database (not by
-    adding up days: medians, distinct counts and 'within the period' conditions do not add up)."""
+def stored_facts(reporting_url: str):
+    """The fact tables of the reporting database, typed as the daily partitions computed from them."""
     from chatsales.facts import ORDER, facts_from_stored
-    from chatsales.kpis import compute_kpis
-    from chatsales.period import Periods
     from resources.reporting_db import FACT_PREFIX, ReportingStore
 
     store = ReportingStore(reporting_url)
@@ -144,25 +140,55 @@ def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, f
         raise SystemExit(f"the reporting database {reporting_url} has no {missing}: run the pipeline first")
     facts = facts_from_stored({name: store.read_table(FACT_PREFIX + name) for name in ORDER})
     store.dispose()
+    return facts
+
+
+def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
+                time_slot: str | None = None, weekdays: str | None = None, facts=None, memo: dict | None = None):
+    """The KPI catalog for any period and filters, from the facts in the reporting database (not by
+    adding up days: medians, distinct counts and 'within the period' conditions do not add up)."""
+    from chatsales.kpis import compute_kpis
+    from chatsales.period import Periods
+
+    facts = stored_facts(reporting_url) if facts is None else facts
     periods = Periods.range(first, last, timezone, time_slot=time_slot, weekdays=weekdays)
-    return compute_kpis(facts, periods, dimensions=("all",), filters=filters or {})
+    return compute_kpis(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
+
+
+def period_charts(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
+                  time_slot: str | None = None, weekdays: str | None = None, facts=None, memo: dict | None = None):
+    """The chart buckets (Chat-Donut-*, Chat-Bar-*) for any period and filters, from the same facts."""
+    from chatsales.kpis.charts import compute_charts
+    from chatsales.period import Periods
+
+    facts = stored_facts(reporting_url) if facts is None else facts
+    periods = Periods.range(first, last, timezone, time_slot=time_slot, weekdays=weekdays)
+    return compute_charts(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
 
 
 def cmd_kpis(args) -> int:
     settings = load_settings()
     filters = {k: v for k, v in (("source", args.source), ("channel", args.channel), ("member", args.member),
                                  ("role", args.role)) if v is not None}
-    rows = period_kpis(settings.reporting_db_url, date.fromisoformat(args.from_), date.fromisoformat(args.to),
-                       settings.timezone, filters=filters, time_slot=args.time_slot, weekdays=args.days)
+    period = dict(first=date.fromisoformat(args.from_), last=date.fromisoformat(args.to), timezone=settings.timezone,
+                  filters=filters, time_slot=args.time_slot, weekdays=args.days)
+    facts, memo = stored_facts(settings.reporting_db_url), {}
+    rows = period_kpis(settings.reporting_db_url, **period, facts=facts, memo=memo)
     values = {r.kpi: {"value": _number(r.value), "numerator": _number(r.numerator),
                       "denominator": _number(r.denominator)} for r in rows.itertuples()}
+    charts: dict[str, dict[str, int]] = {}
+    if args.charts:
+        for r in period_charts(settings.reporting_db_url, **period, facts=facts, memo=memo).itertuples():
+            charts.setdefault(r.chart, {})[r.bucket] = int(r.count)
     if args.json:
-        print(json.dumps(values, indent=2))
+        print(json.dumps({**values, "charts": charts} if args.charts else values, indent=2))
     else:
         for ref, v in values.items():
             shown = "—" if v["value"] is None else f"{v['value']:,.4g}"
             print(f"{ref:<18} {shown:>14}" + (f"   ({v['numerator']:,.4g} / {v['denominator']:,.4g})"
                                                 if v["denominator"] is not None else ""))
+        for ref, buckets in charts.items():
+            print(f"{ref:<18} " + ", ".join(f"{b}: {n:,}" for b, n in buckets.items()))
     return 0
 
 
@@ -193,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     kpis.add_argument("--time-slot", metavar="HH:MM-HH:MM")
     kpis.add_argument("--days", metavar="mon,tue,...")
     kpis.add_argument("--json", action="store_true")
+    kpis.add_argument("--charts", action="store_true", help="also the chart buckets (under \"charts\" in --json)")
     kpis.set_defaults(func=cmd_kpis)
     docs = sub.add_parser("docs", help="rewrite the README's KPI reference from the registry")
     docs.set_defaults(func=cmd_docs)
