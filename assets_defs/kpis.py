@@ -25,15 +25,18 @@ def kpi_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]
     @dg.asset(**partitioned(partitions, "kpis", layout="daily"), kinds={"pandas"},
               description="The KPI catalog for each day of the run, for dimension all and each breakdown "
                           "(source, channel, member, role) that applies, with numerators and denominators; "
-                          "and the members list (Chat-List-1) taken from the member breakdown.")
+                          "the members list (Chat-List-1) taken from the member breakdown; and the chart "
+                          "buckets (Chat-Donut-*, Chat-Bar-*), every bucket of every chart each day.")
     def kpi_daily(context: dg.AssetExecutionContext, conversation_facts: dict, chat_platform: dict,
                   settings: PipelineSettings) -> dg.Output:
         days = run_days(context)
         tables = daily_tables(conversation_facts, chat_platform["members"], days, settings.timezone)
-        rows, members = tables["kpi_daily"], tables["member_daily"]
-        context.log.info(f"kpi_daily {days_label(days)}: {len(rows)} rows, {len(members)} member rows")
+        rows, members, buckets = tables["kpi_daily"], tables["member_daily"], tables["kpi_buckets_daily"]
+        context.log.info(f"kpi_daily {days_label(days)}: {len(rows)} rows, {len(members)} member rows, "
+                         f"{len(buckets)} bucket rows")
         return dg.Output(tables,
                          metadata={"rows": len(rows), "kpis": int(rows["kpi"].nunique()),
-                                   "member_rows": len(members), "days": days_label(days)})
+                                   "member_rows": len(members), "bucket_rows": len(buckets),
+                                   "charts": int(buckets["chart"].nunique()), "days": days_label(days)})
 
     return [conversation_facts, kpi_daily]

@@ -17,7 +17,8 @@ def reporting_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefin
                                              description="Every day of the run has KPI rows in the "
                                                          "reporting database (no day missing).")],
               description="Publishes the run's days to the reporting database (attributed_orders, "
-                          "attribution_ledger, kpi_daily, member_daily, fact_* tables): each day is replaced whole in one "
+                          "attribution_ledger, kpi_daily, kpi_buckets_daily, member_daily, fact_* tables): "
+                          "each day is replaced whole in one "
                           "transaction, so readers never see a half-written day and re-runs are idempotent.")
     def reporting_db(context: dg.AssetExecutionContext, order_attribution: pd.DataFrame,
                      conversation_facts: dict, kpi_daily: dict, reporting: ReportingDatabase):
@@ -27,6 +28,7 @@ def reporting_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefin
         written = store.publish_days(days, run_id=context.run.run_id,
                                      attribution=rows_of_days(order_attribution, days),
                                      kpis=kpi_daily["kpi_daily"], members=kpi_daily["member_daily"],
+                                     buckets=kpi_daily.get("kpi_buckets_daily"),
                                      facts=facts)
         published = set(store.read_table("kpi_daily", days=days)["day"])
         missing = [d for d in days if d not in published]

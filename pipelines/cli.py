@@ -147,7 +147,7 @@ def stored_facts(reporting_url: str):
 
 
 def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
-                time_slot: str | None = None, weekdays: str | None = None, facts=None):
+                time_slot: str | None = None, weekdays: str | None = None, facts=None, memo: dict | None = None):
     """The KPI catalog for any period and filters, from the facts in the reporting database (not by
     adding up days: medians, distinct counts and 'within the period' conditions do not add up)."""
     from chatsales.kpis import compute_kpis
@@ -155,7 +155,18 @@ def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, f
 
     facts = stored_facts(reporting_url) if facts is None else facts
     periods = Periods.range(first, last, timezone, time_slot=time_slot, weekdays=weekdays)
-    return compute_kpis(facts, periods, dimensions=("all",), filters=filters or {})
+    return compute_kpis(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
+
+
+def period_charts(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
+                  time_slot: str | None = None, weekdays: str | None = None, facts=None, memo: dict | None = None):
+    """The chart buckets (Chat-Donut-*, Chat-Bar-*) for any period and filters, from the same facts."""
+    from chatsales.kpis.charts import compute_charts
+    from chatsales.period import Periods
+
+    facts = stored_facts(reporting_url) if facts is None else facts
+    periods = Periods.range(first, last, timezone, time_slot=time_slot, weekdays=weekdays)
+    return compute_charts(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
 
 
 def cmd_kpis(args) -> int:
@@ -165,18 +176,22 @@ def cmd_kpis(args) -> int:
     from chatsales.kpis.insights import product_table
     from chatsales.period import Periods
 
-    first, last = date.fromisoformat(args.from_), date.fromisoformat(args.to)
-    facts = stored_facts(settings.reporting_db_url)
-    rows = period_kpis(settings.reporting_db_url, first, last, settings.timezone, filters=filters,
-                       time_slot=args.time_slot, weekdays=args.days, facts=facts)
+    period = dict(first=date.fromisoformat(args.from_), last=date.fromisoformat(args.to), timezone=settings.timezone,
+                  filters=filters, time_slot=args.time_slot, weekdays=args.days)
+    facts, memo = stored_facts(settings.reporting_db_url), {}
+    rows = period_kpis(settings.reporting_db_url, **period, facts=facts, memo=memo)
     values = {r.kpi: {"value": _number(r.value), "numerator": _number(r.numerator),
                       "denominator": _number(r.denominator)} for r in rows.itertuples()}
     # Insi-7 is a table: its rows (one per product) beside the recommendation conversion
-    products = product_table(facts, Periods.range(first, last, settings.timezone, time_slot=args.time_slot,
-                                                  weekdays=args.days), filters)
+    products = product_table(facts, Periods.range(period["first"], period["last"], settings.timezone,
+                                                  time_slot=args.time_slot, weekdays=args.days), filters)
     values["Insi-7"]["products"] = products.drop(columns="period").to_dict("records")
+    charts: dict[str, dict[str, int]] = {}
+    if args.charts:
+        for r in period_charts(settings.reporting_db_url, **period, facts=facts, memo=memo).itertuples():
+            charts.setdefault(r.chart, {})[r.bucket] = int(r.count)
     if args.json:
-        print(json.dumps(values, indent=2))
+        print(json.dumps({**values, "charts": charts} if args.charts else values, indent=2))
     else:
         for ref, v in values.items():
             shown = "—" if v["value"] is None else f"{v['value']:,.4g}"
@@ -186,6 +201,8 @@ def cmd_kpis(args) -> int:
         for p in values["Insi-7"]["products"]:
             print(f"  {p['product_id']:<16} {p['shown']:>8,.0f} {p['units_sold']:>10,.0f} {p['sales']:>14,.2f} "
                   f"{p['units_sold_after_shown']:>10,.0f}")
+        for ref, buckets in charts.items():
+            print(f"{ref:<18} " + ", ".join(f"{b}: {n:,}" for b, n in buckets.items()))
     return 0
 
 
@@ -216,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     kpis.add_argument("--time-slot", metavar="HH:MM-HH:MM")
     kpis.add_argument("--days", metavar="mon,tue,...")
     kpis.add_argument("--json", action="store_true")
+    kpis.add_argument("--charts", action="store_true", help="also the chart buckets (under \"charts\" in --json)")
     kpis.set_defaults(func=cmd_kpis)
     docs = sub.add_parser("docs", help="rewrite the README's KPI reference from the registry")
     docs.set_defaults(func=cmd_docs)

@@ -75,6 +75,7 @@ def reattribute_op(context: dg.OpExecutionContext, config: ReattributeConfig, ch
             kpis = daily_tables(facts, chat["members"], days, settings.timezone)
             written = store.publish_days(days, run_id=context.run.run_id, attribution=new,
                                          kpis=kpis["kpi_daily"], members=kpis["member_daily"],
+                                         buckets=kpis["kpi_buckets_daily"],
                                          facts=tables_of_days(facts, days))
     finally:
         store.dispose()

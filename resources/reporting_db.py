@@ -337,12 +337,21 @@ class ReportingStore:
         if last_day is not None:
             query = query.where(table.c.day <= last_day)
         with self.engine.connect() as conn:
-            frame = pd.read_sql(query, conn)
+            # rows straight from the driver's cursor: SQLAlchemy's per-value result processing (a datetime
+            # object parsed from every SQLite timestamp) cost more than the fetch; types are set below
+            result = conn.execute(query)
+            frame = pd.DataFrame.from_records(result.cursor.fetchall(),
+                                              columns=[d[0] for d in result.cursor.description])
+            result.close()
         for column in table.columns:
             if isinstance(column.type, sa.DateTime) and column.name in frame:
                 frame[column.name] = pd.to_datetime(frame[column.name], utc=True, format="ISO8601")
             if isinstance(column.type, sa.Date) and column.name in frame:
                 frame[column.name] = pd.to_datetime(frame[column.name]).dt.date
+            if isinstance(column.type, sa.Boolean) and column.name in frame:   # SQLite keeps 0 / 1
+                flags = frame[column.name]
+                frame[column.name] = flags.astype(bool) if flags.notna().all() else \
+                    flags.map({0: False, 1: True}).astype(object).where(flags.notna(), None)
         return frame
 
     def published_days(self) -> set[date]:

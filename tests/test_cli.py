@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from chatsales.kpis import REGISTRY
+from chatsales.kpis.charts import CHARTS
 from resources.reporting_db import ReportingStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,17 @@ def test_demo_then_backfill(tmp_path):
     web = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json", "--channel", "web",
                 "--time-slot", "09:00-19:00", "--days", "mon,tue,wed,thu,fri"], tmp_path)
     assert web.returncode == 0 and json.loads(web.stdout)["Chat-Card-81"]["value"] <= daily_sales
+
+    charts = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json", "--charts"], tmp_path)
+    assert charts.returncode == 0, charts.stderr[-3000:]
+    with_charts = json.loads(charts.stdout)
+    assert set(with_charts) == set(REGISTRY) | {"charts"} and set(with_charts["charts"]) == set(CHARTS)
+    assert sum(with_charts["charts"]["Chat-Donut-1"].values()) == with_charts["Chat-Card-1"]["value"]
+    assert list(with_charts["charts"]["Chat-Bar-10"]) == list(CHARTS["Chat-Bar-10"].buckets)
+    assert sum(with_charts["charts"]["Chat-Bar-11"].values()) == with_charts["Chat-Card-10"]["value"]
+    published = store.read_table("kpi_buckets_daily")       # new conversations by start day: days add up
+    donut = published[(published["chart"] == "Chat-Donut-1") & (published["dimension"] == "all")]
+    assert with_charts["charts"]["Chat-Donut-1"] == donut.groupby("bucket")["count"].sum().to_dict()
 
     wrong = _run(["backfill", "--from", str(days[2]), "--to", str(days[1])], tmp_path)
     assert wrong.returncode == 2 and "is before --from" in wrong.stderr

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from chatsales.demo import generate_demo
+from chatsales.kpis.charts import CHARTS
 from chatsales.settings import load_settings
 from pipelines.cli import period_kpis
 from pipelines.definitions import build_definitions
@@ -93,6 +94,17 @@ def _check_publication(store: ReportingStore, demo, result):
     per_day = local[local.between(FIRST, LAST)].value_counts()
     c1 = kpis[(kpis["kpi"] == "Chat-Card-1") & (kpis["dimension"] == "all")].set_index("day")["value"]
     assert c1.reindex(per_day.index).tolist() == per_day.astype(float).tolist()
+    # chart buckets: every chart with the same full grid each day; the donut of new conversations by source
+    # adds up to Chat-Card-1, the establishment-time bars to Chat-Card-10
+    buckets = store.read_table("kpi_buckets_daily")
+    assert set(buckets["chart"]) == set(CHARTS)
+    assert set(buckets["day"]) == set(kpis["day"]) and buckets.groupby("day").size().nunique() == 1
+    assert buckets["run_id"].eq(result.run_id).all()
+    total = buckets[buckets["dimension"] == "all"].groupby(["chart", "day"])["count"].sum().astype(float)
+    assert total["Chat-Donut-1"].tolist() == c1.reindex(total["Chat-Donut-1"].index).tolist()
+    c10 = kpis[(kpis["kpi"] == "Chat-Card-10") & (kpis["dimension"] == "all")].set_index("day")["value"]
+    assert total["Chat-Bar-11"].tolist() == c10.reindex(total["Chat-Bar-11"].index).tolist()
+    assert total["Chat-Bar-11"].sum() > 10
     # the members list agrees with the member breakdown of kpi_daily
     members = store.read_table("member_daily")
     by_member = kpis[(kpis["kpi"] == "Chat-Card-80") & (kpis["dimension"] == "member")]

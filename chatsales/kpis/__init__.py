@@ -36,12 +36,14 @@ def _complete_all(rows: pd.DataFrame, kpi: Kpi, periods: Periods) -> pd.DataFram
 
 def compute_kpis(facts: Facts | Mapping[str, pd.DataFrame], periods: Periods,
                  dimensions: Iterable[str] = DIMENSIONS, filters: Mapping[str, str] | None = None,
-                 refs: Iterable[str] | None = None) -> pd.DataFrame:
-    """Every KPI (or `refs`) × window × applicable breakdown, sorted; `period` indexes `periods`."""
+                 refs: Iterable[str] | None = None, memo: dict | None = None) -> pd.DataFrame:
+    """Every KPI (or `refs`) × window × applicable breakdown, sorted; `period` indexes `periods`.
+    `memo` holds the shared measures; pass the same dict to compute_charts over the same facts, periods and
+    filters to compute them once for both."""
     if not isinstance(facts, Facts):
         facts = Facts.from_tables(facts)
     parts = []
-    memo: dict = {}
+    memo = {} if memo is None else memo
     for ref in (refs or REGISTRY):
         kpi = REGISTRY[ref]
         for dimension in kpi.dimensions():

@@ -18,8 +18,12 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
     """Per window and chatroom: who wrote in the window, first visitor / last member / last message, kinds."""
     msgs = ctx.with_rooms(ctx.facts.messages, ROOM_COLUMNS)
     keyed = ctx.keyed(msgs, "sent_at", ROOM_DIMS)
-    if keyed.empty:
-        return pd.DataFrame(columns=[*KEY, "chatroom_id", "visitor_wrote", "member_wrote"])
+    if keyed.empty:     # the same columns as below, so a window without messages computes like any other
+        flags = ["visitor_wrote", "member_wrote", "product_any", "photo_member", "video_member", "photo_visitor",
+                 "video_visitor", "connect_request_member", "email_request_member", "email_filled"]
+        return pd.DataFrame({**{c: pd.Series(dtype="object") for c in [*KEY, "chatroom_id", *ROOM_COLUMNS]},
+                             **{c: pd.Series(dtype="bool") for c in flags},
+                             **{c: pd.Series(dtype="int64") for c in ("t_visitor", "t_member", "t_any")}})
     t = to_us(keyed["sent_at"])
     visitor = keyed["sender"].eq("visitor").to_numpy()
     frame = keyed[[*KEY, "chatroom_id", *ROOM_COLUMNS]].assign(
