@@ -338,7 +338,9 @@ class ReportingStore:
             query = query.where(table.c.day <= last_day)
         with self.engine.connect() as conn:
             # rows straight from the driver's cursor: SQLAlchemy's per-value result processing (a datetime
-            # object parsed from every SQLite timestamp) cost more than the fetch; types are set below
+            # object parsed from every SQLite timestamp) cost more than the fetch; types are set below.
+            # Not ADBC: its bundled second copy of SQLite in this process can drop sqlite3's POSIX locks and
+            # corrupt the file (tried: "file is not a database" in test_late_data).
             result = conn.execute(query)
             frame = pd.DataFrame.from_records(result.cursor.fetchall(),
                                               columns=[d[0] for d in result.cursor.description])

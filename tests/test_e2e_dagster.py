@@ -9,25 +9,22 @@ changes. Every process is stopped, also when the test fails.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import requests
 
 from chatsales.demo import generate_demo
-from chatsales.watermarks import local_days
 from resources.reporting_db import ReportingStore
+from tests.late_arrivals import answer_a_rating_late, deliver_late_store_file, refund_an_attributed_order
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -151,30 +148,15 @@ def dagster(request, tmp_path):
 
 def _late_data(demo, store: ReportingStore) -> tuple[dict, set[date]]:
     """Write a late rating, the late store file and a refund; return the values before and the days hit."""
-    chat = sqlite3.connect(demo.chat_db_path)
-    requested, newest = chat.execute(
-        "SELECT requested_at, (SELECT max(given_at) FROM ratings) FROM ratings WHERE given_at IS NULL "
-        "AND requested_at >= ? ORDER BY requested_at LIMIT 1", (f"{FIRST} 12:00:00",)).fetchone()
-    chat.execute("UPDATE ratings SET given_at = datetime(?, '+1 minute'), score = 4 WHERE requested_at = ? "
-                 "AND given_at IS NULL", (newest, requested))
-    chat.commit()
-    chat.close()
-    rating_day = local_days(pd.Series([requested]), TZ).iloc[0]
-    late_file = Path(shutil.copy(demo.late_store_file, demo.store_sales_dir))
-    orders = store.read_table("attributed_orders")
-    refunded = orders[(orders["sales_channel"] == "web") & orders["attributed"] & ~orders["is_cancelled"]
-                      & (orders["net_total"] > 0)].sort_values("order_id").iloc[0]
-    versions = [json.loads(line) for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
-                for line in f.read_text().splitlines() if json.loads(line)["order_id"] == refunded["order_id"]]
-    latest = max(versions, key=lambda v: pd.Timestamp(v["updated_at"]))
-    Path(demo.orders_dir, "zz-refunds.jsonl").write_text(json.dumps(
-        {**latest, "status": "refunded", "refunded": latest["total"], "updated_at": "2026-12-01T10:00:00Z"}) + "\n")
+    rating_day = answer_a_rating_late(demo, FIRST, score=4)
+    store_day, late_receipts = deliver_late_store_file(demo)
+    refunded = refund_an_attributed_order(demo, store)
     kpis = store.read_table("kpi_daily")
     ratings_given = kpis[(kpis["kpi"] == "Chat-Card-72") & (kpis["dimension"] == "all")
                          & (kpis["day"] == rating_day)]["value"].iloc[0]
     before = {"rating_day": rating_day, "ratings_given": ratings_given, "refunded": refunded,
-              "late_receipts": set(pd.read_csv(late_file, dtype=str)["receipt_id"])}
-    return before, {rating_day, date.fromisoformat(late_file.stem[-10:]), refunded["day"]}
+              "late_receipts": late_receipts}
+    return before, {rating_day, store_day, refunded["day"]}
 
 
 def test_backfill_then_late_data_through_webserver_and_daemon(dagster):

@@ -3,11 +3,7 @@
 reporting database checked. The webserver + daemon version of this story is tests/test_e2e_dagster.py."""
 from __future__ import annotations
 
-import json
-import shutil
-import sqlite3
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -22,6 +18,7 @@ from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
 from pipelines.sensors import LATE_SENSOR, RANGE_END, RANGE_START, REASONS_TAG
 from resources.reporting_db import ReportingStore
+from tests.late_arrivals import answer_a_rating_late, deliver_late_store_file, refund_an_attributed_order
 
 FIRST, DAYS = date(2026, 5, 4), 10
 TZ = "Europe/Paris"
@@ -84,29 +81,12 @@ def test_late_data_reruns_exactly_the_affected_days(world):
     assert not result.run_requests, result.skip_reason.skip_message
 
     # 1. a rating answered late: its request day's Chat-Card-72 goes up by one
-    chat = sqlite3.connect(demo.chat_db_path)
-    requested, newest = chat.execute(
-        "SELECT requested_at, (SELECT max(given_at) FROM ratings) FROM ratings WHERE given_at IS NULL "
-        "AND requested_at >= ? ORDER BY requested_at LIMIT 1", (f"{FIRST} 12:00:00",)).fetchone()
-    rating_day = local_days(pd.Series([requested]), TZ).iloc[0]
-    given_before = _kpi(store, "Chat-Card-72", rating_day)
-    chat.execute("UPDATE ratings SET given_at = datetime(?, '+1 minute'), score = 5 WHERE requested_at = ? "
-                 "AND given_at IS NULL", (newest, requested))
-    chat.commit()
-    chat.close()
+    rating_day = answer_a_rating_late(demo, FIRST, score=5)
+    given_before = _kpi(store, "Chat-Card-72", rating_day)      # published values change only when re-run
     # 2. the store file that was 3 days late arrives
-    late_file = shutil.copy(demo.late_store_file, demo.store_sales_dir)
-    late_receipts = pd.read_csv(late_file, dtype=str)["receipt_id"].unique()
-    store_day = date.fromisoformat(Path(late_file).stem[-10:])         # store-<id>-<day>.csv
+    store_day, late_receipts = deliver_late_store_file(demo)
     # 3. an attributed web order is refunded a week later (a newer version in a new export file)
-    orders = store.read_table("attributed_orders")
-    refunded = orders[(orders["sales_channel"] == "web") & orders["attributed"] & ~orders["is_cancelled"]
-                      & (orders["net_total"] > 0)].sort_values("order_id").iloc[0]
-    versions = [json.loads(line) for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
-                for line in f.read_text().splitlines() if json.loads(line)["order_id"] == refunded["order_id"]]
-    latest = max(versions, key=lambda v: pd.Timestamp(v["updated_at"]))
-    refund = {**latest, "status": "refunded", "refunded": latest["total"], "updated_at": "2026-12-01T10:00:00Z"}
-    Path(demo.orders_dir, "zz-refunds.jsonl").write_text(json.dumps(refund) + "\n")
+    refunded = refund_an_attributed_order(demo, store)
     net_before = _kpi(store, "Chat-Card-80-net", refunded["day"])
 
     result, cursor_after = _tick(defs, instance, cursor)
