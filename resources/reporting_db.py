@@ -238,10 +238,14 @@ class ReportingStore:
 
     # --- writing ----------------------------------------------------------------------------------
     def _lock(self, conn: Connection) -> None:
-        """Serialise publications: a PostgreSQL advisory lock, SQLite's single writer."""
+        """Serialise publications: a PostgreSQL advisory lock, SQLite's write lock; taken before anything
+        is read, so a publication waiting for another one computes its ledger against what that one wrote."""
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
                          {"k": zlib.crc32(b"chatsales-reporting-publish")})
+        elif conn.dialect.name == "sqlite":
+            # pysqlite would BEGIN (deferred) only at the first write, after the ledger's read
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def publish_days(self, days: Sequence[date], *, run_id: str, attribution: pd.DataFrame | None = None,
                      kpis: pd.DataFrame | None = None, buckets: pd.DataFrame | None = None,

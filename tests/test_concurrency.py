@@ -1,0 +1,78 @@
+"""Two runs of the same partition at once cannot interleave their writes: the database lock (PostgreSQL
+advisory lock, SQLite's write lock taken at the start of the publication) with two real processes, and the
+Dagster concurrency pool on the reporting push."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from resources.reporting_db import ReportingStore
+from tests.publish_worker import DAY, N_ORDERS, day_frames
+from tests.test_crash_safety import assert_one_version, finish, start_worker, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+PAUSE = 1.5
+
+
+def _two_publishers_at_once(url: str, tmp_path: Path) -> None:
+    store = ReportingStore(url)
+    store.publish_days([DAY], run_id="r0", **day_frames(0))
+    # A takes the lock, writes its first tables and holds the transaction open for PAUSE seconds
+    a, a_inside, a_timings = start_worker(url, "rA", 1, tmp_path, pause_after="attributed_orders", pause=PAUSE)
+    wait_for(a_inside, a)
+    # B publishes the same day (same content) while A is inside its transaction
+    b, _, b_timings = start_worker(url, "rB", 1, tmp_path, name="rB")
+    finish(a)
+    finish(b)
+    ta, tb = (json.loads(p.read_text()) for p in (a_timings, b_timings))
+    a_paused_at = float(a_inside.read_text())
+    # B waited: its first write came after A's pause, i.e. after A committed
+    assert tb["first_insert"] >= a_paused_at + PAUSE - 0.05, (ta, tb, a_paused_at)
+    assert tb["returned"] >= ta["first_insert"] + PAUSE - 0.05
+    # one complete version (B's, the last one), no duplicates anywhere
+    rows = assert_one_version(store, 1, "rB")
+    ledger = rows["attribution_ledger"]
+    # B read what A had published, so it found nothing changed: no duplicate ledger entries
+    assert ledger.groupby("run_id").size().to_dict() == {"r0": N_ORDERS, "rA": len(ledger) - N_ORDERS}
+    assert not ledger.duplicated(["order_id", "run_id"]).any()
+    store.dispose()
+
+
+def test_two_processes_publishing_the_same_day_on_sqlite_are_serialised(sqlite_url, tmp_path):
+    """Checked by removal: without the `BEGIN IMMEDIATE` of ReportingStore._lock (pysqlite then takes the
+    write lock only at the first write), B read the published attribution before A committed and reached its
+    first insert while A was still inside (first_insert 0.94 s after A's pause began, not 1.5 s): the wait
+    assertion fails. Its ledger would then repeat A's changes. This test found that gap; the fix is in _lock."""
+    _two_publishers_at_once(sqlite_url, tmp_path)
+
+
+def test_two_processes_publishing_the_same_day_on_postgres_are_serialised(pg_url, tmp_path):
+    """Checked by removal: without the pg_advisory_xact_lock of ReportingStore._lock, B computes its
+    ledger from the old rows, waits only on A's row locks at its DELETE, then its COPY into attributed_orders
+    hits A's committed rows: B fails with UniqueViolation on attributed_orders_pkey and the test fails."""
+    _two_publishers_at_once(pg_url, tmp_path)
+
+
+def test_the_reporting_push_is_in_a_dagster_pool_limited_to_one(tmp_path):
+    """Checked by removal: without `pool=` on reporting_db (or without `concurrency: pools:` in dagster.yaml)
+    the assertions below fail; Dagster then lets two runs' pushes execute at the same time."""
+    from pipelines.definitions import build_definitions
+    from chatsales.settings import load_settings
+
+    defs = build_definitions(load_settings({"CHATSALES_HOME": "/nonexistent"}))
+    pools = {key.to_user_string(): defs.resolve_assets_def(key).op.pool
+             for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    # only the push is serialised; everything upstream of it may run side by side
+    assert pools.pop("reporting_db") == "reporting_db"
+    assert set(pools.values()) == {None}
+    for config_file in ("dagster.yaml", "dagster-postgres.yaml"):
+        config = yaml.safe_load((ROOT / config_file).read_text())
+        assert config["concurrency"]["pools"]["default_limit"] == 1, config_file
+    # the instance the CLI and `dagster dev` use reads that limit
+    (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert instance.event_log_storage.supports_global_concurrency_limits
