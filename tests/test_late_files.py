@@ -72,8 +72,8 @@ def test_a_redelivery_with_one_corrected_line_replaces_the_receipt_whole(tmp_pat
         [0, "p-1", 3.0, 60.0], [1, "p-2", 1.0, 10.5]]
     assert len(order_lines) == 5
     # the same re-delivery overwriting the original file (same name) gives the same result
-    (tmp_path / "store-S1-2026-03-02.csv").write_text((tmp_path / "store-S1-2026-03-05-resent-2026-03-02.csv").read_text())
-    (tmp_path / "store-S1-2026-03-05-resent-2026-03-02.csv").unlink()
+    resent = tmp_path / "store-S1-2026-03-05-resent-2026-03-02.csv"
+    resent.replace(tmp_path / "store-S1-2026-03-02.csv")
     again, _ = _read(tmp_path)
     assert again["total"].to_dict() == {"R1": 70.5, "R2": 20.0, "R3": 5.0}
 
