@@ -1,12 +1,13 @@
 """A real process that publishes one day to the reporting database (crash-safety and concurrency tests).
 
-    python -m tests.publish_worker URL RUN_ID VERSION [--pause-after TABLE --marker FILE --pause SECONDS]
-                                   [--timings FILE]
+    python -m tests.publish_worker URL RUN_ID VERSION [--pause-after TABLE --marker FILE --pause SECONDS
+                                   [--wait-for FILE]] [--started-marker FILE] [--timings FILE]
 
 It publishes `day_frames(VERSION)` for DAY with ReportingStore.publish_days, unchanged. Only the test
 wraps the module's `_bulk_insert` to observe the transaction from the inside: with --pause-after, once
 TABLE's rows are inserted (the transaction still open, the lock held) it writes --marker and sleeps, so the
-test can kill it or start a rival there. --timings gets the wall-clock time of its first insert and of the
+test can kill it or start a rival there (with --wait-for, it stays paused until the rival says it has started).
+--timings gets the wall-clock time of its first insert and of the
 return of publish_days (JSON), to show which publication waited for the other.
 """
 from __future__ import annotations
@@ -51,6 +52,8 @@ def main() -> None:
     parser.add_argument("--marker")
     parser.add_argument("--pause", type=float, default=0.0)
     parser.add_argument("--timings")
+    parser.add_argument("--wait-for", help="when paused, first wait until this file exists")
+    parser.add_argument("--started-marker", help="written just before publish_days is called")
     args = parser.parse_args()
 
     from resources import reporting_db
@@ -63,12 +66,18 @@ def main() -> None:
         written = original(conn, table, frame)
         if args.pause_after and table.name == args.pause_after:
             Path(args.marker).write_text(str(time.time()))
+            deadline = time.monotonic() + 60
+            while args.wait_for and not Path(args.wait_for).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
             time.sleep(args.pause)
+            timings["resumed"] = time.time()
         return written
 
     reporting_db._bulk_insert = observed
     store = reporting_db.ReportingStore(args.url)
     timings["started"] = time.time()
+    if args.started_marker:
+        Path(args.started_marker).write_text(str(timings["started"]))
     store.publish_days([DAY], run_id=args.run_id, **day_frames(args.version))
     timings["returned"] = time.time()
     if args.timings:

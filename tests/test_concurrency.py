@@ -14,24 +14,24 @@ from tests.publish_worker import DAY, N_ORDERS, day_frames
 from tests.test_crash_safety import assert_one_version, finish, start_worker, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-PAUSE = 1.5
+PAUSE = 0.5
 
 
 def _two_publishers_at_once(url: str, tmp_path: Path) -> None:
     store = ReportingStore(url)
     store.publish_days([DAY], run_id="r0", **day_frames(0))
-    # A takes the lock, writes its first tables and holds the transaction open for PAUSE seconds
-    a, a_inside, a_timings = start_worker(url, "rA", 1, tmp_path, pause_after="attributed_orders", pause=PAUSE)
+    # A takes the lock, writes its first tables and holds its transaction open until B has started
+    # publishing, then PAUSE seconds more; B publishes the same day (same content) meanwhile
+    b_started = tmp_path / "rB.started"
+    a, a_inside, a_timings = start_worker(url, "rA", 1, tmp_path, pause_after="attributed_orders", pause=PAUSE,
+                                          extra=("--wait-for", str(b_started)))
     wait_for(a_inside, a)
-    # B publishes the same day (same content) while A is inside its transaction
-    b, _, b_timings = start_worker(url, "rB", 1, tmp_path, name="rB")
+    b, _, b_timings = start_worker(url, "rB", 1, tmp_path, extra=("--started-marker", str(b_started)))
     finish(a)
     finish(b)
     ta, tb = (json.loads(p.read_text()) for p in (a_timings, b_timings))
-    a_paused_at = float(a_inside.read_text())
-    # B waited: its first write came after A's pause, i.e. after A committed
-    assert tb["first_insert"] >= a_paused_at + PAUSE - 0.05, (ta, tb, a_paused_at)
-    assert tb["returned"] >= ta["first_insert"] + PAUSE - 0.05
+    assert tb["started"] < ta["resumed"]              # B was publishing while A was inside its transaction
+    assert tb["first_insert"] >= ta["resumed"], (ta, tb)   # and B wrote nothing until A went on (and committed)
     # one complete version (B's, the last one), no duplicates anywhere
     rows = assert_one_version(store, 1, "rB")
     ledger = rows["attribution_ledger"]
@@ -44,8 +44,8 @@ def _two_publishers_at_once(url: str, tmp_path: Path) -> None:
 def test_two_processes_publishing_the_same_day_on_sqlite_are_serialised(sqlite_url, tmp_path):
     """Checked by removal: without the `BEGIN IMMEDIATE` of ReportingStore._lock (pysqlite then takes the
     write lock only at the first write), B read the published attribution before A committed and reached its
-    first insert while A was still inside (first_insert 0.94 s after A's pause began, not 1.5 s): the wait
-    assertion fails. Its ledger would then repeat A's changes. This test found that gap; the fix is in _lock."""
+    first insert 0.46 s before A resumed: the wait assertion fails. Its ledger would then repeat A's changes.
+    This test found that gap; the fix is in _lock."""
     _two_publishers_at_once(sqlite_url, tmp_path)
 
 

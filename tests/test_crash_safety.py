@@ -20,10 +20,12 @@ VOLATILE = ["run_id", "computed_at"]
 
 
 def start_worker(url: str, run_id: str, version: int, tmp_path: Path, *, pause_after: str | None = None,
-                 pause: float = 0.0, name: str | None = None) -> tuple[subprocess.Popen, Path, Path]:
+                 pause: float = 0.0, name: str | None = None, extra: tuple[str, ...] = ()
+                 ) -> tuple[subprocess.Popen, Path, Path]:
     name = name or run_id
     marker, timings = tmp_path / f"{name}.inside", tmp_path / f"{name}.timings.json"
-    args = [sys.executable, "-m", "tests.publish_worker", url, run_id, str(version), "--timings", str(timings)]
+    args = [sys.executable, "-m", "tests.publish_worker", url, run_id, str(version), "--timings", str(timings),
+            *extra]
     if pause_after:
         args += ["--pause-after", pause_after, "--marker", str(marker), "--pause", str(pause)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
