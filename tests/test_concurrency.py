@@ -4,6 +4,9 @@ Dagster concurrency pool on the reporting push."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -76,3 +79,42 @@ def test_the_reporting_push_is_in_a_dagster_pool_limited_to_one(tmp_path):
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         assert instance.event_log_storage.supports_global_concurrency_limits
+
+
+POOL_RUN = """
+import sys, time
+import dagster as dg
+from assets_defs.reporting import PUSH_POOL
+
+@dg.asset(pool=PUSH_POOL)
+def push():
+    started = time.time()
+    time.sleep(1.0)
+    print("SPAN", started, time.time(), flush=True)
+
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    assert dg.materialize([push], instance=instance).success
+"""
+
+
+def test_two_dagster_runs_in_the_push_pool_never_overlap(tmp_path):
+    """Two real processes, each a Dagster run on one instance configured by the repo's dagster.yaml, each
+    materialising an asset in the push's pool (a stand-in that sleeps 1 s: the test above shows the real
+    reporting_db asset is in that pool): the second run's step is blocked until the first releases the slot.
+    Checked by removal: with `pools: default_limit: 1` deleted from dagster.yaml, the two spans overlap and
+    no step is blocked."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    script = tmp_path / "pool_run.py"
+    script.write_text(POOL_RUN)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    runs = [subprocess.Popen([sys.executable, str(script), str(home)], cwd=ROOT, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    outputs = [run.communicate(timeout=180)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    spans = sorted(tuple(map(float, line.split()[1:])) for out in outputs for line in out.splitlines()
+                   if line.startswith("SPAN"))
+    assert len(spans) == 2
+    assert spans[1][0] >= spans[0][1], spans          # the second push started after the first ended
+    assert sum("Step blocked by limit for pool reporting_db" in out for out in outputs) == 1
