@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
