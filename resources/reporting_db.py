@@ -215,8 +215,15 @@ class ReportingStore:
 
     # --- schema ---------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
+        """Create the missing public tables, under the publication lock: two first publications on an
+        empty database would otherwise both see a table missing and the second CREATE would fail. When
+        nothing is missing no lock is taken, so a reader never waits for a publication."""
         if not self._ready:
-            _meta.create_all(self.engine, checkfirst=True)
+            existing = set(sa.inspect(self.engine).get_table_names())
+            if any(table.name not in existing for table in _meta.sorted_tables):
+                with self.engine.begin() as conn:
+                    self._lock(conn)
+                    _meta.create_all(conn, checkfirst=True)
             self._ready = True
 
     def _fact_table(self, conn: Connection, name: str, frame: pd.DataFrame) -> sa.Table:

@@ -1,7 +1,8 @@
 """A real process that publishes one day to the reporting database (crash-safety and concurrency tests).
 
     python -m tests.publish_worker URL RUN_ID VERSION [--pause-after TABLE --marker FILE --pause SECONDS
-                                   [--wait-for FILE]] [--started-marker FILE] [--timings FILE]
+                                   [--wait-for FILE]] [--started-marker FILE] [--pause-before-create SECONDS]
+                                   [--timings FILE]
 
 It publishes `day_frames(VERSION)` for DAY with ReportingStore.publish_days, unchanged. Only the test
 wraps the module's `_bulk_insert` to observe the transaction from the inside: with --pause-after, once
@@ -54,6 +55,8 @@ def main() -> None:
     parser.add_argument("--timings")
     parser.add_argument("--wait-for", help="when paused, first wait until this file exists")
     parser.add_argument("--started-marker", help="written just before publish_days is called")
+    parser.add_argument("--pause-before-create", type=float, default=0.0,
+                        help="sleep between the schema check and the CREATE TABLEs of a fresh database")
     args = parser.parse_args()
 
     from resources import reporting_db
@@ -74,6 +77,10 @@ def main() -> None:
         return written
 
     reporting_db._bulk_insert = observed
+    if args.pause_before_create:
+        import sqlalchemy as sa
+
+        sa.event.listen(reporting_db._meta, "before_create", lambda *a, **k: time.sleep(args.pause_before_create))
     store = reporting_db.ReportingStore(args.url)
     timings["started"] = time.time()
     if args.started_marker:

@@ -74,6 +74,11 @@ def _crash_then_complete(url: str, tmp_path: Path) -> None:
     process, marker, _ = start_worker(url, "r1", 1, tmp_path, pause_after="kpi_daily", pause=120)
     wait_for(marker, process)
     assert_one_version(store, 0, "r0")            # a reader during the open transaction: the old version
+    started = time.monotonic()                    # and a reader that connects now does not wait for it
+    newcomer = ReportingStore(url)
+    assert_one_version(newcomer, 0, "r0")
+    newcomer.dispose()
+    assert time.monotonic() - started < 10
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
@@ -111,5 +116,7 @@ def test_sigkill_mid_publication_on_sqlite_keeps_the_previous_day(sqlite_url, tm
 
 
 def test_sigkill_mid_publication_on_postgres_keeps_the_previous_day(pg_url, tmp_path):
-    """Checked by removal: the same autocommit publish_days fails here the same way on PostgreSQL."""
+    """Checked by removal: the same autocommit publish_days fails here the same way on PostgreSQL. With
+    ensure_schema taking the publication lock even when no table is missing, the newcomer reader waits for
+    the paused publication's advisory lock, 120 s, and then reads its version 1: the test fails."""
     _crash_then_complete(pg_url, tmp_path)
