@@ -8,11 +8,14 @@ from chatsales.publication import rows_of_days, tables_of_days
 from resources.reporting_db import ReportingDatabase
 
 DAYS_CHECK = "every_day_published"
+PUSH_POOL = "reporting_db"
 
 
 def reporting_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
 
-    @dg.asset(**partitioned(partitions, "reporting"), kinds={"sql"},
+    # pool: two runs of the same days never push at once (limit in dagster.yaml, concurrency: pools:);
+    # the database lock of ReportingStore.publish_days guards writers outside Dagster too
+    @dg.asset(**partitioned(partitions, "reporting"), kinds={"sql"}, pool=PUSH_POOL,
               check_specs=[dg.AssetCheckSpec(DAYS_CHECK, asset="reporting_db",
                                              description="Every day of the run has KPI rows in the "
                                                          "reporting database (no day missing).")],

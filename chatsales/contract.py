@@ -6,8 +6,12 @@ the first failing check of a row is its reason. A source that cannot be read at 
 """
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,6 +45,9 @@ def _shown(values: pd.Series) -> pd.Series:
     """Raw values as a reason shows them: quoted and shortened, `missing` for none (call on failing rows only)."""
     text = values.astype("str").str.slice(0, 60)
     return ("'" + text + "'").fillna("missing").astype(object)
+
+
+_PLAIN = ("string", "integer", "floating", "mixed-integer-float", "decimal", "empty")
 
 
 class Checks:
@@ -95,6 +102,9 @@ class Checks:
         if required:
             self.fail(raw.isna(), f"{name}: missing")
         parsed = pd.to_numeric(raw.astype(object), errors="coerce").astype("float64")
+        if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) not in _PLAIN:
+            # JSON true/false would pass for 1 and 0
+            parsed = parsed.mask(raw.map(lambda v: isinstance(v, bool)).astype(bool))
         self.fail(raw.notna() & (parsed.isna() | ~np.isfinite(parsed.fillna(0))),
                   f"{name}: not a number", raw)
         if integer:
@@ -135,6 +145,49 @@ class Checks:
         key = self.key.astype(object).where(self.key.notna(), None)
         return rejects_frame(self.source, self.location[bad].to_numpy(), key[bad].to_numpy(),
                              self.reason[bad].to_numpy())
+
+
+NOT_UTF8 = r"[\udc80-\udcff]"     # bytes that are not UTF-8, decoded with surrogateescape
+
+
+def read_csv_rows(file: Path, columns: list[str], source: str) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """One CSV file read defensively: (rows as text with a `_location` column, rejects).
+
+    A line that is not UTF-8 or has more or fewer fields than the header is a reject of that line; the other
+    lines are read. An empty file, a header lacking some of `columns` or a file the csv module cannot parse
+    is a reject of the whole file (frame None), named by the file.
+    """
+    def whole_file(reason: str):
+        return None, rejects_frame(source, [file.name], [None], [reason])
+
+    text = file.read_bytes().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    if not text.strip():
+        return whole_file("empty file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records, where, bad = [], [], []
+    try:
+        header = [h.strip() for h in next(reader)]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            return whole_file(f"file lacks columns {missing}: none of its rows were read")
+        start = reader.line_num + 1
+        for record in reader:
+            line, start = f"{file.name}:{start}", reader.line_num + 1
+            if not record or record == [""]:
+                continue
+            if len(record) != len(header):
+                bad.append((line, f"line has {len(record)} fields, the header has {len(header)}"))
+            elif any(re.search(NOT_UTF8, value) for value in record):
+                bad.append((line, "line is not valid UTF-8"))
+            else:
+                records.append(record)
+                where.append(line)
+    except csv.Error as exc:
+        return whole_file(f"not a readable CSV file: {exc}")
+    frame = pd.DataFrame(records, columns=header, dtype=object) if records else pd.DataFrame(columns=header)
+    frame = frame.loc[:, ~frame.columns.duplicated()][columns].astype("str").assign(_location=where)
+    rejects = rejects_frame(source, [w for w, _ in bad], [None] * len(bad), [r for _, r in bad])
+    return frame, rejects
 
 
 def parse_instants(raw: pd.Series, naive_tz: str = "UTC") -> pd.Series:

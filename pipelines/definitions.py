@@ -1,7 +1,10 @@
 """The one Definitions of chatsales: assets, checks, resources, jobs and schedules, built from the settings."""
 from __future__ import annotations
 
+import os
+
 import dagster as dg
+import sqlalchemy as sa
 
 from assets_defs.attribution import attribution_assets
 from assets_defs.insights import insights_assets
@@ -26,18 +29,26 @@ def _secret(name: str, value: str | None):
     return dg.EnvVar(name) if value else ""
 
 
+def _db_url(name: str, value: str):
+    """A database URL with a password goes through EnvVar too (when it comes from the environment): a plain
+    value would be stored in the run's job snapshot and shown in the UI's resource config."""
+    if sa.engine.make_url(value).password is not None and os.environ.get(name) == value:
+        return dg.EnvVar(name)
+    return value
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     pii_key = dg.EnvVar("CHATSALES_PII_KEY") if not settings.uses_demo_pii_key else settings.pii_key
     return {
         "settings": PipelineSettings(timezone=settings.timezone, currency=settings.currency,
                                      window_days=settings.window_days,
                                      reject_threshold=settings.reject_threshold, pii_key=pii_key),
-        "chat_db": ChatDatabase(url=settings.chat_db_url),
+        "chat_db": ChatDatabase(url=_db_url("CHATSALES_CHAT_DB_URL", settings.chat_db_url)),
         "orders": WebOrders(orders_dir=str(settings.orders_dir), shopify_shop=settings.shopify_shop or "",
                             shopify_token=_secret("SHOPIFY_TOKEN", settings.shopify_token)),
         "pos": StoreSales(store_sales_dir=str(settings.store_sales_dir)),
         "campaigns": MarketingTouchpoints(campaigns_dir=str(settings.campaigns_dir)),
-        "reporting": ReportingDatabase(url=settings.reporting_db_url),
+        "reporting": ReportingDatabase(url=_db_url("CHATSALES_REPORTING_DB_URL", settings.reporting_db_url)),
         "lake": LakeIOManager(base_dir=str(settings.home / "lake")),
         "insights": InsightSettings.from_settings(settings),
     }

@@ -217,8 +217,15 @@ class ReportingStore:
 
     # --- schema ---------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
+        """Create the missing public tables, under the publication lock: two first publications on an
+        empty database would otherwise both see a table missing and the second CREATE would fail. When
+        nothing is missing no lock is taken, so a reader never waits for a publication."""
         if not self._ready:
-            _meta.create_all(self.engine, checkfirst=True)
+            existing = set(sa.inspect(self.engine).get_table_names())
+            if any(table.name not in existing for table in _meta.sorted_tables):
+                with self.engine.begin() as conn:
+                    self._lock(conn)
+                    _meta.create_all(conn, checkfirst=True)
             self._ready = True
 
     def _fact_table(self, conn: Connection, name: str, frame: pd.DataFrame) -> sa.Table:
@@ -240,10 +247,14 @@ class ReportingStore:
 
     # --- writing ----------------------------------------------------------------------------------
     def _lock(self, conn: Connection) -> None:
-        """Serialise publications: a PostgreSQL advisory lock, SQLite's single writer."""
+        """Serialise publications: a PostgreSQL advisory lock, SQLite's write lock; taken before anything
+        is read, so a publication waiting for another one computes its ledger against what that one wrote."""
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
                          {"k": zlib.crc32(b"chatsales-reporting-publish")})
+        elif conn.dialect.name == "sqlite":
+            # pysqlite would BEGIN (deferred) only at the first write, after the ledger's read
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def publish_days(self, days: Sequence[date], *, run_id: str, attribution: pd.DataFrame | None = None,
                      kpis: pd.DataFrame | None = None, buckets: pd.DataFrame | None = None,

@@ -34,6 +34,10 @@ class FakeShopify:
         self.faults: dict[int, str] = {}       # request number (1-based) → fault
         self.requests: list[dict] = []
         self.repeat_cursor = False
+        self.cursor_cycle = False               # page 3 answers the cursor of page 1 again (A → B → A)
+        self.retry_after = "2.0"                # the Retry-After header of a "429" fault
+        self.slow_seconds = 1.5                 # how long a "slow" fault takes to answer
+        self.max_requests = 200                 # then HTTP 400: a client that loops fails instead of hanging
         self.lock = threading.Lock()
 
     def page(self, variables: dict) -> dict:
@@ -44,6 +48,8 @@ class FakeShopify:
         end = start + len(nodes)
         has_next = end < len(orders)
         cursor = str(start if self.repeat_cursor and start else end)
+        if self.cursor_cycle and start >= 2 * variables["first"]:
+            cursor = str(variables["first"])
         return {"data": {"orders": {"nodes": nodes, "pageInfo": {"hasNextPage": has_next, "endCursor": cursor}}},
                 "extensions": {"cost": {"requestedQueryCost": 52, "actualQueryCost": 12,
                                         "throttleStatus": {"maximumAvailable": 1000, "currentlyAvailable": 900,
@@ -74,8 +80,10 @@ class FakeShopify:
                 fault = fake.faults.get(number)
                 if self.headers.get("X-Shopify-Access-Token") != TOKEN:
                     return self._send(401, b'{"errors":"[API] Invalid API key or access token"}')
+                if number > fake.max_requests:
+                    return self._send(400, b'{"errors":"the test server stops answering"}')
                 if fault == "429":
-                    return self._send(429, b'{"errors":"Throttled"}', {"Retry-After": "2.0"})
+                    return self._send(429, b'{"errors":"Throttled"}', {"Retry-After": fake.retry_after})
                 if fault == "throttled":
                     payload = {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
                                "extensions": {"cost": {"requestedQueryCost": 252, "actualQueryCost": None,
@@ -86,7 +94,7 @@ class FakeShopify:
                 if fault == "500":
                     return self._send(503, b"upstream unavailable")
                 if fault == "slow":
-                    time.sleep(1.5)
+                    time.sleep(fake.slow_seconds)
                 if fault == "malformed":
                     return self._send(200, b'{"data": {"orders": {"nodes": [')
                 return self._send(200, json.dumps(fake.page(body["variables"])).encode())

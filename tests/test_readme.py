@@ -23,3 +23,19 @@ def test_readme_starts_with_the_two_setup_commands_and_ci_runs_the_second():
     assert commands == ["make demo", "make test"]
     assert "make test" in (README.parent / ".ci" / "run").read_text()
     assert "dagster dev" in text
+
+
+def test_readme_guarantees_name_tests_that_exist():
+    """Every `file::test` of the Guarantees section is a test function of that file."""
+    import re
+
+    section = README.read_text().split("## Guarantees", 1)[1].split("\n## ", 1)[0]
+    named = 0
+    for row in section.splitlines():
+        file = None
+        for ref in re.findall(r"`((?:tests/[\w/]+\.py)?::\w+)`", row):
+            path, _, test = ref.partition("::")
+            file = path or file
+            assert test in re.findall(r"^def (test_\w+)", (README.parent / file).read_text(), re.M), ref
+            named += 1
+    assert named >= 20

@@ -6,20 +6,23 @@ from pathlib import Path
 import pandas as pd
 
 from chatsales import schema
-from chatsales.contract import Checks, SourceFrames, concat_rejects, text_column
+from chatsales.contract import Checks, SourceFrames, concat_rejects, read_csv_rows, text_column
 
 SOURCE = "marketing_touchpoints"
 
 
-def _csv(file: Path) -> pd.DataFrame:
-    return pd.read_csv(file, dtype=str, keep_default_na=False) if file.exists() else pd.DataFrame()
+def _csv(file: Path, columns: dict, file_rejects: list) -> pd.DataFrame:
+    """The file's rows (none when it is absent); unreadable lines and files go to `file_rejects`."""
+    frame, rejects = read_csv_rows(file, list(columns), SOURCE) if file.exists() else (None, None)
+    file_rejects.append(rejects)
+    return frame if frame is not None else pd.DataFrame(columns=[*columns, "_location"], dtype="str")
 
 
 def read_campaigns_dir(path: Path) -> SourceFrames:
     path = Path(path)
-    campaigns_raw = _csv(path / "campaigns.csv").reindex(columns=list(schema.CAMPAIGNS))
-    checks = Checks(campaigns_raw, SOURCE, pd.Series([f"campaigns.csv:{n + 2}" for n in range(len(campaigns_raw))],
-                                                     dtype=object), "campaign_id")
+    file_rejects: list = []
+    campaigns_raw = _csv(path / "campaigns.csv", schema.CAMPAIGNS, file_rejects)
+    checks = Checks(campaigns_raw, SOURCE, campaigns_raw["_location"].astype(object), "campaign_id")
     checks.required("campaign_id")
     checks.enum("kind", ("mailing", "automation"))
     sent = checks.timestamp("sent_at", required=True)
@@ -28,9 +31,8 @@ def read_campaigns_dir(path: Path) -> SourceFrames:
     campaigns = pd.DataFrame({"campaign_id": text_column(campaigns_raw["campaign_id"]),
                               "name": text_column(campaigns_raw["name"]), "kind": text_column(campaigns_raw["kind"]),
                               "sent_at": sent})[ok]
-    clicks_raw = _csv(path / "campaign_clicks.csv").reindex(columns=list(schema.CAMPAIGN_CLICKS))
-    click_checks = Checks(clicks_raw, SOURCE, pd.Series([f"campaign_clicks.csv:{n + 2}" for n in range(len(clicks_raw))],
-                                                        dtype=object), "campaign_id")
+    clicks_raw = _csv(path / "campaign_clicks.csv", schema.CAMPAIGN_CLICKS, file_rejects)
+    click_checks = Checks(clicks_raw, SOURCE, clicks_raw["_location"].astype(object), "campaign_id")
     click_checks.required("campaign_id", "email")
     clicked = click_checks.timestamp("clicked_at", required=True)
     click_checks.member_of("campaign_id", campaigns["campaign_id"], "campaign")
@@ -38,4 +40,5 @@ def read_campaigns_dir(path: Path) -> SourceFrames:
                            "email": text_column(clicks_raw["email"]), "clicked_at": clicked})[click_checks.ok]
     return SourceFrames({"campaigns": schema.conform(campaigns.reset_index(drop=True), schema.CAMPAIGNS),
                          "campaign_clicks": schema.conform(clicks.reset_index(drop=True), schema.CAMPAIGN_CLICKS)},
-                        concat_rejects([checks.rejects(), click_checks.rejects()]))
+                        concat_rejects([*[r for r in file_rejects if r is not None], checks.rejects(),
+                                        click_checks.rejects()]))

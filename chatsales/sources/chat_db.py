@@ -37,6 +37,38 @@ ORDER = ("members", "visitors", "conversation_requests", "chatrooms", "messages"
          "member_sessions", "identity_links")
 
 
+NOT_UTF8_MARK = "\ufffenot UTF-8\ufffe"   # stands for a value whose bytes are not UTF-8 text
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return NOT_UTF8_MARK
+
+
+def _read_table(conn: sa.Connection, table: str) -> pd.DataFrame:
+    """One table. SQLite can hold text that is not UTF-8 (and BLOBs anywhere): such values become
+    NOT_UTF8_MARK, and _validate rejects their rows instead of failing the whole source."""
+    query = sa.text(f"SELECT * FROM {table}")
+    try:
+        frame = pd.read_sql(query, conn)
+    except sa.exc.OperationalError as exc:
+        if conn.dialect.name != "sqlite" or "decode to UTF-8" not in str(exc):
+            raise
+        conn.rollback()
+        driver = conn.connection.driver_connection
+        driver.text_factory = _text
+        try:
+            frame = pd.read_sql(query, conn)
+        finally:
+            driver.text_factory = str
+    for column in frame.columns[frame.dtypes == object]:
+        if pd.api.types.infer_dtype(frame[column], skipna=True) not in ("string", "empty"):
+            frame[column] = frame[column].map(lambda v: _text(v) if isinstance(v, bytes) else v)
+    return frame
+
+
 def _read_raw(url: str) -> dict[str, pd.DataFrame]:
     try:
         engine = sa.create_engine(url)
@@ -46,7 +78,7 @@ def _read_raw(url: str) -> dict[str, pd.DataFrame]:
             if missing:
                 raise SourceError(f"{SOURCE} ({engine.url.render_as_string(hide_password=True)}): "
                                   f"missing tables {missing}")
-            raw = {t: pd.read_sql(sa.text(f"SELECT * FROM {t}"), conn) for t in schema.CHAT_TABLES}
+            raw = {t: _read_table(conn, t) for t in schema.CHAT_TABLES}
         engine.dispose()
     except SourceError:
         raise
@@ -70,6 +102,10 @@ def _key(table: str, frame: pd.DataFrame) -> pd.Series:
 
 def _validate(table: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
     checks = Checks(raw, SOURCE, f"table {table}", _key(table, raw.reset_index(drop=True)))
+    for column in raw.columns:
+        if raw[column].dtype == object or pd.api.types.is_string_dtype(raw[column].dtype):
+            marked = raw[column].eq(NOT_UTF8_MARK).fillna(False).to_numpy(dtype=bool)
+            checks.fail(marked, f"{column}: not valid UTF-8 text")
     keys = schema.CHAT_KEYS[table]
     if keys:
         checks.required(*keys)

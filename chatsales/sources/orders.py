@@ -16,23 +16,46 @@ from chatsales.contract import (Checks, SourceError, SourceFrames, concat_reject
 SOURCE = "web_orders"
 
 
-def _lines_frame(records: pd.DataFrame, ok: np.ndarray) -> pd.DataFrame:
-    """One row per order line of the valid orders, line_no = position in the order."""
-    lines = records.loc[ok, ["order_id", "lines"]].explode("lines").dropna(subset=["lines"])
-    if lines.empty:
-        return schema.empty(schema.ORDER_LINES)
-    detail = pd.json_normalize(lines["lines"].tolist())
+def _order_lines(raw: pd.DataFrame, checks: Checks) -> pd.DataFrame:
+    """The lines of the orders not yet rejected, parsed once (index = the order's row in `raw`).
+
+    An order whose `lines` is not a list of objects, or has a line whose quantity or unit_price is not a
+    number, is a reject: its amounts cannot be trusted.
+    """
+    lines = raw["lines"]
+    checks.fail(~lines.map(lambda v: v is None or isinstance(v, list)).astype(bool), "lines: not a list")
+    checks.fail(~lines.map(lambda v: not isinstance(v, list) or all(x is None or isinstance(x, dict) for x in v))
+                .astype(bool), "lines: an item is not an object")
+    exploded = raw.loc[checks.ok, ["lines"]].explode("lines").dropna(subset=["lines"])
+    detail = pd.json_normalize(exploded["lines"].tolist()) if len(exploded) else pd.DataFrame()
     for column in ("product_id", "sku", "title", "category", "quantity", "unit_price"):
         if column not in detail:
             detail[column] = None
-    quantity = pd.to_numeric(detail["quantity"], errors="coerce")
-    unit_price = pd.to_numeric(detail["unit_price"], errors="coerce")
+    detail.index = exploded.index
+    numbers = Checks(detail[["quantity", "unit_price"]], checks.source, "", "")
+    for column in ("quantity", "unit_price"):
+        numbers.number(column, required=False)
+        detail[column] = numbers.parsed[column].to_numpy()
+    bad = pd.Series(numbers.reason.to_numpy(), index=detail.index).dropna()
+    bad = bad[~bad.index.duplicated()]          # an order's first bad line gives its reason
+    for text in bad.unique():
+        checks.fail(raw.index.isin(bad.index[bad.eq(text)]), "lines: " + text)
+    return detail
+
+
+def _lines_frame(order_ids: pd.Series, detail: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
+    """One row per order line of the kept orders, line_no = position in the order."""
+    lines = detail[kept[detail.index.to_numpy()]] if len(detail) else detail
+    if lines.empty:
+        return schema.empty(schema.ORDER_LINES)
+    quantity, unit_price = lines["quantity"].astype("float64"), lines["unit_price"].astype("float64")
     frame = pd.DataFrame({
-        "order_id": lines["order_id"].astype(str).to_numpy(), "sales_channel": "web",
+        "order_id": order_ids.to_numpy()[lines.index.to_numpy()], "sales_channel": "web",
         "line_no": lines.groupby(level=0).cumcount().to_numpy(),
-        "product_id": text_column(detail["product_id"]), "sku": text_column(detail["sku"]),
-        "title": text_column(detail["title"]), "category": text_column(detail["category"]),
-        "quantity": quantity, "unit_price": unit_price, "line_amount": quantity * unit_price,
+        "product_id": text_column(lines["product_id"]).to_numpy(), "sku": text_column(lines["sku"]).to_numpy(),
+        "title": text_column(lines["title"]).to_numpy(), "category": text_column(lines["category"]).to_numpy(),
+        "quantity": quantity.to_numpy(), "unit_price": unit_price.to_numpy(),
+        "line_amount": (quantity * unit_price).to_numpy(),
     })
     return schema.conform(frame, schema.ORDER_LINES)
 
@@ -51,6 +74,8 @@ def normalise_order_records(records: list[dict], locations: list[str], currency:
     raw["_read"] = np.arange(len(raw))
     checks = Checks(raw, source, raw["_location"], raw["order_id"].astype(object))
     checks.required("order_id")
+    checks.fail(~raw["order_id"].map(lambda v: v is None or isinstance(v, (str, int)) and not isinstance(v, bool))
+                .astype(bool), "order_id: not a text or a whole number", raw["order_id"])
     placed = checks.timestamp("placed_at", required=True)
     updated = checks.timestamp("updated_at", required=True)
     checks.timestamp("cancelled_at", required=False)
@@ -60,17 +85,16 @@ def normalise_order_records(records: list[dict], locations: list[str], currency:
     total = checks.number("total", required=True, minimum=0)
     refunded = checks.number("refunded", required=False, minimum=0)
     checks.enum("status", schema.ORDER_STATUSES)
-    first = raw["is_first_order"]
-    checks.fail(first.notna() & ~first.isin([True, False]), "is_first_order: not a boolean", first)
-    bad_lines = ~raw["lines"].map(lambda v: v is None or isinstance(v, list)).astype(bool)
-    checks.fail(bad_lines, "lines: not a list")
+    first = raw["is_first_order"].map(lambda v: None if v is None or v != v else v if isinstance(v, bool) else "bad")
+    checks.fail(first.eq("bad"), "is_first_order: not a boolean", raw["is_first_order"])
+    detail = _order_lines(raw, checks)
     ok = checks.ok
     orders = pd.DataFrame({
         "order_id": raw["order_id"].astype("str"), "sales_channel": "web", "placed_at": placed,
         "updated_at": updated, "email": text_column(raw["email"]), "customer_id": text_column(raw["customer_id"]),
         "visitor_id": text_column(raw["visitor_id"]), "currency": raw["currency"].astype("str"),
         "total": total, "refunded": refunded.fillna(0.0), "status": raw["status"].astype("str"),
-        "is_first_order": raw["is_first_order"].astype("boolean"), "store_id": None, "store_name": None,
+        "is_first_order": first.where(ok, None).astype("boolean"), "store_id": None, "store_name": None,
         "store_city": None, "source_location": raw["_location"].astype("str"), "_read": raw["_read"],
     })[ok]
     # latest version: strictly newer updated_at wins; on a tie the one read first stays
@@ -79,7 +103,7 @@ def normalise_order_records(records: list[dict], locations: list[str], currency:
     kept = np.zeros(len(raw), dtype=bool)
     kept[latest["_read"].to_numpy()] = True
     frames = {"orders": schema.conform(latest.reset_index(drop=True), schema.ORDERS),
-              "order_lines": _lines_frame(raw.assign(order_id=raw["order_id"].astype(str)), kept)}
+              "order_lines": _lines_frame(raw["order_id"].astype(str), detail, kept)}
     return SourceFrames(frames, checks.rejects())
 
 

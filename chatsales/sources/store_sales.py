@@ -10,31 +10,18 @@ import numpy as np
 import pandas as pd
 
 from chatsales import schema
-from chatsales.contract import Checks, SourceError, SourceFrames, concat_rejects, rejects_frame, text_column
+from chatsales.contract import (Checks, SourceError, SourceFrames, concat_rejects, read_csv_rows, rejects_frame,
+                                text_column)
 
 SOURCE = "store_sales"
 COLUMNS = ["receipt_id", "store_id", "store_name", "store_city", "sold_at", "customer_email", "loyalty_id",
            "product_id", "category", "quantity", "line_amount", "currency"]
-NOT_UTF8 = r"[\udc80-\udcff]"
 
 
 def _read_one(file: Path, order: int) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
-    """The careful path for one file: undecodable lines and missing columns become rejects."""
-    frame = pd.read_csv(file, dtype=object, keep_default_na=False, encoding="utf-8",
-                        encoding_errors="surrogateescape")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        return None, [rejects_frame(SOURCE, [file.name], [None],
-                                    [f"file lacks columns {missing}: none of its rows were read"])]
-    frame = frame[COLUMNS].assign(_file=order, _location=[f"{file.name}:{n + 2}" for n in range(len(frame))])
-    # bytes that are not UTF-8 came through as surrogates: those lines are rejects, the rest is read
-    undecodable = frame[COLUMNS].apply(lambda c: c.str.contains(NOT_UTF8, regex=True)).any(axis=1)
-    rejects = []
-    if undecodable.any():
-        rejects.append(rejects_frame(SOURCE, frame.loc[undecodable, "_location"].tolist(), None,
-                                     "line is not valid UTF-8"))
-    return frame[~undecodable].astype({c: "str" for c in COLUMNS}), rejects
+    """The careful path for one file: undecodable or ragged lines and missing columns become rejects."""
+    frame, rejects = read_csv_rows(file, COLUMNS, SOURCE)
+    return (None if frame is None else frame.assign(_file=order)), [rejects]
 
 
 def _read_files(files: list[Path]) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
@@ -52,8 +39,9 @@ def _read_files(files: list[Path]) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
         except UnicodeDecodeError:
             text = None
         first, _, body = (text or "").partition("\n")
-        if text is not None and first.strip().replace(" ", "") == header and '"' not in body:
-            body = body if body.endswith("\n") or not body else body + "\n"
+        body = body if body.endswith("\n") or not body else body + "\n"
+        if (text is not None and first.strip().replace(" ", "") == header and '"' not in body
+                and body.count(",") == (len(COLUMNS) - 1) * body.count("\n")):   # no ragged or blank line
             bodies.append(body)
             plain.append((order, file.name, body.count("\n")))
             continue
@@ -94,6 +82,7 @@ def read_store_sales_dir(path: Path, timezone: str, currency: str, only: set[str
     amount = checks.number("line_amount", required=True)
     checks.fail(checks.col("currency").astype("str").ne(currency), f"currency: not the reporting currency {currency}",
                 checks.col("currency"))
+    checks.fail(quantity * amount < 0, "line_amount: sign differs from quantity's", checks.col("line_amount"))
     # one bad line rejects its whole receipt
     bad_receipts = set(raw.loc[~checks.ok, "receipt_id"]) - {""}
     checks.fail(raw["receipt_id"].isin(bad_receipts), "receipt has a rejected line")
@@ -113,7 +102,8 @@ def read_store_sales_dir(path: Path, timezone: str, currency: str, only: set[str
     receipts = receipts.assign(
         sales_channel="store", updated_at=receipts["placed_at"], customer_id=None, visitor_id=None,
         refunded=0.0, status=np.where(receipts["total"] > 0, "paid", "return"), is_first_order=pd.NA)
-    order_lines = lines.assign(sku=None, title=None, unit_price=lines["line_amount"] / lines["quantity"])
+    order_lines = lines.assign(sku=None, title=None,
+                               unit_price=lines["line_amount"] / lines["quantity"].where(lines["quantity"] != 0))
     frames = {"orders": schema.conform(receipts, schema.ORDERS),
               "order_lines": schema.conform(order_lines, schema.ORDER_LINES)}
     return SourceFrames(frames, concat_rejects([*file_rejects, checks.rejects()]))

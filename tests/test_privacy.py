@@ -1,0 +1,130 @@
+"""Privacy: a demo pipeline run through Dagster, then every table of the reporting database and everything
+the run left in the Dagster instance (event log records with their metadata, the run record, the job
+snapshot with its resource config, the console output) scanned for the customers' raw emails, names and
+phone numbers, and for the secrets (Shopify token, database password, email-hash key).
+
+The demo has emails (chat visitors, orders, receipts, campaign clicks) but no customer names or phones, so
+every order line of the test's copy also carries a customer name and a phone number, as real exports do:
+fields outside the contract must be dropped, never published. Member (agent) names are published on
+purpose (member_daily, the Chat-List-1 columns of outputs.md), so they are not customer data here.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from dagster._serdes import serialize_value
+
+from chatsales.demo import generate_demo
+from chatsales.settings import load_settings
+from pipelines.definitions import build_definitions
+from pipelines.jobs import DAILY_JOB
+from pipelines.partitions import range_tags
+
+FIRST, DAYS = date(2026, 3, 9), 4
+TOKEN = "shpat_privacy_test_token_4242"
+PASSWORD = "pg-secret-pw-8311"
+PII_KEY = "pii-key-secret-5150"
+
+
+def _customer(n: int) -> tuple[str, str]:
+    return f"Jeanne Zorglub{n:05d}", f"+33 6 {n % 100:02d} 45 {n % 97:02d} 1{n % 10}"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("privacy")
+    manifest = generate_demo(out / "data", FIRST, days=DAYS, scale=0.02, seed=3)
+    for file in sorted(Path(manifest.orders_dir).glob("*.jsonl")):
+        records = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+        for record in records:
+            name, phone = _customer(int(record["order_id"]))
+            record.update(customer_name=name, phone=phone, shipping={"name": name, "phone": phone})
+        file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return manifest
+
+
+def _raw_personal_data(demo) -> dict[str, set[str]]:
+    """The raw personal data of the demo, read from its files and chat database without the pipeline."""
+    with sqlite3.connect(demo.chat_db_path) as conn:
+        visitors = pd.read_sql("select email from visitors where email is not null", conn)["email"]
+    orders = [json.loads(line) for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
+              for line in f.read_text().splitlines() if line.strip()]
+    receipts = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False)
+                          for f in sorted(Path(demo.store_sales_dir).glob("*.csv"))])
+    clicks = pd.read_csv(Path(demo.campaigns_dir) / "campaign_clicks.csv", dtype=str)["email"]
+    emails = {*visitors, *(o["email"] for o in orders if o.get("email")), *receipts["customer_email"], *clicks}
+    emails = {e.strip().lower() for e in emails if e and e.strip()}
+    return {"emails": emails, "names": {o["customer_name"].lower() for o in orders},
+            "phones": {o["phone"].lower() for o in orders}}
+
+
+def _found(texts: dict[str, str], needles: set[str]) -> dict[str, list[str]]:
+    hits = {}
+    for where, text in texts.items():
+        found = sorted(n for n in needles if n in text)
+        if found:
+            hits[where] = found[:5]
+    return hits
+
+
+def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, monkeypatch, capfd):
+    """Checked by removal: with `customer_hash` set to the normalised email in
+    chatsales/publication.attributed_order_rows, the reporting-database scan finds the emails; with a
+    `preview` of the first rows added to the metadata in assets_defs/sources._publish, the event-log scan
+    finds them; with ReportingDatabase(url=...) given the URL text instead of dg.EnvVar (before
+    pipelines.definitions._db_url), the job snapshot holds the PostgreSQL password and the secrets scan fails:
+    this test found that gap; likewise with `_secret` returning the token text instead of dg.EnvVar."""
+    reporting_url = sa.make_url(pg_url).set(password=PASSWORD).render_as_string(hide_password=False)
+    environ = {
+        "CHATSALES_HOME": str(tmp_path / "home"), "CHATSALES_START_DATE": str(demo.first_day),
+        "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
+        "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
+        "CHATSALES_REPORTING_DB_URL": reporting_url, "CHATSALES_PII_KEY": PII_KEY, "SHOPIFY_TOKEN": TOKEN,
+    }
+    for name, value in environ.items():        # dg.EnvVar reads the process environment
+        monkeypatch.setenv(name, value)
+    settings = load_settings(environ)
+    job = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        result = job.execute_in_process(instance=instance, tags=range_tags(demo.first_day, demo.last_day))
+        assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        dagster_texts = {f"event {n} {e.dagster_event_type}": serialize_value(e).lower()
+                         for n, e in enumerate(instance.all_logs(result.run_id))}
+        dagster_texts["run record"] = serialize_value(run).lower()
+        dagster_texts["job snapshot"] = serialize_value(instance.get_job_snapshot(run.job_snapshot_id)).lower()
+        dagster_texts["execution plan"] = serialize_value(
+            instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)).lower()
+    out, err = capfd.readouterr()
+    dagster_texts["console"] = (out + err).lower()
+    # the run did publish, with hashes in place of the addresses
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        tables = {t: pd.read_sql(sa.text(f'SELECT * FROM "{t}"'), conn) for t in sa.inspect(conn).get_table_names()}
+    engine.dispose()
+    assert {"attributed_orders", "kpi_daily", "member_daily", "rejects", "fact_orders"} <= set(tables)
+    orders = tables["attributed_orders"]
+    assert len(orders) > 40 and orders["customer_hash"].notna().sum() > 20
+    assert len(dagster_texts) > 100 and any("asset_materialization" in k.lower() for k in dagster_texts)
+
+    personal = _raw_personal_data(demo)
+    assert len(personal["emails"]) > 50 and len(personal["names"]) > 40
+    db_texts = {table: frame.astype(str).to_csv(index=False).lower() for table, frame in tables.items()}
+    for kind, needles in personal.items():
+        assert _found(db_texts, needles) == {}, f"{kind} in the reporting database"
+        assert _found(dagster_texts, needles) == {}, f"{kind} in the Dagster instance or console"
+    secrets = {TOKEN.lower(), PASSWORD.lower(), PII_KEY.lower()}
+    assert _found(dagster_texts, secrets) == {}, "a secret in the Dagster instance or console"
+    assert _found(db_texts, secrets) == {}, "a secret in the reporting database"
+    assert orders["customer_hash"].dropna().str.fullmatch(r"[0-9a-f]{64}").all()
+    # the resources name the secrets by their environment variable, as the UI shows them
+    snapshot = dagster_texts["job snapshot"]
+    assert "shopify_token" in snapshot and "chatsales_pii_key" in snapshot
