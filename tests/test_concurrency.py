@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from assets_defs.reporting import PUSH_POOL
 from resources.reporting_db import ReportingStore
 from tests.publish_worker import DAY, N_ORDERS, day_frames
 from tests.test_crash_safety import assert_one_version, finish, start_worker, wait_for
@@ -100,14 +101,25 @@ def test_the_reporting_push_is_in_a_dagster_pool_limited_to_one(tmp_path):
 
 
 POOL_RUN = """
-import sys, time
+import os, sys, time
 import dagster as dg
 from assets_defs.reporting import PUSH_POOL
 
 @dg.asset(pool=PUSH_POOL)
-def push():
+def push(context):
     started = time.time()
-    time.sleep(1.0)
+    try:    # the first run to get the slot keeps it until the other run's step is queued for it
+        os.close(os.open(os.path.join(sys.argv[1], "holder"), os.O_CREAT | os.O_EXCL))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            info = context.instance.event_log_storage.get_concurrency_info(PUSH_POOL)
+            if info.pending_run_ids - {context.run_id}:
+                print("SAW_PENDING", flush=True)
+                break
+            time.sleep(0.25)
+    except FileExistsError:
+        pass
+    time.sleep(0.2)
     print("SPAN", started, time.time(), flush=True)
 
 with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
@@ -117,13 +129,21 @@ with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
 
 def test_two_dagster_runs_in_the_push_pool_never_overlap(tmp_path):
     """Two real processes, each a Dagster run on one instance configured by the repo's dagster.yaml, each
-    materialising an asset in the push's pool (a stand-in that sleeps 1 s: the test above shows the real
-    reporting_db asset is in that pool): the second run's step is blocked until the first releases the slot.
-    Checked by removal: with `pools: default_limit: 1` deleted from dagster.yaml, the two spans overlap and
-    no step is blocked."""
+    materialising an asset in the push's pool (a stand-in: the test above shows the real reporting_db asset
+    is in that pool). The run that gets the slot holds it until the instance shows the other run's step
+    queued for the pool; the second step starts only after the first ended. Checked by removal: with
+    `pools: default_limit: 1` deleted from dagster.yaml the pool gets no slot limit (slot_count 0, the
+    assertion before the runs fails); before that assertion was added, both steps ran at once and the
+    spans overlapped."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    # the instance's storage, and the pool's slots at dagster.yaml's default limit, exist before the two runs
+    # (left to the runs, the lazy first allocation of the slots raced now and then under load: one run
+    # never saw the other queued)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.event_log_storage.initialize_concurrency_limit_to_default(PUSH_POOL)
+        assert instance.event_log_storage.get_concurrency_info(PUSH_POOL).slot_count == 1
     script = tmp_path / "pool_run.py"
     script.write_text(POOL_RUN)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -133,6 +153,7 @@ def test_two_dagster_runs_in_the_push_pool_never_overlap(tmp_path):
     assert [run.returncode for run in runs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     spans = sorted(tuple(map(float, line.split()[1:])) for out in outputs for line in out.splitlines()
                    if line.startswith("SPAN"))
-    assert len(spans) == 2
+    assert len(spans) == 2, "\n=====\n".join(o[-6000:] for o in outputs)
     assert spans[1][0] >= spans[0][1], spans          # the second push started after the first ended
+    assert sum("SAW_PENDING" in out for out in outputs) == 1, outputs
     assert sum("Step blocked by limit for pool reporting_db" in out for out in outputs) == 1
