@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,8 @@ def one_scale(scale: float, days: int, workdir: Path) -> dict:
     from pipelines.jobs import DAILY_JOB
     from pipelines.partitions import range_tags
 
-    first = date(2026, 1, 5)
+    # the days end yesterday: partitions stop at the last complete day, a range beyond it cannot run
+    first = date.today() - timedelta(days=days)
     started = time.perf_counter()
     manifest = generate_demo(workdir / "demo", first, days=days, scale=scale, seed=7)
     generated = time.perf_counter() - started

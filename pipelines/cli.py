@@ -109,6 +109,14 @@ def cmd_backfill(args) -> int:
     if last < first:
         print(f"--to {last} is before --from {first}", file=sys.stderr)
         return 2
+    from pipelines.partitions import daily_partitions
+
+    partitions = daily_partitions(settings)
+    lowest, highest = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+    if str(first) < lowest or highest is None or str(last) > highest:
+        print(f"{first}..{last} is outside the daily partitions {lowest}..{highest} (they start at "
+              f"CHATSALES_START_DATE and end with the last complete day in {settings.timezone})", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     result = run_days(settings, first, last)
     print(f"run {result.run_id}: {'succeeded' if result.success else 'FAILED'} for {first}..{last} "

@@ -76,3 +76,16 @@ def test_demo_then_backfill(tmp_path):
 
     wrong = _run(["backfill", "--from", str(days[2]), "--to", str(days[1])], tmp_path)
     assert wrong.returncode == 2 and "is before --from" in wrong.stderr
+
+
+def test_backfill_outside_the_partitions_is_refused_with_the_range(tmp_path, monkeypatch, capsys):
+    """Partitions end with the last complete day: a range into the future cannot run, and says why."""
+    from pipelines.cli import main
+
+    for name in [k for k in os.environ if k.startswith(("CHATSALES_", "DAGSTER_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CHATSALES_HOME", str(tmp_path))
+    monkeypatch.setenv("CHATSALES_START_DATE", "2026-01-01")
+    assert main(["backfill", "--from", "2026-01-01", "--to", "2999-01-01"]) == 2
+    message = capsys.readouterr().err
+    assert "outside the daily partitions 2026-01-01.." in message and "2999-01-01" in message
