@@ -20,4 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_attribution.py --orders 1000000 --messages 10000000
+	$(VENV)/bin/python benchmarks/bench_attribution.py --orders 5000000 --messages 50000000 --repeat 1
 	$(VENV)/bin/python benchmarks/bench_pipeline.py --scales 1 10 30 --days 90
+	$(VENV)/bin/python benchmarks/bench_pipeline.py --scales 1 --days 365
+	$(VENV)/bin/python benchmarks/bench_period.py --scale 1 --days 90

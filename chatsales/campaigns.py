@@ -159,3 +159,18 @@ def overlap_summary(orders: pd.DataFrame, credited: pd.DataFrame) -> dict[str, f
             "overlap_orders": int(both.sum()),
             "campaign_sales_amount": round(float(credited["total"].sum()), 2),
             "overlap_sales_amount": round(float(np.sum(credited["total"].to_numpy()[both])), 2)}
+
+
+def period_campaign_stats(credited: pd.DataFrame) -> dict[str, list[dict]]:
+    """Smgo-1 for a period: the sales of `campaign_orders` placed in it, per campaign and per kind (count,
+    sum, min, mean, max, and the overlap with chat attribution). Conversion (Smgo-2) needs the clicks,
+    which the reporting database keeps only as the nightly `campaign_stats`."""
+    def by(keys: list[str]) -> list[dict]:
+        if credited.empty:
+            return []
+        stats = credited.groupby(keys, dropna=False).agg(
+            orders=("total", "size"), sales_sum=("total", "sum"), sales_min=("total", "min"),
+            sales_mean=("total", "mean"), sales_max=("total", "max"),
+            overlap_orders=("chat_attributed", "sum")).reset_index()
+        return stats.astype({"overlap_orders": "int64"}).round(2).to_dict("records")
+    return {"by_campaign": by(["campaign_id", "campaign_name", "kind"]), "by_kind": by(["kind"])}

@@ -131,3 +131,11 @@ def customer_tables(order_rows: pd.DataFrame, orders: pd.DataFrame, order_lines:
                 as_of=pd.Series(as_of).astype(schema.TS).iloc[0]),
             "customer_trends": customer_trends(order_rows, as_of, trend_days=trend_days, stable_pct=stable_pct),
             "product_mix": product_mix(lines).assign(as_of=pd.Series(as_of).astype(schema.TS).iloc[0])}
+
+
+def segment_counts(segments: pd.DataFrame, trends: pd.DataFrame) -> dict[str, dict]:
+    """Customers per segment (Smgo-3, by segment type) and per revenue trend (Smgo-4), as of the last run."""
+    per_segment = segments.groupby(["segment_type", "segment"])["customer_hash"].nunique()
+    return {"as_of": str(segments["as_of"].max()) if len(segments) else None,
+            "segments": {t: group.droplevel(0).to_dict() for t, group in per_segment.groupby(level=0)},
+            "trends": trends["trend"].value_counts().sort_index().to_dict()}

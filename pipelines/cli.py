@@ -177,6 +177,34 @@ def period_charts(reporting_url: str, first: date, last: date, timezone: str, *,
     return compute_charts(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
 
 
+def period_campaigns_and_segments(reporting_url: str, first: date, last: date) -> dict[str, object]:
+    """Smgo-1..5 for `chatsales kpis`: campaign sales placed in the period (per campaign and per kind),
+    and, as of the last nightly run, clicker conversion, segments, revenue trends and the product mix."""
+    from chatsales.campaigns import period_campaign_stats
+    from chatsales.segments import segment_counts
+    from resources.reporting_db import ReportingStore
+
+    store = ReportingStore(reporting_url)
+    try:
+        present = set(store.table_names())
+        if not {"campaign_orders", "campaign_stats", "customer_segments", "customer_trends",
+                "product_mix"} <= present:
+            return {}
+        credited = store.read_table("campaign_orders", first_day=first, last_day=last)
+        stats = store.read_table("campaign_stats")
+        counts = segment_counts(store.read_table("customer_segments"), store.read_table("customer_trends"))
+        mix = store.read_table("product_mix")
+    finally:
+        store.dispose()
+    conversion = stats[["level", "campaign_id", "kind", "clickers", "buyers", "conversion"]]
+    return {"Smgo-1": period_campaign_stats(credited),
+            "Smgo-2": conversion.astype(object).where(conversion.notna(), None).to_dict("records"),
+            "Smgo-3": {"as_of": counts["as_of"], "customers": counts["segments"]},
+            "Smgo-4": {"as_of": counts["as_of"], "customers": counts["trends"]},
+            "Smgo-5": mix.drop(columns=[c for c in ("run_id", "computed_at") if c in mix])
+                         .astype(object).where(mix.notna(), None).head(50).to_dict("records")}
+
+
 def cmd_kpis(args) -> int:
     settings = load_settings()
     filters = {k: v for k, v in (("source", args.source), ("channel", args.channel), ("member", args.member),
@@ -198,10 +226,13 @@ def cmd_kpis(args) -> int:
     if args.charts:
         for r in period_charts(settings.reporting_db_url, **period, facts=facts, memo=memo).itertuples():
             charts.setdefault(r.chart, {})[r.bucket] = int(r.count)
+    values.update(period_campaigns_and_segments(settings.reporting_db_url, period["first"], period["last"]))
     if args.json:
-        print(json.dumps({**values, "charts": charts} if args.charts else values, indent=2))
+        print(json.dumps({**values, "charts": charts} if args.charts else values, indent=2, default=str))
     else:
         for ref, v in values.items():
+            if ref.startswith("Smgo-"):
+                continue
             shown = "—" if v["value"] is None else f"{v['value']:,.4g}"
             print(f"{ref:<18} {shown:>14}" + (f"   ({v['numerator']:,.4g} / {v['denominator']:,.4g})"
                                                 if v["denominator"] is not None else ""))
@@ -211,6 +242,12 @@ def cmd_kpis(args) -> int:
                   f"{p['units_sold_after_shown']:>10,.0f}")
         for ref, buckets in charts.items():
             print(f"{ref:<18} " + ", ".join(f"{b}: {n:,}" for b, n in buckets.items()))
+        if "Smgo-1" in values:
+            print("\nCampaign sales in the period (Smgo-1, per kind):")
+            for row in values["Smgo-1"]["by_kind"]:
+                print(f"  {row['kind']:<12} {row['orders']:>6} orders {row['sales_sum']:>14,.2f}  "
+                      f"overlap with chat {row['overlap_orders']}")
+            print(f"Revenue trends (Smgo-4): {values['Smgo-4']['customers']}")
     return 0
 
 

@@ -49,7 +49,15 @@ def test_demo_then_backfill(tmp_path):
     period = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json"], tmp_path)
     assert period.returncode == 0, period.stderr[-3000:]
     values = json.loads(period.stdout)
-    assert set(values) == set(REGISTRY)
+    smgo = {f"Smgo-{n}" for n in range(1, 6)}
+    assert set(values) == set(REGISTRY) | smgo
+    # campaign sales of the period, per kind, equal the campaign_orders rows placed in it
+    credited = store.read_table("campaign_orders")
+    by_kind = {r["kind"]: r for r in values["Smgo-1"]["by_kind"]}
+    assert sum(r["orders"] for r in by_kind.values()) == len(credited) > 0
+    assert round(sum(r["sales_sum"] for r in by_kind.values()), 2) == round(credited["total"].sum(), 2)
+    trends = store.read_table("customer_trends")["trend"].value_counts().to_dict()
+    assert values["Smgo-4"]["customers"] == trends
     daily_sales = after[(after["kpi"] == "Chat-Card-81") & (after["dimension"] == "all")]["value"].sum()
     assert values["Chat-Card-81"]["value"] == daily_sales          # a count of sales does add up over days
     # Insi-7's product table comes with the catalog; its units add up to the recommendation conversion's
@@ -66,7 +74,7 @@ def test_demo_then_backfill(tmp_path):
     charts = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json", "--charts"], tmp_path)
     assert charts.returncode == 0, charts.stderr[-3000:]
     with_charts = json.loads(charts.stdout)
-    assert set(with_charts) == set(REGISTRY) | {"charts"} and set(with_charts["charts"]) == set(CHARTS)
+    assert set(with_charts) == set(REGISTRY) | smgo | {"charts"} and set(with_charts["charts"]) == set(CHARTS)
     assert sum(with_charts["charts"]["Chat-Donut-1"].values()) == with_charts["Chat-Card-1"]["value"]
     assert list(with_charts["charts"]["Chat-Bar-10"]) == list(CHARTS["Chat-Bar-10"].buckets)
     assert sum(with_charts["charts"]["Chat-Bar-11"].values()) == with_charts["Chat-Card-10"]["value"]
