@@ -39,12 +39,20 @@ def credited_sales(rows: pd.DataFrame) -> pd.Series:
     return rows[sale].groupby("member_id")["total"].sum()
 
 
-def member_diff(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
-    """Per member: orders gained and lost (moves count on both sides), sales before, after and delta."""
+def attribution_diff(new: pd.DataFrame, old: pd.DataFrame) -> tuple[dict[str, float | int], pd.DataFrame]:
+    """What a re-attribution changes, from one classification: the summary (orders gained, lost, moved,
+    first seen, reason changed; sales before, after, delta) and, per member, orders gained and lost (moves
+    count on both sides) and sales before, after and delta."""
     changes = classify_changes(new, old)
+    before, after = credited_sales(old), credited_sales(new)
+    counts = changes["change"].value_counts()
+    summary = {"orders": int(len(new)), "orders_gained": int(counts.get("gained", 0)),
+               "orders_lost": int(counts.get("lost", 0)), "orders_moved": int(counts.get("moved", 0)),
+               "orders_first_seen": int(counts.get("first", 0)), "reason_changed": int(counts.get("reason", 0)),
+               "sales_before": float(before.sum()), "sales_after": float(after.sum()),
+               "sales_delta": float(after.sum() - before.sum())}
     gained = changes[changes["change"].isin(["gained", "moved", "first"]) & changes["new_member_id"].notna()]
     lost = changes[changes["change"].isin(["lost", "moved"])]
-    before, after = credited_sales(old), credited_sales(new)
     table = pd.DataFrame({"orders_gained": gained.groupby("new_member_id").size(),
                           "orders_lost": lost.groupby("old_member_id").size(),
                           "sales_before": before, "sales_after": after}).fillna(0.0)
@@ -52,14 +60,4 @@ def member_diff(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
     table = table[(table["orders_gained"] > 0) | (table["orders_lost"] > 0) | (table["sales_delta"].abs() > 1e-9)]
     table = table.astype({"orders_gained": "int64", "orders_lost": "int64"})
     table.index.name = "member_id"
-    return table.sort_values(["sales_delta", "orders_gained"], ascending=[False, False]).reset_index()
-
-
-def diff_summary(new: pd.DataFrame, old: pd.DataFrame) -> dict[str, float | int]:
-    changes = classify_changes(new, old)
-    counts = changes["change"].value_counts()
-    return {"orders": int(len(new)), "orders_gained": int(counts.get("gained", 0)),
-            "orders_lost": int(counts.get("lost", 0)), "orders_moved": int(counts.get("moved", 0)),
-            "orders_first_seen": int(counts.get("first", 0)), "reason_changed": int(counts.get("reason", 0)),
-            "sales_before": float(credited_sales(old).sum()), "sales_after": float(credited_sales(new).sum()),
-            "sales_delta": float(credited_sales(new).sum() - credited_sales(old).sum())}
+    return summary, table.sort_values(["sales_delta", "orders_gained"], ascending=[False, False]).reset_index()

@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import Field
 
 from chatsales.attribution import attribute
-from chatsales.attribution_changes import diff_summary, member_diff
+from chatsales.attribution_changes import attribution_diff
 from chatsales.customer_keys import all_orders
 from chatsales.facts import build_facts
 from chatsales.kpis.daily import daily_tables
@@ -67,7 +67,7 @@ def reattribute_op(context: dg.OpExecutionContext, config: ReattributeConfig, ch
     store = reporting.store()
     try:
         old = store.read_table("attributed_orders", days=days)
-        summary, per_member = diff_summary(new, old), member_diff(new, old)
+        summary, per_member = attribution_diff(new, old)
         written = {}
         if not config.dry_run:
             lines = all_orders(web["order_lines"], store_sales["order_lines"])

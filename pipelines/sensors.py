@@ -19,7 +19,7 @@ from chatsales.settings import Settings
 from chatsales.watermarks import (Watermarks, changed_files, empty_changes, file_hashes, order_changes,
                                   sales_on_older_dialogues, scan_chat)
 from resources.pipeline_settings import PipelineSettings
-from resources.reporting_db import ReportingDatabase
+from resources.reporting_db import ReportingDatabase, ReportingStore
 from resources.sources import ChatDatabase, StoreSales, WebOrders
 
 LATE_SENSOR = "late_data"
@@ -28,8 +28,8 @@ REASONS_TAG = "chatsales/late_data"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
-def _scan(old: Watermarks, chat_db: ChatDatabase, orders: WebOrders, pos: StoreSales,
-          reporting: ReportingDatabase, settings: PipelineSettings) -> tuple[Watermarks, pd.DataFrame]:
+def _scan(old: Watermarks, chat_db: ChatDatabase, orders: WebOrders, pos: StoreSales, store: ReportingStore,
+          settings: PipelineSettings) -> tuple[Watermarks, pd.DataFrame]:
     tz = settings.timezone
     chat, changes = scan_chat(chat_db.url, old.chat, tz)
     parts = [changes]
@@ -49,13 +49,9 @@ def _scan(old: Watermarks, chat_db: ChatDatabase, orders: WebOrders, pos: StoreS
     if files:
         read = pos.read(tz, settings.currency, only=set(files))
         parts.append(order_changes(read.frames["orders"], "store_sales", "store_file", tz))
-    store = reporting.store()
-    try:
-        since = pd.Timestamp(old.published_at).to_pydatetime() if old.published_at else None
-        latest = store.latest_ledger_change()
-        sold, rooms, computed = store.attribution_changes_since(since, latest)   # read-then-bound: no race
-    finally:
-        store.dispose()
+    since = pd.Timestamp(old.published_at).to_pydatetime() if old.published_at else None
+    latest = store.latest_ledger_change()
+    sold, rooms, computed = store.attribution_changes_since(since, latest)   # read-then-bound: no race
     new.published_at = str(latest) if latest is not None else old.published_at
     parts.append(sales_on_older_dialogues(sold, rooms, computed, tz))
     return new, pd.concat([empty_changes(), *parts], ignore_index=True)
@@ -83,15 +79,15 @@ def late_data_sensor(job: dg.UnresolvedAssetJobDefinition, config: Settings) -> 
     def late_data(context: dg.SensorEvaluationContext, chat_db: ChatDatabase, orders: WebOrders,
                   pos: StoreSales, reporting: ReportingDatabase, settings: PipelineSettings):
         old = Watermarks.from_json(context.cursor)
-        new, changes = _scan(old or Watermarks(), chat_db, orders, pos, reporting, settings)
+        store = reporting.store()
+        try:
+            new, changes = _scan(old or Watermarks(), chat_db, orders, pos, store, settings)
+            published = store.published_days() if old is not None else set()
+        finally:
+            store.dispose()
         if old is None:
             context.log.info("first tick: watermarks recorded, nothing to compare with yet")
             return dg.SensorResult(skip_reason="watermarks recorded (first tick)", cursor=new.to_json())
-        store = reporting.store()
-        try:
-            published = store.published_days()
-        finally:
-            store.dispose()
         today = datetime.now(ZoneInfo(settings.timezone)).date()
         tick = hashlib.sha1(new.to_json().encode()).hexdigest()
         plan = plan_late_runs(changes, published, today, config.late_horizon_days, tick)
