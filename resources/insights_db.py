@@ -136,7 +136,8 @@ class InsightsStore:
         self.store = store
 
     def ensure_schema(self) -> None:
-        _meta.create_all(self.store.engine, checkfirst=True)
+        """Under the publication lock, like the reporting tables: two first publications cannot collide."""
+        self.store.create_missing(_meta)
 
     def _frame(self, table: sa.Table, frame: pd.DataFrame, stamp: dict) -> pd.DataFrame:
         columns = [c.name for c in table.columns]

@@ -221,12 +221,17 @@ class ReportingStore:
         empty database would otherwise both see a table missing and the second CREATE would fail. When
         nothing is missing no lock is taken, so a reader never waits for a publication."""
         if not self._ready:
-            existing = set(sa.inspect(self.engine).get_table_names())
-            if any(table.name not in existing for table in _meta.sorted_tables):
-                with self.engine.begin() as conn:
-                    self._lock(conn)
-                    _meta.create_all(conn, checkfirst=True)
+            self.create_missing(_meta)
             self._ready = True
+
+    def create_missing(self, metadata: sa.MetaData) -> None:
+        """Create the tables of `metadata` that do not exist yet, under the publication lock (see
+        ensure_schema); other table sets of the same database (the insights tables) use it too."""
+        existing = set(sa.inspect(self.engine).get_table_names())
+        if any(table.name not in existing for table in metadata.sorted_tables):
+            with self.engine.begin() as conn:
+                self._lock(conn)
+                metadata.create_all(conn, checkfirst=True)
 
     def _fact_table(self, conn: Connection, name: str, frame: pd.DataFrame) -> sa.Table:
         """The fact table for `frame`, created from its dtypes the first time; new columns are added."""
