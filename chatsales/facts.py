@@ -163,18 +163,19 @@ STORED_TYPES = {"is_blocked": "bool", "attributed": "bool", "is_sale": "bool", "
 def facts_from_stored(tables: Mapping[str, pd.DataFrame]) -> Facts:
     """Facts read back from the reporting database (`fact_*` tables), with their types restored, so the
     period query computes from exactly what the daily partitions computed from."""
-    restored = {}
-    for name in ORDER:
-        if name not in tables:       # a table added later (order_lines): the dataclass default
-            continue
-        frame = tables[name].copy()
-        for column in frame.columns:
-            if column in STORED_TYPES:
-                frame[column] = frame[column].astype(STORED_TYPES[column])
-            elif frame[column].dtype == object and column != "day":
-                frame[column] = frame[column].astype("str")
-        restored[name] = frame.sort_values(ORDER[name], kind="stable").reset_index(drop=True)
-    return Facts(**restored)
+    return Facts(**{name: restore_types(tables[name]).sort_values(ORDER[name], kind="stable").reset_index(drop=True)
+                    for name in ORDER if name in tables})   # a table added later (order_lines): the default
+
+
+def restore_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """A fact table read back from a database with the types its facts had when published."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if column in STORED_TYPES:
+            frame[column] = frame[column].astype(STORED_TYPES[column])
+        elif frame[column].dtype == object and column != "day":
+            frame[column] = frame[column].astype("str")
+    return frame
 
 
 # a stable row order by key: the same inputs give the same rows in the same order, whatever the source's

@@ -144,14 +144,14 @@ def stored_facts(reporting_url: str):
     from resources.reporting_db import FACT_PREFIX, ReportingStore
 
     store = ReportingStore(reporting_url)
-    present = set(store.table_names())
-    missing = [FACT_PREFIX + n for n in ORDER if FACT_PREFIX + n not in present and n != "order_lines"]
+    try:
+        tables = store.read_facts()
+    finally:
+        store.dispose()
+    missing = [FACT_PREFIX + n for n in ORDER if n not in tables and n != "order_lines"]
     if missing:
         raise SystemExit(f"the reporting database {reporting_url} has no {missing}: run the pipeline first")
-    facts = facts_from_stored({name: store.read_table(FACT_PREFIX + name) for name in ORDER
-                               if FACT_PREFIX + name in present})
-    store.dispose()
-    return facts
+    return facts_from_stored(tables)
 
 
 def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from chatsales.attribution_changes import classify_changes
+from chatsales.fact_streams import decode_days, encode_days
+from chatsales.facts import restore_types
 
 PUBLIC_TABLES = ("attributed_orders", "attribution_ledger", "kpi_daily", "kpi_buckets_daily",
                  "member_daily", "rejects")
@@ -127,6 +129,17 @@ rejects = sa.Table(
     sa.Column("seen_at", _ts, nullable=False),
 )
 
+# The facts again, one Arrow IPC stream per fact table and day (chatsales/fact_streams.py): what the period
+# query reads. Its own metadata: creating it converts the fact rows already published (ensure_schema).
+_streams_meta = sa.MetaData()
+fact_streams = sa.Table(
+    "fact_streams", _streams_meta,
+    sa.Column("fact", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("stream", sa.LargeBinary, nullable=False),
+)
+
 _DAY_TABLES = {t.name: t for t in (attributed_orders, kpi_daily, kpi_buckets_daily, member_daily)}
 
 
@@ -222,7 +235,24 @@ class ReportingStore:
         nothing is missing no lock is taken, so a reader never waits for a publication."""
         if not self._ready:
             self.create_missing(_meta)
+            self._ensure_fact_streams()
             self._ready = True
+
+    def _ensure_fact_streams(self) -> None:
+        """Create fact_streams, filled from the fact rows a version without it published: from then on
+        every publication writes both in one transaction, so the streams hold exactly the rows' days."""
+        if sa.inspect(self.engine).has_table(fact_streams.name):
+            return
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            inspector = sa.inspect(conn)
+            if inspector.has_table(fact_streams.name):        # another process converted meanwhile
+                return
+            fact_streams.create(conn)
+            for table in inspector.get_table_names():
+                if table.startswith(FACT_PREFIX) and table != fact_streams.name:
+                    frame = restore_types(self._read(conn, table))
+                    self._write_streams(conn, table.removeprefix(FACT_PREFIX), frame, as_days(frame["day"]))
 
     def create_missing(self, metadata: sa.MetaData) -> None:
         """Create the tables of `metadata` that do not exist yet, under the publication lock (see
@@ -293,7 +323,15 @@ class ReportingStore:
                 table = self._fact_table(conn, name, frame)
                 conn.execute(table.delete().where(table.c.day.in_(days)))
                 written[FACT_PREFIX + name] = _bulk_insert(conn, table, frame)
+                self._write_streams(conn, name, frame, days)
         return written
+
+    @staticmethod
+    def _write_streams(conn: Connection, name: str, frame: pd.DataFrame, days: list[date]) -> None:
+        conn.execute(fact_streams.delete().where(fact_streams.c.fact == name, fact_streams.c.day.in_(days)))
+        rows = [{"fact": name, "day": day, "rows": n, "stream": stream} for day, n, stream in encode_days(frame, days)]
+        if rows:
+            conn.execute(fact_streams.insert(), rows)
 
     @staticmethod
     def _only_days(frame: pd.DataFrame, days: list[date], table: str) -> pd.DataFrame:
@@ -344,7 +382,13 @@ class ReportingStore:
                    first_day: date | None = None, last_day: date | None = None) -> pd.DataFrame:
         """A public or fact table, optionally only some days, with timestamps as UTC."""
         self.ensure_schema()
-        table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+        with self.engine.connect() as conn:
+            return self._read(conn, name, days=days, first_day=first_day, last_day=last_day)
+
+    @staticmethod
+    def _read(conn: Connection, name: str, *, days: Sequence[date] | None = None,
+              first_day: date | None = None, last_day: date | None = None) -> pd.DataFrame:
+        table = sa.Table(name, sa.MetaData(), autoload_with=conn)
         query = sa.select(table)
         if days is not None:
             query = query.where(table.c.day.in_(as_days(days)))
@@ -352,15 +396,13 @@ class ReportingStore:
             query = query.where(table.c.day >= first_day)
         if last_day is not None:
             query = query.where(table.c.day <= last_day)
-        with self.engine.connect() as conn:
-            # rows straight from the driver's cursor: SQLAlchemy's per-value result processing (a datetime
-            # object parsed from every SQLite timestamp) cost more than the fetch; types are set below.
-            # Not ADBC: its bundled second copy of SQLite in this process can drop sqlite3's POSIX locks and
-            # corrupt the file (tried: "file is not a database" in test_late_data).
-            result = conn.execute(query)
-            frame = pd.DataFrame.from_records(result.cursor.fetchall(),
-                                              columns=[d[0] for d in result.cursor.description])
-            result.close()
+        # rows straight from the driver's cursor: SQLAlchemy's per-value result processing (a datetime
+        # object parsed from every SQLite timestamp) cost more than the fetch; types are set below.
+        # Not ADBC: its bundled second copy of SQLite in this process can drop sqlite3's POSIX locks and
+        # corrupt the file (tried: "file is not a database" in test_late_data).
+        result = conn.execute(query)
+        frame = pd.DataFrame.from_records(result.cursor.fetchall(), columns=[d[0] for d in result.cursor.description])
+        result.close()
         for column in table.columns:
             if isinstance(column.type, sa.DateTime) and column.name in frame:
                 frame[column.name] = pd.to_datetime(frame[column.name], utc=True, format="ISO8601")
@@ -371,6 +413,16 @@ class ReportingStore:
                 frame[column.name] = flags.astype(bool) if flags.notna().all() else \
                     flags.map({0: False, 1: True}).astype(object).where(flags.notna(), None)
         return frame
+
+    def read_facts(self) -> dict[str, pd.DataFrame]:
+        """Every fact table, whole, from its per-day streams (what the period query reads: the same rows
+        as the `fact_*` tables, without fetching them row by row); a fact never published is absent."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(fact_streams.c.fact, fact_streams.c.stream)
+                                 .order_by(fact_streams.c.fact, fact_streams.c.day)).all()
+        names = list(dict.fromkeys(name for name, _ in found))
+        return {name: decode_days(stream for fact, stream in found if fact == name) for name in names}
 
     def published_days(self) -> set[date]:
         """The days the reporting database holds KPI rows for (what the late-data sensor may re-run)."""

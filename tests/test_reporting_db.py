@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import pytest
 
-from resources.reporting_db import ReportingStore
+from resources.reporting_db import ReportingStore, fact_streams
 
 D1, D2 = date(2026, 3, 28), date(2026, 3, 29)
 T = pd.Timestamp("2026-03-28T10:00:00Z")
@@ -109,3 +109,62 @@ def test_postgres_timestamps_do_not_depend_on_the_server_timezone(pg_url):
     ts = pd.Series(pd.to_datetime(["2026-03-28T23:30:00Z"], utc=True))
     store.publish_days([D1], run_id="r1", facts={"messages": pd.DataFrame({"day": [D1], "sent_at": ts})})
     assert store.read_table("fact_messages")["sent_at"].tolist() == [ts[0]]
+
+
+def _plain(values: pd.Series) -> list:
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _room_facts(day, rooms, roles, sent):
+    return pd.DataFrame({"day": [day] * len(rooms), "chatroom_id": rooms,
+                         "role": pd.array(roles, dtype="Int64"), "is_counted": [True] * len(rooms),
+                         "sent_at": pd.to_datetime(sent, utc=True, format="ISO8601").astype("datetime64[us, UTC]")})
+
+
+def test_fact_streams_hold_exactly_the_published_rows(reporting_url):
+    """The period query reads the per-day streams: the same rows and types as the fact_* table, days
+    replaced with it, a day published empty holding no rows, a column added later null before it."""
+    from chatsales.facts import restore_types
+
+    store = ReportingStore(reporting_url)
+    d1 = _room_facts(D1, ["a", "b"], [1, None], ["2026-03-28T08:00:00Z", "2026-03-28T09:30:00.123456Z"])
+    d2 = _room_facts(D2, ["c"], [2], ["2026-03-29T10:00:00Z"])
+    store.publish_days([D1, D2], run_id="r1", facts={"messages": pd.concat([d1, d2])})
+    store.publish_days([D2], run_id="r2", facts={"messages": d2.iloc[0:0]})          # D2 now empty
+    store.publish_days([date(2026, 3, 30)], run_id="r3",
+                       facts={"messages": _room_facts(date(2026, 3, 30), [None], [3], ["2026-03-30T07:00:00Z"])
+                              .assign(extra=["x"])})
+    streamed = store.read_facts()["messages"]
+    assert _plain(streamed["chatroom_id"]) == ["a", "b", None]
+    assert _plain(streamed["role"]) == [1, None, 3]
+    assert streamed["sent_at"].tolist() == [pd.Timestamp("2026-03-28T08:00:00Z"),
+                                            pd.Timestamp("2026-03-28T09:30:00.123456Z"),
+                                            pd.Timestamp("2026-03-30T07:00:00Z")]
+    assert streamed["day"].tolist() == [D1, D1, date(2026, 3, 30)]
+    assert _plain(streamed["extra"]) == [None, None, "x"]
+    rows = restore_types(store.read_table("fact_messages")).sort_values("sent_at").reset_index(drop=True)
+    pd.testing.assert_frame_equal(restore_types(streamed)[rows.columns], rows, check_dtype=False)
+    assert restore_types(streamed)["role"].dtype == "Int64"
+
+
+def test_fact_rows_of_an_earlier_version_are_streamed_once(reporting_url):
+    """A database published before fact_streams existed: opening it converts its fact rows, once, and
+    later publications replace their days in both."""
+    import sqlalchemy as sa
+
+    old = ReportingStore(reporting_url)
+    old.publish_days([D1, D2], run_id="r1", facts={"messages": pd.concat([
+        _room_facts(D1, ["a"], [1], ["2026-03-28T08:00:00Z"]), _room_facts(D2, ["b"], [None], ["2026-03-29T08:00:00Z"])])})
+    with old.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE fact_streams"))
+    old.dispose()
+    store = ReportingStore(reporting_url)
+    assert store.read_facts()["messages"]["chatroom_id"].tolist() == ["a", "b"]
+    store.publish_days([D2], run_id="r2", facts={"messages": _room_facts(D2, ["c", "d"], [2, 2],
+                                                                         ["2026-03-29T08:00:00Z"] * 2)})
+    streamed = store.read_facts()["messages"]
+    assert streamed["chatroom_id"].tolist() == ["a", "c", "d"]
+    assert streamed["role"].tolist() == [1, 2, 2]
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(fact_streams.c.fact, fact_streams.c.day, fact_streams.c.rows)
+                            .order_by(fact_streams.c.day)).all() == [("messages", D1, 1), ("messages", D2, 2)]
