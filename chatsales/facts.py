@@ -149,8 +149,7 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
                   ratings=ratings, hook_events=hooks,
                   member_sessions=session_facts(chat["member_sessions"], chat["members"], timezone),
                   orders=orders, order_lines=lines)
-    return Facts(**{name: frame.sort_values(ORDER[name], kind="stable").reset_index(drop=True)
-                    for name, frame in facts.tables().items()})
+    return Facts(**{name: in_fact_order(name, frame) for name, frame in facts.tables().items()})
 
 
 # columns whose type a database round trip loses (SQLite keeps booleans as 0/1, integers as floats when
@@ -160,25 +159,33 @@ STORED_TYPES = {"is_blocked": "bool", "attributed": "bool", "is_sale": "bool", "
                 "window_days": "int64", "shown_before": "bool", "line_no": "int64"}
 
 
-def facts_from_stored(tables: Mapping[str, pd.DataFrame]) -> Facts:
+def facts_from_stored(tables: Mapping[str, pd.DataFrame], *, in_order: bool = False) -> Facts:
     """Facts read back from the reporting database (`fact_*` tables), with their types restored, so the
-    period query computes from exactly what the daily partitions computed from."""
-    return Facts(**{name: restore_types(tables[name]).sort_values(ORDER[name], kind="stable").reset_index(drop=True)
-                    for name in ORDER if name in tables})   # a table added later (order_lines): the default
+    period query computes from exactly what the daily partitions computed from. `in_order`: the tables are
+    already in ORDER (the per-day streams keep the published order, days ascending), so no sort."""
+    restored = {name: restore_types(tables[name]) for name in ORDER if name in tables}   # order_lines: later
+    if not in_order:
+        restored = {name: in_fact_order(name, frame) for name, frame in restored.items()}
+    return Facts(**restored)
 
 
 def restore_types(frame: pd.DataFrame) -> pd.DataFrame:
     """A fact table read back from a database with the types its facts had when published."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if column in STORED_TYPES:
-            frame[column] = frame[column].astype(STORED_TYPES[column])
-        elif frame[column].dtype == object and column != "day":
-            frame[column] = frame[column].astype("str")
-    return frame
+    types = {column: STORED_TYPES[column] for column in frame.columns if column in STORED_TYPES}
+    types.update({column: "str" for column in frame.columns
+                  if column not in types and column != "day" and frame[column].dtype == object})
+    return frame.astype(types)
 
 
-# a stable row order by key: the same inputs give the same rows in the same order, whatever the source's
-ORDER = {"requests": ["request_id"], "chatrooms": ["chatroom_id"], "messages": ["chatroom_id", "sent_at", "message_id"],
-         "ratings": ["rating_id"], "hook_events": ["event_id"], "member_sessions": ["member_id", "started_at", "ended_at"],
-         "orders": ["sales_channel", "order_id"], "order_lines": ["sales_channel", "order_id", "line_no"]}
+def in_fact_order(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame in ORDER (by the key columns it has: a table of another shape is sorted by day)."""
+    key = [column for column in ORDER.get(name, ["day"]) if column in frame.columns]
+    return frame.sort_values(key, kind="stable").reset_index(drop=True) if key else frame
+
+
+# a stable row order, day first then by key: the same inputs give the same rows in the same order, whatever
+# the source's; day first so the days published one by one, read back in day order, are already in it
+ORDER = {name: ["day", *key] for name, key in {
+    "requests": ["request_id"], "chatrooms": ["chatroom_id"], "messages": ["chatroom_id", "sent_at", "message_id"],
+    "ratings": ["rating_id"], "hook_events": ["event_id"], "member_sessions": ["member_id", "started_at", "ended_at"],
+    "orders": ["sales_channel", "order_id"], "order_lines": ["sales_channel", "order_id", "line_no"]}.items()}

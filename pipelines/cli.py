@@ -151,7 +151,7 @@ def stored_facts(reporting_url: str):
     missing = [FACT_PREFIX + n for n in ORDER if n not in tables and n != "order_lines"]
     if missing:
         raise SystemExit(f"the reporting database {reporting_url} has no {missing}: run the pipeline first")
-    return facts_from_stored(tables)
+    return facts_from_stored(tables, in_order=True)
 
 
 def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from chatsales.attribution_changes import classify_changes
 from chatsales.fact_streams import decode_days, encode_days
-from chatsales.facts import restore_types
+from chatsales.facts import in_fact_order, restore_types
 
 PUBLIC_TABLES = ("attributed_orders", "attribution_ledger", "kpi_daily", "kpi_buckets_daily",
                  "member_daily", "rejects")
@@ -251,8 +251,9 @@ class ReportingStore:
             fact_streams.create(conn)
             for table in inspector.get_table_names():
                 if table.startswith(FACT_PREFIX) and table != fact_streams.name:
-                    frame = restore_types(self._read(conn, table))
-                    self._write_streams(conn, table.removeprefix(FACT_PREFIX), frame, as_days(frame["day"]))
+                    name = table.removeprefix(FACT_PREFIX)
+                    frame = in_fact_order(name, restore_types(self._read(conn, table)))
+                    self._write_streams(conn, name, frame, as_days(frame["day"]))
 
     def create_missing(self, metadata: sa.MetaData) -> None:
         """Create the tables of `metadata` that do not exist yet, under the publication lock (see
