@@ -16,17 +16,17 @@ ROOM_COLUMNS = ["source", "channel", "member_id", "role", "started_at", "establi
 @shared
 def window_activity(ctx: Ctx) -> pd.DataFrame:
     """Per window and chatroom: who wrote in the window, first visitor / last member / last message, kinds."""
-    msgs = ctx.with_rooms(ctx.facts.messages, ROOM_COLUMNS)
+    msgs = ctx.with_rooms(ctx.facts.messages[["room", "sent_at", "sender", "kind", "email_filled_at"]], ROOM_COLUMNS)
     keyed = ctx.keyed(msgs, "sent_at", ROOM_DIMS)
     if keyed.empty:     # the same columns as below, so a window without messages computes like any other
         flags = ["visitor_wrote", "member_wrote", "product_any", "photo_member", "video_member", "photo_visitor",
                  "video_visitor", "connect_request_member", "email_request_member", "email_filled"]
-        return pd.DataFrame({**{c: pd.Series(dtype="object") for c in [*KEY, "chatroom_id", *ROOM_COLUMNS]},
+        return pd.DataFrame({**{c: pd.Series(dtype="object") for c in [*KEY, *ROOM_COLUMNS]}, "room": pd.Series(dtype="int64"),
                              **{c: pd.Series(dtype="bool") for c in flags},
                              **{c: pd.Series(dtype="int64") for c in ("t_visitor", "t_member", "t_any")}})
     t = to_us(keyed["sent_at"])
     visitor = keyed["sender"].eq("visitor").to_numpy()
-    frame = keyed[[*KEY, "chatroom_id", *ROOM_COLUMNS]].assign(
+    frame = keyed[[*KEY, "room", *ROOM_COLUMNS]].assign(
         t_visitor=np.where(visitor, t, np.iinfo(np.int64).max), t_member=np.where(~visitor, t, np.iinfo(np.int64).min),
         t_any=t, visitor_wrote=visitor, member_wrote=~visitor)
     for kind, party in (("product", None), ("photo", "member"), ("video", "member"), ("photo", "visitor"),
@@ -40,16 +40,16 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
     flags = [c for c in frame.columns if c.endswith(("_any", "_member", "_visitor", "_wrote", "_filled"))]
     agg = {**{c: "max" for c in flags}, "t_visitor": "min", "t_member": "max", "t_any": "max",
            **{c: "first" for c in ROOM_COLUMNS}}
-    return frame.groupby([*KEY, "chatroom_id"], sort=False).agg(agg).reset_index()
+    return frame.groupby([*KEY, "room"], sort=False).agg(agg).reset_index()
 
 
 @shared
 def _new_conversations(ctx: Ctx) -> pd.DataFrame:
     """Chatrooms started in each window, with what happened in them within that window."""
-    started = ctx.keyed(ctx.facts.chatrooms, "started_at", ROOM_DIMS)[[*KEY, "chatroom_id"]]
+    started = ctx.keyed(ctx.facts.chatrooms, "started_at", ROOM_DIMS)[[*KEY, "room"]]
     activity = window_activity(ctx)
-    out = started.merge(activity[[*KEY, "chatroom_id", "visitor_wrote", "member_wrote", "t_visitor", "t_member"]],
-                        on=[*KEY, "chatroom_id"], how="left")
+    out = started.merge(activity[[*KEY, "room", "visitor_wrote", "member_wrote", "t_visitor", "t_member"]],
+                        on=[*KEY, "room"], how="left")
     out[["visitor_wrote", "member_wrote"]] = out[["visitor_wrote", "member_wrote"]].fillna(False).astype(bool)
     return out
 
@@ -89,11 +89,10 @@ def response_rate(ctx: Ctx):
      date_basis="first visitor message", kind="rate", dims=ROOM_DIMS, fluctuating=True)
 def non_response(ctx: Ctx):
     rooms = ctx.keyed(ctx.facts.chatrooms, "first_visitor_at", ROOM_DIMS)
-    members = ctx.facts.messages.loc[ctx.facts.messages["sender"].eq("member"), ["chatroom_id", "sent_at"]]
-    probe = rooms[["chatroom_id", "first_visitor_at"]].astype({"chatroom_id": "str"}).reset_index()
-    answer = pd.merge_asof(probe.sort_values("first_visitor_at"),
-                           members.astype({"chatroom_id": "str"}).sort_values("sent_at"),
-                           left_on="first_visitor_at", right_on="sent_at", by="chatroom_id", direction="forward")
+    members = ctx.facts.messages.loc[ctx.facts.messages["sender"].eq("member"), ["room", "sent_at"]]
+    probe = rooms[["room", "first_visitor_at"]].reset_index()
+    answer = pd.merge_asof(probe.sort_values("first_visitor_at"), members.sort_values("sent_at"),
+                           left_on="first_visitor_at", right_on="sent_at", by="room", direction="forward")
     answered_at = answer.set_index("index")["sent_at"].reindex(rooms.index)
     unanswered = answered_at.isna() | (answered_at - rooms["first_visitor_at"] > pd.Timedelta(hours=24))
     return ratio(count(rooms[unanswered.to_numpy()]), count(rooms))
@@ -156,8 +155,8 @@ def _durations(ctx: Ctx) -> pd.DataFrame:
     established = to_us(started["established_at"])
     ends = ctx.periods.end_of(started["period"].to_numpy())
     dialogues = started[(established != np.iinfo(np.int64).min) & (established < ends)]
-    activity = window_activity(ctx)[[*KEY, "chatroom_id", "t_any"]]
-    rows = dialogues.merge(activity, on=[*KEY, "chatroom_id"], how="inner")
+    activity = window_activity(ctx)[[*KEY, "room", "t_any"]]
+    rows = dialogues.merge(activity, on=[*KEY, "room"], how="inner")
     return rows.assign(duration=rows["t_any"].astype("int64") - to_us(rows["started_at"]))
 
 

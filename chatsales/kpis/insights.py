@@ -101,7 +101,7 @@ def product_table(facts: Facts, periods: Periods, filters: Mapping[str, str] | N
     ctx = Ctx(facts, periods, "all", SALES_DIMS, dict(filters or {}))
     msgs = facts.messages
     product_msgs = msgs.loc[msgs["kind"].eq("product") & msgs["product_id"].notna(),
-                            ["chatroom_id", "product_id", "sent_at"]]
+                            ["room", "product_id", "sent_at"]]
     shared = ctx.with_rooms(product_msgs, ["source", "channel", "member_id", "role"])
     shown = ctx.keyed(shared, "sent_at", ROOM_DIMS).groupby(["period", "product_id"]).size().rename("shown")
     lines = _lines(ctx)

@@ -11,22 +11,22 @@ from chatsales.kpis.registry import KEY, MEMBER_DIMS, ROOM_DIMS, SALES_DIMS, Ctx
 @shared
 def active_dialogues(ctx: Ctx) -> pd.Series:
     """Dialogues established by the window's end with a counted message in the window (Chat-Card-20)."""
-    msgs = ctx.with_rooms(ctx.facts.messages[["chatroom_id", "sent_at"]],
+    msgs = ctx.with_rooms(ctx.facts.messages[["room", "sent_at"]],
                           ["established_at", "source", "channel", "member_id", "role"])
     keyed = ctx.keyed(msgs, "sent_at", ROOM_DIMS)
     est = keyed["established_at"]
     keyed = keyed[est.notna().to_numpy() & (est.astype("datetime64[us, UTC]").to_numpy(dtype="datetime64[us]")
                                             .astype(np.int64) < ctx.periods.end_of(keyed["period"].to_numpy()))]
-    return count(keyed, distinct="chatroom_id")
+    return count(keyed, distinct="room")
 
 
 @shared
 def contacts_handled(ctx: Ctx) -> pd.Series:
     """Chatrooms where the member wrote a counted message in the window (iAdvize's contacts handled)."""
     msgs = ctx.facts.messages
-    msgs = ctx.with_rooms(msgs.loc[msgs["sender"] == "member", ["chatroom_id", "sent_at"]],
+    msgs = ctx.with_rooms(msgs.loc[msgs["sender"] == "member", ["room", "sent_at"]],
                           ["source", "channel", "member_id", "role"])
-    return count(ctx.keyed(msgs, "sent_at", ROOM_DIMS), distinct="chatroom_id")
+    return count(ctx.keyed(msgs, "sent_at", ROOM_DIMS), distinct="room")
 
 
 @shared

@@ -2,11 +2,12 @@
 day (fluctuating). Each rating request also closes a conversation segment (Chat-Card-70)."""
 from __future__ import annotations
 
-from chatsales.kpis.registry import ROOM_DIMS, Ctx, count, kpi, ratio, total, value_only
+from chatsales.kpis.registry import ROOM_DIMS, Ctx, count, kpi, ratio, shared, total, value_only
 
 
+@shared
 def _requested(ctx: Ctx):
-    ratings = ctx.with_rooms(ctx.facts.ratings.drop(columns=["member_id", "role"]),
+    ratings = ctx.with_rooms(ctx.facts.ratings[["room", "requested_at", "given_at", "score"]],
                              ["source", "channel", "member_id", "role"])
     return ctx.keyed(ratings, "requested_at", ROOM_DIMS)
 

@@ -1,0 +1,36 @@
+"""The chatroom key the KPIs join on: stable across versions (it is stored), added wherever facts lack it,
+and a clash between two ids is an error, never a silent merge."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chatsales.facts import Facts, check_room_keys, room_keys
+
+
+def test_room_keys_are_pinned():
+    """Stored keys of earlier days must keep matching: a library upgrade that changed the hash would fail
+    here, not split every chatroom of the period query in two."""
+    ids = pd.Series(["cr-000001", "a1b2c3d4-0000-4000-8000-000000000000", "é"], dtype="str")
+    assert room_keys(ids).tolist() == [452816903610850589, 8845694255427466624, -1537934940950697753]
+    assert room_keys(ids.astype(object)).tolist() == room_keys(ids).tolist()
+
+
+def test_facts_get_the_room_key_when_missing_or_incomplete():
+    rooms = pd.DataFrame({"chatroom_id": ["cr-1", "cr-2"]})
+    messages = pd.DataFrame({"chatroom_id": ["cr-2", "cr-1"], "room": [np.nan, 7.0]})   # rows of an older version
+    ratings = pd.DataFrame({"chatroom_id": ["cr-1"], "room": np.array([123], dtype="int64")})
+    others = {name: pd.DataFrame() for name in ("requests", "hook_events", "member_sessions", "orders")}
+    facts = Facts.from_tables({"chatrooms": rooms, "messages": messages, "ratings": ratings, **others})
+    assert facts.chatrooms["room"].tolist() == room_keys(rooms["chatroom_id"]).tolist()
+    assert facts.messages["room"].tolist() == room_keys(pd.Series(["cr-2", "cr-1"])).tolist()
+    assert facts.ratings["room"].tolist() == [123]                 # already keyed: kept as stored
+    assert "room" not in rooms.columns                              # the caller's frame is not modified
+
+
+def test_two_ids_with_one_key_are_an_error():
+    rooms = pd.DataFrame({"chatroom_id": ["cr-1", "cr-2", "cr-3"], "room": [5, 5, 6]})
+    with pytest.raises(ValueError, match=r"\['cr-1', 'cr-2'\] have the same 64-bit room key"):
+        check_room_keys(rooms)
+    check_room_keys(pd.DataFrame({"chatroom_id": ["cr-1", "cr-3"], "room": [5, 6]}))
