@@ -24,3 +24,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_pipeline.py --scales 1 10 30 --days 90
 	$(VENV)/bin/python benchmarks/bench_pipeline.py --scales 1 --days 365
 	$(VENV)/bin/python benchmarks/bench_period.py --scale 1 --days 90
+	$(VENV)/bin/python benchmarks/bench_period.py --scale 10 --days 365 --direct --chunk-days 31 --repeat 2

@@ -46,7 +46,10 @@ class Ctx:
             return frame
         keep = np.ones(len(frame), dtype=bool)
         for column, value in applied:
-            keep &= frame[column].astype("str").eq(value).to_numpy()
+            values = frame[column]
+            if not isinstance(values.dtype, pd.CategoricalDtype):
+                values = values.astype("str")
+            keep &= values.eq(value).to_numpy()
         return frame[keep]
 
     def keyed(self, frame: pd.DataFrame, ts_column: str, dims: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -61,14 +64,23 @@ class Ctx:
         if self.dimension == "all":
             out["dimension_value"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), ["all"])
         else:
-            out["dimension_value"] = out[dims[self.dimension]].astype("str").astype("category")
+            values = out[dims[self.dimension]]
+            if not isinstance(values.dtype, pd.CategoricalDtype):      # (with_rooms' are already)
+                values = values.astype("str").astype("category")
+            out["dimension_value"] = values
             out = out[out["dimension_value"].notna()]
         return out
 
     def with_rooms(self, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-        """`frame` (with the chatroom's integer key `room`) with the chatroom's columns joined."""
-        rooms = self.facts.chatrooms.set_index("room")[columns]
-        return frame.join(rooms, on="room")
+        """`frame` (with the chatroom's integer key `room`) with the chatroom's columns joined; its text
+        columns come categorical, so joining them onto ten million messages copies codes, not text."""
+        key = ("chatrooms by room",)
+        if key not in self.memo:
+            rooms = self.facts.chatrooms.set_index("room")
+            text = [c for c in ("source", "channel", "member_id") if c in rooms.columns]
+            self.memo[key] = rooms.astype({c: pd.CategoricalDtype(pd.Index(rooms[c].dropna().unique()).sort_values())
+                                           for c in text})
+        return frame.join(self.memo[key][columns], on="room")
 
 
 def shared(fn: Callable[["Ctx"], object]) -> Callable[["Ctx"], object]:
