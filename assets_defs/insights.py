@@ -17,7 +17,7 @@ from chatsales.segments import customer_tables
 from resources.insight_settings import InsightSettings
 from resources.insights_db import InsightsStore
 from resources.pipeline_settings import PipelineSettings
-from resources.reporting_db import ReportingDatabase
+from resources.reporting_resource import ReportingDatabase
 
 GROUP = "insights"
 

@@ -5,7 +5,7 @@ import pandas as pd
 
 from assets_defs.common import days_label, partitioned, run_days
 from chatsales.publication import rows_of_days, tables_of_days
-from resources.reporting_db import ReportingDatabase
+from resources.reporting_resource import ReportingDatabase
 
 DAYS_CHECK = "every_day_published"
 PUSH_POOL = "reporting_db"

@@ -6,7 +6,7 @@ import dagster as dg
 from assets_defs.common import partitioned
 from chatsales.contract import SourceFrames
 from resources.pipeline_settings import PipelineSettings
-from resources.reporting_db import ReportingDatabase
+from resources.reporting_resource import ReportingDatabase
 from resources.sources import ChatDatabase, MarketingTouchpoints, StoreSales, WebOrders
 
 REJECTS_CHECK = "rejects_under_threshold"

@@ -133,9 +133,10 @@ def customer_tables(order_rows: pd.DataFrame, orders: pd.DataFrame, order_lines:
             "product_mix": product_mix(lines).assign(as_of=pd.Series(as_of).astype(schema.TS).iloc[0])}
 
 
-def segment_counts(segments: pd.DataFrame, trends: pd.DataFrame) -> dict[str, dict]:
-    """Customers per segment (Smgo-3, by segment type) and per revenue trend (Smgo-4), as of the last run."""
-    per_segment = segments.groupby(["segment_type", "segment"])["customer_hash"].nunique()
-    return {"as_of": str(segments["as_of"].max()) if len(segments) else None,
-            "segments": {t: group.droplevel(0).to_dict() for t, group in per_segment.groupby(level=0)},
-            "trends": trends["trend"].value_counts().sort_index().to_dict()}
+def segment_counts(per_segment: pd.DataFrame, per_trend: pd.DataFrame, as_of: pd.Timestamp | None) -> dict[str, dict]:
+    """Smgo-3 (customers per segment, by segment type) and Smgo-4 (customers per revenue trend) as the
+    CLI prints them, from the counts the database made (InsightsStore.customer_counts)."""
+    segments = per_segment.sort_values(["segment_type", "segment"]).set_index(["segment_type", "segment"])["customers"]
+    return {"as_of": None if as_of is None else str(as_of),
+            "segments": {t: group.droplevel(0).astype(int).to_dict() for t, group in segments.groupby(level=0)},
+            "trends": per_trend.sort_values("trend").set_index("trend")["customers"].astype(int).to_dict()}

@@ -182,6 +182,7 @@ def period_campaigns_and_segments(reporting_url: str, first: date, last: date) -
     and, as of the last nightly run, clicker conversion, segments, revenue trends and the product mix."""
     from chatsales.campaigns import period_campaign_stats
     from chatsales.segments import segment_counts
+    from resources.insights_db import InsightsStore
     from resources.reporting_db import ReportingStore
 
     store = ReportingStore(reporting_url)
@@ -192,7 +193,7 @@ def period_campaigns_and_segments(reporting_url: str, first: date, last: date) -
             return {}
         credited = store.read_table("campaign_orders", first_day=first, last_day=last)
         stats = store.read_table("campaign_stats")
-        counts = segment_counts(store.read_table("customer_segments"), store.read_table("customer_trends"))
+        counts = segment_counts(*InsightsStore(store).customer_counts())
         mix = store.read_table("product_mix")
     finally:
         store.dispose()

@@ -20,7 +20,7 @@ from pipelines.sensors import late_data_sensor
 from resources.insight_settings import InsightSettings
 from resources.lake import LakeIOManager
 from resources.pipeline_settings import PipelineSettings
-from resources.reporting_db import ReportingDatabase
+from resources.reporting_resource import ReportingDatabase
 from resources.sources import ChatDatabase, MarketingTouchpoints, StoreSales, WebOrders
 
 

@@ -21,7 +21,7 @@ from chatsales.kpis.daily import daily_tables
 from chatsales.publication import attributed_order_rows, rows_of_days, tables_of_days
 from chatsales.settings import Settings
 from resources.pipeline_settings import PipelineSettings
-from resources.reporting_db import ReportingDatabase
+from resources.reporting_resource import ReportingDatabase
 from resources.sources import ChatDatabase, StoreSales, WebOrders
 
 REATTRIBUTE_JOB = "reattribute"

@@ -19,7 +19,8 @@ from chatsales.settings import Settings
 from chatsales.watermarks import (Watermarks, changed_files, empty_changes, file_hashes, order_changes,
                                   sales_on_older_dialogues, scan_chat)
 from resources.pipeline_settings import PipelineSettings
-from resources.reporting_db import ReportingDatabase, ReportingStore
+from resources.reporting_db import ReportingStore
+from resources.reporting_resource import ReportingDatabase
 from resources.sources import ChatDatabase, StoreSales, WebOrders
 
 LATE_SENSOR = "late_data"

@@ -163,15 +163,25 @@ class InsightsStore:
                 written[name] = _bulk_insert(conn, table, self._frame(table, frame, stamp))
         return written
 
+    def customer_counts(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp | None]:
+        """Distinct customers per segment type and segment, customers per revenue trend, and the snapshot's
+        as_of, counted by the database (one row per customer and type: millions at 10×, never fetched)."""
+        self.ensure_schema()
+        s, t = customer_segments.c, customer_trends.c
+        with self.store.engine.connect() as conn:
+            per_segment = pd.read_sql(sa.select(s.segment_type, s.segment,
+                                                sa.func.count(sa.distinct(s.customer_hash)).label("customers"))
+                                      .group_by(s.segment_type, s.segment), conn)
+            per_trend = pd.read_sql(sa.select(t.trend, sa.func.count().label("customers")).group_by(t.trend), conn)
+            as_of = conn.execute(sa.select(sa.func.max(s.as_of))).scalar()
+        return per_segment, per_trend, None if as_of is None else _utc(as_of)
+
     def customers_as_of(self) -> pd.Timestamp | None:
         """The as_of of the published customer snapshot (None before the first one)."""
         self.ensure_schema()
         with self.store.engine.connect() as conn:
             value = conn.execute(sa.select(sa.func.max(customer_trends.c.as_of))).scalar()
-        if value is None:
-            return None
-        stamp = pd.Timestamp(value)       # SQLite gives it back naive (stored as UTC), PostgreSQL with a zone
-        return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
+        return None if value is None else _utc(value)
 
     def publish_product_days(self, days: Sequence[date], frame: pd.DataFrame, *, run_id: str,
                              computed_at: datetime | None = None) -> int:
@@ -184,3 +194,8 @@ class InsightsStore:
             self.store._lock(conn)
             conn.execute(product_daily.delete().where(product_daily.c.day.in_(days)))
             return _bulk_insert(conn, product_daily, self._frame(product_daily, frame, stamp))
+
+
+def _utc(value) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)       # SQLite gives it back naive (stored as UTC), PostgreSQL with a zone
+    return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")

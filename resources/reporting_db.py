@@ -5,8 +5,8 @@ under a lock, so a reader never sees a half-written day, a crash leaves the prev
 runs of the same day cannot interleave. The attribution ledger is computed inside that same transaction
 against what is published, so re-running unchanged inputs adds nothing to it.
 
-`ReportingStore` is plain SQLAlchemy (the CLI uses it without Dagster); `ReportingDatabase` is the thin
-Dagster resource around it.
+`ReportingStore` is plain SQLAlchemy, without Dagster, so `chatsales kpis` starts without importing it;
+`ReportingDatabase` (resources/reporting_resource.py) is the thin Dagster resource around it.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
@@ -380,18 +379,18 @@ class ReportingStore:
         return len(rows)
 
     # --- reading ----------------------------------------------------------------------------------
-    def read_table(self, name: str, *, days: Sequence[date] | None = None,
-                   first_day: date | None = None, last_day: date | None = None) -> pd.DataFrame:
-        """A public or fact table, optionally only some days, with timestamps as UTC."""
+    def read_table(self, name: str, *, days: Sequence[date] | None = None, first_day: date | None = None,
+                   last_day: date | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """A public or fact table (or only `columns` of it), optionally only some days, timestamps as UTC."""
         self.ensure_schema()
         with self.engine.connect() as conn:
-            return self._read(conn, name, days=days, first_day=first_day, last_day=last_day)
+            return self._read(conn, name, days=days, first_day=first_day, last_day=last_day, columns=columns)
 
     @staticmethod
-    def _read(conn: Connection, name: str, *, days: Sequence[date] | None = None,
-              first_day: date | None = None, last_day: date | None = None) -> pd.DataFrame:
+    def _read(conn: Connection, name: str, *, days: Sequence[date] | None = None, first_day: date | None = None,
+              last_day: date | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
         table = sa.Table(name, sa.MetaData(), autoload_with=conn)
-        query = sa.select(table)
+        query = sa.select(*(table.c[c] for c in columns)) if columns else sa.select(table)
         if days is not None:
             query = query.where(table.c.day.in_(as_days(days)))
         if first_day is not None:
@@ -489,12 +488,3 @@ def make_engine(url: str) -> Engine:
             cursor.close()
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
-
-
-class ReportingDatabase(dg.ConfigurableResource):
-    """The reporting database (CHATSALES_REPORTING_DB_URL): SQLite file by default, PostgreSQL in production."""
-
-    url: str
-
-    def store(self) -> ReportingStore:
-        return ReportingStore(self.url)

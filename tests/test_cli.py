@@ -58,6 +58,10 @@ def test_demo_then_backfill(tmp_path):
     assert round(sum(r["sales_sum"] for r in by_kind.values()), 2) == round(credited["total"].sum(), 2)
     trends = store.read_table("customer_trends")["trend"].value_counts().to_dict()
     assert values["Smgo-4"]["customers"] == trends
+    segments = store.read_table("customer_segments")
+    per_band = segments[segments["segment_type"] == "price_band"].groupby("segment")["customer_hash"].nunique()
+    assert values["Smgo-3"]["customers"]["price_band"] == per_band.to_dict() and per_band.sum() > 0
+    assert values["Smgo-3"]["as_of"] == str(segments["as_of"].max())
     daily_sales = after[(after["kpi"] == "Chat-Card-81") & (after["dimension"] == "all")]["value"].sum()
     assert values["Chat-Card-81"]["value"] == daily_sales          # a count of sales does add up over days
     # Insi-7's product table comes with the catalog; its units add up to the recommendation conversion's

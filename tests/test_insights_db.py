@@ -62,6 +62,14 @@ def test_snapshots_replace_whole_tables_in_one_transaction(reporting_url):
     trends = store.read_table("customer_trends").set_index("customer_hash")
     assert trends.loc[test_segments.h("ann"), "trend"] == "stable"
     assert set(store.read_table("customer_segments")["run_id"]) == {"r2"}
+    # Smgo-3/4 are counted by the database: the same numbers as counting the rows read back
+    per_segment, per_trend, as_of = insights.customer_counts()
+    segments = store.read_table("customer_segments")
+    expected = segments.groupby(["segment_type", "segment"])["customer_hash"].nunique()
+    assert per_segment.set_index(["segment_type", "segment"])["customers"].sort_index().to_dict() == expected.to_dict()
+    assert per_trend.set_index("trend")["customers"].to_dict() == \
+        store.read_table("customer_trends")["trend"].value_counts().to_dict()
+    assert as_of == test_segments.AS_OF_JUNE and int(per_trend["customers"].sum()) == 5
     # a failing publication leaves the previous snapshot whole: the second table breaks mid-transaction
     broken = {"campaign_orders": campaigns["campaign_orders"].iloc[:1],
               "customer_trends": customers["customer_trends"].drop(columns="trend")}
