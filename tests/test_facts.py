@@ -34,3 +34,22 @@ def test_two_ids_with_one_key_are_an_error():
     with pytest.raises(ValueError, match=r"\['cr-1', 'cr-2'\] have the same 64-bit room key"):
         check_room_keys(rooms)
     check_room_keys(pd.DataFrame({"chatroom_id": ["cr-1", "cr-3"], "room": [5, 6]}))
+
+
+def test_streams_of_coded_text_concatenate_across_days():
+    """Low-cardinality text is stored dictionary-coded: a day where it is all null, a day with values and an
+    empty day decode together, as a categorical holding the same values."""
+    from datetime import date
+
+    from chatsales.fact_streams import decode_days, encode_days
+
+    d1, d2 = date(2026, 3, 1), date(2026, 3, 2)
+    first = pd.DataFrame({"day": [d1], "sender": [None], "n": [1]})
+    second = pd.DataFrame({"day": [d2, d2], "sender": pd.Series(["visitor", "member"], dtype="str"), "n": [2, 3]})
+    streams = [s for frame, day in ((first, d1), (second, d2), (second.iloc[0:0], d2))
+               for _, _, s in encode_days(frame, [day])]
+    out = decode_days(streams)
+    assert isinstance(out["sender"].dtype, pd.CategoricalDtype)
+    assert out["sender"].astype(object).where(out["sender"].notna(), None).tolist() == [None, "visitor", "member"]
+    assert out["sender"].eq("visitor").tolist() == [False, True, False]
+    assert out["n"].tolist() == [1, 2, 3] and out["day"].tolist() == [d1, d2, d2]
