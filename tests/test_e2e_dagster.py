@@ -29,8 +29,10 @@ from tests.late_arrivals import answer_a_rating_late, deliver_late_store_file, r
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 FIRST, DAYS, TZ = date(2026, 6, 1), 6, "Europe/Paris"
-ASSETS = ["chat_platform", "web_orders", "store_sales", "marketing_touchpoints", "customer_identities",
-          "order_attribution", "conversation_facts", "kpi_daily", "reporting_db"]
+# at least these: the backfill selects every partitioned asset the webserver lists (see the test)
+ASSETS = {"chat_platform", "web_orders", "store_sales", "marketing_touchpoints", "customer_identities",
+          "order_attribution", "conversation_facts", "kpi_daily", "reporting_db", "product_sales",
+          "campaign_attribution", "customer_segments"}
 TIMEOUT = 240
 
 
@@ -162,11 +164,14 @@ def _late_data(demo, store: ReportingStore) -> tuple[dict, set[date]]:
 def test_backfill_then_late_data_through_webserver_and_daemon(dagster):
     client, demo, store = dagster
     last = FIRST + timedelta(days=DAYS - 1)
+    nodes = client.graphql("{ assetNodes { assetKey { path } isMaterializable isPartitioned } }")["assetNodes"]
+    selection = [n["assetKey"]["path"] for n in nodes if n["isMaterializable"] and n["isPartitioned"]]
+    assert {"/".join(path) for path in selection} >= ASSETS, selection      # "materialize all", as in the UI
     launched = client.graphql("""mutation($params: LaunchBackfillParams!) {
         launchPartitionBackfill(backfillParams: $params) {
           __typename ... on LaunchBackfillSuccess { backfillId } ... on Error { message } } }""",
                               params={"partitionNames": [str(FIRST + timedelta(days=n)) for n in range(DAYS)],
-                                      "assetSelection": [{"path": [a]} for a in ASSETS]})["launchPartitionBackfill"]
+                                      "assetSelection": [{"path": path} for path in selection]})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill = launched["backfillId"]
 
@@ -179,6 +184,8 @@ def test_backfill_then_late_data_through_webserver_and_daemon(dagster):
     status, runs = _wait("the backfill", backfill_done)
     assert [r["status"] for r in runs] == ["SUCCESS"], (status, runs)        # one run for the whole range
     assert sorted(set(store.read_table("kpi_daily")["day"])) == [FIRST + timedelta(days=n) for n in range(DAYS)]
+    assert set(store.read_table("product_daily")["day"]) <= {FIRST + timedelta(days=n) for n in range(DAYS)}
+    assert len(store.read_table("product_daily")) > 0 and len(store.read_table("customer_segments")) > 0
     assert client.runs("chatsales/trigger", "late_data") == []
 
     time.sleep(8)      # let the sensor record its watermarks after the backfill (its interval is 5 s)
