@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,19 @@ class Facts:
     @classmethod
     def from_tables(cls, tables: Mapping[str, pd.DataFrame]) -> "Facts":
         return cls(**{f.name: tables[f.name] for f in fields(cls) if f.name in tables})
+
+
+# Facts whose KPIs only look at rows dated in the period (their date basis is their `day`), so a period query
+# reads only those days of them, plus a margin: Chat-Card-9 looks for a member message up to 24 h after a
+# visitor message of the period, which can land two local days later across a 23-hour day. Requests and
+# chatrooms have several date bases (created, handled, established, last message…) and are read whole.
+PERIOD_BOUND = ("messages", "ratings", "hook_events", "member_sessions", "orders", "order_lines")
+MARGIN_DAYS = 2
+
+
+def days_to_read(first: date, last: date) -> tuple[date, date]:
+    """The days of the PERIOD_BOUND facts a query of first..last needs."""
+    return first - timedelta(days=MARGIN_DAYS), last + timedelta(days=MARGIN_DAYS)
 
 
 # the facts the KPIs join on the chatroom: they carry `room`, an integer key of chatroom_id

@@ -137,15 +137,17 @@ def cmd_docs(args) -> int:
     return 0
 
 
-def stored_facts(reporting_url: str):
+def stored_facts(reporting_url: str, first: date | None = None, last: date | None = None):
     """The fact tables of the reporting database (order_lines may be missing in a database published before
-    it existed: then no line facts)."""
-    from chatsales.facts import ORDER, facts_from_stored
+    it existed: then no line facts). With first..last, only what a period inside it needs: the history of
+    requests and chatrooms, the days around the period of the others (facts.PERIOD_BOUND)."""
+    from chatsales.facts import ORDER, PERIOD_BOUND, days_to_read, facts_from_stored
     from resources.reporting_db import FACT_PREFIX, ReportingStore
 
     store = ReportingStore(reporting_url)
     try:
-        tables = store.read_facts()
+        tables = store.read_facts() if first is None else store.read_facts(*days_to_read(first, last),
+                                                                          bounded=PERIOD_BOUND)
     finally:
         store.dispose()
     missing = [FACT_PREFIX + n for n in ORDER if n not in tables and n != "order_lines"]
@@ -161,7 +163,7 @@ def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, f
     from chatsales.kpis import compute_kpis
     from chatsales.period import Periods
 
-    facts = stored_facts(reporting_url) if facts is None else facts
+    facts = stored_facts(reporting_url, first, last) if facts is None else facts
     periods = Periods.range(first, last, timezone, time_slot=time_slot, weekdays=weekdays)
     return compute_kpis(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
 
@@ -172,7 +174,7 @@ def period_charts(reporting_url: str, first: date, last: date, timezone: str, *,
     from chatsales.kpis.charts import compute_charts
     from chatsales.period import Periods
 
-    facts = stored_facts(reporting_url) if facts is None else facts
+    facts = stored_facts(reporting_url, first, last) if facts is None else facts
     periods = Periods.range(first, last, timezone, time_slot=time_slot, weekdays=weekdays)
     return compute_charts(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
 
@@ -215,7 +217,7 @@ def cmd_kpis(args) -> int:
 
     period = dict(first=date.fromisoformat(args.from_), last=date.fromisoformat(args.to), timezone=settings.timezone,
                   filters=filters, time_slot=args.time_slot, weekdays=args.days)
-    facts, memo = stored_facts(settings.reporting_db_url), {}
+    facts, memo = stored_facts(settings.reporting_db_url, period["first"], period["last"]), {}
     rows = period_kpis(settings.reporting_db_url, **period, facts=facts, memo=memo)
     values = {r.kpi: {"value": _number(r.value), "numerator": _number(r.numerator),
                       "denominator": _number(r.denominator)} for r in rows.itertuples()}
