@@ -99,7 +99,7 @@ class Periods:
                 start, end = self.time_slot
                 inside &= (minute >= start) & (minute < end) if start < end else (minute >= start) | (minute < end)
             if self.weekdays is not None:
-                inside &= np.isin(local.dt.weekday.to_numpy(), list(self.weekdays))
+                inside &= np.isin(local.dt.day_of_week.to_numpy(), list(self.weekdays))
         return np.where(inside, idx, -1)
 
     def end_of(self, labels: np.ndarray) -> np.ndarray:
@@ -114,7 +114,7 @@ class Periods:
         labels = self._window(s)
         if self.weekdays is not None:
             local = pd.Series(pd.to_datetime(s, unit="us", utc=True)).dt.tz_convert(self.timezone)
-            labels = np.where(np.isin(local.dt.weekday.to_numpy(), list(self.weekdays)), labels, -1)
+            labels = np.where(np.isin(local.dt.day_of_week.to_numpy(), list(self.weekdays)), labels, -1)
         if self.time_slot is not None:
             local = pd.Series(pd.to_datetime(s, unit="us", utc=True)).dt.tz_convert(self.timezone)
             base = to_us(local.dt.normalize())
