@@ -10,6 +10,8 @@ against what is published, so re-running unchanged inputs adds nothing to it.
 """
 from __future__ import annotations
 
+import sqlite3
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
@@ -480,16 +482,40 @@ class ReportingStore:
         self.engine.dispose()
 
 
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL (readers never block on the writer) and a busy timeout."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _switch_to_wal(cursor) -> None:
+    """Put the database in WAL mode, waiting for a writer as the busy timeout would. On a database still in
+    rollback mode (a fresh file whose first connection is writing the WAL header) SQLite fails the switch
+    at once with 'database is locked' and skips the busy handler: it has read the header and could
+    deadlock upgrading to a write. WAL is persistent, so once any connection has switched, this is one
+    read."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    pause = 0.005
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    if mode not in ("wal", "memory"):       # an in-memory database has no journal file to switch
+        raise sqlite3.OperationalError(f"the reporting database stays in journal mode {mode!r}, not WAL")

@@ -168,3 +168,35 @@ def test_fact_rows_of_an_earlier_version_are_streamed_once(reporting_url):
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(fact_streams.c.fact, fact_streams.c.day, fact_streams.c.rows)
                             .order_by(fact_streams.c.day)).all() == [("messages", D1, 1), ("messages", D2, 2)]
+
+
+def test_a_sqlite_connection_waits_for_a_writer_of_a_database_not_yet_in_wal_mode(tmp_path):
+    """SQLite answers the switch to WAL with an immediate 'database is locked', whatever the busy timeout,
+    when another connection holds the write lock of a database still in rollback mode (a first publisher
+    writing the WAL header of a fresh file): the switch reads the header, then cannot upgrade to a write
+    without risking a deadlock, so the busy handler is skipped. Seen in CI as a rare failure of
+    test_two_first_publications_on_a_fresh_database_do_not_collide. Checked by removal: with the plain
+    `PRAGMA journal_mode=WAL` of before, connect() raises OperationalError at once and this test fails."""
+    import sqlite3
+    import threading
+
+    from resources.reporting_db import make_engine
+
+    path = tmp_path / "fresh.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")          # RESERVED on an empty, rollback-mode database
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:           # waits for the holder instead of failing
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1     # NORMAL
+        assert not release.is_alive()            # it connected only once the holder had committed
+    finally:
+        release.join()
+        engine.dispose()
+        holder.close()
+    reader = sqlite3.connect(path)              # WAL is the file's mode now, not only that connection's
+    assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    reader.close()
