@@ -266,3 +266,23 @@ def test_members_list_is_the_member_breakdown_side_by_side(facts):
                                 "sales_total"]].tolist() == ["Two", 3600.0, 1.0, 1.0, 80.0]
     assert got.loc[(0, "m-1"), ["conversations_closed", "average_rating", "sales_count"]].tolist() == [1.0, 4.0, 0.0]
     assert pd.isna(got.loc[(1, "m-2"), "average_rating"])            # requested, never answered
+
+
+def test_a_days_members_list_does_not_depend_on_the_days_computed_with_it():
+    """Chat-List-1 lists the members with a figure in the window. Checked by removal: with the pivot of
+    before (every member of any window, in every window) m-2 got an all-zero row on day 0 and m-1 on day 1
+    when the two days were computed together, and none when each day was computed alone, so a one-day
+    re-run changed member_daily."""
+    from chatsales.kpis.members_list import members_list
+
+    members = pd.DataFrame({"member_id": ["m-1", "m-2"], "last_name": ["One", "Two"], "first_name": ["A", "B"],
+                            "role": [1, 2]})
+    rows = pd.DataFrame({"period": [0, 0, 1], "kpi": ["Amb-Card-52", "Chat-Card-73", "Chat-Card-81"],
+                         "dimension": "member", "dimension_value": ["m-1", "m-1", "m-2"],
+                         "value": [3600.0, float("nan"), 2.0]})
+    both = members_list(rows, members)
+    assert both[["period", "member_id", "activity_seconds", "sales_count"]].values.tolist() == [
+        [0, "m-1", 3600.0, 0.0], [1, "m-2", 0.0, 2.0]]
+    assert pd.isna(both.loc[0, "average_rating"])             # a rating requested, never answered
+    alone = members_list(rows[rows["period"] == 1], members)
+    pd.testing.assert_frame_equal(alone, both[both["period"] == 1].reset_index(drop=True))

@@ -14,10 +14,12 @@ COUNTS = ("activity_seconds", "active_dialogues", "conversations_closed", "sales
 
 
 def members_list(kpi_rows: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
-    """One row per window and member with any activity: names, role and the Chat-List-1 figures."""
+    """One row per window and member with any of the list's figures in that window (a session, an active
+    dialogue, a closed conversation, a rating, a sale): names, role and the Chat-List-1 figures. Only the
+    pairs that occur, so a day's list does not depend on which other days were computed with it."""
     rows = kpi_rows[(kpi_rows["dimension"] == "member") & kpi_rows["kpi"].isin(COLUMNS.values())]
-    wide = rows.pivot_table(index=["period", "dimension_value"], columns="kpi", values="value", aggfunc="first",
-                            dropna=False).reindex(columns=list(COLUMNS.values()))
+    wide = (rows.set_index(["period", "dimension_value", "kpi"])["value"].unstack("kpi")
+            .reindex(columns=list(COLUMNS.values())))
     wide.columns = list(COLUMNS)
     wide = wide.reset_index().rename(columns={"dimension_value": "member_id"})
     wide[list(COUNTS)] = wide[list(COUNTS)].fillna(0.0)
