@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from assets_defs.common import days_label, partitioned, run_days
-from chatsales.publication import rows_of_days, tables_of_days
+from chatsales.facts import facts_to_publish
+from chatsales.publication import rows_of_days
 from resources.reporting_resource import ReportingDatabase
 
 DAYS_CHECK = "every_day_published"
@@ -21,18 +22,19 @@ def reporting_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefin
                                                          "reporting database (no day missing).")],
               description="Publishes the run's days to the reporting database (attributed_orders, "
                           "attribution_ledger, kpi_daily, kpi_buckets_daily, member_daily, fact_* tables): "
-                          "each day is replaced whole in one "
-                          "transaction, so readers never see a half-written day and re-runs are idempotent.")
+                          "each day is replaced whole in one transaction, so readers never see a half-written "
+                          "day and re-runs are idempotent; the request and chatroom facts, which every day's "
+                          "KPIs read whole, are replaced whole with the run's snapshot.")
     def reporting_db(context: dg.AssetExecutionContext, order_attribution: pd.DataFrame,
                      conversation_facts: dict, kpi_daily: dict, reporting: ReportingDatabase):
         days = run_days(context)
-        facts = tables_of_days(conversation_facts, days)
+        facts, snapshots = facts_to_publish(conversation_facts, days)
         store = reporting.store()
         written = store.publish_days(days, run_id=context.run.run_id,
                                      attribution=rows_of_days(order_attribution, days),
                                      kpis=kpi_daily["kpi_daily"], members=kpi_daily["member_daily"],
                                      buckets=kpi_daily.get("kpi_buckets_daily"),
-                                     facts=facts)
+                                     facts=facts, snapshots=snapshots)
         published = set(store.read_table("kpi_daily", days=days)["day"])
         missing = [d for d in days if d not in published]
         context.log.info(f"published {days_label(days)}: {written}")

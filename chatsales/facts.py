@@ -18,7 +18,7 @@ from chatsales import schema
 from chatsales.attribution import counted_messages
 from chatsales.insights import LINE_FACT_COLUMNS, order_line_facts
 from chatsales.period import to_us
-from chatsales.publication import local_day
+from chatsales.publication import local_day, tables_of_days
 
 US_PER_DAY = 86_400_000_000
 
@@ -52,7 +52,20 @@ class Facts:
 # visitor message of the period, which can land two local days later across a 23-hour day. Requests and
 # chatrooms have several date bases (created, handled, established, last message…) and are read whole.
 PERIOD_BOUND = ("messages", "ratings", "hook_events", "member_sessions", "orders", "order_lines")
+# ...and because every day's KPIs read them whole, and later data changes their derived columns (a chatroom
+# becomes a dialogue, gets a later last message), each publication replaces them whole with the snapshot its
+# KPIs used: chatrooms started before the first partition, or on a day no run has published again, then
+# still count as the daily partitions counted them.
+WHOLE_HISTORY = ("requests", "chatrooms")
 MARGIN_DAYS = 2
+
+
+def facts_to_publish(facts: Mapping[str, pd.DataFrame], days: Sequence[date]
+                     ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """(facts of `days`, snapshots): what a run publishes of its facts. The day-bound facts are replaced for
+    the run's days; the whole-history ones (WHOLE_HISTORY) whole, as the run's KPIs saw them."""
+    whole = {name: frame for name, frame in facts.items() if name in WHOLE_HISTORY}
+    return tables_of_days({n: f for n, f in facts.items() if n not in whole}, days), whole
 
 
 def days_to_read(first: date, last: date) -> tuple[date, date]:

@@ -16,9 +16,9 @@ from pydantic import Field
 from chatsales.attribution import attribute
 from chatsales.attribution_changes import attribution_diff
 from chatsales.customer_keys import all_orders
-from chatsales.facts import build_facts
+from chatsales.facts import build_facts, facts_to_publish
 from chatsales.kpis.daily import daily_tables
-from chatsales.publication import attributed_order_rows, rows_of_days, tables_of_days
+from chatsales.publication import attributed_order_rows, rows_of_days
 from chatsales.settings import Settings
 from resources.pipeline_settings import PipelineSettings
 from resources.reporting_resource import ReportingDatabase
@@ -73,10 +73,10 @@ def reattribute_op(context: dg.OpExecutionContext, config: ReattributeConfig, ch
             lines = all_orders(web["order_lines"], store_sales["order_lines"])
             facts = build_facts(chat, rows, settings.timezone, order_lines=lines).tables()
             kpis = daily_tables(facts, chat["members"], days, settings.timezone)
+            day_facts, snapshots = facts_to_publish(facts, days)
             written = store.publish_days(days, run_id=context.run.run_id, attribution=new,
                                          kpis=kpis["kpi_daily"], members=kpis["member_daily"],
-                                         buckets=kpis["kpi_buckets_daily"],
-                                         facts=tables_of_days(facts, days))
+                                         buckets=kpis["kpi_buckets_daily"], facts=day_facts, snapshots=snapshots)
     finally:
         store.dispose()
     verb = "would change" if config.dry_run else "changed"

@@ -297,11 +297,13 @@ class ReportingStore:
     def publish_days(self, days: Sequence[date], *, run_id: str, attribution: pd.DataFrame | None = None,
                      kpis: pd.DataFrame | None = None, buckets: pd.DataFrame | None = None,
                      members: pd.DataFrame | None = None, facts: Mapping[str, pd.DataFrame] | None = None,
+                     snapshots: Mapping[str, pd.DataFrame] | None = None,
                      computed_at: datetime | None = None) -> dict[str, int]:
         """Replace everything of `days` in one transaction; return rows written per table.
 
         Every frame must have a `day` column; rows of other days are an error (a run publishes exactly
-        its partitions). Ledger rows are derived here from the published attribution.
+        its partitions), except in `snapshots`: fact tables replaced whole, every day (the whole-history
+        facts, see publication.facts_to_publish). Ledger rows are derived here from the published attribution.
         """
         self.ensure_schema()
         days = as_days(days)
@@ -323,10 +325,22 @@ class ReportingStore:
                 written[table] = _bulk_insert(conn, target, frame[[c.name for c in target.columns]])
             for name, frame in (facts or {}).items():
                 frame = self._only_days(frame, days, FACT_PREFIX + name)
-                table = self._fact_table(conn, name, frame)
-                conn.execute(table.delete().where(table.c.day.in_(days)))
-                written[FACT_PREFIX + name] = _bulk_insert(conn, table, frame)
-                self._write_streams(conn, name, frame, days)
+                written[FACT_PREFIX + name] = self._replace_fact(conn, name, frame, days)
+            for name, frame in (snapshots or {}).items():
+                written[FACT_PREFIX + name] = self._replace_fact(conn, name, frame.assign(day=_day_column(frame)))
+        return written
+
+    def _replace_fact(self, conn: Connection, name: str, frame: pd.DataFrame, days: list[date] | None = None) -> int:
+        """Replace the rows and streams of fact `name` for `days`, or all of them (days None: a snapshot)."""
+        table = self._fact_table(conn, name, frame)
+        if days is None:
+            conn.execute(table.delete())
+            conn.execute(fact_streams.delete().where(fact_streams.c.fact == name))
+            days = sorted(set(frame["day"]))
+        else:
+            conn.execute(table.delete().where(table.c.day.in_(days)))
+        written = _bulk_insert(conn, table, frame)
+        self._write_streams(conn, name, frame, days)
         return written
 
     @staticmethod
@@ -474,6 +488,19 @@ class ReportingStore:
         self.ensure_schema()
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(attribution_ledger.c.changed_at))).scalar()
+
+    def member_names(self) -> pd.DataFrame:
+        """Each member's names and role as of the member's latest day in member_daily: the reporting database
+        keeps no other copy of the chat platform's members, and the members list of a period names them."""
+        self.ensure_schema()
+        m = member_daily.c
+        latest = sa.select(m.member_id, sa.func.max(m.day).label("day")).group_by(m.member_id).subquery()
+        query = (sa.select(m.member_id, m.last_name, m.first_name, m.role)
+                 .join(latest, (m.member_id == latest.c.member_id) & (m.day == latest.c.day))
+                 .order_by(m.member_id))
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query).all(), columns=["member_id", "last_name", "first_name", "role"])
+        return frame.astype({"member_id": "str", "role": "Int64"})
 
     def table_names(self) -> list[str]:
         return sorted(sa.inspect(self.engine).get_table_names())

@@ -147,6 +147,27 @@ def test_fact_streams_hold_exactly_the_published_rows(reporting_url):
     assert restore_types(streamed)["role"].dtype == "Int64"
 
 
+
+def test_snapshot_facts_are_replaced_whole_whatever_the_days_published(reporting_url):
+    """Requests and chatrooms are published as one snapshot: a publication of one day replaces every row of
+    them, of any day (a chatroom of an earlier day that became a dialogue since, one of a day before the
+    first partition), rows and streams alike; the day-bound facts keep their other days."""
+    store = ReportingStore(reporting_url)
+    before = pd.DataFrame({"day": [date(2026, 3, 1), D1], "chatroom_id": ["old", "a"], "n": [1, 2]})
+    messages = _room_facts(D1, ["a"], [1], ["2026-03-28T08:00:00Z"])
+    store.publish_days([D1], run_id="r1", facts={"messages": messages}, snapshots={"chatrooms": before})
+    after = pd.DataFrame({"day": [date(2026, 3, 1), D2], "chatroom_id": ["old", "c"], "n": [5, 3]})
+    written = store.publish_days([D2], run_id="r2", facts={"messages": messages.iloc[0:0].assign(day=D2)},
+                                 snapshots={"chatrooms": after})
+    assert written["fact_chatrooms"] == 2
+    rows = store.read_table("fact_chatrooms").sort_values("chatroom_id")
+    assert rows[["day", "chatroom_id", "n"]].values.tolist() == [[D2, "c", 3], [date(2026, 3, 1), "old", 5]]
+    rooms = store.read_facts()["chatrooms"]
+    assert _plain(rooms["chatroom_id"]) == ["old", "c"] and rooms["n"].tolist() == [5, 3]
+    assert _plain(store.read_facts()["messages"]["chatroom_id"]) == ["a"]     # D1's messages are still there
+    with pytest.raises(ValueError, match="outside the publication"):   # facts= stays strictly the run's days
+        store.publish_days([D2], run_id="r3", facts={"chatrooms": after})
+
 def test_fact_rows_of_an_earlier_version_are_streamed_once(reporting_url):
     """A database published before fact_streams existed: opening it converts its fact rows, once, and
     later publications replace their days in both."""
