@@ -183,6 +183,7 @@ def period_campaigns_and_segments(reporting_url: str, first: date, last: date) -
     """Smgo-1..5 for `chatsales kpis`: campaign sales placed in the period (per campaign and per kind),
     and, as of the last nightly run, clicker conversion, segments, revenue trends and the product mix."""
     from chatsales.campaigns import period_campaign_stats
+    from chatsales.kpis.catalog import json_records
     from chatsales.segments import segment_counts
     from resources.insights_db import InsightsStore
     from resources.reporting_db import ReportingStore
@@ -201,61 +202,78 @@ def period_campaigns_and_segments(reporting_url: str, first: date, last: date) -
         store.dispose()
     conversion = stats[["level", "campaign_id", "kind", "clickers", "buyers", "conversion"]]
     return {"Smgo-1": period_campaign_stats(credited),
-            "Smgo-2": conversion.astype(object).where(conversion.notna(), None).to_dict("records"),
+            "Smgo-2": json_records(conversion),
             "Smgo-3": {"as_of": counts["as_of"], "customers": counts["segments"]},
             "Smgo-4": {"as_of": counts["as_of"], "customers": counts["trends"]},
-            "Smgo-5": mix.drop(columns=[c for c in ("run_id", "computed_at") if c in mix])
-                         .astype(object).where(mix.notna(), None).head(50).to_dict("records")}
+            "Smgo-5": json_records(mix.drop(columns=[c for c in ("run_id", "computed_at") if c in mix]).head(50))}
 
 
 def cmd_kpis(args) -> int:
+    from chatsales.kpis.catalog import period_catalog
+    from chatsales.period import Periods
+    from resources.reporting_db import ReportingStore
+
     settings = load_settings()
     filters = {k: v for k, v in (("source", args.source), ("channel", args.channel), ("member", args.member),
                                  ("role", args.role)) if v is not None}
-    from chatsales.kpis.insights import product_table
-    from chatsales.period import Periods
-
-    period = dict(first=date.fromisoformat(args.from_), last=date.fromisoformat(args.to), timezone=settings.timezone,
-                  filters=filters, time_slot=args.time_slot, weekdays=args.days)
-    facts, memo = stored_facts(settings.reporting_db_url, period["first"], period["last"]), {}
-    rows = period_kpis(settings.reporting_db_url, **period, facts=facts, memo=memo)
-    values = {r.kpi: {"value": _number(r.value), "numerator": _number(r.numerator),
-                      "denominator": _number(r.denominator)} for r in rows.itertuples()}
-    # Insi-7 is a table: its rows (one per product) beside the recommendation conversion
-    products = product_table(facts, Periods.range(period["first"], period["last"], settings.timezone,
-                                                  time_slot=args.time_slot, weekdays=args.days), filters)
-    values["Insi-7"]["products"] = products.drop(columns="period").to_dict("records")
-    charts: dict[str, dict[str, int]] = {}
-    if args.charts:
-        for r in period_charts(settings.reporting_db_url, **period, facts=facts, memo=memo).itertuples():
-            charts.setdefault(r.chart, {})[r.bucket] = int(r.count)
-    values.update(period_campaigns_and_segments(settings.reporting_db_url, period["first"], period["last"]))
+    first, last = date.fromisoformat(args.from_), date.fromisoformat(args.to)
+    try:
+        period = Periods.range(first, last, settings.timezone, time_slot=args.time_slot, weekdays=args.days)
+    except ValueError as error:
+        print(f"chatsales kpis: {error}", file=sys.stderr)
+        return 2
+    facts = stored_facts(settings.reporting_db_url, first, last)
+    store = ReportingStore(settings.reporting_db_url)
+    try:
+        members = store.member_names()
+    finally:
+        store.dispose()
+    values: dict[str, object] = period_catalog(facts, period, filters, members)
+    values.update(period_campaigns_and_segments(settings.reporting_db_url, first, last))
     if args.json:
-        print(json.dumps({**values, "charts": charts} if args.charts else values, indent=2, default=str))
+        print(json.dumps(values, indent=2, default=str))
     else:
-        for ref, v in values.items():
-            if ref.startswith("Smgo-"):
-                continue
-            shown = "—" if v["value"] is None else f"{v['value']:,.4g}"
-            print(f"{ref:<18} {shown:>14}" + (f"   ({v['numerator']:,.4g} / {v['denominator']:,.4g})"
-                                                if v["denominator"] is not None else ""))
-        print("\nInsi-7 products (shown, units sold, sales, units sold after shown):")
-        for p in values["Insi-7"]["products"]:
-            print(f"  {p['product_id']:<16} {p['shown']:>8,.0f} {p['units_sold']:>10,.0f} {p['sales']:>14,.2f} "
-                  f"{p['units_sold_after_shown']:>10,.0f}")
-        for ref, buckets in charts.items():
-            print(f"{ref:<18} " + ", ".join(f"{b}: {n:,}" for b, n in buckets.items()))
-        if "Smgo-1" in values:
-            print("\nCampaign sales in the period (Smgo-1, per kind):")
-            for row in values["Smgo-1"]["by_kind"]:
-                print(f"  {row['kind']:<12} {row['orders']:>6} orders {row['sales_sum']:>14,.2f}  "
-                      f"overlap with chat {row['overlap_orders']}")
-            print(f"Revenue trends (Smgo-4): {values['Smgo-4']['customers']}")
+        print_catalog(values, charts=args.charts)
     return 0
 
 
-def _number(x):
-    return None if x is None or x != x else float(x)
+def print_catalog(values: dict, *, charts: bool) -> None:
+    """The catalog for a person: the cards, Insi-6, Insi-7's products, the members list, the campaign
+    figures, and with `charts` the chart buckets and the line charts' days."""
+    for ref, v in values.items():
+        if isinstance(v, dict) and "value" in v:
+            shown = "—" if v["value"] is None else f"{v['value']:,.4g}"
+            print(f"{ref:<24} {shown:>14}" + (f"   ({v['numerator']:,.4g} / {v['denominator']:,.4g})"
+                                                if v["denominator"] is not None else ""))
+    print("\nInsi-6 (orders, revenue): " + "; ".join(
+        f"{half} customers {h['orders']:,.0f}, {h['revenue']:,.2f}" for half, h in values["Insi-6"].items()))
+    print("\nInsi-7 products (shown, units sold, sales, units sold after shown):")
+    for p in values["Insi-7"]["products"]:
+        print(f"  {p['product_id']:<16} {p['shown']:>8,.0f} {p['units_sold']:>10,.0f} {p['sales']:>14,.2f} "
+              f"{p['units_sold_after_shown']:>10,.0f}")
+    print("\nChat-List-1 members (id, name, role, activity h, active dialogues, closed, rating, sales, total):")
+    for m in values["Chat-List-1"]["members"]:
+        rating = "—" if m["average_rating"] is None else f"{m['average_rating']:.2f}"
+        print(f"  {m['member_id']:<10} {m['first_name'] or ''} {m['last_name'] or '':<14} {m['role']!s:>2} "
+              f"{m['activity_seconds'] / 3600:>7.1f} {m['active_dialogues']:>6,.0f} {m['conversations_closed']:>6,.0f} "
+              f"{rating:>5} {m['sales_count']:>6,.0f} {m['sales_total']:>12,.2f}")
+    if charts:
+        print()
+        for ref, v in values.items():
+            if isinstance(v, dict) and "buckets" in v:
+                print(f"{ref:<14} " + ", ".join(f"{b}: {n:,}" for b, n in v["buckets"].items()))
+        for ref, v in values.items():
+            if isinstance(v, dict) and "days" in v:
+                print(f"\n{ref}")
+                for point in v["days"]:
+                    print("  " + "  ".join(f"{k}: {'—' if x is None else x if k == 'day' else f'{x:,.4g}'}"
+                                           for k, x in point.items()))
+    if "Smgo-1" in values:
+        print("\nCampaign sales in the period (Smgo-1, per kind):")
+        for row in values["Smgo-1"]["by_kind"]:
+            print(f"  {row['kind']:<12} {row['orders']:>6} orders {row['sales_sum']:>14,.2f}  "
+                  f"overlap with chat {row['overlap_orders']}")
+        print(f"Revenue trends (Smgo-4): {values['Smgo-4']['customers']}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     kpis.add_argument("--time-slot", metavar="HH:MM-HH:MM")
     kpis.add_argument("--days", metavar="mon,tue,...")
     kpis.add_argument("--json", action="store_true")
-    kpis.add_argument("--charts", action="store_true", help="also the chart buckets (under \"charts\" in --json)")
+    kpis.add_argument("--charts", action="store_true",
+                      help="text output: also the chart buckets and the line charts' days (--json always has them)")
     kpis.set_defaults(func=cmd_kpis)
     docs = sub.add_parser("docs", help="rewrite the README's KPI reference from the registry")
     docs.set_defaults(func=cmd_docs)

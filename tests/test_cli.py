@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from chatsales.kpis import REGISTRY
-from chatsales.kpis.charts import CHARTS
+from chatsales.kpis.charts import CHARTS, LINE_SERIES
 from resources.reporting_db import ReportingStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +50,21 @@ def test_demo_then_backfill(tmp_path):
     period = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json"], tmp_path)
     assert period.returncode == 0, period.stderr[-3000:]
     values = json.loads(period.stdout)
+    # every ref of kpis.md, by its own name: cards, charts, the members list, Insi-6, Smgo-1..5
+    spec_refs = set(re.findall(r"\b((?:Wlst|Hook|Chat|Amb)-(?:Card|Line|Bar|Donut|List)-\d+(?:-net)?|Iadv-\d+|Insi-\d+"
+                               r"|Smgo-\d+)\b", (ROOT.parent / "shared" / "spec" / "kpis.md").read_text()))
+    assert len(spec_refs) == 88 and spec_refs <= set(values), spec_refs - set(values)
     smgo = {f"Smgo-{n}" for n in range(1, 6)}
-    assert set(values) == set(REGISTRY) | smgo
+    assert set(values) == set(REGISTRY) | smgo | set(CHARTS) | set(LINE_SERIES) | {"Chat-List-1", "Insi-6"}
+    assert {h: values["Insi-6"][h]["orders"] for h in ("new", "existing")} == {
+        h: values[f"Insi-6-{h}-orders"]["value"] for h in ("new", "existing")}
+    members = {m["member_id"]: m for m in values["Chat-List-1"]["members"]}
+    assert round(sum(m["sales_total"] for m in members.values()), 2) == round(values["Chat-Card-80"]["value"], 2)
+    assert all(m["last_name"] and m["role"] is not None for m in members.values())
+    line = values["Wlst-Line-1"]["days"]         # a point per day of the period, each that day's kpi_daily value
+    assert [p["day"] for p in line] == [str(d) for d in days]
+    handled = after[(after["kpi"] == "Wlst-Card-10") & (after["dimension"] == "all")].set_index("day")["value"]
+    assert [p["Requests handled"] for p in line] == [handled[d] for d in days]
     # campaign sales of the period, per kind, equal the campaign_orders rows placed in it
     credited = store.read_table("campaign_orders")
     by_kind = {r["kind"]: r for r in values["Smgo-1"]["by_kind"]}
@@ -75,16 +89,20 @@ def test_demo_then_backfill(tmp_path):
                 "--time-slot", "09:00-19:00", "--days", "mon,tue,wed,thu,fri"], tmp_path)
     assert web.returncode == 0 and json.loads(web.stdout)["Chat-Card-81"]["value"] <= daily_sales
 
-    charts = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json", "--charts"], tmp_path)
-    assert charts.returncode == 0, charts.stderr[-3000:]
-    with_charts = json.loads(charts.stdout)
-    assert set(with_charts) == set(REGISTRY) | smgo | {"charts"} and set(with_charts["charts"]) == set(CHARTS)
-    assert sum(with_charts["charts"]["Chat-Donut-1"].values()) == with_charts["Chat-Card-1"]["value"]
-    assert list(with_charts["charts"]["Chat-Bar-10"]) == list(CHARTS["Chat-Bar-10"].buckets)
-    assert sum(with_charts["charts"]["Chat-Bar-11"].values()) == with_charts["Chat-Card-10"]["value"]
+    assert list(values["Chat-Bar-10"]["buckets"]) == list(CHARTS["Chat-Bar-10"].buckets)
+    assert sum(values["Chat-Donut-1"]["buckets"].values()) == values["Chat-Card-1"]["value"]
+    assert sum(values["Chat-Bar-11"]["buckets"].values()) == values["Chat-Card-10"]["value"]
     published = store.read_table("kpi_buckets_daily")       # new conversations by start day: days add up
     donut = published[(published["chart"] == "Chat-Donut-1") & (published["dimension"] == "all")]
-    assert with_charts["charts"]["Chat-Donut-1"] == donut.groupby("bucket")["count"].sum().to_dict()
+    assert values["Chat-Donut-1"]["buckets"] == donut.groupby("bucket")["count"].sum().to_dict()
+
+    text = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--charts"], tmp_path)
+    assert text.returncode == 0, text.stderr[-3000:]
+    for expected in ("Chat-Card-81", "Insi-6 (orders, revenue)", "Chat-List-1 members", "Chat-Bar-10",
+                     f"Wlst-Line-1\n  day: {days[0]}", "Campaign sales in the period"):
+        assert expected in text.stdout, expected
+    bad_slot = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--time-slot", "9-17"], tmp_path)
+    assert bad_slot.returncode == 2 and "time slot '9-17' is not HH:MM-HH:MM" in bad_slot.stderr
 
     wrong = _run(["backfill", "--from", str(days[2]), "--to", str(days[1])], tmp_path)
     assert wrong.returncode == 2 and "is before --from" in wrong.stderr
