@@ -161,6 +161,21 @@ def test_iadvize_indicators(facts):
     assert ("Iadv-3", "member", "m-1", D29) not in rows.index   # website totals have no breakdown
 
 
+def test_share_of_turnover_after_a_contact_web_and_store(facts):
+    """kpis.md, iAdvize: "the share of the website's turnover that comes after a contact (Iadv-2 / Iadv-3),
+    and the same for stores"."""
+    rows = daily(facts)
+    assert rows.loc[("Iadv-2-share-web", "all", "all", D29), ["numerator", "denominator"]].tolist() == [180.0, 230.0]
+    assert value(rows, "Iadv-2-share-web", D29) == 180 / 230            # o-1 + o-4 of o-1 + o-2 + o-4
+    assert value(rows, "Iadv-2-share-web", D29, "member", "m-2") == 80 / 230     # a member's share of the whole
+    assert value(rows, "Iadv-2-share-web", D29, "source", "direct") == 100 / 230
+    assert rows.loc[("Iadv-2-share-web", "all", "all", D28), ["numerator", "denominator"]].tolist() == [0.0, 0.0]
+    assert pd.isna(value(rows, "Iadv-2-share-store", D29))              # R-1 is a return: no store sale
+    period = compute_kpis(facts, Periods.range(D28, D29, TZ), dimensions=("all",), filters={"member": "m-1"},
+                          refs=["Iadv-2-share-web"]).iloc[0]
+    assert (period["numerator"], period["denominator"]) == (100.0, 230.0)   # the filter narrows the sales after
+
+
 def test_activity_time_unions_overlaps_and_splits_at_local_midnight(facts):
     rows = daily(facts)
     assert value(rows, "Amb-Card-52", D28) == 3 * 3600 + 3600  # m-1 08–11 union, m-2 23:00–24:00 local
