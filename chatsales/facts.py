@@ -100,6 +100,14 @@ def _with_room_key(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(room=room_keys(frame["chatroom_id"]))
 
 
+def _instants_of(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    """The timestamps `mapping` holds for `keys` (missing: NaT), typed even when `mapping` is empty: a brand's
+    first day may have no message or no sale yet, and Series.map with an empty datetime Series fails inside
+    pandas (it coerces the mapper to float64)."""
+    found = pd.Series(mapping.reindex(keys.to_numpy()).array, index=keys.index)
+    return pd.to_datetime(found, utc=True).astype("datetime64[us, UTC]")
+
+
 def _ts(us: np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(pd.array(np.where(us == np.iinfo(np.int64).min, None, us), dtype="Int64"),
                                     unit="us", utc=True)).astype("datetime64[us, UTC]")
@@ -118,13 +126,13 @@ def chatroom_facts(chat: Mapping[str, pd.DataFrame], timezone: str) -> pd.DataFr
     out = rooms[["chatroom_id", "request_id", "visitor_id", "member_id", "source", "channel", "started_at",
                  "is_blocked"]].reset_index(drop=True)
     out["role"] = out["member_id"].map(roles).astype("Int64")
-    out["request_created_at"] = out["request_id"].map(requests).astype("datetime64[us, UTC]")
-    out["first_visitor_at"] = out["chatroom_id"].map(firsts["visitor"]).astype("datetime64[us, UTC]")
-    out["first_member_at"] = out["chatroom_id"].map(firsts["member"]).astype("datetime64[us, UTC]")
+    out["request_created_at"] = _instants_of(out["request_id"], requests)
+    out["first_visitor_at"] = _instants_of(out["chatroom_id"], firsts["visitor"])
+    out["first_member_at"] = _instants_of(out["chatroom_id"], firsts["member"])
     both = out["first_visitor_at"].notna() & out["first_member_at"].notna()
     out["established_at"] = out[["first_visitor_at", "first_member_at"]].max(axis=1).where(both).astype(
         "datetime64[us, UTC]")
-    out["last_message_at"] = out["chatroom_id"].map(last).astype("datetime64[us, UTC]")
+    out["last_message_at"] = _instants_of(out["chatroom_id"], last)
     out["day"] = local_day(out["started_at"], timezone)
     return out
 
@@ -144,7 +152,7 @@ def request_facts(chat: Mapping[str, pd.DataFrame], rooms: pd.DataFrame, timezon
     out = req.copy()
     out["chatroom_id"] = out["request_id"].map(room["chatroom_id"]).astype("str")
     out["channel"] = out["request_id"].map(room["channel"]).astype("str")
-    out["established_at"] = out["request_id"].map(room["established_at"]).astype("datetime64[us, UTC]")
+    out["established_at"] = _instants_of(out["request_id"], room["established_at"])
     out["role"] = out["handled_by"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
     out["day"] = local_day(out["created_at"], timezone)
     return out
@@ -193,7 +201,7 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
     rooms = chatroom_facts(chat, timezone)
     sales = order_rows[order_rows["attributed"] & order_rows["is_sale"]]
     first_sale = sales.groupby("chatroom_id")["placed_at"].min()
-    rooms["first_sale_at"] = rooms["chatroom_id"].map(first_sale).astype("datetime64[us, UTC]")
+    rooms["first_sale_at"] = _instants_of(rooms["chatroom_id"], first_sale)
     messages = message_facts(chat, rooms, timezone)
     ratings = chat["ratings"].reset_index(drop=True).assign(day=lambda r: local_day(r["requested_at"], timezone))
     ratings = ratings[ratings["chatroom_id"].isin(rooms["chatroom_id"])].reset_index(drop=True)
