@@ -147,7 +147,11 @@ def message_facts(chat: Mapping[str, pd.DataFrame], rooms: pd.DataFrame, timezon
 
 
 def request_facts(chat: Mapping[str, pd.DataFrame], rooms: pd.DataFrame, timezone: str) -> pd.DataFrame:
-    req = chat["conversation_requests"].reset_index(drop=True)
+    """One row per request, but those that opened only internal chatrooms (`rooms` holds the others): internal
+    chatrooms are out of every KPI, their requests too. Requests without a chatroom (waiting, canceled) stay."""
+    req = chat["conversation_requests"]
+    internal = chat["chatrooms"].loc[chat["chatrooms"]["is_internal"], "request_id"]
+    req = req[~req["request_id"].isin(internal) | req["request_id"].isin(rooms["request_id"])].reset_index(drop=True)
     room = rooms.drop_duplicates("request_id").set_index("request_id")
     out = req.copy()
     out["chatroom_id"] = out["request_id"].map(room["chatroom_id"]).astype("str")

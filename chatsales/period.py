@@ -107,27 +107,65 @@ class Periods:
         return self.ends[np.clip(labels, 0, None)]
 
     def clip_intervals(self, start: pd.Series, end: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Intervals that lie within one local day (sessions are split at local midnight): the window of
-        each, and its bounds in µs clipped to the time slot (a wrapping slot keeps its two parts' hull
-        only when the interval lies in one of them). A weekday filter drops the intervals of other days."""
+        """Intervals that lie within one local day (sessions are split at local midnight): the window of each
+        (-1 on a day the weekdays drop) and its bounds in µs. With a time slot the bounds are on a clock that
+        runs only in the day's slot time (matched on wall-clock time, as `label`): end − start is the time
+        in the slot, both parts of a wrapping one, and intervals of one day that overlap still overlap there,
+        so a union stays a union."""
         s, e = to_us(start), to_us(end)
         labels = self._window(s)
-        if self.weekdays is not None:
-            local = pd.Series(pd.to_datetime(s, unit="us", utc=True)).dt.tz_convert(self.timezone)
-            labels = np.where(np.isin(local.dt.day_of_week.to_numpy(), list(self.weekdays)), labels, -1)
-        if self.time_slot is not None:
-            local = pd.Series(pd.to_datetime(s, unit="us", utc=True)).dt.tz_convert(self.timezone)
-            base = to_us(local.dt.normalize())
-            lo, hi = self.time_slot
-            if lo < hi:
-                s, e = np.maximum(s, base + lo * 60_000_000), np.minimum(e, base + hi * 60_000_000)
-            else:   # wrapping slot: [00:00, hi) and [lo, 24:00) of the same day
-                early = e <= base + hi * 60_000_000
-                s = np.where(early, s, np.maximum(s, base + lo * 60_000_000))
-                e = np.where(early, np.minimum(e, base + hi * 60_000_000), e)
-        return labels, s, np.maximum(e, s)
+        if not self.filtered:
+            return labels, s, np.maximum(e, s)
+        s = np.where(labels >= 0, s, 0)
+        e = np.where(labels >= 0, np.maximum(e, s), 0)
+        wall_s, wall_e = self._wall(s), self._wall(e)
+        day_wall = wall_s - wall_s % US_PER_DAY         # the local date's midnight on the wall clock
+        if self.weekdays is not None:                   # 1970-01-01 was a Thursday
+            labels = np.where(np.isin((day_wall // US_PER_DAY + 3) % 7, list(self.weekdays)), labels, -1)
+        if self.time_slot is None:
+            return labels, s, e
+        lo, hi = (minute * US_PER_MINUTE for minute in self.time_slot)
+        parts = [(lo, hi)] if lo < hi else [(0, hi), (lo, US_PER_DAY)]
+
+        def slot_before(wall: np.ndarray) -> np.ndarray:
+            """Slot time of the wall clock from the day's 00:00 to `wall` (µs after it)."""
+            return sum(np.clip(wall, a, b) - a for a, b in parts)
+
+        # an offset change within the day (DST) makes the wall clock skip or repeat the hour before it: the
+        # instants after it take that hour's slot time off (skipped) or add it (repeated)
+        day_start = self._instant(day_wall)
+        offset = day_wall - day_start                   # the offset the day starts with
+        after_s, after_e = wall_s - s != offset, wall_e - e != offset
+        change = np.zeros(len(s), dtype=np.int64)
+        if after_e.any():
+            at = self._change(day_start[after_e], offset[after_e]) - day_start[after_e]
+            jump = (wall_e - e - offset)[after_e]
+            change[after_e] = slot_before(at + jump) - slot_before(at)
+        return (labels, day_start + slot_before(wall_s - day_wall) - np.where(after_s, change, 0),
+                day_start + slot_before(wall_e - day_wall) - np.where(after_e, change, 0))
+
+    def _wall(self, us: np.ndarray) -> np.ndarray:
+        """Each instant's local wall-clock time, as µs of a naive clock."""
+        local = pd.DatetimeIndex(us.astype("datetime64[us]")).tz_localize("UTC").tz_convert(self.timezone)
+        return local.tz_localize(None).as_unit("us").asi8
+
+    def _instant(self, wall: np.ndarray) -> np.ndarray:
+        """The instant of each local midnight given on the wall clock (as facts.session_facts splits days)."""
+        local = pd.DatetimeIndex(wall.astype("datetime64[us]")).tz_localize(
+            self.timezone, ambiguous=True, nonexistent="shift_forward")
+        return local.as_unit("us").asi8
+
+    def _change(self, day_start: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """The instant the UTC offset first differs from `offset` on each day starting at `day_start` (a day
+        with a change): found on the minute, as every time zone changes, for each distinct day once."""
+        days, first = np.unique(day_start, return_index=True)
+        grid = days[:, None] + np.arange(26 * 60, dtype=np.int64) * US_PER_MINUTE
+        changed = self._wall(grid.ravel()).reshape(grid.shape) - grid != offset[first][:, None]
+        return (days + changed.argmax(axis=1) * US_PER_MINUTE)[np.searchsorted(days, day_start)]
 
 
+US_PER_MINUTE = 60_000_000
+US_PER_DAY = 24 * 60 * US_PER_MINUTE
 NAT = np.iinfo(np.int64).min
 
 
