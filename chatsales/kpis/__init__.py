@@ -72,4 +72,21 @@ def kpi_reference_markdown() -> str:
         breakdowns = ", ".join(k.dimensions())
         lines.append(f"| {k.ref} | {k.name} | {k.definition} | {k.date_basis} | {breakdowns} | "
                      f"{'fluctuating' if k.fluctuating else 'fixed'} |")
+    from chatsales.kpis.charts import CHARTS, LINE_BY_SOURCE, LINE_SERIES     # charts import the families
+
+    lines += ["", "Charts (`kpi_buckets_daily`; buckets lower-inclusive, upper-exclusive):", "",
+              "| ref | name | definition | date basis | buckets | breakdowns |", "|---|---|---|---|---|---|"]
+    for c in CHARTS.values():
+        lines.append(f"| {c.ref} | {c.name} | {c.definition} | {c.date_basis} | {', '.join(c.buckets)} | "
+                     f"{', '.join(c.breakdowns)} |")
+    lines += ["", "Line charts (series of `kpi_daily`, one point per day):", "",
+              "| ref | lines (KPI) | source filter |", "|---|---|---|"]
+    for ref, series in LINE_SERIES.items():
+        shown = "; ".join(f"{s.label} ({s.ref}{f', source {s.source}' if s.source else ''})" for s in series)
+        lines.append(f"| {ref} | {shown} | {'yes' if ref in LINE_BY_SOURCE else 'no'} |")
+    from chatsales.kpis.members_list import COLUMNS as MEMBER_COLUMNS
+
+    lines += ["", "Members list (Chat-List-1, `member_daily`): per member and day (or period) with any of these "
+              "figures, beside `member_id`, `last_name`, `first_name`, `role`: "
+              + ", ".join(f"`{column}` ({ref})" for column, ref in MEMBER_COLUMNS.items()) + "."]
     return "\n".join(lines) + "\n"
