@@ -23,15 +23,31 @@ COLUMNS = ["period", "kpi", "dimension", "dimension_value", "value", "numerator"
            "is_fluctuating"]
 
 
-def _complete_all(rows: pd.DataFrame, kpi: Kpi, periods: Periods) -> pd.DataFrame:
-    """Dimension all exists for every window: an empty count or sum is 0, an empty rate or mean is null."""
-    index = pd.MultiIndex.from_product([range(len(periods)), ["all"]], names=["period", "dimension_value"])
-    rows = rows.reindex(index)
-    if kpi.kind in ("count", "sum"):
-        rows["value"] = rows["value"].fillna(0.0)
-    if kpi.kind in ("rate", "mean"):
-        rows[["numerator", "denominator"]] = rows[["numerator", "denominator"]].fillna(0.0)
-    return rows
+VALUES = ("value", "numerator", "denominator")
+
+
+def _arrays(rows: pd.DataFrame, dimension: str) -> dict[str, np.ndarray]:
+    """A KPI's rows (indexed by window and breakdown value) as plain arrays: gathered for every KPI and
+    made into one frame at the end, instead of a small frame reindexed and extended per KPI. The values of
+    a breakdown become text once, at the end (dimension all is 'all' everywhere: _complete_all)."""
+    values = rows.index.get_level_values(1)
+    return {"period": rows.index.get_level_values(0).to_numpy(dtype=np.int64),
+            "dimension_value": None if dimension == "all" else np.asarray(values.astype(object)),
+            **{column: rows[column].to_numpy(dtype="float64") for column in VALUES}}
+
+
+def _complete_all(rows: dict[str, np.ndarray], kpi: Kpi, periods: Periods) -> dict[str, np.ndarray]:
+    """Dimension all exists for every window: an empty count or sum is 0, an empty rate or mean is null
+    (its numerator and denominator 0)."""
+    n = len(periods)
+    out = {column: np.full(n, np.nan) for column in VALUES}
+    for column in VALUES:
+        out[column][rows["period"]] = rows[column]
+    zero = ("value",) if kpi.kind in ("count", "sum") else ("numerator", "denominator") if kpi.kind in (
+        "rate", "mean") else ()
+    for column in zero:
+        out[column][np.isnan(out[column])] = 0.0
+    return {"period": np.arange(n, dtype=np.int64), "dimension_value": np.full(n, "all", dtype=object), **out}
 
 
 def compute_kpis(facts: Facts | Mapping[str, pd.DataFrame], periods: Periods,
@@ -42,26 +58,29 @@ def compute_kpis(facts: Facts | Mapping[str, pd.DataFrame], periods: Periods,
     filters to compute them once for both."""
     if not isinstance(facts, Facts):
         facts = Facts.from_tables(facts)
-    parts = []
+    parts, labels = [], []
     memo = {} if memo is None else memo
     for ref in (refs or REGISTRY):
         kpi = REGISTRY[ref]
         for dimension in kpi.dimensions():
             if dimension not in dimensions:
                 continue
-            rows = kpi.fn(Ctx(facts, periods, dimension, kpi.dims, dict(filters or {}), memo))
+            rows = _arrays(kpi.fn(Ctx(facts, periods, dimension, kpi.dims, dict(filters or {}), memo)), dimension)
             if dimension == "all":
                 rows = _complete_all(rows, kpi, periods)
-            rows = rows.reset_index()
-            rows["kpi"], rows["dimension"], rows["is_fluctuating"] = ref, dimension, kpi.fluctuating
             parts.append(rows)
+            labels.append((ref, dimension, kpi.fluctuating))
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
-    out = pd.concat(parts, ignore_index=True)[COLUMNS]
-    out["value"] = out["value"].astype("float64").replace([np.inf, -np.inf], np.nan)
-    out["period"] = out["period"].astype("int64")
-    out = out.astype({"kpi": "str", "dimension": "str", "dimension_value": "str", "is_fluctuating": "bool",
-                      "numerator": "float64", "denominator": "float64"})
+    sizes = [len(part["period"]) for part in parts]
+    ref, dimension, fluctuating = (np.repeat(np.array(column, dtype=object), sizes) for column in zip(*labels))
+    out = pd.DataFrame({"period": np.concatenate([part["period"] for part in parts]), "kpi": ref,
+                        "dimension": dimension,
+                        "dimension_value": np.concatenate([part["dimension_value"] for part in parts]),
+                        **{column: np.concatenate([part[column] for part in parts]) for column in VALUES},
+                        "is_fluctuating": fluctuating})
+    out["value"] = out["value"].replace([np.inf, -np.inf], np.nan)
+    out = out.astype({"kpi": "str", "dimension": "str", "dimension_value": "str", "is_fluctuating": "bool"})
     return out.sort_values(["period", "kpi", "dimension", "dimension_value"], kind="stable").reset_index(drop=True)
 
 

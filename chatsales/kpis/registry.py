@@ -95,11 +95,34 @@ def shared(fn: Callable[["Ctx"], object]) -> Callable[["Ctx"], object]:
     return measure
 
 
+def _single_value(frame: pd.DataFrame):
+    """The breakdown value every row shares when there is one (dimension all: a categorical of one value),
+    else None: counting by window alone is then a bincount instead of a two-key groupby."""
+    values = frame["dimension_value"]
+    if isinstance(values.dtype, pd.CategoricalDtype) and len(values.cat.categories) == 1:
+        return values.cat.categories[0]
+    return None
+
+
 def count(frame: pd.DataFrame, distinct: str | None = None) -> pd.Series:
+    """Rows (or distinct non-null values of `distinct`) per window and breakdown value."""
     if frame.empty:
         return pd.Series(dtype="float64", index=pd.MultiIndex.from_arrays([[], []], names=KEY))
-    groups = frame.groupby(KEY)
-    return (groups[distinct].nunique() if distinct else groups.size()).astype("float64")
+    single = _single_value(frame)
+    if single is None:
+        groups = frame.groupby(KEY)
+        return (groups[distinct].nunique() if distinct else groups.size()).astype("float64")
+    period = frame["period"].to_numpy(dtype=np.int64)
+    if distinct:
+        codes = pd.factorize(frame[distinct])[0].astype(np.int64)     # -1: null, not counted
+        width = int(codes.max()) + 1
+        pairs = np.unique(period[codes >= 0] * width + codes[codes >= 0])
+        period = pairs // max(width, 1)
+    n = np.bincount(period)
+    present = np.flatnonzero(n)
+    index = pd.MultiIndex.from_arrays([present, pd.Categorical.from_codes(np.zeros(len(present), dtype=np.int8),
+                                                                         [single])], names=KEY)
+    return pd.Series(n[present].astype("float64"), index=index)
 
 
 def total(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -135,6 +158,12 @@ def value_only(values: pd.Series) -> pd.DataFrame:
 
 def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.DataFrame:
     """A rate or a mean: value = numerator / denominator, null where the denominator is 0."""
+    if numerator.index.equals(denominator.index):       # the usual case: no alignment to compute
+        num = np.nan_to_num(numerator.to_numpy(dtype="float64"), nan=0.0)
+        den = np.nan_to_num(denominator.to_numpy(dtype="float64"), nan=0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+        return pd.DataFrame({"value": value, "numerator": num, "denominator": den}, index=numerator.index)
     both = pd.concat([numerator.rename("numerator"), denominator.rename("denominator")], axis=1).fillna(0.0)
     both["value"] = both["numerator"] / both["denominator"].where(both["denominator"] != 0)
     return both[["value", "numerator", "denominator"]]
