@@ -11,7 +11,8 @@ does not fit one run's memory on 24 GiB, and every run reads the whole sources a
 them once and publishes the facts a month at a time with the pipeline's own functions. Then, over the whole
 range, best of `--repeat`: reading the facts back, the cards alone, the chart buckets alone, `period_kpis`
 (read + cards), and the whole catalog as `chatsales kpis --json` computes it (every ref: cards, charts, the
-line charts' days, the members list, Insi-6/7), also with a source filter and a time slot.
+line charts' points, read from kpi_daily when no filter applies, the members list, Insi-6/7), also with a source
+filter and a time slot (the lines then computed day by day).
 """
 from __future__ import annotations
 
@@ -128,11 +129,9 @@ def best(fn, repeat: int) -> tuple[float, object]:
 
 def measure(info: dict, repeat: int) -> dict:
     from chatsales.kpis import compute_kpis
-    from chatsales.kpis.catalog import period_catalog
     from chatsales.kpis.charts import compute_charts
     from chatsales.period import Periods
-    from pipelines.cli import period_kpis, stored_facts
-    from resources.reporting_db import ReportingStore
+    from pipelines.cli import catalog_of_period, period_kpis, stored_facts
 
     url, first, last = info["url"], date.fromisoformat(info["first_day"]), date.fromisoformat(info["last_day"])
     out = {}
@@ -143,11 +142,7 @@ def measure(info: dict, repeat: int) -> dict:
     out["period_kpis_s"], rows = best(lambda: period_kpis(url, first, last, TZ), repeat)
 
     def catalog(filters=None, time_slot=None):   # what `chatsales kpis --json` computes: every ref of the period
-        store = ReportingStore(url)
-        members = store.member_names()
-        store.dispose()
-        return period_catalog(stored_facts(url, first, last), Periods.range(first, last, TZ, time_slot=time_slot),
-                              filters, members)
+        return catalog_of_period(url, Periods.range(first, last, TZ, time_slot=time_slot), filters or {})
     out["catalog_s"], values = best(catalog, repeat)
     out["catalog_source_slot_s"], _ = best(lambda: catalog({"source": "direct"}, "09:00-19:00"), repeat)
     out["cards"] = int(rows["kpi"].nunique())

@@ -7,7 +7,7 @@ the same transaction from the same frame (resources/reporting_db.py), so they ca
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 
 import numpy as np
@@ -54,9 +54,10 @@ def encode_days(frame: pd.DataFrame, days: Sequence[date]) -> list[tuple[date, i
     return out
 
 
-def decode_days(streams: Iterable[bytes]) -> pd.DataFrame:
-    """One frame from the streams of several days, in the given order. A column added in a later version
-    is null on the days written before it, like a column added to the row table."""
+def decode_days(streams: Iterable[bytes], skip: Collection[str] = ()) -> pd.DataFrame:
+    """One frame from the streams of several days, in the given order, without the columns in `skip` (never
+    converted to pandas: text is what costs). A column added in a later version is null on the days written
+    before it, like a column added to the row table."""
     # the system allocator: the decoded buffers are large and short-lived, and Arrow's default (mimalloc)
     # took 2.7-5 s instead of 1.9 s to decode a year at 10x in a fresh process (first touch of its pages)
     pool = pa.system_memory_pool()
@@ -66,5 +67,6 @@ def decode_days(streams: Iterable[bytes]) -> pd.DataFrame:
     # dates stay Arrow dates (zero copy; .tolist() still gives datetime.date): a Python date object per
     # row cost more than all the rest of the decoding
     dates = {pa.date32(): pd.ArrowDtype(pa.date32())}
-    return pa.concat_tables(tables, promote_options="permissive", memory_pool=pool).to_pandas(
-        types_mapper=dates.get, memory_pool=pool)
+    table = pa.concat_tables(tables, promote_options="permissive", memory_pool=pool)
+    table = table.drop_columns([column for column in skip if column in table.column_names])
+    return table.to_pandas(types_mapper=dates.get, memory_pool=pool)

@@ -141,13 +141,13 @@ def stored_facts(reporting_url: str, first: date | None = None, last: date | Non
     """The fact tables of the reporting database (order_lines may be missing in a database published before
     it existed: then no line facts). With first..last, only what a period inside it needs: the history of
     requests and chatrooms, the days around the period of the others (facts.PERIOD_BOUND)."""
-    from chatsales.facts import ORDER, PERIOD_BOUND, days_to_read, facts_from_stored
+    from chatsales.facts import ORDER, PERIOD_BOUND, QUERY_SKIPS, days_to_read, facts_from_stored
     from resources.reporting_db import FACT_PREFIX, ReportingStore
 
     store = ReportingStore(reporting_url)
     try:
-        tables = store.read_facts() if first is None else store.read_facts(*days_to_read(first, last),
-                                                                          bounded=PERIOD_BOUND)
+        tables = (store.read_facts(skip=QUERY_SKIPS) if first is None else
+                  store.read_facts(*days_to_read(first, last), bounded=PERIOD_BOUND, skip=QUERY_SKIPS))
     finally:
         store.dispose()
     missing = [FACT_PREFIX + n for n in ORDER if n not in tables and n != "order_lines"]
@@ -208,10 +208,29 @@ def period_campaigns_and_segments(reporting_url: str, first: date, last: date) -
             "Smgo-5": json_records(mix.drop(columns=[c for c in ("run_id", "computed_at") if c in mix]).head(50))}
 
 
-def cmd_kpis(args) -> int:
-    from chatsales.kpis.catalog import period_catalog
-    from chatsales.period import Periods
+def catalog_of_period(reporting_url: str, period, filters: dict) -> dict[str, object]:
+    """Every ref for one period (chatsales.kpis.catalog), from the reporting database: the facts of the
+    period, the members' names, and, for a period without filters, time slot or weekdays whose days are all
+    published, the line charts' points as kpi_daily holds them."""
+    from chatsales.kpis.catalog import LINE_REFS, each_day, period_catalog
     from resources.reporting_db import ReportingStore
+
+    first, last = period.first_days[0], period.last_days[0]
+    facts = stored_facts(reporting_url, first, last)
+    store = ReportingStore(reporting_url)
+    try:
+        members, lines = store.member_names(), None
+        if not filters and not period.filtered:
+            lines = store.kpi_series(LINE_REFS, ("all", "source"), first, last)
+            if set(lines["day"]) != set(each_day(period).first_days):
+                lines = None
+    finally:
+        store.dispose()
+    return period_catalog(facts, period, filters, members, published_lines=lines)
+
+
+def cmd_kpis(args) -> int:
+    from chatsales.period import Periods
 
     settings = load_settings()
     filters = {k: v for k, v in (("source", args.source), ("channel", args.channel), ("member", args.member),
@@ -222,13 +241,7 @@ def cmd_kpis(args) -> int:
     except ValueError as error:
         print(f"chatsales kpis: {error}", file=sys.stderr)
         return 2
-    facts = stored_facts(settings.reporting_db_url, first, last)
-    store = ReportingStore(settings.reporting_db_url)
-    try:
-        members = store.member_names()
-    finally:
-        store.dispose()
-    values: dict[str, object] = period_catalog(facts, period, filters, members)
+    values: dict[str, object] = catalog_of_period(settings.reporting_db_url, period, filters)
     values.update(period_campaigns_and_segments(settings.reporting_db_url, first, last))
     if args.json:
         print(json.dumps(values, indent=2, default=str))

@@ -14,10 +14,10 @@ import yaml
 
 from chatsales.demo import generate_demo
 from chatsales.kpis.catalog import period_catalog
-from chatsales.kpis.charts import CHARTS
+from chatsales.kpis.charts import CHARTS, LINE_SERIES
 from chatsales.period import Periods
 from chatsales.settings import load_settings
-from pipelines.cli import stored_facts
+from pipelines.cli import catalog_of_period, stored_facts
 from pipelines.definitions import build_definitions
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
@@ -177,6 +177,13 @@ def _every_day_equals_its_period_query(store: ReportingStore) -> None:
                                              for label, ref in (("Total new conversations", "Chat-Card-1"),
                                                                 ("Empty conversations", "Chat-Card-2"),
                                                                 ("Established dialogues", "Chat-Card-10"))}}]
+    # the line charts of the whole run read from kpi_daily (what chatsales kpis does without filters) are the
+    # ones computed day by day from the stored facts
+    whole = Periods.range(days[0], days[-1], "Europe/Paris")
+    computed = period_catalog(stored_facts(store.url, days[0], days[-1]), whole)
+    published = catalog_of_period(store.url, whole, {})
+    assert {ref: published[ref] for ref in LINE_SERIES} == {ref: computed[ref] for ref in LINE_SERIES}
+    assert len(published["Chat-Line-3"]["days"]) == len(days)
 
 
 def test_pipeline_end_to_end_on_sqlite_is_idempotent(tmp_path, demo):

@@ -49,9 +49,13 @@ def each_day(period: Periods) -> Periods:
 
 
 def period_catalog(facts: Facts, period: Periods, filters: Mapping[str, str] | None = None,
-                   members: pd.DataFrame | None = None) -> dict[str, dict]:
+                   members: pd.DataFrame | None = None, published_lines: pd.DataFrame | None = None
+                   ) -> dict[str, dict]:
     """Every ref of the catalog for the one window of `period` under `filters`. `members` (member_id,
-    last_name, first_name, role) names the members of Chat-List-1; without it the names are null."""
+    last_name, first_name, role) names the members of Chat-List-1; without it the names are null.
+    `published_lines`: kpi_daily rows (day, kpi, dimension, dimension_value, value) of LINE_REFS for every
+    day of a period without filters, time slot or weekdays; the line charts are then those published
+    series (outputs.md: line charts are kpi_daily series), not a computation of each day again."""
     if len(period) != 1:
         raise ValueError("period_catalog takes a period of one window")
     filters, memo = dict(filters or {}), {}
@@ -67,9 +71,14 @@ def period_catalog(facts: Facts, period: Periods, filters: Mapping[str, str] | N
     for chart, rows in buckets.groupby("chart", sort=False):
         out[chart] = {"buckets": dict(zip(rows["bucket"], rows["count"].astype(int).tolist()))}
 
-    days = each_day(period)
-    daily = compute_kpis(facts, days, dimensions=("all", "source"), filters=filters, refs=LINE_REFS)
-    daily["day"] = np.array(days.first_days, dtype=object)[daily.pop("period").to_numpy(dtype="int64")]
+    if published_lines is not None:
+        if filters or period.filtered:
+            raise ValueError("published line series hold no filter, time slot or weekdays")
+        daily = published_lines
+    else:
+        days = each_day(period)
+        daily = compute_kpis(facts, days, dimensions=("all", "source"), filters=filters, refs=LINE_REFS)
+        daily["day"] = np.array(days.first_days, dtype=object)[daily.pop("period").to_numpy(dtype="int64")]
     for chart in LINE_SERIES:
         points = line_series(daily, chart).reset_index()
         out[chart] = {"days": json_records(points.assign(day=points["day"].astype(str)))}
