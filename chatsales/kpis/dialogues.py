@@ -6,42 +6,10 @@ import numpy as np
 import pandas as pd
 
 from chatsales.kpis.conversations import new_dialogues
+from chatsales.kpis.measures import window_activity
 from chatsales.kpis.registry import (KEY, REQUEST_DIMS, ROOM_DIMS, Ctx, count, elapsed_us, kpi, mean_seconds,
                                      median, median_seconds, ratio, shared, total, value_only)
 from chatsales.period import to_us
-
-ROOM_COLUMNS = ["source", "channel", "member_id", "role", "started_at", "established_at", "is_blocked"]
-
-
-@shared
-def window_activity(ctx: Ctx) -> pd.DataFrame:
-    """Per window and chatroom: who wrote in the window, first visitor / last member / last message, kinds."""
-    msgs = ctx.with_rooms(ctx.facts.messages[["room", "sent_at", "sender", "kind", "email_filled_at"]], ROOM_COLUMNS)
-    keyed = ctx.keyed(msgs, "sent_at", ROOM_DIMS)
-    if keyed.empty:     # the same columns as below, so a window without messages computes like any other
-        flags = ["visitor_wrote", "member_wrote", "product_any", "photo_member", "video_member", "photo_visitor",
-                 "video_visitor", "connect_request_member", "email_request_member", "email_filled"]
-        return pd.DataFrame({**{c: pd.Series(dtype="object") for c in [*KEY, *ROOM_COLUMNS]}, "room": pd.Series(dtype="int64"),
-                             **{c: pd.Series(dtype="bool") for c in flags},
-                             **{c: pd.Series(dtype="int64") for c in ("t_visitor", "t_member", "t_any")}})
-    t = to_us(keyed["sent_at"])
-    visitor = keyed["sender"].eq("visitor").to_numpy()
-    frame = keyed[[*KEY, "room", *ROOM_COLUMNS]].assign(
-        t_visitor=np.where(visitor, t, np.iinfo(np.int64).max), t_member=np.where(~visitor, t, np.iinfo(np.int64).min),
-        t_any=t, visitor_wrote=visitor, member_wrote=~visitor)
-    for kind, party in (("product", None), ("photo", "member"), ("video", "member"), ("photo", "visitor"),
-                        ("video", "visitor"), ("connect_request", "member"), ("email_request", "member")):
-        flag = keyed["kind"].eq(kind).to_numpy()
-        if party:
-            flag = flag & keyed["sender"].eq(party).to_numpy()
-        frame[f"{kind}_{party or 'any'}"] = flag
-    frame["email_filled"] = (keyed["kind"].eq("email_request") & keyed["sender"].eq("member")
-                             & keyed["email_filled_at"].notna()).to_numpy()
-    flags = [c for c in frame.columns if c.endswith(("_any", "_member", "_visitor", "_wrote", "_filled"))]
-    agg = {**{c: "max" for c in flags}, "t_visitor": "min", "t_member": "max", "t_any": "max",
-           **{c: "first" for c in ROOM_COLUMNS}}
-    return frame.groupby([*KEY, "room"], sort=False).agg(agg).reset_index()
-
 
 @shared
 def _new_conversations(ctx: Ctx) -> pd.DataFrame:
