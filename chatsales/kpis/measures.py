@@ -64,11 +64,11 @@ def active_dialogues(ctx: Ctx) -> pd.Series:
 
 @shared
 def contacts_handled(ctx: Ctx) -> pd.Series:
-    """Chatrooms where the member wrote a counted message in the window (iAdvize's contacts handled)."""
-    msgs = ctx.facts.messages
-    msgs = ctx.with_rooms(msgs.loc[msgs["sender"] == "member", ["room", "sent_at"]],
-                          ["source", "channel", "member_id", "role"])
-    return count(ctx.keyed(msgs, "sent_at", ROOM_DIMS), distinct="room")
+    """Chatrooms where the member wrote a counted message in the window (iAdvize's contacts handled): a
+    counted message is the visitor's or the member's, so these are window_activity's rooms not only the
+    visitor's."""
+    activity = window_activity(ctx)
+    return count(activity[activity["member_wrote"].to_numpy(dtype=bool)])
 
 
 @shared
