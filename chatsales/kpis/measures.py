@@ -34,22 +34,30 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
                              **{c: pd.Series(dtype="bool") for c in flags},
                              **{c: pd.Series(dtype="int64") for c in ("t_visitor", "t_member", "t_any")}})
     t = to_us(keyed["sent_at"])
-    visitor = keyed["sender"].eq("visitor").to_numpy()
-    frame = keyed[[*KEY, "room", *ROOM_COLUMNS]].assign(
-        t_visitor=np.where(visitor, t, np.iinfo(np.int64).max), t_member=np.where(~visitor, t, np.iinfo(np.int64).min),
-        t_any=t, visitor_wrote=visitor, member_wrote=~visitor)
+    sender, kinds = keyed["sender"], keyed["kind"]
+    visitor = sender.eq("visitor").to_numpy()
+    flags = {"visitor_wrote": visitor, "member_wrote": ~visitor}
     for kind, party in (("product", None), ("photo", "member"), ("video", "member"), ("photo", "visitor"),
                         ("video", "visitor"), ("connect_request", "member"), ("email_request", "member")):
-        flag = keyed["kind"].eq(kind).to_numpy()
-        if party:
-            flag = flag & keyed["sender"].eq(party).to_numpy()
-        frame[f"{kind}_{party or 'any'}"] = flag
-    frame["email_filled"] = (keyed["kind"].eq("email_request") & keyed["sender"].eq("member")
-                             & keyed["email_filled_at"].notna()).to_numpy()
-    flags = [c for c in frame.columns if c.endswith(("_any", "_member", "_visitor", "_wrote", "_filled"))]
-    agg = {**{c: "max" for c in flags}, "t_visitor": "min", "t_member": "max", "t_any": "max",
-           **{c: "first" for c in ROOM_COLUMNS}}
-    return frame.groupby([*KEY, "room"], sort=False).agg(agg).reset_index()
+        flag = kinds.eq(kind).to_numpy()
+        flags[f"{kind}_{party or 'any'}"] = flag & sender.eq(party).to_numpy() if party else flag
+    flags["email_filled"] = flags["email_request_member"] & keyed["email_filled_at"].notna().to_numpy()
+    # one group number per message (window, breakdown value, chatroom; numbered in order of appearance), then
+    # each flag is a bincount and each time a reduceat over the messages sorted by group, instead of a dozen
+    # groupby aggregations (a year at 10x: 5.9 s instead of 7.3 s). The chatroom's columns are its first
+    # message's: they are the same on all of them.
+    group = keyed.groupby([*KEY, "room"], sort=False, observed=True).ngroup().to_numpy()
+    n = int(group.max()) + 1
+    order = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[order], np.arange(n))
+    first = order[starts]
+    out = keyed.iloc[first][[*KEY, "room"]].reset_index(drop=True)
+    out["t_visitor"] = np.minimum.reduceat(np.where(visitor, t, np.iinfo(np.int64).max)[order], starts)
+    out["t_member"] = np.maximum.reduceat(np.where(~visitor, t, np.iinfo(np.int64).min)[order], starts)
+    out["t_any"] = np.maximum.reduceat(t[order], starts)
+    for name, flag in flags.items():
+        out[name] = np.bincount(group, weights=flag, minlength=n) > 0
+    return pd.concat([out, keyed.iloc[first][ROOM_COLUMNS].reset_index(drop=True)], axis=1)
 
 
 @shared
