@@ -7,7 +7,7 @@ fact; messages are the counted ones only (visitor or member, not automatic); no 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 

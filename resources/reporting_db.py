@@ -303,7 +303,7 @@ class ReportingStore:
 
         Every frame must have a `day` column; rows of other days are an error (a run publishes exactly
         its partitions), except in `snapshots`: fact tables replaced whole, every day (the whole-history
-        facts, see publication.facts_to_publish). Ledger rows are derived here from the published attribution.
+        facts, see facts.facts_to_publish). Ledger rows are derived here from the published attribution.
         """
         self.ensure_schema()
         days = as_days(days)

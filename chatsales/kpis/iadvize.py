@@ -18,7 +18,6 @@ def _channel_sales(ctx: Ctx, channel: str) -> pd.DataFrame:
     return whole.keyed(orders[orders["is_sale"] & orders["sales_channel"].eq(channel)], "placed_at", WEBSITE)
 
 
-
 def _share_after_contact(ctx: Ctx, channel: str) -> pd.DataFrame:
     """Attributed turnover of `channel` (Iadv-2's filters and breakdown) over all of its turnover (Iadv-3's
     whole, the same for every breakdown value: a member's share is of the whole website or all stores)."""

@@ -50,14 +50,14 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
     n = int(group.max()) + 1
     order = np.argsort(group, kind="stable")
     starts = np.searchsorted(group[order], np.arange(n))
-    first = order[starts]
-    out = keyed.iloc[first][[*KEY, "room"]].reset_index(drop=True)
+    firsts = keyed[[*KEY, "room", *ROOM_COLUMNS]].iloc[order[starts]].reset_index(drop=True)
+    out = firsts[[*KEY, "room"]]
     out["t_visitor"] = np.minimum.reduceat(np.where(visitor, t, np.iinfo(np.int64).max)[order], starts)
     out["t_member"] = np.maximum.reduceat(np.where(~visitor, t, np.iinfo(np.int64).min)[order], starts)
     out["t_any"] = np.maximum.reduceat(t[order], starts)
     for name, flag in flags.items():
         out[name] = np.bincount(group, weights=flag, minlength=n) > 0
-    return pd.concat([out, keyed.iloc[first][ROOM_COLUMNS].reset_index(drop=True)], axis=1)
+    return pd.concat([out, firsts[ROOM_COLUMNS]], axis=1)
 
 
 @shared
