@@ -11,6 +11,9 @@ from chatsales.kpis.registry import (KEY, REQUEST_DIMS, ROOM_DIMS, Ctx, count, e
                                      median, median_seconds, ratio, shared, total, value_only)
 from chatsales.period import to_us
 
+DAY_US = 86_400_000_000
+
+
 @shared
 def _new_conversations(ctx: Ctx) -> pd.DataFrame:
     """Chatrooms started in each window, with what happened in them within that window."""
@@ -56,14 +59,19 @@ def response_rate(ctx: Ctx):
      "message ever is in the period, the share with no member message at or after it and at most 24 h later",
      date_basis="first visitor message", kind="rate", dims=ROOM_DIMS, fluctuating=True)
 def non_response(ctx: Ctx):
+    """Answered: a member message at or after the first visitor message and at most 24 h later. Each member
+    message is looked up among the window's rooms by its integer key (one room is in one window at most: it
+    has one first visitor message), instead of sorting every member message for an as-of join."""
     rooms = ctx.keyed(ctx.facts.chatrooms, "first_visitor_at", ROOM_DIMS)
-    members = ctx.facts.messages.loc[ctx.facts.messages["sender"].eq("member"), ["room", "sent_at"]]
-    probe = rooms[["room", "first_visitor_at"]].reset_index()
-    answer = pd.merge_asof(probe.sort_values("first_visitor_at"), members.sort_values("sent_at"),
-                           left_on="first_visitor_at", right_on="sent_at", by="room", direction="forward")
-    answered_at = answer.set_index("index")["sent_at"].reindex(rooms.index)
-    unanswered = answered_at.isna() | (answered_at - rooms["first_visitor_at"] > pd.Timedelta(hours=24))
-    return ratio(count(rooms[unanswered.to_numpy()]), count(rooms))
+    msgs = ctx.facts.messages
+    member = msgs["sender"].eq("member").to_numpy(dtype=bool)
+    at = pd.Index(rooms["room"].to_numpy()).get_indexer(msgs["room"].to_numpy()[member])
+    found = at >= 0
+    at, sent = at[found], to_us(msgs["sent_at"])[member][found]
+    wait = sent - to_us(rooms["first_visitor_at"])[at]
+    answered = np.zeros(len(rooms), dtype=bool)
+    answered[at[(wait >= 0) & (wait <= DAY_US)]] = True
+    return ratio(count(rooms[~answered]), count(rooms))
 
 
 @kpi("Chat-Card-11", "Dialogue establishment rate (fixed)", definition="Chat-Card-10 / Chat-Card-0 (can exceed "

@@ -53,8 +53,18 @@ class Ctx:
         return frame[keep]
 
     def keyed(self, frame: pd.DataFrame, ts_column: str, dims: Mapping[str, str] | None = None) -> pd.DataFrame:
-        """The filtered rows whose `ts_column` falls in a window, with `period` and `dimension_value`."""
+        """The filtered rows whose `ts_column` falls in a window, with `period` and `dimension_value`. Kept in
+        the memo: a dozen KPIs and charts key the same fact on the same date (chatrooms by started_at or
+        established_at), and each keying copies every column of the rows it keeps (callers must not modify
+        what it returns). The memo holds the frame too, so its id cannot be another frame's later."""
         dims = self.dims if dims is None else dims
+        key = ("keyed", id(frame), ts_column, tuple(dims.items()), self.dimension)
+        held = self.memo.get(key)
+        if held is None or held[0] is not frame:
+            held = self.memo[key] = (frame, self._keyed(frame, ts_column, dims))
+        return held[1]
+
+    def _keyed(self, frame: pd.DataFrame, ts_column: str, dims: Mapping[str, str]) -> pd.DataFrame:
         frame = self.select(frame, dims)
         labels = self.periods.label(frame[ts_column])
         keep = labels >= 0

@@ -2,13 +2,15 @@
 and role only where noted (Wlst-Card-10, by the member who handled the request)."""
 from __future__ import annotations
 
-from chatsales.kpis.registry import Ctx, count, elapsed_us, kpi, mean_seconds, median_seconds, ratio, value_only
+from chatsales.kpis.registry import Ctx, count, elapsed_us, kpi, mean_seconds, median_seconds, ratio, shared, value_only
 
 NO_BREAKDOWN: dict[str, str] = {}
 HANDLER = {"member": "handled_by", "role": "role"}
 
 
+@shared
 def _waiting(ctx: Ctx):
+    """The waiting list's requests (one frame per call, so Ctx.keyed keys them once per date)."""
     requests = ctx.facts.requests
     return requests[requests["source"].eq("waiting_list")]
 
