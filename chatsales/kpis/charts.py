@@ -62,9 +62,18 @@ class Chart:
     def bucket_of(self, rows: pd.DataFrame) -> np.ndarray:
         """The bucket index of every row, vectorised (-1: outside every bucket)."""
         if self.bounds is None:
-            return pd.Categorical(rows["category"].astype("str"), categories=list(self.buckets)).codes.astype(np.int64)
+            return positions(rows["category"], list(self.buckets))
         edges = np.asarray(self.bounds[1:], dtype=np.int64) * 1_000_000
         return np.searchsorted(edges, rows["us"].to_numpy(dtype=np.int64), side="right")
+
+
+def positions(values: pd.Series, labels: list[str]) -> np.ndarray:
+    """The index of each value's text in `labels` (-1: none of them). A categorical (the facts' coded text,
+    a breakdown's values) is looked up by its few categories, not row by row: a year at 10x has millions."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lookup = pd.Index(labels).get_indexer(values.cat.categories.astype("str"))
+        return np.append(lookup, -1)[values.cat.codes.to_numpy()].astype(np.int64)
+    return pd.Categorical(values.astype("str"), categories=labels).codes.astype(np.int64)
 
 
 CHARTS: dict[str, Chart] = {}
@@ -164,8 +173,7 @@ def _counts(c: Chart, rows: pd.DataFrame, periods: Periods, dimension: str) -> p
     values = _dimension_values(dimension, rows["dimension_value"] if len(rows) else pd.Series(dtype="str"))
     n_p, n_v, n_b = len(periods), len(values), len(c.buckets)
     bucket = c.bucket_of(rows) if len(rows) else np.empty(0, dtype=np.int64)
-    value = pd.Categorical(rows["dimension_value"].astype("str"), categories=values).codes.astype(np.int64) \
-        if len(rows) else np.empty(0, dtype=np.int64)
+    value = positions(rows["dimension_value"], values) if len(rows) else np.empty(0, dtype=np.int64)
     period = rows["period"].to_numpy(dtype=np.int64) if len(rows) else np.empty(0, dtype=np.int64)
     keep = (bucket >= 0) & (value >= 0)
     cell = (period[keep] * n_v + value[keep]) * n_b + bucket[keep]
