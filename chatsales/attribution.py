@@ -50,12 +50,6 @@ SELECT q.qi, x.t FROM q ASOF JOIN (
 """
 
 
-def counted_messages(messages: pd.DataFrame) -> pd.DataFrame:
-    """Messages that count as a party's message: sender visitor or member, not automatic."""
-    keep = messages["sender"].isin(["visitor", "member"]).to_numpy() & ~messages["is_automatic"].to_numpy(bool)
-    return messages[keep]
-
-
 def register_counted_messages(con: duckdb.DuckDBPyConnection, messages: pd.DataFrame) -> None:
     """Table `counted` (rk, t, by_visitor): the messages that count as a party's message (sender visitor or
     member, not automatic) in the rooms registered as `r`; those of internal or unknown chatrooms drop out

@@ -2,9 +2,10 @@
 does not apply; member and role do (the member who triggered it)."""
 from __future__ import annotations
 
-from chatsales.kpis.registry import MEMBER_DIMS, Ctx, count, kpi, ratio, value_only
+from chatsales.kpis.registry import MEMBER_DIMS, Ctx, count, kpi, ratio, shared, value_only
 
 
+@shared
 def _events(ctx: Ctx, event: str):
     hooks = ctx.facts.hook_events
     return ctx.keyed(hooks[hooks["event"].eq(event)], "at", MEMBER_DIMS)
@@ -22,6 +23,7 @@ def triggers(ctx: Ctx):
     return value_only(count(_events(ctx, "triggered")))
 
 
+@shared
 def _displayed(ctx: Ctx):
     shown = _events(ctx, "displayed")
     return count(shown[shown["visitor_id"].notna()], distinct="visitor_id")

@@ -5,12 +5,13 @@ import pandas as pd
 
 from chatsales.kpis.measures import (activity_seconds, attributed_sales, contacts_handled, sales_count,
                                      sales_total)
-from chatsales.kpis.registry import (MEMBER_DIMS, SALES_DIMS, Ctx, count, elapsed_us, kpi, mean_seconds, ratio, total,
-                                     value_only)
+from chatsales.kpis.registry import (MEMBER_DIMS, SALES_DIMS, Ctx, count, elapsed_us, kpi, mean_seconds, ratio, shared,
+                                     total, value_only)
 
 WEBSITE: dict[str, str] = {}     # website totals: every visitor, no breakdown applies
 
 
+@shared
 def _channel_sales(ctx: Ctx, channel: str) -> pd.DataFrame:
     """Every sale of a sales channel placed in the window, every customer: no filter or breakdown applies."""
     whole = Ctx(ctx.facts, ctx.periods, "all", WEBSITE, ctx.filters, ctx.memo)

@@ -31,23 +31,27 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
         activity = activity.assign(dimension_value=values)
         return activity[activity["dimension_value"].notna()].reset_index(drop=True)
     msgs = ctx.facts.messages
-    labels = ctx.periods.label(msgs["sent_at"])
-    keep = labels >= 0
-    period, room, t = labels[keep], msgs["room"].to_numpy()[keep], to_us(msgs["sent_at"])[keep]
-    sender, kinds = msgs["sender"][keep], msgs["kind"][keep]
+    labels, room, t = ctx.periods.label(msgs["sent_at"]), msgs["room"].to_numpy(), to_us(msgs["sent_at"])
+    sender, kinds = msgs["sender"], msgs["kind"]
     visitor = sender.eq("visitor").to_numpy(dtype=bool)
     flags = {"visitor_wrote": visitor, "member_wrote": ~visitor}
     for kind, party in FLAG_KINDS:
         flag = kinds.eq(kind).to_numpy(dtype=bool)
         flags[f"{kind}_{party or 'any'}"] = flag & sender.eq(party).to_numpy(dtype=bool) if party else flag
-    flags["email_filled"] = flags["email_request_member"] & msgs["email_filled_at"][keep].notna().to_numpy()
+    flags["email_filled"] = flags["email_request_member"] & msgs["email_filled_at"].notna().to_numpy()
     # The messages of a window and chatroom that follow each other (facts are ordered by day, then chatroom:
     # a room's messages of a day are one run) are reduced first, in place, then the runs by group: the
-    # grouping hashes room-days, not messages (a year at 10x: 2 M runs for 14 M messages). Any order gives
-    # the same groups; this one makes it fast.
-    start = np.flatnonzero(np.r_[True, (room[1:] != room[:-1]) | (period[1:] != period[:-1])]) if len(t) else \
+    # grouping hashes room-days, not messages (a year at 10x: 2 M runs for 14 M messages), and no column of
+    # the messages is copied. Runs outside every window (label -1) are reduced too, then dropped. Any order
+    # gives the same groups; this one makes it fast.
+    start = np.flatnonzero(np.r_[True, (room[1:] != room[:-1]) | (labels[1:] != labels[:-1])]) if len(t) else \
         np.empty(0, dtype=np.int64)
-    run_period, run_room = period[start], room[start]
+    inside = labels[start] >= 0
+
+    def runs(reduce, values: np.ndarray) -> np.ndarray:
+        return reduce.reduceat(values, start)[inside] if len(values) else values
+
+    run_period, run_room = labels[start][inside], room[start][inside]
     room_code, rooms = pd.factorize(run_room)
     # one group per (window, chatroom), numbered in order of first appearance
     group = pd.factorize(run_period * max(len(rooms), 1) + room_code)[0] if len(ctx.periods) > 1 else room_code
@@ -55,15 +59,11 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
     out = pd.DataFrame({"period": _at(np.put, n, group, run_period, 0),
                         "dimension_value": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), ["all"]),
                         "room": _at(np.put, n, group, run_room, 0)})
-    if len(t):
-        out["t_visitor"] = _at(np.minimum.at, n, group, np.minimum.reduceat(np.where(visitor, t, T_MAX), start), T_MAX)
-        out["t_member"] = _at(np.maximum.at, n, group, np.maximum.reduceat(np.where(visitor, T_MIN, t), start), T_MIN)
-        out["t_any"] = _at(np.maximum.at, n, group, np.maximum.reduceat(t, start), T_MIN)
-    else:
-        out[["t_visitor", "t_member", "t_any"]] = np.empty((0, 3), dtype=np.int64)
+    out["t_visitor"] = _at(np.minimum.at, n, group, runs(np.minimum, np.where(visitor, t, T_MAX)), T_MAX)
+    out["t_member"] = _at(np.maximum.at, n, group, runs(np.maximum, np.where(visitor, T_MIN, t)), T_MIN)
+    out["t_any"] = _at(np.maximum.at, n, group, runs(np.maximum, t), T_MIN)
     for name, flag in flags.items():
-        runs = np.logical_or.reduceat(flag, start) if len(t) else flag
-        out[name] = np.bincount(group, weights=runs, minlength=n) > 0
+        out[name] = np.bincount(group, weights=runs(np.logical_or, flag), minlength=n) > 0
     # the chatroom's columns, and the filters on them, once per chatroom rather than once per message
     return ctx.select(ctx.with_rooms(out, ROOM_COLUMNS), ROOM_DIMS).reset_index(drop=True)
 

@@ -90,16 +90,19 @@ class Ctx:
             text = [c for c in ("source", "channel", "member_id") if c in rooms.columns]
             self.memo[key] = rooms.astype({c: pd.CategoricalDtype(pd.Index(rooms[c].dropna().unique()).sort_values())
                                            for c in text})
-        return frame.join(self.memo[key][columns], on="room")
+        # looked up in the rooms' index (its hash table is built once, kept by pandas), not a join that hashes
+        # both sides again each time; a room missing from chatrooms gets nulls, as a left join would
+        found = self.memo[key][columns].reindex(frame["room"].to_numpy())
+        return frame.assign(**{column: found[column].array for column in columns})
 
 
-def shared(fn: Callable[["Ctx"], object]) -> Callable[["Ctx"], object]:
-    """A measure several KPIs use, computed once per breakdown in one compute_kpis call (callers must not
-    modify what it returns)."""
-    def measure(ctx: "Ctx"):
-        key = (fn.__module__, fn.__qualname__, ctx.dimension)
+def shared(fn: Callable[..., object]) -> Callable[..., object]:
+    """A measure several KPIs use, computed once per breakdown (and per value of its other arguments, which
+    must be hashable) in one compute_kpis call (callers must not modify what it returns)."""
+    def measure(ctx: "Ctx", *args):
+        key = (fn.__module__, fn.__qualname__, ctx.dimension, *args)
         if key not in ctx.memo:
-            ctx.memo[key] = fn(ctx)
+            ctx.memo[key] = fn(ctx, *args)
         return ctx.memo[key]
     measure.__doc__, measure.__name__ = fn.__doc__, fn.__name__
     return measure
