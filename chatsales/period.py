@@ -93,8 +93,10 @@ class Periods:
         """Index of the window each instant falls in (after slot and weekday filters), or -1."""
         us = to_us(ts)
         idx = self._window(us)
+        if not self.filtered:
+            return idx
         inside = idx >= 0
-        if self.filtered and inside.any():
+        if inside.any():
             local = pd.Series(pd.to_datetime(np.where(inside, us, 0), unit="us", utc=True)).dt.tz_convert(self.timezone)
             if self.time_slot is not None:
                 minute = (local.dt.hour * 60 + local.dt.minute).to_numpy()

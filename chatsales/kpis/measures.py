@@ -14,7 +14,6 @@ ROOM_COLUMNS = ["source", "channel", "member_id", "role", "started_at", "establi
 
 FLAG_KINDS = (("product", None), ("photo", "member"), ("video", "member"), ("photo", "visitor"), ("video", "visitor"),
               ("connect_request", "member"), ("email_request", "member"))
-FLAGS = ("visitor_wrote", "member_wrote", *(f"{kind}_{party or 'any'}" for kind, party in FLAG_KINDS), "email_filled")
 T_MIN, T_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 
 
