@@ -53,3 +53,22 @@ def test_streams_of_coded_text_concatenate_across_days():
     assert out["sender"].astype(object).where(out["sender"].notna(), None).tolist() == [None, "visitor", "member"]
     assert out["sender"].eq("visitor").tolist() == [False, True, False]
     assert out["n"].tolist() == [1, 2, 3] and out["day"].tolist() == [d1, d2, d2]
+
+
+def test_skipped_stream_columns_are_left_out_on_every_day_whatever_its_columns():
+    """decode_days never decompresses a skipped column: it finds the fields by name in each day's own
+    schema, so a day written before a column existed decodes beside one that has it."""
+    from datetime import date
+
+    from chatsales.fact_streams import decode_days, encode_days
+
+    d1, d2 = date(2026, 3, 1), date(2026, 3, 2)
+    old = pd.DataFrame({"day": [d1], "a": [1], "b": pd.Series(["x"], dtype="str")})
+    new = pd.DataFrame({"day": [d2, d2], "a": [2, 3], "b": pd.Series(["y", "z"], dtype="str"), "c": [5.0, 6.0]})
+    streams = [s for frame, day in ((old, d1), (new, d2)) for _, _, s in encode_days(frame, [day])]
+    without_b = decode_days(streams, skip=("b",))
+    assert list(without_b.columns) == ["day", "a", "c"]
+    assert without_b["a"].tolist() == [1, 2, 3] and without_b["c"].isna().tolist() == [True, False, False]
+    assert without_b["c"].tolist()[1:] == [5.0, 6.0]
+    without_c = decode_days(streams, skip=("c", "day"))
+    assert list(without_c.columns) == ["a", "b"] and without_c["b"].tolist() == ["x", "y", "z"]

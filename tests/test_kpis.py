@@ -301,3 +301,23 @@ def test_a_days_members_list_does_not_depend_on_the_days_computed_with_it():
     assert pd.isna(both.loc[0, "average_rating"])             # a rating requested, never answered
     alone = members_list(rows[rows["period"] == 1], members)
     pd.testing.assert_frame_equal(alone, both[both["period"] == 1].reset_index(drop=True))
+
+
+def test_the_catalog_does_not_depend_on_the_order_of_the_messages(facts):
+    """window_activity reduces runs of one room's messages where they follow each other (the facts' own
+    order) before grouping: messages in another order (newest first, rooms interleaved, a room's messages
+    of one day apart) must give the same cards and chart buckets, over daily windows and over a period with
+    a time slot and a filter."""
+    from chatsales.facts import Facts
+    from chatsales.kpis.charts import compute_charts
+
+    shuffled = Facts(**{**facts.tables(), "messages": facts.messages.sort_values("sent_at", ascending=False)})
+    assert shuffled.messages["room"].tolist() != facts.messages["room"].tolist()
+    for periods, filters in ((Periods.daily([D28, D29], TZ), {}),
+                             (Periods.range(D28, D29, TZ, time_slot="09:00-13:00"), {"channel": "web"})):
+        pd.testing.assert_frame_equal(compute_kpis(shuffled, periods, filters=filters),
+                                      compute_kpis(facts, periods, filters=filters), check_exact=True)
+        pd.testing.assert_frame_equal(compute_charts(shuffled, periods, filters=filters),
+                                      compute_charts(facts, periods, filters=filters), check_exact=True)
+    # and the values are the hand-worked ones: cr-1 and cr-2 are active dialogues on the 29th
+    assert value(daily(facts), "Chat-Card-20", D29) == 2
