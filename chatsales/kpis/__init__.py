@@ -60,16 +60,19 @@ def compute_kpis(facts: Facts | Mapping[str, pd.DataFrame], periods: Periods,
         facts = Facts.from_tables(facts)
     parts, labels = [], []
     memo = {} if memo is None else memo
-    for ref in (refs or REGISTRY):
-        kpi = REGISTRY[ref]
-        for dimension in kpi.dimensions():
-            if dimension not in dimensions:
+    dimensions = set(dimensions)
+    for dimension in (d for d in DIMENSIONS if d in dimensions):      # a breakdown at a time, see below
+        for ref in (refs or REGISTRY):
+            kpi = REGISTRY[ref]
+            if dimension not in kpi.dimensions():
                 continue
             rows = _arrays(kpi.fn(Ctx(facts, periods, dimension, kpi.dims, dict(filters or {}), memo)), dimension)
             if dimension == "all":
                 rows = _complete_all(rows, kpi, periods)
             parts.append(rows)
             labels.append((ref, dimension, kpi.fluctuating))
+        if dimension != "all":      # what other breakdowns derive from is dimension all's (window_activity)
+            memo.pop(("breakdown", dimension), None)
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
     sizes = [len(part["period"]) for part in parts]

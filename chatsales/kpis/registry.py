@@ -58,11 +58,17 @@ class Ctx:
         established_at), and each keying copies every column of the rows it keeps (callers must not modify
         what it returns). The memo holds the frame too, so its id cannot be another frame's later."""
         dims = self.dims if dims is None else dims
-        key = ("keyed", id(frame), ts_column, tuple(dims.items()), self.dimension)
-        held = self.memo.get(key)
+        key = ("keyed", id(frame), ts_column, tuple(dims.items()))
+        held = self.breakdown_memo.get(key)
         if held is None or held[0] is not frame:
-            held = self.memo[key] = (frame, self._keyed(frame, ts_column, dims))
+            held = self.breakdown_memo[key] = (frame, self._keyed(frame, ts_column, dims))
         return held[1]
+
+    @property
+    def breakdown_memo(self) -> dict:
+        """The part of the memo that belongs to this breakdown: compute_kpis drops it once the breakdown is
+        done, as no other one reads it (keeping every breakdown's keyed frames cost a gigabyte at 10x)."""
+        return self.memo.setdefault(("breakdown", self.dimension), {})
 
     def _keyed(self, frame: pd.DataFrame, ts_column: str, dims: Mapping[str, str]) -> pd.DataFrame:
         frame = self.select(frame, dims)
@@ -100,10 +106,10 @@ def shared(fn: Callable[..., object]) -> Callable[..., object]:
     """A measure several KPIs use, computed once per breakdown (and per value of its other arguments, which
     must be hashable) in one compute_kpis call (callers must not modify what it returns)."""
     def measure(ctx: "Ctx", *args):
-        key = (fn.__module__, fn.__qualname__, ctx.dimension, *args)
-        if key not in ctx.memo:
-            ctx.memo[key] = fn(ctx, *args)
-        return ctx.memo[key]
+        memo, key = ctx.breakdown_memo, (fn.__module__, fn.__qualname__, *args)
+        if key not in memo:
+            memo[key] = fn(ctx, *args)
+        return memo[key]
     measure.__doc__, measure.__name__ = fn.__doc__, fn.__name__
     return measure
 
