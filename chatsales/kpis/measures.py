@@ -40,7 +40,7 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
     flags["email_filled"] = flags["email_request_member"] & msgs["email_filled_at"].notna().to_numpy()
     # The messages of a window and chatroom that follow each other (facts are ordered by day, then chatroom:
     # a room's messages of a day are one run) are reduced first, in place, then the runs by group: the
-    # grouping hashes room-days, not messages (a year at 10x: 2 M runs for 14 M messages), and no column of
+    # grouping hashes room-days, not messages (a year at 10x: 1.4 M runs of 10.7 M messages), and no column of
     # the messages is copied. Runs outside every window (label -1) are reduced too, then dropped. Any order
     # gives the same groups; this one makes it fast.
     start = np.flatnonzero(np.r_[True, (room[1:] != room[:-1]) | (labels[1:] != labels[:-1])]) if len(t) else \
