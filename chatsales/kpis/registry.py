@@ -133,10 +133,13 @@ def count(frame: pd.DataFrame, distinct: str | None = None) -> pd.Series:
         return (groups[distinct].nunique() if distinct else groups.size()).astype("float64")
     period = frame["period"].to_numpy(dtype=np.int64)
     if distinct:
-        codes = pd.factorize(frame[distinct])[0].astype(np.int64)     # -1: null, not counted
-        width = int(codes.max()) + 1
-        pairs = np.unique(period[codes >= 0] * width + codes[codes >= 0])
-        period = pairs // max(width, 1)
+        codes, values = pd.factorize(frame[distinct])                   # -1: null, not counted
+        period, codes = period[codes >= 0], codes[codes >= 0].astype(np.int64)
+        if len(period) and period.min() == period.max():    # one window (a user's period): every value is in it
+            period = np.full(len(values), period[0])
+        else:
+            width = max(len(values), 1)
+            period = np.unique(period * width + codes) // width
     n = np.bincount(period)
     present = np.flatnonzero(n)
     index = pd.MultiIndex.from_arrays([present, pd.Categorical.from_codes(np.zeros(len(present), dtype=np.int8),
