@@ -76,7 +76,9 @@ def _read(stream: bytes, skip: Collection[str], pool: pa.MemoryPool) -> pa.Table
     """One stream without the columns in `skip`, which are never decompressed (message ids and chatroom ids
     are most of a year's bytes). The fields are found by name in each stream's own schema: a day written
     before a column was added has fewer."""
-    schema = pa.ipc.open_stream(memoryview(stream)).schema      # reads the schema message only
-    keep = [i for i, name in enumerate(schema.names) if name not in skip]
-    options = pa.ipc.IpcReadOptions(included_fields=keep) if len(keep) < len(schema.names) else None
+    options = None
+    if skip:
+        schema = pa.ipc.open_stream(memoryview(stream)).schema      # reads the schema message only
+        keep = [i for i, name in enumerate(schema.names) if name not in skip]
+        options = pa.ipc.IpcReadOptions(included_fields=keep) if len(keep) < len(schema.names) else None
     return pa.ipc.open_stream(memoryview(stream), options=options, memory_pool=pool).read_all()
