@@ -150,7 +150,7 @@ def measure(info: dict, repeat: int) -> dict:
     from chatsales.kpis import compute_kpis
     from chatsales.kpis.charts import compute_charts
     from chatsales.period import Periods
-    from pipelines.cli import catalog_of_period, period_kpis, stored_facts
+    from chatsales.query import catalog_of_period, period_kpis, stored_facts
 
     url, first, last = info["url"], date.fromisoformat(info["first_day"]), date.fromisoformat(info["last_day"])
     out = {}

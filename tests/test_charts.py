@@ -36,7 +36,7 @@ from chatsales.kpis.charts import (CHARTS, DELAY_BUCKETS, DURATION_BUCKETS, HAND
                                    LINE_SERIES, compute_charts, line_series)
 from chatsales.period import Periods
 from chatsales.publication import attributed_order_rows
-from pipelines.cli import period_charts, period_kpis
+from chatsales.query import period_charts, period_kpis
 from resources.reporting_db import ReportingStore
 
 TZ = "Europe/Paris"

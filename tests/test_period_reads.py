@@ -12,7 +12,7 @@ from chatsales.demo import generate_demo
 from chatsales.kpis.insights import product_table
 from chatsales.period import Periods
 from chatsales.settings import load_settings
-from pipelines.cli import period_charts, period_kpis, stored_facts
+from chatsales.query import period_charts, period_kpis, stored_facts
 from pipelines.definitions import build_definitions
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags

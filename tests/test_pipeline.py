@@ -17,7 +17,7 @@ from chatsales.kpis.catalog import period_catalog
 from chatsales.kpis.charts import CHARTS, LINE_SERIES
 from chatsales.period import Periods
 from chatsales.settings import load_settings
-from pipelines.cli import catalog_of_period, stored_facts
+from chatsales.query import catalog_of_period, stored_facts
 from pipelines.definitions import build_definitions
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
