@@ -1,51 +1,143 @@
-"""Settings from the environment (and a `.env` in the project root), every one with a demo default.
+"""Settings: the one source of truth for every `CHATSALES_*` variable (and `SHOPIFY_*`), read from the
+environment and a `.env` in the project root, each with a working demo default.
 
-The variable names are an interface (outputs.md, Settings): deployments rely on them.
+The variable names are an interface deployments rely on. A bad value is refused when the settings load, with
+one line naming the variable and what it accepts (`SettingsError`); the CLI turns it into exit code 2, and
+Dagster shows it as the code location's load error.
 """
 from __future__ import annotations
 
-import os
+import json
 import warnings
-from dataclasses import dataclass, field, replace
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PII_KEY = "chatsales-demo-key-not-for-production"
+FALLBACK_START = date(2026, 1, 1)
+PREFIX = "CHATSALES_"
+UNPREFIXED = {"shopify_shop": "SHOPIFY_SHOP", "shopify_token": "SHOPIFY_TOKEN"}
 
 
-def _load_dotenv() -> None:
-    env_file = PROJECT_ROOT / ".env"
-    if env_file.exists():
-        from dotenv import load_dotenv
-
-        load_dotenv(env_file, override=False)
+class SettingsError(ValueError):
+    """A setting with a value chatsales cannot use: one line, naming the variable and what it accepts."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path
-    timezone: str = "Europe/Paris"
-    currency: str = "EUR"
-    window_days: int = 14
-    start_date: date | None = None
-    chat_db_url: str = ""
-    orders_dir: Path = field(default_factory=Path)
-    store_sales_dir: Path = field(default_factory=Path)
-    campaigns_dir: Path = field(default_factory=Path)
-    reporting_db_url: str = ""
-    pii_key: str = DEMO_PII_KEY
-    shopify_shop: str | None = None
-    shopify_token: str | None = None
-    reject_threshold: float = 0.01   # share of a source's rows that may be rejected before the check fails
-    late_horizon_days: int = 30      # the late-data sensor re-runs past days up to this many days back
-    sensor_interval_seconds: int = 300
-    # insights (kpis.md, Sales insights and SALESmanago): campaign window, revenue trend, price bands
-    campaign_window_days: int = 7
-    trend_days: int = 90
-    trend_stable_pct: float = 20.0
-    price_bands: tuple[float, ...] = (25.0, 50.0, 100.0, 200.0)
+def variable(field: str) -> str:
+    """The environment variable of a settings field."""
+    return UNPREFIXED.get(field, PREFIX + field.upper())
 
+
+class Settings(BaseSettings):
+    """Every setting of chatsales. Paths left empty point into the demo under `home`."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_file=PROJECT_ROOT / ".env", extra="ignore",
+                                      frozen=True, populate_by_name=True, validate_default=True)
+
+    home: Path = Field(PROJECT_ROOT / ".chatsales", description="demo data, the lake and the embedded databases")
+    timezone: str = Field("Europe/Paris", description="reporting timezone (days, time slots)")
+    currency: str = Field("EUR", description="reporting currency; other currencies are rejected")
+    window_days: int = Field(14, ge=1, description="attribution deadline in days")
+    start_date: date | None = Field(None, description="first daily partition (default: the demo's first day)")
+    chat_db_url: str = Field("", description="chat platform database, any SQLAlchemy URL")
+    orders_dir: Path | None = Field(None, description="orders JSONL folder")
+    store_sales_dir: Path | None = Field(None, description="POS CSV folder")
+    campaigns_dir: Path | None = Field(None, description="folder with campaigns.csv and campaign_clicks.csv")
+    reporting_db_url: str = Field("", description="reporting database, any SQLAlchemy URL")
+    lake_dir: Path | None = Field(None, description="the lake: every source record read, by reporting day")
+    pii_key: str = Field(DEMO_PII_KEY, min_length=1, description="key of the email hash (HMAC-SHA256)")
+    shopify_shop: str | None = Field(None, validation_alias=AliasChoices("shopify_shop", "SHOPIFY_SHOP"),
+                                     description="live orders from this Shopify shop instead of the folder")
+    shopify_token: str | None = Field(None, validation_alias=AliasChoices("shopify_token", "SHOPIFY_TOKEN"),
+                                      description="Shopify Admin API token")
+    reject_threshold: float = Field(0.01, ge=0, le=1, description="share of a source's rows that may be rejected")
+    max_day_drop_pct: float = Field(50.0, ge=0, le=100, description="a source's rows of a day may fall by at "
+                                    "most this % against the published day before publication stops")
+    max_amount: float = Field(1_000_000.0, gt=0, description="amounts above this are rejects")
+    late_horizon_days: int = Field(30, ge=1, description="how far back late data is read and re-run")
+    sensor_interval_seconds: int = Field(300, ge=1, description="minimum time between two late-data ticks")
+    published_by: str = Field("07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                              description="yesterday's KPIs are due by this local time (freshness check)")
+    dashboard_url: str = Field("http://127.0.0.1:8501", description="where the dashboard is served")
+    campaign_window_days: int = Field(7, gt=0, description="a sale counts for a click at most this many days")
+    trend_days: int = Field(90, gt=0, description="revenue trend: last N days against the N before")
+    trend_stable_pct: float = Field(20.0, gt=0, description="revenue trend: a change within this % is stable")
+    price_bands: Annotated[tuple[float, ...], NoDecode] = Field(
+        (25.0, 50.0, 100.0, 200.0), description="price-band bounds, ascending, lower bound inclusive")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, dotenv_settings
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone such as Europe/Paris") from None
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if not (len(value) == 3 and value.isalpha() and value.isupper()):
+            raise ValueError("not a three-letter currency code such as EUR")
+        return value
+
+    @field_validator("price_bands", mode="before")
+    @classmethod
+    def _bands(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = tuple(float(b) for b in value.split(","))
+            except ValueError:
+                raise ValueError("not a comma-separated list of prices") from None
+        if any(b <= 0 for b in value) or list(value) != sorted(set(value)):
+            raise ValueError("prices must be above 0 and strictly increasing")
+        return value
+
+    @field_validator("chat_db_url", "reporting_db_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value:
+            try:
+                sa.engine.make_url(value).get_dialect()
+            except sa.exc.ArgumentError:
+                raise ValueError("not a database URL such as postgresql+psycopg2://user@host/db") from None
+            except sa.exc.NoSuchModuleError:
+                raise ValueError("unknown database kind; use sqlite:/// or postgresql+psycopg2://") from None
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_and_bounds(self) -> "Settings":
+        home = self.home.expanduser().resolve()
+        demo = home / "demo"
+        fill = {"home": home,
+                "chat_db_url": self.chat_db_url or f"sqlite:///{demo / 'chat.db'}",
+                "orders_dir": self.orders_dir or demo / "orders",
+                "store_sales_dir": self.store_sales_dir or demo / "store_sales",
+                "campaigns_dir": self.campaigns_dir or demo / "campaigns",
+                "reporting_db_url": self.reporting_db_url or f"sqlite:///{home / 'reporting.db'}",
+                "lake_dir": self.lake_dir or home / "lake"}
+        for name, value in fill.items():
+            object.__setattr__(self, name, value)
+        if self.start_date is not None and self.start_date > self.today():
+            raise ValueError(f"start_date: {self.start_date} is after today ({self.today()} in {self.timezone})")
+        if self.late_horizon_days < self.window_days:
+            raise ValueError(f"late_horizon_days: {self.late_horizon_days} is shorter than the attribution "
+                             f"window ({self.window_days} days); late data inside the window would be missed")
+        return self
+
+    # --- derived ---------------------------------------------------------------------------------------
     @property
     def demo_dir(self) -> Path:
         return self.home / "demo"
@@ -54,80 +146,97 @@ class Settings:
     def uses_demo_pii_key(self) -> bool:
         return self.pii_key == DEMO_PII_KEY
 
+    def today(self) -> date:
+        """Today in the reporting time zone: every "today" of chatsales is this one."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+    @property
+    def partition_start(self) -> date:
+        """CHATSALES_START_DATE, else the first day of the demo dataset if one was written, else 2026-01-01."""
+        if self.start_date:
+            return self.start_date
+        manifest = self.demo_dir / "manifest.json"
+        if manifest.exists():
+            return date.fromisoformat(json.loads(manifest.read_text())["first_day"])
+        return FALLBACK_START
+
     def with_(self, **changes) -> "Settings":
-        return replace(self, **changes)
+        return self.model_copy(update=changes)
 
 
-def demo_paths(home: Path) -> dict[str, object]:
-    """Where the demo generator writes each source under CHATSALES_HOME."""
-    demo = home / "demo"
-    return {
-        "chat_db_url": f"sqlite:///{demo / 'chat.db'}",
-        "orders_dir": demo / "orders",
-        "store_sales_dir": demo / "store_sales",
-        "campaigns_dir": demo / "campaigns",
-    }
+class _FromMapping(Settings):
+    """Settings from a mapping of variables alone: no environment, no .env (tests, benchmarks)."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
+        return (init_settings,)
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Settings from `environ` (default: os.environ after reading `.env`)."""
-    if environ is None:
-        _load_dotenv()
-        environ = dict(os.environ)
-    home = Path(environ.get("CHATSALES_HOME") or PROJECT_ROOT / ".chatsales").resolve()
-    demo = demo_paths(home)
-    start = environ.get("CHATSALES_START_DATE")
-    settings = Settings(
-        home=home,
-        timezone=environ.get("CHATSALES_TIMEZONE", "Europe/Paris"),
-        currency=environ.get("CHATSALES_CURRENCY", "EUR"),
-        window_days=int(environ.get("CHATSALES_WINDOW_DAYS", "14")),
-        start_date=date.fromisoformat(start) if start else None,
-        chat_db_url=environ.get("CHATSALES_CHAT_DB_URL") or str(demo["chat_db_url"]),
-        orders_dir=Path(environ.get("CHATSALES_ORDERS_DIR") or demo["orders_dir"]),
-        store_sales_dir=Path(environ.get("CHATSALES_STORE_SALES_DIR") or demo["store_sales_dir"]),
-        campaigns_dir=Path(environ.get("CHATSALES_CAMPAIGNS_DIR") or demo["campaigns_dir"]),
-        reporting_db_url=environ.get("CHATSALES_REPORTING_DB_URL")
-        or f"sqlite:///{home / 'reporting.db'}",
-        pii_key=environ.get("CHATSALES_PII_KEY") or DEMO_PII_KEY,
-        shopify_shop=environ.get("SHOPIFY_SHOP") or None,
-        shopify_token=environ.get("SHOPIFY_TOKEN") or None,
-        reject_threshold=float(environ.get("CHATSALES_REJECT_THRESHOLD", "0.01")),
-        late_horizon_days=int(environ.get("CHATSALES_LATE_HORIZON_DAYS", "30")),
-        sensor_interval_seconds=int(environ.get("CHATSALES_SENSOR_INTERVAL_SECONDS", "300")),
-        **insight_settings(environ),
-    )
-    return settings
+PLAIN = {"int_parsing": "not a whole number", "int_from_float": "not a whole number",
+         "float_parsing": "not a number", "date_from_datetime_parsing": "not a date (YYYY-MM-DD)",
+         "date_parsing": "not a date (YYYY-MM-DD)", "bool_parsing": "not true or false",
+         "greater_than": "must be above {gt}", "greater_than_equal": "must be at least {ge}",
+         "less_than_equal": "must be at most {le}", "string_pattern_mismatch": "not a time of day HH:MM",
+         "string_too_short": "must not be empty"}
 
 
-def _positive(environ: dict[str, str], name: str, default: str, kind: type) -> float:
-    text = environ.get(name) or default
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ValueError(f"{name}={text!r}: not a {'whole ' if kind is int else ''}number") from None
-    if not value > 0:
-        raise ValueError(f"{name}={text!r}: must be above 0")
+def _message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    plain = PLAIN.get(first["type"])
+    text = plain.format(**first.get("ctx", {})) if plain else first["msg"].removeprefix("Value error, ")
+    if not field and ":" in text:        # a model-level check says which field it is about
+        field, _, text = text.partition(": ")
+    name = variable(field) if field else "a setting"
+    value = first.get("input")
+    shown = "" if field in ("pii_key", "shopify_token") or isinstance(value, Mapping) or value is None \
+        else f"={_hide_password(field, value)!r}"
+    return f"{name}{shown}: {text}"
+
+
+def _hide_password(field: str, value: Any) -> Any:
+    if field.endswith("_url") and isinstance(value, str):
+        try:
+            return sa.engine.make_url(value).render_as_string(hide_password=True)
+        except sa.exc.ArgumentError:
+            return "<not a URL>"
     return value
 
 
-def insight_settings(environ: dict[str, str]) -> dict[str, object]:
-    """The campaign window, revenue-trend and price-band settings, checked (a bad value names its variable)."""
-    bands_text = environ.get("CHATSALES_PRICE_BANDS") or "25,50,100,200"
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from the environment and `.env` (or only from `environ`); SettingsError names a bad one."""
     try:
-        bands = tuple(float(b) for b in bands_text.split(","))
-    except ValueError:
-        raise ValueError(f"CHATSALES_PRICE_BANDS={bands_text!r}: not a comma-separated list of prices") from None
-    if any(b <= 0 for b in bands) or list(bands) != sorted(set(bands)):
-        raise ValueError(f"CHATSALES_PRICE_BANDS={bands_text!r}: prices must be above 0 and strictly increasing")
-    return {"campaign_window_days": _positive(environ, "CHATSALES_CAMPAIGN_WINDOW_DAYS", "7", int),
-            "trend_days": _positive(environ, "CHATSALES_TREND_DAYS", "90", int),
-            "trend_stable_pct": _positive(environ, "CHATSALES_TREND_STABLE_PCT", "20", float),
-            "price_bands": bands}
+        if environ is None:
+            return Settings()
+        values = {}
+        for name, text in environ.items():
+            if name in UNPREFIXED.values():
+                values[name.lower()] = text
+            elif name.startswith(PREFIX) and name.removeprefix(PREFIX).lower() in Settings.model_fields:
+                values[name.removeprefix(PREFIX).lower()] = text
+        return _FromMapping(**{k: v for k, v in values.items() if v != ""})
+    except ValidationError as error:
+        raise SettingsError(_message(error)) from None
+
+
+def redacted_url(url: str) -> str:
+    """A database URL as it may be shown anywhere: the password hidden."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def warn_if_demo_key(settings: Settings, context: str) -> None:
     if settings.uses_demo_pii_key:
-        warnings.warn(
-            f"{context}: CHATSALES_PII_KEY is not set; customer hashes use the public demo key. "
-            "Set a secret key in production.", stacklevel=2)
+        warnings.warn(f"{context}: CHATSALES_PII_KEY is not set; customer hashes use the public demo key. "
+                      "Set a secret key in production.", stacklevel=2)
+
+
+def settings_table() -> str:
+    """The README's settings table, from the model itself."""
+    rows = ["| variable | meaning | default |", "|---|---|---|"]
+    for field, info in Settings.model_fields.items():
+        default = info.default
+        shown = ("the demo's" if default in (None, "") else
+                 ",".join(f"{b:g}" for b in default) if isinstance(default, tuple) else
+                 "`.chatsales`" if field == "home" else "demo key" if field == "pii_key" else f"`{default}`")
+        rows.append(f"| `{variable(field)}` | {info.description} | {shown} |")
+    return "\n".join(rows)
