@@ -1,4 +1,4 @@
-"""The attribution rule of attribution.md, for every order at once.
+"""The attribution rule of attribution.md, for every order of some days at once.
 
 For an order placed at T: its candidate chatrooms (identity.py) are eligible when both parties wrote a
 counted message strictly before T, i.e. the chatroom's dialogue was established (first counted message of
@@ -6,42 +6,32 @@ the second party) before T; the winner is the eligible one whose last counted me
 recent (ties: smallest chatroom_id in byte order); the order is attributed when T − that message ≤ the
 window (exact µs, inclusive). Otherwise exactly one reason, the first that applies.
 
-Why it is fast: messages are read once (one DuckDB join turns chatroom ids into integer codes), per-room
-milestones are numpy scatter-reductions, and the as-of "last message before T" is only looked up for the
-eligible pairs whose room was still active at T (for the others it is the room's last message). All
-instants are int64 µs.
+What it reads is day-local: the chatrooms' milestones as of now (conversation_state), and the counted
+messages of the attribution window before the orders' days. A chatroom's last message before T is its last
+message when that is before T; otherwise the as-of message inside the window; otherwise (the chatroom was
+silent through the whole window, then spoke again after T) its last active day before the window, from the
+state's room days. All instants are int64 µs; string joins run in DuckDB, the rest is numpy.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from chatsales import schema
-from chatsales.identity import NAT, arrow_text, candidate_codes, external_chatrooms, micros, take_text
-from chatsales.pii import normalise_emails
+from chatsales.identity import NAT, arrow_text, candidate_codes, external_chatrooms, hashed, micros, take_text
 
 US_PER_DAY = 86_400_000_000
 NEVER = np.iinfo(np.int64).max      # "no such message": later than any instant
 REASON_NAMES = pd.Series(schema.REASONS, dtype="str")
 MATCH_KEY_NAMES = pd.Series(schema.MATCH_KEYS, dtype="str")
+ROOM_COLUMNS = ["chatroom_id", "visitor_id", "member_id", "source", "channel", "first_visitor_at",
+                "first_member_at", "established_at", "last_message_at"]
 
-COUNTED_SQL = """
-CREATE TEMP TABLE counted AS
-SELECT r.rk, m.t, m.sender = 'visitor' AS by_visitor
-  FROM m JOIN r USING (chatroom_id)
- WHERE m.sender IN ('visitor', 'member') AND NOT m.is_automatic
-"""
-MILESTONES_SQL = """
-SELECT rk, min(t) AS first, max(t) AS last,
-       CASE WHEN bool_or(by_visitor) AND NOT bool_and(by_visitor)   -- both parties wrote
-            THEN greatest(min(t) FILTER (by_visitor), min(t) FILTER (NOT by_visitor)) END AS established
-  FROM counted GROUP BY rk
-"""
 # only messages from the room's establishment on, and before the latest T asked, can be an answer
 ASOF_SQL = """
 SELECT q.qi, x.t FROM q ASOF JOIN (
@@ -50,34 +40,34 @@ SELECT q.qi, x.t FROM q ASOF JOIN (
 """
 
 
-def register_counted_messages(con: duckdb.DuckDBPyConnection, messages: pd.DataFrame) -> None:
-    """Table `counted` (rk, t, by_visitor): the messages that count as a party's message (sender visitor or
-    member, not automatic) in the rooms registered as `r`; those of internal or unknown chatrooms drop out
-    in the join. It stays in DuckDB: only per-room aggregates and as-of answers come back."""
-    con.register("m", pa.table({"chatroom_id": arrow_text(messages["chatroom_id"]),
-                                "t": micros(messages["sent_at"], "messages", messages["message_id"]),
-                                "sender": arrow_text(messages["sender"]),
-                                "is_automatic": messages["is_automatic"].to_numpy(bool)}))
-    con.execute(COUNTED_SQL)
-    con.unregister("m")
+@dataclass
+class ChatWindow:
+    """What attribution reads of the chat for some days: the external chatrooms with their milestones,
+    the counted messages of the attribution window (chatroom_id, sent_at), and where to look further back
+    for a chatroom silent through the whole window (None: the messages are the whole history)."""
+
+    rooms: pd.DataFrame
+    messages: pd.DataFrame
+    older: Callable[[pd.Series, pd.Series], pd.Series] | None = None
 
 
-def room_milestones(con: duckdb.DuckDBPyConnection, n_rooms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per room: first counted message, established_at (first counted message of the second party), last
-    counted message. NEVER where there is none."""
-    found = con.sql(MILESTONES_SQL).to_arrow_table()
-    rk = found["rk"].to_numpy()
-    columns = []
-    for name in ("first", "established", "last"):
-        values = np.full(n_rooms, NEVER)
-        values[rk] = pc.fill_null(found[name], NEVER).to_numpy()
-        columns.append(values)
-    return columns[0], columns[1], columns[2]
+def _instants(values: pd.Series, missing: int) -> np.ndarray:
+    us = values.astype(schema.TS).array.asi8.copy()
+    us[us == NAT] = missing
+    return us
+
+
+def _register_window(con: duckdb.DuckDBPyConnection, rooms: pd.DataFrame, messages: pd.DataFrame) -> None:
+    """Table `counted` (rk, t): the window's messages of the rooms (positions in `rooms`)."""
+    rk = pd.Index(rooms["chatroom_id"]).get_indexer(messages["chatroom_id"])
+    keep = rk >= 0
+    t = micros(messages["sent_at"], "messages", messages["chatroom_id"])
+    con.register("counted", pa.table({"rk": rk[keep].astype(np.int32), "t": t[keep]}))
 
 
 def last_before(con: duckdb.DuckDBPyConnection, pair_rk: np.ndarray, pair_t: np.ndarray,
                 established: np.ndarray) -> np.ndarray:
-    """For each (room, T): the room's last counted message strictly before T, an as-of lookup."""
+    """For each (room, T): the room's last counted message strictly before T among the window's (NAT: none)."""
     out = np.full(len(pair_rk), NAT)
     if not len(pair_rk):
         return out
@@ -92,44 +82,66 @@ def last_before(con: duckdb.DuckDBPyConnection, pair_rk: np.ndarray, pair_t: np.
     return out
 
 
-def last_counted_message(con: duckdb.DuckDBPyConnection, n: int, order_t: np.ndarray, oi: np.ndarray,
-                         prk: np.ndarray, rank: np.ndarray, first: np.ndarray, established: np.ndarray,
-                         last: np.ndarray):
-    """Per order: how many candidate rooms, whether any party spoke in one before T; and per eligible pair
-    (a dialogue established before T) its last counted message before T: the room's last one, unless the
-    room went on after T, then an as-of lookup."""
+@dataclass
+class Pairs:
+    """The (order, candidate chatroom) pairs of an attribution, one entry each, as parallel arrays."""
+
+    order: np.ndarray          # position of the order
+    room: np.ndarray           # position of the chatroom in ChatWindow.rooms
+    rank: np.ndarray           # strongest identity key reaching it (schema.MATCH_KEYS position)
+    last: np.ndarray           # its last counted message before the order (µs; eligible pairs only)
+
+
+def eligible_pairs(con: duckdb.DuckDBPyConnection, window: ChatWindow, order_t: np.ndarray,
+                   pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[Pairs, np.ndarray, np.ndarray]:
+    """The eligible pairs (a dialogue established before the order) with their last message before it, and
+    per order how many candidates it has and whether any party spoke in one before it."""
+    n = len(order_t)
+    oi, rk, rank = pairs
+    rooms = window.rooms
+    first = np.minimum(_instants(rooms["first_visitor_at"], NEVER), _instants(rooms["first_member_at"], NEVER))
+    established = _instants(rooms["established_at"], NEVER)
+    last = _instants(rooms["last_message_at"], NEVER)
     pt = order_t[oi]
     candidates = np.bincount(oi, minlength=n)
-    spoke = np.bincount(oi, weights=first[prk] < pt, minlength=n) > 0
-    eligible = established[prk] < pt
-    oi, prk, rank, pt = oi[eligible], prk[eligible], rank[eligible], pt[eligible]
-    pair_last = last[prk]
-    active = np.flatnonzero(pair_last >= pt)
-    pair_last[active] = last_before(con, prk[active], pt[active], established)
-    return pair_last, oi, prk, rank, candidates, spoke
+    spoke = np.bincount(oi, weights=first[rk] < pt, minlength=n) > 0
+    keep = established[rk] < pt
+    oi, rk, rank, pt = oi[keep], rk[keep], rank[keep], pt[keep]
+    pair_last = last[rk]
+    active = np.flatnonzero(pair_last >= pt)            # the room went on after T: look T up in the window
+    pair_last[active] = last_before(con, rk[active], pt[active], established)
+    silent = active[pair_last[active] == NAT]
+    if len(silent):
+        if window.older is None:
+            raise ValueError("attribution: a chatroom has no counted message before an order after its "
+                             "establishment, which the whole history cannot have")
+        before = pd.Series(pd.to_datetime(pt[silent], unit="us", utc=True)).astype(schema.TS)
+        found = window.older(rooms["chatroom_id"].iloc[rk[silent]].reset_index(drop=True), before)
+        pair_last[silent] = _instants(found, NAT)
+    return Pairs(oi, rk, rank, pair_last), candidates, spoke
 
 
-def attribute(orders: pd.DataFrame, chat: Mapping[str, pd.DataFrame], window_days: int) -> pd.DataFrame:
-    """One schema.ATTRIBUTION row per order of `orders` (web orders and receipts), in input order.
-    `chat` holds the schema.CHAT_TABLES frames; visitors, chatrooms, messages and identity_links are read."""
+def attribute_orders(orders: pd.DataFrame, visitors: pd.DataFrame, identity_links: pd.DataFrame,
+                     window: ChatWindow, window_days: int) -> pd.DataFrame:
+    """One schema.ATTRIBUTION row per order (web orders and receipts), in input order. `orders` and
+    `visitors` carry keyed email hashes (`customer_hash`, `email_hash`)."""
     n = len(orders)
     if not n:
         return schema.empty(schema.ATTRIBUTION)
-    window = int(window_days) * US_PER_DAY
-    rooms = external_chatrooms(chat["chatrooms"])
+    span = int(window_days) * US_PER_DAY
+    rooms = external_chatrooms(window.rooms).reset_index(drop=True)
+    window = ChatWindow(rooms, window.messages, window.older)
     order_t = micros(orders["placed_at"], "orders", orders["order_id"])
-
     with duckdb.connect() as con:
-        oi, prk, rank = candidate_codes(con, orders, order_t, chat["visitors"], rooms, chat["identity_links"])
-        register_counted_messages(con, chat["messages"])
-        first, established, last = room_milestones(con, len(rooms))
-        pair_last, oi, prk, rank, candidates, spoke = last_counted_message(con, n, order_t, oi, prk, rank,
-                                                                          first, established, last)
+        codes = candidate_codes(con, orders, order_t, visitors, rooms, identity_links)
+        _register_window(con, rooms, window.messages)
+        pairs, candidates, spoke = eligible_pairs(con, window, order_t, codes)
 
     # per order: the eligible room with the latest last message; ties → smallest chatroom_id (byte order)
+    oi, prk = pairs.order, pairs.room
     best = np.full(n, -NEVER)
-    np.maximum.at(best, oi, pair_last)
-    top = np.flatnonzero(pair_last == best[oi])
+    np.maximum.at(best, oi, pairs.last)
+    top = np.flatnonzero(pairs.last == best[oi])
     winner = np.full(n, -1)
     winner[oi[top]] = top                          # one of the tied pairs, fixed just below
     tied = top[(np.bincount(oi[top], minlength=n) > 1)[oi[top]]]
@@ -140,15 +152,16 @@ def attribute(orders: pd.DataFrame, chat: Mapping[str, pd.DataFrame], window_day
 
     has_winner = winner >= 0
     last_message = np.where(has_winner, best, NAT)
-    attributed = has_winner & (order_t - last_message <= window)
-    has_identity = (orders["visitor_id"].notna().to_numpy() | orders["customer_id"].notna().to_numpy()
-                    | normalise_emails(orders["email"]).notna().to_numpy())
+    attributed = has_winner & (order_t - last_message <= span)
+    keyed = hashed(orders, "email", "customer_hash")
+    has_identity = (keyed["visitor_id"].notna().to_numpy() | keyed["customer_id"].notna().to_numpy()
+                    | keyed["customer_hash"].notna().to_numpy())
     # the first reason that applies (REASONS order); -1: attributed
     reason = np.select([attributed, ~has_identity, candidates == 0, ~spoke, ~has_winner],
                        [-1, 0, 1, 2, 3], default=4)
     # attributed or outside_window: the winner's room and key explain it
     shown = np.where(has_winner, prk[winner] if len(prk) else -1, -1)
-    match_rank = np.where(has_winner, rank[winner] if len(rank) else -1, -1)
+    match_rank = np.where(has_winner, pairs.rank[winner] if len(pairs.rank) else -1, -1)
 
     frame = pd.DataFrame({
         "order_id": orders["order_id"].astype("str").reset_index(drop=True),
@@ -165,3 +178,18 @@ def attribute(orders: pd.DataFrame, chat: Mapping[str, pd.DataFrame], window_day
         "window_days": np.full(n, int(window_days), dtype=np.int64),
     })
     return schema.conform(frame, schema.ATTRIBUTION)
+
+
+def history_window(chat: Mapping[str, pd.DataFrame]) -> ChatWindow:
+    """The whole chat history in memory as a window (tests, the reference path): milestones computed from
+    every message, every counted message in the window."""
+    from chatsales.conversation_state import ROOM_STATE, counted, room_state
+
+    rooms = room_state(schema.empty(ROOM_STATE), chat["chatrooms"], chat["messages"], pd.Series(dtype=schema.TS))
+    return ChatWindow(rooms, counted(chat["messages"])[["chatroom_id", "sent_at", "sender"]])
+
+
+def attribute(orders: pd.DataFrame, chat: Mapping[str, pd.DataFrame], window_days: int) -> pd.DataFrame:
+    """Every order of `orders` attributed against the whole chat history `chat` (schema.CHAT_TABLES frames;
+    raw emails): the rule in one call, as the tests and the reference implementation use it."""
+    return attribute_orders(orders, chat["visitors"], chat["identity_links"], history_window(chat), window_days)

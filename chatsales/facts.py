@@ -131,53 +131,50 @@ def counted_messages(messages: pd.DataFrame) -> pd.DataFrame:
     return messages[keep]
 
 
-def chatroom_facts(chat: Mapping[str, pd.DataFrame], timezone: str) -> pd.DataFrame:
-    """One row per non-internal chatroom with its dialogue milestones as of now."""
-    rooms = chat["chatrooms"][~chat["chatrooms"]["is_internal"]]
-    msgs = counted_messages(chat["messages"])
-    msgs = msgs[msgs["chatroom_id"].isin(rooms["chatroom_id"])]
-    firsts = (msgs.pivot_table(index="chatroom_id", columns="sender", values="sent_at", aggfunc="min")
-              .reindex(columns=["visitor", "member"]))
-    last = msgs.groupby("chatroom_id")["sent_at"].max()
-    roles = chat["members"].set_index("member_id")["role"]
-    requests = chat["conversation_requests"].set_index("request_id")["created_at"]
-    out = rooms[["chatroom_id", "request_id", "visitor_id", "member_id", "source", "channel", "started_at",
-                 "is_blocked"]].reset_index(drop=True)
-    out["role"] = out["member_id"].map(roles).astype("Int64")
-    out["request_created_at"] = _instants_of(out["request_id"], requests)
-    out["first_visitor_at"] = _instants_of(out["chatroom_id"], firsts["visitor"])
-    out["first_member_at"] = _instants_of(out["chatroom_id"], firsts["member"])
-    both = out["first_visitor_at"].notna() & out["first_member_at"].notna()
-    out["established_at"] = out[["first_visitor_at", "first_member_at"]].max(axis=1).where(both).astype(
-        "datetime64[us, UTC]")
-    out["last_message_at"] = _instants_of(out["chatroom_id"], last)
-    out["day"] = local_day(out["started_at"], timezone)
-    return out
+def _roles(members: pd.DataFrame, member_ids: pd.Series) -> pd.Series:
+    roles = members.set_index("member_id")["role"]
+    return pd.Series(roles.reindex(member_ids.to_numpy()).to_numpy(), index=member_ids.index).astype("Int64")
 
 
-def message_facts(chat: Mapping[str, pd.DataFrame], rooms: pd.DataFrame, timezone: str) -> pd.DataFrame:
-    msgs = counted_messages(chat["messages"])
+ROOM_FACT_COLUMNS = ["chatroom_id", "request_id", "visitor_id", "member_id", "source", "channel", "started_at",
+                     "is_blocked", "role", "request_created_at", "first_visitor_at", "first_member_at",
+                     "established_at", "last_message_at", "day", "first_sale_at"]
+
+
+def chatroom_facts(state: pd.DataFrame, members: pd.DataFrame, first_sales: pd.Series, timezone: str
+                   ) -> pd.DataFrame:
+    """One row per external chatroom of the conversation state (its milestones as of now), with the role of
+    its member, its reporting day (started_at) and its first attributed sale (`first_sales`: by chatroom_id)."""
+    rooms = state[~state["is_internal"].to_numpy(bool)].reset_index(drop=True)
+    out = rooms.assign(role=_roles(members, rooms["member_id"]), day=local_day(rooms["started_at"], timezone),
+                       first_sale_at=_instants_of(rooms["chatroom_id"], first_sales))
+    return out[ROOM_FACT_COLUMNS]
+
+
+def request_facts(state: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """One row per request of the state (requests that opened only internal chatrooms are not there), with
+    the role of the member who handled it and its reporting day (created_at)."""
+    out = state.reset_index(drop=True)
+    return out.assign(role=_roles(members, out["handled_by"]), day=local_day(out["created_at"], timezone))
+
+
+def message_facts(messages: pd.DataFrame, rooms: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """The counted messages of the external chatrooms `rooms` (chatroom facts), with their reporting day."""
+    msgs = counted_messages(messages)
     msgs = msgs[msgs["chatroom_id"].isin(rooms["chatroom_id"])]
     out = msgs[["message_id", "chatroom_id", "sender", "sent_at", "kind", "product_id", "email_filled_at"]]
-    out = out.reset_index(drop=True)
-    out["day"] = local_day(out["sent_at"], timezone)
-    return out
+    return out.reset_index(drop=True).assign(day=lambda m: local_day(m["sent_at"], timezone))
 
 
-def request_facts(chat: Mapping[str, pd.DataFrame], rooms: pd.DataFrame, timezone: str) -> pd.DataFrame:
-    """One row per request, but those that opened only internal chatrooms (`rooms` holds the others): internal
-    chatrooms are out of every KPI, their requests too. Requests without a chatroom (waiting, canceled) stay."""
-    req = chat["conversation_requests"]
-    internal = chat["chatrooms"].loc[chat["chatrooms"]["is_internal"], "request_id"]
-    req = req[~req["request_id"].isin(internal) | req["request_id"].isin(rooms["request_id"])].reset_index(drop=True)
-    room = rooms.drop_duplicates("request_id").set_index("request_id")
-    out = req.copy()
-    out["chatroom_id"] = out["request_id"].map(room["chatroom_id"]).astype("str")
-    out["channel"] = out["request_id"].map(room["channel"]).astype("str")
-    out["established_at"] = _instants_of(out["request_id"], room["established_at"])
-    out["role"] = out["handled_by"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
-    out["day"] = local_day(out["created_at"], timezone)
-    return out
+def rating_facts(ratings: pd.DataFrame, rooms: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """Ratings of the external chatrooms, by the day they were requested."""
+    out = ratings[ratings["chatroom_id"].isin(rooms["chatroom_id"])].reset_index(drop=True)
+    return out.assign(day=local_day(out["requested_at"], timezone), role=_roles(members, out["member_id"]))
+
+
+def hook_facts(hooks: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    out = hooks.reset_index(drop=True)
+    return out.assign(day=local_day(out["at"], timezone), role=_roles(members, out["member_id"]))
 
 
 def session_facts(sessions: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
@@ -216,26 +213,31 @@ def order_facts(order_rows: pd.DataFrame, messages: pd.DataFrame, roles: pd.Seri
     return out
 
 
+def first_sales(order_rows: pd.DataFrame) -> pd.Series:
+    """Each chatroom's first attributed sale (Chat-Card-86), from attributed_orders rows."""
+    sales = order_rows[order_rows["attributed"].astype(bool) & order_rows["is_sale"].astype(bool)]
+    return sales.groupby("chatroom_id")["placed_at"].min()
+
+
 def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, timezone: str,
                 order_lines: pd.DataFrame | None = None) -> Facts:
-    """All fact tables from the validated chat tables, the published order rows (publication.py) and the
-    order lines of web orders and receipts (none given: no line facts)."""
-    rooms = chatroom_facts(chat, timezone)
-    sales = order_rows[order_rows["attributed"] & order_rows["is_sale"]]
-    first_sale = sales.groupby("chatroom_id")["placed_at"].min()
-    rooms["first_sale_at"] = _instants_of(rooms["chatroom_id"], first_sale)
-    messages = message_facts(chat, rooms, timezone)
-    ratings = chat["ratings"].reset_index(drop=True).assign(day=lambda r: local_day(r["requested_at"], timezone))
-    ratings = ratings[ratings["chatroom_id"].isin(rooms["chatroom_id"])].reset_index(drop=True)
-    ratings["role"] = ratings["member_id"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
-    hooks = chat["hook_events"].reset_index(drop=True).assign(day=lambda h: local_day(h["at"], timezone))
-    hooks["role"] = hooks["member_id"].map(chat["members"].set_index("member_id")["role"]).astype("Int64")
-    orders = order_facts(order_rows, messages, chat["members"].set_index("member_id")["role"])
+    """Every fact table from the whole chat history in memory (schema.CHAT_TABLES frames), the published
+    order rows (publication.py) and the order lines: the conversation state is derived from all of it at once,
+    then the same fact builders run as for a day of the nightly pipeline."""
+    from chatsales.conversation_state import ROOM_STATE, request_state, room_state
+
+    created = chat["conversation_requests"].set_index("request_id")["created_at"]
+    state = room_state(schema.empty(ROOM_STATE), chat["chatrooms"], chat["messages"], created)
+    members = chat["members"]
+    rooms = chatroom_facts(state, members, first_sales(order_rows), timezone)
+    messages = message_facts(chat["messages"], rooms, timezone)
+    orders = order_facts(order_rows, messages, members.set_index("member_id")["role"])
     lines = order_line_facts(orders, schema.empty(schema.ORDER_LINES) if order_lines is None else order_lines,
                              messages)
-    facts = Facts(requests=request_facts(chat, rooms, timezone), chatrooms=rooms, messages=messages,
-                  ratings=ratings, hook_events=hooks,
-                  member_sessions=session_facts(chat["member_sessions"], chat["members"], timezone),
+    facts = Facts(requests=request_facts(request_state(chat["conversation_requests"], state), members, timezone),
+                  chatrooms=rooms, messages=messages, ratings=rating_facts(chat["ratings"], rooms, members, timezone),
+                  hook_events=hook_facts(chat["hook_events"], members, timezone),
+                  member_sessions=session_facts(chat["member_sessions"], members, timezone),
                   orders=orders, order_lines=lines)
     check_room_keys(facts.chatrooms)
     return Facts(**{name: in_fact_order(name, frame) for name, frame in facts.tables().items()})

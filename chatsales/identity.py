@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from chatsales.pii import normalise_emails
+from chatsales.pii import hash_emails, normalise_emails
 
 NAT = np.iinfo(np.int64).min
 
@@ -57,20 +57,33 @@ SELECT o.oi, r.rk, 3 FROM o JOIN v ON v.email = o.email JOIN r ON r.visitor_id =
 """
 
 
+MATCH_KEY = "chatsales-match"      # hashes made only to match in memory (whole-history path); never stored
+
+
+def hashed(frame: pd.DataFrame, email: str, into: str) -> pd.DataFrame:
+    """`frame` with its raw `email` column replaced by the matching hash `into` (the in-memory path: the lake
+    holds hashes already, made with the PII key; matching on either is matching the normalised address)."""
+    if into in frame.columns:
+        return frame
+    return frame.assign(**{into: hash_emails(normalise_emails(frame[email]), MATCH_KEY)})
+
+
 def candidate_codes(con: duckdb.DuckDBPyConnection, orders: pd.DataFrame, order_t: np.ndarray,
                     visitors: pd.DataFrame, rooms: pd.DataFrame,
                     identity_links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(oi, rk, match_rank): one entry per (order position, position in `rooms`), sorted by order then room,
-    with the strongest key that reached the room. `rooms` are external_chatrooms(); `order_t` the orders'
-    placed_at in µs. The inputs are registered in `con` as o, v, r, l."""
+    with the strongest key that reached the room. `orders` carry `customer_hash` and `visitors` `email_hash`
+    (keyed hashes of the normalised email); `rooms` are external chatrooms; `order_t` the orders' placed_at
+    in µs. The inputs are registered in `con` as o, v, r, l."""
+    orders, visitors = hashed(orders, "email", "customer_hash"), hashed(visitors, "email", "email_hash")
     tables = {
         "o": pa.table({"oi": np.arange(len(orders), dtype=np.int64), "t": order_t,
                        "visitor_id": arrow_text(orders["visitor_id"]),
                        "customer_id": arrow_text(orders["customer_id"]),
-                       "email": arrow_text(normalise_emails(orders["email"]))}),
+                       "email": arrow_text(orders["customer_hash"])}),
         "v": pa.table({"visitor_id": arrow_text(visitors["visitor_id"]),
                        "customer_id": arrow_text(visitors["customer_id"]),
-                       "email": arrow_text(normalise_emails(visitors["email"]))}),
+                       "email": arrow_text(visitors["email_hash"])}),
         "r": pa.table({"rk": np.arange(len(rooms), dtype=np.int32), "visitor_id": arrow_text(rooms["visitor_id"]),
                        "chatroom_id": arrow_text(rooms["chatroom_id"])}),
         "l": pa.table({"visitor_id": arrow_text(identity_links["visitor_id"]),

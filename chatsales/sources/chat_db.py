@@ -2,6 +2,8 @@
 validated, and cut down to rows whose references hold (a message of a rejected chatroom is rejected too)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import sqlalchemy as sa
 
@@ -47,12 +49,12 @@ def _text(value: bytes) -> str:
         return NOT_UTF8_MARK
 
 
-def _read_table(conn: sa.Connection, table: str) -> pd.DataFrame:
+def _read_table(conn: sa.Connection, table: str, where: str = "", params: dict | None = None) -> pd.DataFrame:
     """One table. SQLite can hold text that is not UTF-8 (and BLOBs anywhere): such values become
     NOT_UTF8_MARK, and _validate rejects their rows instead of failing the whole source."""
-    query = sa.text(f"SELECT * FROM {table}")
+    query = sa.text(f"SELECT * FROM {table}" + (f" WHERE {where}" if where else ""))
     try:
-        frame = pd.read_sql(query, conn)
+        frame = pd.read_sql(query, conn, params=params)
     except sa.exc.OperationalError as exc:
         if conn.dialect.name != "sqlite" or "decode to UTF-8" not in str(exc):
             raise
@@ -60,7 +62,7 @@ def _read_table(conn: sa.Connection, table: str) -> pd.DataFrame:
         driver = conn.connection.driver_connection
         driver.text_factory = _text
         try:
-            frame = pd.read_sql(query, conn)
+            frame = pd.read_sql(query, conn, params=params)
         finally:
             driver.text_factory = str
     for column in frame.columns[frame.dtypes == object]:
@@ -69,16 +71,29 @@ def _read_table(conn: sa.Connection, table: str) -> pd.DataFrame:
     return frame
 
 
-def _read_raw(url: str) -> dict[str, pd.DataFrame]:
+def check_reachable(url: str) -> None:
+    """A SQLite chat database must exist: connecting to a missing file would create an empty one there."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not parsed.database.startswith("file:") and not Path(parsed.database).is_file():
+        raise SourceError(f"{SOURCE}: the SQLite database {parsed.database} does not exist")
+
+
+def _read_raw(url: str, scopes: dict[str, tuple[str, dict]] | None = None) -> dict[str, pd.DataFrame]:
+    """Every chat table, or for the tables in `scopes` only the rows of their (WHERE clause, parameters),
+    read in one transaction so the tables agree with each other."""
+    check_reachable(url)
     try:
         engine = sa.create_engine(url)
         with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":          # one snapshot for every table
+                conn.execution_options(isolation_level="REPEATABLE READ")
             present = set(sa.inspect(conn).get_table_names())
             missing = [t for t in schema.CHAT_TABLES if t not in present]
             if missing:
                 raise SourceError(f"{SOURCE} ({engine.url.render_as_string(hide_password=True)}): "
                                   f"missing tables {missing}")
-            raw = {t: _read_table(conn, t) for t in schema.CHAT_TABLES}
+            raw = {t: _read_table(conn, t, *(scopes or {}).get(t, ("", None))) for t in schema.CHAT_TABLES}
         engine.dispose()
     except SourceError:
         raise

@@ -1,0 +1,182 @@
+"""One night's extraction of each source, from its watermark to the lake, recorded in the catalog.
+
+Every extraction follows the same three steps, so that a crash at any point loses nothing:
+1. record the extraction (not complete yet) and the day spans it changes in the change log;
+2. write the lake partitions;
+3. record the files read, the order index and the watermark, and mark it complete.
+A crash after 1 re-runs some days for nothing; a crash after 2 makes the next night read the same files and
+rows again, which changes nothing in the lake but is recorded again. The watermark only moves in step 3.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from chatsales.contract import SourceFrames, concat_rejects
+from chatsales.conversation_state import StateUpdate, update_state
+from chatsales.extract import Extracted, empty_changes
+from chatsales.extract.changes import combine, local_dates, shifted, spans
+from chatsales.extract.chat import extract_chat
+from chatsales.extract.files import changed_files
+from chatsales.extract.orders import OrderPlan, extract_orders
+from chatsales.lake.catalog import Catalog, utc_now
+from chatsales.lake.datasets import CAMPAIGNS, CLICKS
+from chatsales.lake.store import Lake, Upserted
+from chatsales.pii import hash_emails, normalise_emails
+from chatsales.sources.campaigns import read_campaigns_dir
+
+STATE_SOURCE = "conversation_state"
+STATE_CURSOR = "state_extraction"
+
+
+class RejectsOverThreshold(RuntimeError):
+    """A source's rejects pass CHATSALES_REJECT_THRESHOLD: nothing of it is written."""
+
+
+def commit(lake: Lake, catalog: Catalog, extracted: Extracted, upserts: list[Upserted], *, run_id: str | None,
+           started_at: str, scope_since: str | None = None, files: pd.DataFrame | None = None,
+           index: pd.DataFrame | None = None, watermark: str | None = None) -> int:
+    """Steps 1-3 above; returns the extraction's id."""
+    with catalog.transaction() as conn:
+        extraction = catalog.record_extraction(conn, extracted.source, run_id=run_id, started_at=started_at,
+                                               scope_since=scope_since, read_rows=extracted.read_rows,
+                                               rejects=extracted.reject_rows, changes=extracted.changes,
+                                               watermark=watermark)
+    for upsert in upserts:
+        lake.apply(upsert)
+    with catalog.transaction() as conn:
+        if files is not None and len(files):
+            catalog.record_files(conn, extracted.source, files)
+        if index is not None and len(index):
+            catalog.write_order_index(conn, index)
+        catalog.complete(conn, extraction, {u.dataset.path: u.partitions for u in upserts if u.partitions})
+    extracted.extraction_id = extraction
+    return extraction
+
+
+def check_rejects(extracted: Extracted, threshold: float, force: bool) -> None:
+    """Refuse a read whose rejects pass the threshold (a rejected file counts by its rows), unless forced."""
+    if extracted.reject_share > threshold and not force:
+        raise RejectsOverThreshold(
+            f"{extracted.source}: {extracted.reject_rows:,} of {extracted.read_rows + extracted.reject_rows:,} "
+            f"rows rejected ({extracted.reject_share:.1%}), above CHATSALES_REJECT_THRESHOLD={threshold:g}; "
+            "nothing of this source was written (see the rejects table; --force publishes anyway)")
+
+
+def extract_chat_platform(url: str, lake: Lake, catalog: Catalog, *, pii_key: str, horizon_days: int,
+                          window_days: int, threshold: float, force: bool = False, run_id: str | None = None,
+                          now: datetime | None = None) -> Extracted:
+    now = now or datetime.now(timezone.utc)
+    extracted, upserted = extract_chat(url, lake, catalog, pii_key=pii_key, horizon_days=horizon_days,
+                                       window_days=window_days, now=now, run_id=run_id)
+    check_rejects(extracted, threshold, force)
+    commit(lake, catalog, extracted, list(upserted.values()), run_id=run_id, started_at=now.isoformat(),
+           scope_since=extracted.scope)
+    return extracted
+
+
+def extract_file_orders(source: str, folder: Path, pattern: str, read: Callable[[set[str]], SourceFrames],
+                        lake: Lake, catalog: Catalog, *, pii_key: str, threshold: float, force: bool = False,
+                        run_id: str | None = None) -> Extracted:
+    """Orders or receipts from the files of `folder` that are new or changed (`read(names)` reads them)."""
+    started = utc_now()
+    to_read, touched = changed_files(folder, pattern, catalog.files(source))
+    names = set(to_read["name"])
+    frames = read(names) if names else None
+    if frames is None:
+        extracted = Extracted(source, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
+        commit(lake, catalog, extracted, [], run_id=run_id, started_at=started, files=touched)
+        return extracted
+    statuses = to_read["status"].value_counts()
+    scope = ", ".join(f"{n} {status} file{'s' if n > 1 else ''}" for status, n in statuses.items())
+    extracted, plan = extract_orders(frames, source, lake, catalog, pii_key=pii_key, scope=scope)
+    check_rejects(extracted, threshold, force)
+    rows = _rows_per_file(frames, to_read)
+    commit(lake, catalog, extracted, plan.upserts, run_id=run_id, started_at=started,
+           files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True), index=plan.index)
+    extracted.details["files"] = sorted(names)
+    return extracted
+
+
+def _rows_per_file(frames: SourceFrames, files: pd.DataFrame) -> pd.DataFrame:
+    located = frames.frames["orders"]["source_location"].astype("str").str.rpartition(":")[0]
+    counts = located.value_counts()
+    return files.drop(columns="status").assign(rows=files["name"].map(counts).fillna(0).astype("int64"))
+
+
+def extract_pulled_orders(pull: Callable[[str | None], tuple[SourceFrames, str | None]], lake: Lake,
+                          catalog: Catalog, *, pii_key: str, threshold: float, force: bool = False,
+                          run_id: str | None = None) -> Extracted:
+    """Live orders (Shopify): those updated since the last pull's newest `updated_at` (`pull(since)` returns
+    the frames and the new watermark)."""
+    started = utc_now()
+    last = catalog.last_extraction("web_orders")
+    since = last["watermark"] if last else None
+    frames, watermark = pull(since)
+    extracted, plan = extract_orders(frames, "web_orders", lake, catalog, pii_key=pii_key,
+                                     scope=f"orders updated since {since}" if since else "every order")
+    check_rejects(extracted, threshold, force)
+    commit(lake, catalog, extracted, plan.upserts, run_id=run_id, started_at=started, index=plan.index,
+           watermark=watermark or since)
+    return extracted
+
+
+def extract_campaigns(folder: Path, lake: Lake, catalog: Catalog, *, pii_key: str, campaign_window_days: int,
+                      threshold: float, force: bool = False, run_id: str | None = None) -> Extracted:
+    """The campaign files, read again whole when either changed (they are small); clicks by line."""
+    source = "marketing_touchpoints"
+    started = utc_now()
+    to_read, touched = changed_files(folder, "campaign*.csv", catalog.files(source))
+    if to_read.empty:
+        extracted = Extracted(source, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
+        commit(lake, catalog, extracted, [], run_id=run_id, started_at=started, files=touched)
+        return extracted
+    read = read_campaigns_dir(folder)
+    campaigns = read.frames["campaigns"]
+    clicks = read.frames["campaign_clicks"]
+    line = clicks["line"]
+    lake_clicks = pd.DataFrame({"campaign_id": clicks["campaign_id"],
+                                "customer_hash": hash_emails(normalise_emails(clicks["email"]), pii_key),
+                                "clicked_at": clicks["clicked_at"], "line": line.astype("int64")})
+    stored_lines = lake.read(CLICKS, columns=["line"])
+    gone = stored_lines[~stored_lines["line"].isin(lake_clicks["line"])]
+    plans = [lake.plan_upsert(CAMPAIGNS, campaigns),
+             lake.plan_upsert(CLICKS, lake_clicks, remove=_by_partition(lake, gone))]
+    days = local_dates(plans[1].new["clicked_at"], lake.timezone)
+    changes = combine([spans("campaign_click", days, shifted(days, campaign_window_days + 1)),
+                       spans("campaign_changed", [date(2000, 1, 1)] * bool(len(plans[0].new)),
+                             [date.today()] * bool(len(plans[0].new)))])
+    extracted = Extracted(source, len(campaigns) + len(clicks), read.rejects,
+                          {"campaigns": len(plans[0].new), "campaign_clicks": len(plans[1].new)}, changes,
+                          ", ".join(sorted(to_read["name"])))
+    check_rejects(extracted, threshold, force)
+    rows = to_read.drop(columns="status").assign(rows=to_read["name"].map(
+        {"campaigns.csv": len(campaigns), "campaign_clicks.csv": len(clicks)}).fillna(0).astype("int64"))
+    commit(lake, catalog, extracted, plans, run_id=run_id, started_at=started,
+           files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True))
+    return extracted
+
+
+def _by_partition(lake: Lake, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Key rows of CLICKS to remove, by the partition that holds them."""
+    if rows.empty:
+        return {}
+    stored = lake.read(CLICKS)
+    stored = stored[stored["line"].isin(rows["line"])]
+    return {label: frame for label, frame in stored.groupby(lake.labels_for(CLICKS, stored))}
+
+
+def refresh_state(lake: Lake, catalog: Catalog, *, today: date, window_days: int, rebuild: bool = False,
+                  run_id: str | None = None) -> StateUpdate:
+    """The conversation state brought up to date with the chat extractions since its last update."""
+    cursor = int(catalog.get(STATE_CURSOR) or 0)
+    last, written = catalog.written_since("chat_platform", cursor)
+    update, plans = update_state(lake, None if rebuild else written, today=today, window_days=window_days)
+    extracted = Extracted(STATE_SOURCE, sum(update.changed.values()), concat_rejects([]), update.changed,
+                          update.changes, "rebuilt from the lake" if rebuild else f"chat extractions {cursor}..{last}")
+    commit(lake, catalog, extracted, plans, run_id=run_id, started_at=utc_now())
+    catalog.set(STATE_CURSOR, str(last))
+    return update

@@ -1,0 +1,222 @@
+"""Partitioned Parquet datasets: read a few partitions or all of them, write one atomically, upsert rows by key.
+
+A dataset is a folder of partitions (`day=…`, `month=…` or `whole`), each one Parquet file. Rows are unique
+by the dataset's key. `upsert` is how everything read gets in: it writes only the partitions whose rows
+really change, and returns the rows that changed with the versions they replaced, which is what the
+late-data sensor and the state tables are computed from.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from chatsales import schema
+
+PART_FILE = "part.parquet"
+UNDATED = "undated"          # the partition of rows whose partition instant is missing (a visitor's created_at)
+WHOLE = "whole"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Where a dataset lives, what identifies a row, and which instant puts it in a partition."""
+
+    path: str                                   # relative to the lake root
+    key: tuple[str, ...]
+    by: str | None                              # the UTC instant column that partitions it; None: whole
+    grain: str = "day"                          # "day" or "month" of that instant, in the reporting zone
+    columns: Mapping[str, str] = field(default_factory=dict)   # schema of its rows (schema.py dtypes)
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Upserted:
+    """What an upsert changes: the new or different rows, the stored versions they replace, and the
+    partitions to write (written by `Lake.apply`, so that a caller can record the change first)."""
+
+    new: pd.DataFrame
+    old: pd.DataFrame
+    partitions: list[str]
+    writes: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    dataset: Dataset | None = None
+
+    def __bool__(self) -> bool:
+        return len(self.new) > 0 or len(self.old) > 0
+
+
+def part_labels(instants: pd.Series, grain: str, timezone: str) -> np.ndarray:
+    """The partition label of each UTC instant: its local day (YYYY-MM-DD) or month (YYYY-MM)."""
+    local = instants.dt.tz_convert(timezone)
+    fmt = "%Y-%m-%d" if grain == "day" else "%Y-%m"
+    return local.dt.strftime(fmt).fillna(UNDATED).to_numpy(dtype=object)
+
+
+def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash per row of `columns`: set operations on keys without building tuples."""
+    if not len(frame):
+        return np.empty(0, dtype=np.uint64)
+    return pd.util.hash_pandas_object(frame[list(columns)], index=False).to_numpy()
+
+
+def conform(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
+    """The frame in the dataset's schema (columns, order, dtypes), when the dataset declares one."""
+    return schema.conform(frame, dict(ds.columns)) if ds.columns else frame
+
+
+class Lake:
+    """The datasets under one root folder; partition labels are taken in `timezone`."""
+
+    def __init__(self, root: Path | str, timezone: str):
+        self.root = Path(root)
+        self.timezone = timezone
+
+    # --- paths ---------------------------------------------------------------------------------------
+    def folder(self, ds: Dataset) -> Path:
+        return self.root / ds.path
+
+    def _file(self, ds: Dataset, part: str) -> Path:
+        if ds.by is None:
+            return self.folder(ds) / WHOLE / PART_FILE
+        return self.folder(ds) / f"{ds.grain}={part}" / PART_FILE
+
+    def partitions(self, ds: Dataset) -> list[str]:
+        """The labels of the partitions stored, sorted (undated last)."""
+        folder = self.folder(ds)
+        if ds.by is None:
+            return [WHOLE] if (folder / WHOLE / PART_FILE).exists() else []
+        prefix = f"{ds.grain}="
+        found = [p.name.removeprefix(prefix) for p in folder.glob(prefix + "*") if (p / PART_FILE).exists()]
+        return sorted(found, key=lambda label: (label == UNDATED, label))
+
+    def labels_for(self, ds: Dataset, frame: pd.DataFrame) -> np.ndarray:
+        if ds.by is None:
+            return np.full(len(frame), WHOLE, dtype=object)
+        return part_labels(frame[ds.by], ds.grain, self.timezone)
+
+    # --- reading -------------------------------------------------------------------------------------
+    def read(self, ds: Dataset, parts: Iterable[str] | None = None, columns: Sequence[str] | None = None
+             ) -> pd.DataFrame:
+        """The rows of the given partitions (default: all), in partition then key order."""
+        stored = self.partitions(ds)
+        wanted = stored if parts is None else [p for p in dict.fromkeys(parts) if p in set(stored)]
+        files = [self._file(ds, p) for p in wanted]
+        if not files:
+            empty = schema.empty(dict(ds.columns)) if ds.columns else pd.DataFrame()
+            return empty if columns is None or empty.empty and not len(empty.columns) else empty[list(columns)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            tables = list(pool.map(lambda f: pq.read_table(f, columns=list(columns) if columns else None), files))
+        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+        frame = table.to_pandas()
+        if ds.columns:
+            wanted_columns = {c: t for c, t in ds.columns.items() if columns is None or c in columns}
+            frame = frame.astype({c: t for c, t in wanted_columns.items() if c in frame.columns})
+        return frame
+
+    def read_days(self, ds: Dataset, first: date, last: date, columns: Sequence[str] | None = None
+                  ) -> pd.DataFrame:
+        """The rows of the day partitions first..last (inclusive)."""
+        labels = [d.isoformat() for d in pd.date_range(first, last, freq="D").date]
+        return self.read(ds, labels, columns)
+
+    # --- writing -------------------------------------------------------------------------------------
+    def write(self, ds: Dataset, part: str, frame: pd.DataFrame) -> None:
+        """Replace one partition (an empty frame removes it), atomically."""
+        target = self._file(ds, part)
+        if frame.empty:
+            if target.exists():
+                target.unlink()
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{uuid.uuid4().hex}.parquet")
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), staging, compression="zstd")
+        os.replace(staging, target)
+
+    def replace_all(self, ds: Dataset, frame: pd.DataFrame) -> None:
+        """The dataset becomes exactly `frame` (every other partition removed)."""
+        frame = conform(frame, ds)
+        labels = self.labels_for(ds, frame)
+        present = set(self.partitions(ds))
+        for label in sorted(set(labels)):
+            self.write(ds, label, self._sorted(ds, frame[labels == label]))
+        for label in present - set(labels):
+            self._file(ds, label).unlink()
+
+    def upsert(self, ds: Dataset, frame: pd.DataFrame, remove: Mapping[str, pd.DataFrame] | None = None,
+               group: Sequence[str] | None = None) -> Upserted:
+        """`plan_upsert`, then `apply`."""
+        planned = self.plan_upsert(ds, frame, remove, group)
+        self.apply(planned)
+        return planned
+
+    def apply(self, planned: Upserted) -> None:
+        """Write the partitions an upsert planned (atomically each; re-applying is harmless)."""
+        for label, rows in planned.writes.items():
+            self.write(planned.dataset, label, rows)
+
+    def plan_upsert(self, ds: Dataset, frame: pd.DataFrame, remove: Mapping[str, pd.DataFrame] | None = None,
+                    group: Sequence[str] | None = None) -> Upserted:
+        """Insert the rows of `frame` or replace the stored rows with the same key, partition by partition.
+
+        A row identical to the stored one is no change. With `group` (e.g. an order's lines by order_id), the
+        incoming rows of a group replace every stored row of that group. `remove` holds, per partition, rows
+        whose key (or group) to delete there (a record whose partition instant moved). Partitions without a
+        change are not rewritten.
+        """
+        match = list(group or ds.key)
+        frame = conform(frame.drop_duplicates(list(ds.key), keep="last"), ds).reset_index(drop=True)
+        labels = self.labels_for(ds, frame)
+        remove = {label: rows for label, rows in (remove or {}).items() if len(rows)}
+        present = set(self.partitions(ds))
+        touched = sorted((set(labels) | set(remove)) & present)
+        stored = self.read(ds, touched).reset_index(drop=True) if touched else frame.iloc[:0]
+        stored_labels = self.labels_for(ds, stored) if ds.by is not None or len(stored) else np.empty(0, object)
+        if ds.by is None:
+            stored_labels = np.full(len(stored), WHOLE, dtype=object)
+        in_keys, st_keys = _keyed(frame, match, labels), _keyed(stored, match, stored_labels)
+        in_rows, st_rows = _row_hashes(frame), _row_hashes(stored)
+        changed = ~np.isin(in_rows, st_rows)
+        if group:       # a group that lost a row changed too: its new rows all count as changed
+            lost = np.isin(st_keys, in_keys) & ~np.isin(st_rows, in_rows)
+            changed |= np.isin(in_keys, st_keys[lost])
+        gone = np.zeros(len(stored), dtype=bool)
+        if remove:
+            doomed = pd.concat([rows[match].assign(_part=label) for label, rows in remove.items()], ignore_index=True)
+            gone = np.isin(st_keys, _keyed(doomed, match, doomed.pop("_part").to_numpy(dtype=object)))
+        replaced = np.isin(st_keys, in_keys[changed])
+        affected = sorted(set(labels[changed]) | set(stored_labels[gone]))
+        keep_stored = ~(replaced | gone) & ~np.isin(st_keys, in_keys)
+        writes = {}
+        for label in affected:                 # a loop over the partitions that change, not rows
+            rows = pd.concat([stored[keep_stored & (stored_labels == label)], frame[labels == label]],
+                             ignore_index=True)
+            writes[label] = self._sorted(ds, rows)
+        return Upserted(frame[changed].reset_index(drop=True), stored[replaced | gone].reset_index(drop=True),
+                        affected, writes, ds)
+
+    @staticmethod
+    def _sorted(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values(list(ds.key), kind="stable").reset_index(drop=True)
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    return key_hashes(frame, list(frame.columns))
+
+
+def _keyed(frame: pd.DataFrame, columns: Sequence[str], labels: np.ndarray) -> np.ndarray:
+    """Hashes of (key columns, partition label): a key is unique within its partition."""
+    if not len(frame):
+        return np.empty(0, dtype=np.uint64)
+    return pd.util.hash_pandas_object(frame[list(columns)].assign(_part=labels), index=False).to_numpy()
