@@ -1,67 +1,56 @@
-"""Identity and attribution assets: who each order's customer is, and which chatroom (if any) gets the credit."""
+"""Attribution: which chatroom, if any, gets the credit for each order, by the rule of docs/attribution.md."""
 
 import dagster as dg
+import pandas as pd
 
-from assets_defs.common import days_label, partitioned, run_days
-from chatsales.attribution import attribute
-from chatsales.customer_keys import all_orders, order_identities
-from chatsales.identity import order_candidates
-from chatsales.publication import attributed_order_rows, attribution_summary, rows_of_days
-from resources.pipeline_settings import PipelineSettings
+from assets_defs.activity import chat_activity
+from assets_defs.common import DAILY, WINDOW_BEFORE, per_day, run_days
+from assets_defs.identity import customer_identities
+from assets_defs.state import conversation_state
+from chatsales import days as chain
+from chatsales.facts import first_visitor_messages
+from chatsales.publication import attribution_summary
+from resources.lake import LakeResource
+from resources.settings import SettingsResource
 
 ONE_ROW_CHECK = "one_attribution_row_per_order"
 SALES_CHECK = "attributed_sales_within_total"
 
 
-def attribution_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def attribute_range(lake, days: chain.DayRange, identified: dict, window_days: int) -> pd.DataFrame:
+    """The attributed_orders rows of the days (with Iadv-8's first visitor message): what the asset and the
+    re-attribution job both compute."""
+    rooms, _ = chain.conversation_state(lake.lake)
+    activity = chain.chat_activity(lake.lake, rooms, days.widened(before=window_days + 1))
+    window = chain.attribution_window(lake.lake, rooms, activity)
+    rows = chain.attribute_days(identified["orders"], identified["candidates"], lake.lake, window, window_days,
+                                lake.catalog, days.timezone)
+    return rows.assign(first_visitor_msg_at=first_visitor_messages(rows, activity).to_numpy())
 
-    @dg.asset(**partitioned(partitions, "identity"), kinds={"pandas"},
-              description="Each order's identity keys (visitor id, linked visitor, customer id, email hash) and "
-                          "the chatrooms they reach. Emails are only kept as keyed hashes.")
-    def customer_identities(context: dg.AssetExecutionContext, chat_platform: dict, web_orders: dict,
-                            store_sales: dict, settings: PipelineSettings) -> dg.Output:
-        orders = all_orders(web_orders["orders"], store_sales["orders"])
-        candidates = order_candidates(orders, chat_platform["visitors"], chat_platform["chatrooms"],
-                                      chat_platform["identity_links"])
-        identities = order_identities(orders, candidates, settings.pii_key)
-        return dg.Output(identities, metadata={
-            "orders": len(identities),
-            "orders_without_identity": int((~identities[["has_visitor_id", "has_customer_id", "has_email"]]
-                                            .any(axis=1)).sum()),
-            "orders_with_candidates": int((identities["candidate_chatrooms"] > 0).sum()),
-        })
 
-    @dg.asset(**partitioned(partitions, "attribution"), kinds={"duckdb"},
-              deps=[customer_identities],
-              check_specs=[
-                  dg.AssetCheckSpec(ONE_ROW_CHECK, asset="order_attribution",
-                                    description="Every order and receipt has exactly one attribution row."),
-                  dg.AssetCheckSpec(SALES_CHECK, asset="order_attribution",
-                                    description="Attributed sales never exceed total sales, per day.")],
-              description="One row per order and receipt: the winning chatroom (member, source, touchpoint, "
-                          "match key, last message) or the reason it is not attributed, by the rule of "
-                          "attribution.md. Recomputed for every order each night: late chat data counts.")
-    def order_attribution(context: dg.AssetExecutionContext, chat_platform: dict, web_orders: dict,
-                          store_sales: dict, settings: PipelineSettings):
-        orders = all_orders(web_orders["orders"], store_sales["orders"])
-        attribution = attribute(orders, chat_platform, settings.window_days)
-        rows = attributed_order_rows(orders, attribution, timezone=settings.timezone,
-                                     pii_key=settings.pii_key)
-        days = run_days(context)
-        summary = attribution_summary(rows_of_days(rows, days))
-        context.log.info(f"attribution {days_label(days)}: {summary}")
-        yield dg.Output(rows, metadata={**{k: dg.MetadataValue.float(float(v)) if isinstance(v, float)
-                                           else dg.MetadataValue.int(int(v)) for k, v in summary.items()},
-                                        "days": days_label(days)})
-        duplicated = int(rows.duplicated(["sales_channel", "order_id"]).sum())
-        yield dg.AssetCheckResult(check_name=ONE_ROW_CHECK,
-                                  passed=duplicated == 0 and len(rows) == len(orders),
-                                  metadata={"orders": len(orders), "rows": len(rows), "duplicated": duplicated})
-        sales = rows[rows["is_sale"]]
-        per_day = (sales.assign(attributed_total=sales["total"].where(sales["attributed"], 0.0))
-                   .groupby("day")[["total", "attributed_total"]].sum())
-        bad_days = per_day[per_day["attributed_total"] > per_day["total"] + 1e-6]
-        yield dg.AssetCheckResult(check_name=SALES_CHECK, passed=bad_days.empty,
-                                  metadata={"days_checked": len(per_day), "days_failing": len(bad_days)})
-
-    return [customer_identities, order_attribution]
+@dg.asset(**DAILY, group_name="attribution", kinds={"duckdb"},
+          deps=[dg.AssetDep(chat_activity, partition_mapping=WINDOW_BEFORE), conversation_state],
+          check_specs=[dg.AssetCheckSpec(ONE_ROW_CHECK, asset="order_attribution", blocking=True,
+                                         description="Every order and receipt of the day has exactly one row."),
+                       dg.AssetCheckSpec(SALES_CHECK, asset="order_attribution", blocking=True,
+                                         description="Attributed sales never exceed total sales, per day.")],
+          description="One row per order and receipt of the day: the winning chatroom (member, source, "
+                      "touchpoint, match key, last message before the order) or the one reason it is not "
+                      "attributed. Reads the chat activity of the attribution window before the day and the "
+                      "chatrooms' milestones; days before the first partition are read from the lake.")
+def order_attribution(context: dg.AssetExecutionContext, customer_identities: dict, lake: LakeResource,
+                      settings: SettingsResource):
+    days = run_days(context)
+    rows = attribute_range(lake, days, customer_identities, settings.window_days)
+    per_day(context, {day: attribution_summary(part) for day, part in rows.groupby("day")})
+    yield dg.Output(rows, metadata={"dagster/row_count": len(rows)})
+    orders = customer_identities["orders"]
+    duplicated = int(rows.duplicated(["sales_channel", "order_id"]).sum())
+    yield dg.AssetCheckResult(check_name=ONE_ROW_CHECK, passed=duplicated == 0 and len(rows) == len(orders),
+                              metadata={"orders": len(orders), "rows": len(rows), "duplicated": duplicated})
+    sales = rows[rows["is_sale"]]
+    per_day_totals = (sales.assign(attributed_total=sales["total"].where(sales["attributed"], 0.0))
+                      .groupby("day")[["total", "attributed_total"]].sum())
+    bad = per_day_totals[per_day_totals["attributed_total"] > per_day_totals["total"] + 1e-6]
+    yield dg.AssetCheckResult(check_name=SALES_CHECK, passed=bad.empty,
+                              metadata={"days_checked": len(per_day_totals), "days_failing": len(bad)})

@@ -1,21 +1,37 @@
-"""What every chatsales asset shares: daily partitions run as one run per range, outputs in the lake."""
+"""What the daily assets share: the partitions, a range in one run, the hand-over through the lake, owners."""
 
 from datetime import date
 
 import dagster as dg
 
+from chatsales.days import DayRange
+from pipelines.config import SETTINGS
+from pipelines.partitions import daily_partitions
 
-def partitioned(partitions: dg.PartitionsDefinition, group: str, layout: str = "snapshot") -> dict:
-    """Keyword arguments of a chatsales asset: its group, the daily partitions, single-run backfills."""
-    return dict(partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-                io_manager_key="lake", group_name=group, owners=["team:data"],
-                metadata={"lake_layout": layout})
+OWNERS = ["team:data"]
+FORCE_TAG = "chatsales/force"
+DAILY = dict(partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+             io_manager_key="lake_io_manager", owners=OWNERS)
+# the chat activity an attribution reads: the window before its days (one more day: a window of exact
+# seconds reaches into the local day before), and what a day's KPIs read: two days after it (24 h answers)
+WINDOW_BEFORE = dg.TimeWindowPartitionMapping(start_offset=-(SETTINGS.window_days + 1),
+                                              allow_nonexistent_upstream_partitions=True)
+ANSWERS_AFTER = dg.TimeWindowPartitionMapping(end_offset=2, allow_nonexistent_upstream_partitions=True)
 
 
-def run_days(context: dg.AssetExecutionContext) -> list[date]:
-    """The reporting days this run covers (one partition, or a whole range in a single-run backfill)."""
-    return [date.fromisoformat(key) for key in context.partition_keys]
+def run_days(context: dg.AssetExecutionContext) -> DayRange:
+    """The reporting days this run covers (one partition, or a range in a single-run backfill)."""
+    return DayRange.of([date.fromisoformat(key) for key in context.partition_keys], daily_partitions.timezone)
 
 
-def days_label(days: list[date]) -> str:
-    return str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)"
+def forced(context: dg.AssetExecutionContext) -> bool:
+    """The run publishes past the never-worse checks (tag chatsales/force=true, set by --force)."""
+    return context.run.tags.get(FORCE_TAG, "").lower() == "true"
+
+
+def per_day(context: dg.AssetExecutionContext, figures) -> None:
+    """Each partition's own figures as its materialization's metadata (`figures`: day → {name: number}), so
+    a day's page and the Plots tab show that day, never the run's totals."""
+    for day, values in figures.items():
+        context.add_asset_metadata({k: (float(v) if isinstance(v, float) else int(v)) for k, v in values.items()},
+                                   partition_key=str(day))

@@ -1,42 +1,51 @@
-"""Facts and KPI assets: the fact tables every indicator is computed from, and the daily KPI catalog."""
+"""The KPI catalog of each day: every card with its breakdowns, the members list, the chart buckets and the
+product table (Insi-7)."""
 
 import dagster as dg
 
-from assets_defs.common import days_label, partitioned, run_days
-from chatsales.customer_keys import all_orders
-from chatsales.facts import build_facts
+from assets_defs.activity import chat_activity
+from assets_defs.attribution import order_attribution
+from assets_defs.common import ANSWERS_AFTER, DAILY, per_day, run_days
+from assets_defs.facts import conversation_facts
+from assets_defs.state import conversation_state
+from chatsales import days as chain
 from chatsales.kpis.daily import daily_tables
-from resources.pipeline_settings import PipelineSettings
+from chatsales.kpis.insights import product_daily
+from resources.lake import LakeResource
+from resources.reporting_db import ReportingDbResource
+
+HEADLINES = {"Chat-Card-1": "conversations", "Chat-Card-10": "dialogues", "Chat-Card-81": "attributed_sales",
+             "Chat-Card-80": "attributed_sales_amount", "Chat-Card-85": "conversion_rate"}
 
 
-def kpi_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def kpis_of_range(lake: LakeResource, db, days: chain.DayRange, facts: dict, rows) -> dict:
+    """kpi_daily, member_daily, kpi_buckets_daily and product_daily of the days (what the asset and the
+    re-attribution job both compute). The chatrooms' first sales (Chat-Card-86) come from the days published
+    outside this run and the run's own attributions."""
+    rooms, requests = chain.conversation_state(lake.lake)
+    people = chain.members(lake.lake)
+    established = rooms["established_at"].notna()
+    first = chain.merged_first_sales(db.first_sales(rooms.loc[established, "chatroom_id"], days.days), rows)
+    activity = chain.chat_activity(lake.lake, rooms, days.widened(after=2))
+    all_facts = chain.kpi_facts(rooms, requests, people, first, activity, facts, days.timezone)
+    tables = daily_tables(all_facts.tables(), people, days.days, days.timezone)
+    tables["product_daily"] = product_daily(all_facts, days.days, days.timezone)
+    return tables
 
-    @dg.asset(**partitioned(partitions, "facts"), kinds={"pandas"},
-              description="Fact tables (requests, chatrooms with their dialogue milestones, counted messages, "
-                          "ratings, hook events, member sessions, orders with their attribution, lines of "
-                          "attributed sales), each with the reporting day of its date basis. Everything a KPI "
-                          "needs, for any period.")
-    def conversation_facts(context: dg.AssetExecutionContext, chat_platform: dict, order_attribution,
-                           web_orders: dict, store_sales: dict, settings: PipelineSettings) -> dg.Output:
-        lines = all_orders(web_orders["order_lines"], store_sales["order_lines"])
-        tables = build_facts(chat_platform, order_attribution, settings.timezone, order_lines=lines).tables()
-        return dg.Output(tables, metadata={f"rows_{name}": len(frame) for name, frame in tables.items()})
 
-    @dg.asset(**partitioned(partitions, "kpis", layout="daily"), kinds={"pandas"},
-              description="The KPI catalog for each day of the run, for dimension all and each breakdown "
-                          "(source, channel, member, role) that applies, with numerators and denominators; "
-                          "the members list (Chat-List-1) taken from the member breakdown; and the chart "
-                          "buckets (Chat-Donut-*, Chat-Bar-*), every bucket of every chart each day.")
-    def kpi_daily(context: dg.AssetExecutionContext, conversation_facts: dict, chat_platform: dict,
-                  settings: PipelineSettings) -> dg.Output:
-        days = run_days(context)
-        tables = daily_tables(conversation_facts, chat_platform["members"], days, settings.timezone)
-        rows, members, buckets = tables["kpi_daily"], tables["member_daily"], tables["kpi_buckets_daily"]
-        context.log.info(f"kpi_daily {days_label(days)}: {len(rows)} rows, {len(members)} member rows, "
-                         f"{len(buckets)} bucket rows")
-        return dg.Output(tables,
-                         metadata={"rows": len(rows), "kpis": int(rows["kpi"].nunique()),
-                                   "member_rows": len(members), "bucket_rows": len(buckets),
-                                   "charts": int(buckets["chart"].nunique()), "days": days_label(days)})
-
-    return [conversation_facts, kpi_daily]
+@dg.asset(**DAILY, group_name="kpis", kinds={"pandas"},
+          deps=[dg.AssetDep(chat_activity, partition_mapping=ANSWERS_AFTER), conversation_state],
+          description="The KPI catalog of the day for dimension all and each breakdown that applies (source, "
+                      "channel, member, role), with numerators and denominators; the members list (Chat-List-1); "
+                      "the buckets of every donut and bar chart; the product table (Insi-7). Reads the day's facts, "
+                      "its chat activity and the two days after it (answers within 24 h), and the state.")
+def kpi_daily(context: dg.AssetExecutionContext, conversation_facts: dict, order_attribution, lake: LakeResource,
+              reporting_db: ReportingDbResource) -> dict:
+    days = run_days(context)
+    tables = kpis_of_range(lake, reporting_db.db, days, conversation_facts, order_attribution)
+    cards = tables["kpi_daily"]
+    cards = cards[(cards["dimension"] == "all") & cards["kpi"].isin(HEADLINES)]
+    figures = {day: {HEADLINES[k]: (0.0 if v != v else float(v)) for k, v in zip(rows["kpi"], rows["value"])}
+               for day, rows in cards.groupby("day")}
+    per_day(context, figures)
+    return tables

@@ -121,10 +121,24 @@ def eligible_pairs(con: duckdb.DuckDBPyConnection, window: ChatWindow, order_t: 
     return Pairs(oi, rk, rank, pair_last), candidates, spoke
 
 
+def candidate_pairs(orders: pd.DataFrame, rooms: pd.DataFrame, candidates: pd.DataFrame
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """identity.order_candidates rows as (order position, room position, match rank), sorted, one per pair."""
+    order_key = pd.MultiIndex.from_arrays([orders["sales_channel"].astype("str"), orders["order_id"].astype("str")])
+    oi = order_key.get_indexer(pd.MultiIndex.from_arrays([candidates["sales_channel"].astype("str"),
+                                                           candidates["order_id"].astype("str")]))
+    rk = pd.Index(rooms["chatroom_id"]).get_indexer(candidates["chatroom_id"])
+    keep = (oi >= 0) & (rk >= 0)
+    found = pd.DataFrame({"oi": oi[keep], "rk": rk[keep], "rank": candidates["match_rank"].to_numpy()[keep]})
+    found = found.sort_values(["oi", "rk", "rank"]).drop_duplicates(["oi", "rk"])
+    return (found["oi"].to_numpy(np.int64), found["rk"].to_numpy(np.int64), found["rank"].to_numpy(np.int8))
+
+
 def attribute_orders(orders: pd.DataFrame, visitors: pd.DataFrame, identity_links: pd.DataFrame,
-                     window: ChatWindow, window_days: int) -> pd.DataFrame:
+                     window: ChatWindow, window_days: int, candidates: pd.DataFrame | None = None) -> pd.DataFrame:
     """One schema.ATTRIBUTION row per order (web orders and receipts), in input order. `orders` and
-    `visitors` carry keyed email hashes (`customer_hash`, `email_hash`)."""
+    `visitors` carry keyed email hashes (`customer_hash`, `email_hash`); `candidates` (identity.py's pairs),
+    when the identity step already found them."""
     n = len(orders)
     if not n:
         return schema.empty(schema.ATTRIBUTION)
@@ -133,7 +147,8 @@ def attribute_orders(orders: pd.DataFrame, visitors: pd.DataFrame, identity_link
     window = ChatWindow(rooms, window.messages, window.older)
     order_t = micros(orders["placed_at"], "orders", orders["order_id"])
     with duckdb.connect() as con:
-        codes = candidate_codes(con, orders, order_t, visitors, rooms, identity_links)
+        codes = candidate_codes(con, orders, order_t, visitors, rooms, identity_links) if candidates is None \
+            else candidate_pairs(orders, rooms, candidates)
         _register_window(con, rooms, window.messages)
         pairs, candidates, spoke = eligible_pairs(con, window, order_t, codes)
 

@@ -39,6 +39,11 @@ def credited_sales(rows: pd.DataFrame) -> pd.Series:
     return rows[sale].groupby("member_id")["total"].sum()
 
 
+def cents(value: float) -> float:
+    """An amount rounded to cents, so a diff never shows float noise (-23937.48999999999)."""
+    return round(float(value) + 0.0, 2)
+
+
 def attribution_diff(new: pd.DataFrame, old: pd.DataFrame) -> tuple[dict[str, float | int], pd.DataFrame]:
     """What a re-attribution changes, from one classification: the summary (orders gained, lost, moved,
     first seen, reason changed; sales before, after, delta) and, per member, orders gained and lost (moves
@@ -49,8 +54,8 @@ def attribution_diff(new: pd.DataFrame, old: pd.DataFrame) -> tuple[dict[str, fl
     summary = {"orders": int(len(new)), "orders_gained": int(counts.get("gained", 0)),
                "orders_lost": int(counts.get("lost", 0)), "orders_moved": int(counts.get("moved", 0)),
                "orders_first_seen": int(counts.get("first", 0)), "reason_changed": int(counts.get("reason", 0)),
-               "sales_before": float(before.sum()), "sales_after": float(after.sum()),
-               "sales_delta": float(after.sum() - before.sum())}
+               "sales_before": cents(before.sum()), "sales_after": cents(after.sum()),
+               "sales_delta": cents(after.sum() - before.sum())}
     gained = changes[changes["change"].isin(["gained", "moved", "first"]) & changes["new_member_id"].notna()]
     lost = changes[changes["change"].isin(["lost", "moved"])]
     table = pd.DataFrame({"orders_gained": gained.groupby("new_member_id").size(),
@@ -59,5 +64,16 @@ def attribution_diff(new: pd.DataFrame, old: pd.DataFrame) -> tuple[dict[str, fl
     table["sales_delta"] = table["sales_after"] - table["sales_before"]
     table = table[(table["orders_gained"] > 0) | (table["orders_lost"] > 0) | (table["sales_delta"].abs() > 1e-9)]
     table = table.astype({"orders_gained": "int64", "orders_lost": "int64"})
+    table[["sales_before", "sales_after", "sales_delta"]] = table[["sales_before", "sales_after",
+                                                                   "sales_delta"]].round(2)
     table.index.name = "member_id"
     return summary, table.sort_values(["sales_delta", "orders_gained"], ascending=[False, False]).reset_index()
+
+
+def changed_orders(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
+    """The orders a re-attribution gains, loses or moves (and those first seen or whose reason changes), with
+    old and new chatroom, member and reason, the day and the order's total."""
+    changes = classify_changes(new, old)
+    changes = changes[changes["change"] != ""]
+    return changes[["order_id", "sales_channel", "day", "change", "old_chatroom_id", "new_chatroom_id",
+                    "old_member_id", "new_member_id", "old_reason", "new_reason", "total"]].reset_index(drop=True)

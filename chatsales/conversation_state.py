@@ -25,6 +25,7 @@ import pandas as pd
 
 from chatsales import schema
 from chatsales.extract.changes import combine, local_dates, shifted, spans
+from chatsales.insights import first_shown
 from chatsales.lake.datasets import CHAT_DATASETS
 from chatsales.lake.store import Dataset, Lake, Upserted
 
@@ -128,14 +129,6 @@ def room_days(messages: pd.DataFrame, timezone: str) -> pd.DataFrame:
     return frame.groupby(["chatroom_id", "day_start"], sort=False)["last_at"].max().reset_index()
 
 
-def room_products(messages: pd.DataFrame) -> pd.DataFrame:
-    """First share of each product in each chatroom among `messages` (counted `product` messages)."""
-    msgs = counted(messages)
-    shown = msgs[msgs["kind"].eq("product").to_numpy() & msgs["product_id"].notna().to_numpy()]
-    return (shown.groupby(["chatroom_id", "product_id"], sort=False)["sent_at"].min().rename("first_shown_at")
-            .reset_index())
-
-
 def state_changes(upserted: Upserted, new_messages: pd.DataFrame, timezone: str, today: date) -> pd.DataFrame:
     """The reporting days a change of chatroom state affects (kpis.md date bases):
     - a dialogue established (or established earlier): the days between its old and new establishment
@@ -217,7 +210,7 @@ def update_state(lake: Lake, written: dict[str, list[str]] | None, *, today: dat
     plans.append(lake.plan_upsert(REQUESTS, requests, remove=remove, **_rebuilt(lake, REQUESTS, requests, written)))
     days = room_days(messages, tz)
     plans.append(lake.plan_upsert(ROOM_DAY, _merge_days(lake, days) if written is not None else days))
-    products = room_products(messages)
+    products = first_shown(counted(messages))
     plans.append(lake.plan_upsert(ROOM_PRODUCT, _earliest(stored[ROOM_PRODUCT.path], products)))
     shown = plans[3].new["first_shown_at"]
     product_changes = spans("product_shown", local_dates(shown, tz), shifted(local_dates(shown, tz), window_days + 1))

@@ -16,7 +16,7 @@ def all_orders(web: pd.DataFrame, store: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([web, store], ignore_index=True)
 
 
-def order_identities(orders: pd.DataFrame, candidates: pd.DataFrame, pii_key: str) -> pd.DataFrame:
+def order_identities(orders: pd.DataFrame, candidates: pd.DataFrame, pii_key: str | None = None) -> pd.DataFrame:
     """Per order: customer hash, which keys it has, candidate chatrooms and the strongest key reaching one."""
     per_order = (candidates.groupby(KEY, sort=False)
                  .agg(candidate_chatrooms=("chatroom_id", "nunique"), best_rank=("match_rank", "min"))
@@ -24,7 +24,8 @@ def order_identities(orders: pd.DataFrame, candidates: pd.DataFrame, pii_key: st
     frame = pd.DataFrame({
         "order_id": orders["order_id"], "sales_channel": orders["sales_channel"],
         "placed_at": orders["placed_at"],
-        "customer_hash": hash_emails(normalise_emails(orders["email"]), pii_key),
+        "customer_hash": orders["customer_hash"] if "customer_hash" in orders else
+        hash_emails(normalise_emails(orders["email"]), pii_key),
         "has_visitor_id": orders["visitor_id"].notna(), "has_customer_id": orders["customer_id"].notna(),
     })
     frame["has_email"] = frame["customer_hash"].notna()

@@ -197,19 +197,28 @@ def session_facts(sessions: pd.DataFrame, members: pd.DataFrame, timezone: str) 
     return out
 
 
-def order_facts(order_rows: pd.DataFrame, messages: pd.DataFrame, roles: pd.Series) -> pd.DataFrame:
-    """The published order rows plus what sales KPIs need: the credited member's role, and for Iadv-8 the
-    first counted visitor message of the attributed chatroom within [placed_at − window, placed_at)."""
+def first_visitor_messages(order_rows: pd.DataFrame, messages: pd.DataFrame) -> pd.Series:
+    """Iadv-8: per order row, the first counted visitor message of its attributed chatroom sent within
+    [placed_at − window, placed_at) (NaT: none, or not attributed). `messages` must reach back a window."""
     out = order_rows.reset_index(drop=True)
-    out["role"] = out["member_id"].map(roles).astype("Int64")
-    attributed = out[out["attributed"]]
+    attributed = out[out["attributed"].astype(bool)]
     probe = pd.DataFrame({"row": attributed.index, "chatroom_id": attributed["chatroom_id"].astype("str"),
                           "from": attributed["placed_at"] - pd.to_timedelta(attributed["window_days"], unit="D")})
     visitor = messages.loc[messages["sender"] == "visitor", ["chatroom_id", "sent_at"]]
     first = pd.merge_asof(probe.sort_values("from"), visitor.astype({"chatroom_id": "str"}).sort_values("sent_at"),
                           left_on="from", right_on="sent_at", by="chatroom_id", direction="forward")
     first = first.set_index("row")["sent_at"].reindex(out.index).astype("datetime64[us, UTC]")
-    out["first_visitor_msg_at"] = first.where(first < out["placed_at"])
+    return first.where(first < out["placed_at"])
+
+
+def order_facts(order_rows: pd.DataFrame, messages: pd.DataFrame | None, roles: pd.Series) -> pd.DataFrame:
+    """The published order rows plus what sales KPIs need: the credited member's role, and for Iadv-8 the
+    first counted visitor message of the attributed chatroom in the window (computed here from `messages`
+    unless the rows carry it already)."""
+    out = order_rows.reset_index(drop=True)
+    out["role"] = out["member_id"].map(roles).astype("Int64")
+    if "first_visitor_msg_at" not in out:
+        out["first_visitor_msg_at"] = first_visitor_messages(out, messages)
     return out
 
 

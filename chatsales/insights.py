@@ -23,10 +23,12 @@ def first_shown(messages: pd.DataFrame) -> pd.DataFrame:
             .rename("first_shown_at").reset_index())
 
 
-def order_line_facts(orders: pd.DataFrame, order_lines: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
+def order_line_facts(orders: pd.DataFrame, order_lines: pd.DataFrame, messages: pd.DataFrame | None = None,
+                     shown: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per line of an attributed sale, with the order's day, placed_at and breakdown columns.
 
-    `orders` is the orders fact (attributed_orders rows with `role`), `messages` the counted messages fact.
+    `orders` is the orders fact (attributed_orders rows with `role`); the first shares come from `shown`
+    (chatroom_id, product_id, first_shown_at) or, for the whole history in memory, from the counted `messages`.
     `shown_before`: the line's product was shared by a counted `product` message in the credited chatroom
     strictly before the order was placed (any time before: the attribution window limits the chatroom's
     last message, not when the product was shown).
@@ -35,7 +37,8 @@ def order_line_facts(orders: pd.DataFrame, order_lines: pd.DataFrame, messages: 
                        [*KEY, "placed_at", "day", "chatroom_id", "source", "touchpoint", "member_id", "role"]]
     lines = order_lines[[*KEY, "line_no", "product_id", "category", "quantity", "line_amount"]]
     out = lines.merge(sales, on=KEY, how="inner", validate="many_to_one")
-    out = out.merge(first_shown(messages), on=["chatroom_id", "product_id"], how="left", validate="many_to_one")
+    shown = first_shown(messages) if shown is None else shown       # the state's room_products, day-local
+    out = out.merge(shown, on=["chatroom_id", "product_id"], how="left", validate="many_to_one")
     out["first_shown_at"] = out["first_shown_at"].astype(schema.TS)
     out["shown_before"] = (out["first_shown_at"] < out["placed_at"]).fillna(False).astype(bool)
     out = out[list(LINE_FACT_COLUMNS)].astype({c: t for c, t in LINE_FACT_COLUMNS.items() if c != "day"})

@@ -1,25 +1,28 @@
-"""Which past days to recompute for the changes the watermarks found, and why.
+"""Which published days to compute again, and why: the late-data sensor's plan.
 
-Only days already published are re-run (a day never run belongs to the schedule or a backfill), only
-within the horizon (CHATSALES_LATE_HORIZON_DAYS), and consecutive days go into one run (the assets run a
-date range as one run). Each run says why: the kinds of change behind it and how many of its days each
-one touched. The run key is derived from the new watermarks, so a tick that is retried requests nothing
-twice, and a change, once behind the watermark, is never seen again.
+A published day remembers the lake change it was computed from (`pipeline_days.lake_seq`). A day is re-run
+when a newer change of the catalog's log affects it (a late rating → the day of its request, a message
+inserted late → its day and the days after it an attribution can reach, a late store file → its receipts'
+days, …), or when a sale was newly attributed to (or taken from) a dialogue established on it after its
+KPIs were computed (Chat-Card-86, from the ledger). Only published days are re-run (a day never published
+belongs to the schedule or a backfill), only inside the late horizon, and consecutive days go into one run.
+Each run says why, and its key is derived from what it covers, so a retried tick requests nothing twice.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from chatsales.extract.changes import expand
+
 
 @dataclass(frozen=True)
 class LateRun:
-    days: tuple[date, ...]          # consecutive reporting days
-    sources: tuple[str, ...]        # the source assets whose data changed ("reporting_db": derived only)
+    days: tuple[date, ...]                 # consecutive reporting days
     reasons: tuple[tuple[str, int], ...]   # (kind of change, number of the run's days it touched)
     run_key: str
 
@@ -37,56 +40,73 @@ class LatePlan:
     runs: tuple[LateRun, ...]
     beyond_horizon: int             # affected days older than the horizon: not re-run
     not_published: int              # affected days never published yet: the schedule's or a backfill's
+    up_to_date: int                 # affected days published after the change already
 
     def summary(self) -> str:
-        parts = [f"{len(self.runs)} run(s): " + "; ".join(f"{r.label} [{r.why}]" for r in self.runs)
-                 if self.runs else "nothing to re-run"]
-        if self.beyond_horizon:
-            parts.append(f"{self.beyond_horizon} day(s) beyond the horizon left alone")
-        if self.not_published:
-            parts.append(f"{self.not_published} day(s) not published yet left to the schedule")
+        parts = ["re-run " + "; ".join(f"{r.label} [{r.why}]" for r in self.runs) if self.runs
+                 else "nothing to re-run"]
+        for n, what in ((self.beyond_horizon, "beyond the horizon"), (self.not_published, "not published yet"),
+                        (self.up_to_date, "already computed after the change")):
+            if n:
+                parts.append(f"{n} day{'s' if n > 1 else ''} {what} left alone")
         return "; ".join(parts)
 
 
-def _expand_forward(changes: pd.DataFrame, last_day: date | None) -> pd.DataFrame:
-    """A `forward` change affects its day and every day after it, up to the last published day."""
-    is_forward = changes["forward"].to_numpy(bool)
-    if not is_forward.any() or last_day is None:
-        return changes
-    forward = changes[is_forward]
-    first = forward["day"].to_numpy(dtype="datetime64[D]")
-    spans = np.maximum((np.datetime64(last_day, "D") - first).astype(np.int64) + 1, 1)
-    repeated = forward.loc[forward.index.repeat(spans)]
-    step = repeated.groupby(level=0).cumcount().to_numpy()
-    days = np.repeat(first, spans) + step.astype("timedelta64[D]")
-    return pd.concat([changes[~is_forward], repeated.assign(day=days.astype(object))], ignore_index=True)
+def sales_on_older_dialogues(sales: pd.DataFrame, chatrooms: pd.DataFrame, kpi_computed: pd.DataFrame,
+                             timezone: str) -> pd.DataFrame:
+    """Chat-Card-86 counts the dialogues established in the period to which a sale was attributed, ever:
+    a sale published after the KPI rows of its dialogue's establishment day changes that day.
+
+    `sales`: chatroom_id, computed_at of ledger changes; `chatrooms`: chatroom_id, established_at (the
+    published chatroom facts); `kpi_computed`: day, computed_at of each day's Chat-Card-86. Returns (what,
+    day) rows."""
+    empty = pd.DataFrame({"what": pd.Series(dtype="str"), "day": pd.Series(dtype="object")})
+    if sales.empty or chatrooms.empty:
+        return empty
+    latest = sales.groupby("chatroom_id", as_index=False)["computed_at"].max()
+    rooms = latest.merge(chatrooms, on="chatroom_id")
+    if rooms.empty:
+        return empty
+    established = pd.to_datetime(rooms["established_at"], utc=True)
+    rooms = rooms.assign(day=established.dt.tz_convert(timezone).dt.date)
+    known = kpi_computed.assign(day=pd.to_datetime(kpi_computed["day"]).dt.date)
+    rooms = rooms.merge(known, on="day", how="inner", suffixes=("", "_kpi"))
+    stale = pd.to_datetime(rooms["computed_at_kpi"], utc=True) < pd.to_datetime(rooms["computed_at"], utc=True)
+    return pd.DataFrame({"what": "sale_on_older_dialogue", "day": sorted(set(rooms.loc[stale, "day"]))},
+                        columns=["what", "day"])
 
 
-def plan_late_runs(changes: pd.DataFrame, published: set[date], today: date, horizon_days: int,
-                   tick: str) -> LatePlan:
-    """`changes` from chatsales.watermarks; `published` the days the reporting DB holds; `tick` a digest of
-    the new watermarks (part of every run key)."""
-    if changes.empty:
-        return LatePlan((), 0, 0)
-    changes = _expand_forward(changes, max(published) if published else None)
-    first = today - timedelta(days=horizon_days)
-    days = changes["day"]
-    old = (days < first).to_numpy()
-    known = days.isin(published).to_numpy()
-    beyond = int(days[old].nunique())
-    unpublished = int(days[~old & ~known].nunique())
-    keep = changes[~old & known]
+def plan_late_runs(changes: pd.DataFrame, published: pd.DataFrame, ledger_days: pd.DataFrame, today: date,
+                   horizon_days: int) -> LatePlan:
+    """`changes`: the catalog's change rows (seq, what, first_day, last_day); `published`: pipeline_days
+    (day, lake_seq); `ledger_days`: (what, day) that the ledger makes stale."""
+    first = date.fromordinal(today.toordinal() - horizon_days)
+    last = max(published["day"]) if len(published) else today
+    wide = expand(changes.assign(seq=changes["seq"]), date(2000, 1, 1), last) if len(changes) else None
+    rows = [] if wide is None else [wide]
+    if len(ledger_days):
+        rows.append(ledger_days.assign(seq=np.iinfo(np.int64).max))
+    if not rows:
+        return LatePlan((), 0, 0, 0)
+    affected = pd.concat(rows, ignore_index=True)
+    lake_seq = published.set_index("day")["lake_seq"]
+    seen = affected["day"].map(lake_seq)
+    old = (affected["day"] < first).to_numpy()
+    unpublished = seen.isna().to_numpy()
+    fresh = ~old & ~unpublished & (affected["seq"].to_numpy() <= seen.fillna(0).to_numpy())
+    keep = affected[~old & ~unpublished & ~fresh]
+    counts = [int(affected.loc[mask, "day"].nunique()) for mask in (old, ~old & unpublished)]
+    up_to_date = len(set(affected.loc[fresh, "day"]) - set(keep["day"]))
     if keep.empty:
-        return LatePlan((), beyond, unpublished)
-    ordinals = keep["day"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+        return LatePlan((), counts[0], counts[1], up_to_date)
+    ordinals = np.array([d.toordinal() for d in keep["day"]])
     unique = np.unique(ordinals)
-    segment_of_day = np.cumsum(np.r_[1, np.diff(unique) != 1])     # consecutive days share a segment
-    keep = keep.assign(segment=segment_of_day[np.searchsorted(unique, ordinals)])
+    segment = np.cumsum(np.r_[1, np.diff(unique) != 1])[np.searchsorted(unique, ordinals)]
     runs = []
-    for segment, rows in keep.groupby("segment", sort=True):       # a loop over runs, not rows
-        run_days = tuple(sorted(set(rows["day"])))
-        reasons = tuple(rows.groupby("what")["day"].nunique().sort_values(ascending=False, kind="stable").items())
-        sources = tuple(sorted(set(rows["source"])))
-        key = hashlib.sha1(f"{tick}|{run_days[0]}|{run_days[-1]}|{sources}".encode()).hexdigest()[:20]
-        runs.append(LateRun(run_days, sources, tuple((str(w), int(n)) for w, n in reasons), f"late-{key}"))
-    return LatePlan(tuple(runs), beyond, unpublished)
+    for _, rows_of_run in keep.assign(segment=segment).groupby("segment", sort=True):   # a loop over runs
+        days = tuple(sorted(set(rows_of_run["day"])))
+        reasons = rows_of_run.groupby("what")["day"].nunique().sort_values(ascending=False, kind="stable")
+        mark = int(rows_of_run["seq"].clip(upper=np.iinfo(np.int64).max - 1).max())
+        key = hashlib.sha1(f"{days[0]}|{days[-1]}|{mark}|{sorted(set(rows_of_run['what']))}".encode()).hexdigest()
+        runs.append(LateRun(days, tuple((str(w), int(n)) for w, n in reasons.items()), f"late-{key[:20]}"))
+    return LatePlan(tuple(runs), counts[0], counts[1], up_to_date)

@@ -49,9 +49,13 @@ def derive_first_orders(orders: pd.DataFrame, customer_hash: pd.Series) -> pd.Se
 
 
 def attributed_order_rows(orders: pd.DataFrame, attribution: pd.DataFrame, *, timezone: str,
-                          pii_key: str) -> pd.DataFrame:
-    """The `attributed_orders` columns (less run_id / computed_at) for every order of `orders`."""
-    customer_hash = hash_emails(normalise_emails(orders["email"]), pii_key)
+                          pii_key: str | None = None, first_orders: pd.Series | None = None) -> pd.DataFrame:
+    """The `attributed_orders` columns (less run_id / computed_at) for every order of `orders`: raw orders
+    (their email hashed with `pii_key`), or lake orders that carry `customer_hash` already. `first_orders`:
+    whether each is its customer's first sale, from the whole order history (the catalog's index); without
+    it, derived from `orders` themselves."""
+    customer_hash = orders["customer_hash"] if "customer_hash" in orders else \
+        hash_emails(normalise_emails(orders["email"]), pii_key)
     flags = sale_flags(orders)
     net = np.where(flags["is_sale"], orders["total"] - orders["refunded"].fillna(0.0),
                    np.where(flags["is_return"], orders["total"], 0.0))
@@ -62,7 +66,9 @@ def attributed_order_rows(orders: pd.DataFrame, attribution: pd.DataFrame, *, ti
         "refunded": orders["refunded"].fillna(0.0),
         "currency": orders["currency"], "status": orders["status"],
         "is_cancelled": flags["is_cancelled"], "is_sale": flags["is_sale"], "is_return": flags["is_return"],
-        "is_first_order": derive_first_orders(orders, customer_hash), "store_id": orders["store_id"],
+        "is_first_order": derive_first_orders(orders, customer_hash) if first_orders is None
+        else orders["is_first_order"].astype("boolean").fillna(first_orders.astype("boolean")),
+        "store_id": orders["store_id"],
     })
     attr = attribution[["order_id", "sales_channel", "attributed", "reason", "chatroom_id", "member_id",
                         "source", "touchpoint", "match_key", "last_message_at", "window_days"]]

@@ -26,6 +26,11 @@ PREFIX = "CHATSALES_"
 UNPREFIXED = {"shopify_shop": "SHOPIFY_SHOP", "shopify_token": "SHOPIFY_TOKEN"}
 
 
+def today_in(timezone: str) -> date:
+    """Today in the reporting time zone: every "today" of chatsales is this one, never the machine's."""
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
 class SettingsError(ValueError):
     """A setting with a value chatsales cannot use: one line, naming the variable and what it accepts."""
 
@@ -147,8 +152,7 @@ class Settings(BaseSettings):
         return self.pii_key == DEMO_PII_KEY
 
     def today(self) -> date:
-        """Today in the reporting time zone: every "today" of chatsales is this one."""
-        return datetime.now(ZoneInfo(self.timezone)).date()
+        return today_in(self.timezone)
 
     @property
     def partition_start(self) -> date:

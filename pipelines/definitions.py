@@ -1,67 +1,67 @@
-"""The one Definitions of chatsales: assets, checks, resources, jobs and schedules, built from the settings."""
-from __future__ import annotations
+"""The one Definitions of chatsales: every asset and check, the jobs, the schedule, the sensors and the
+resources, built from the settings (pipelines.config)."""
 
 import os
 
 import dagster as dg
-import sqlalchemy as sa
 
-from assets_defs.attribution import attribution_assets
-from assets_defs.insights import insights_assets
-from assets_defs.kpis import kpi_assets
-from assets_defs.reporting import reporting_assets
-from assets_defs.sources import source_assets
-from chatsales.settings import Settings, load_settings
-from pipelines.jobs import daily_pipeline_job
-from pipelines.partitions import daily_partitions
-from pipelines.reattribution import reattribution_job
-from pipelines.schedules import nightly_schedule
-from pipelines.sensors import late_data_sensor
-from resources.insight_settings import InsightSettings
-from resources.lake import LakeIOManager
-from resources.pipeline_settings import PipelineSettings
-from resources.reporting_resource import ReportingDatabase
-from resources.sources import ChatDatabase, MarketingTouchpoints, StoreSales, WebOrders
+from assets_defs import activity, attribution, campaigns, facts, identity, kpis, reporting, snapshots, sources, state
+from chatsales.settings import Settings
+from pipelines.config import SETTINGS
+from pipelines.jobs import daily_pipeline, extract_sources
+from pipelines.reattribution import reattribute
+from pipelines.schedules import nightly
+from pipelines.sensors import late_data
+from resources.chat_platform import ChatPlatformResource
+from resources.lake import LakeIOManager, LakeResource
+from resources.marketing_touchpoints import MarketingTouchpointsResource
+from resources.reporting_db import ReportingDbResource
+from resources.settings import SettingsResource
+from resources.store_sales import StoreSalesResource
+from resources.web_orders import WebOrdersResource
 
-
-def _secret(name: str, value: str | None):
-    """Secrets come from the environment through EnvVar, so Dagster never shows or stores them."""
-    return dg.EnvVar(name) if value else ""
-
-
-def _db_url(name: str, value: str):
-    """A database URL with a password goes through EnvVar too (when it comes from the environment): a plain
-    value would be stored in the run's job snapshot and shown in the UI's resource config."""
-    if sa.engine.make_url(value).password is not None and os.environ.get(name) == value:
-        return dg.EnvVar(name)
-    return value
+ASSET_MODULES = [sources, state, activity, identity, attribution, facts, kpis, campaigns, reporting, snapshots]
+published_on_time = dg.build_time_partition_freshness_checks(
+    assets=[reporting.reporting_db], timezone=SETTINGS.timezone, severity=dg.AssetCheckSeverity.WARN,
+    deadline_cron=f"{int(SETTINGS.published_by[3:])} {int(SETTINGS.published_by[:2])} * * *")
+freshness_sensor = dg.build_sensor_for_freshness_checks(freshness_checks=published_on_time,
+                                                        name="published_on_time")
 
 
-def build_resources(settings: Settings) -> dict[str, object]:
-    pii_key = dg.EnvVar("CHATSALES_PII_KEY") if not settings.uses_demo_pii_key else settings.pii_key
+def _from_env(name: str, value: str | None):
+    """A secret, or a URL with a password, reaches Dagster as an EnvVar when it comes from the environment:
+    a plain value would be stored in the run's snapshot and shown in the UI."""
+    return dg.EnvVar(name) if value and os.environ.get(name) == value else (value or "")
+
+
+def resources_for(settings: Settings) -> dict[str, object]:
+    """Every resource of the definitions, from one settings object."""
+    from chatsales.settings import variable
+
+    def secret_url(field: str):
+        value = getattr(settings, field)
+        return _from_env(variable(field), value) if "@" in value or ":" in value.split("//")[-1] else value
+
+    pii_key = settings.pii_key if settings.uses_demo_pii_key else _from_env("CHATSALES_PII_KEY", settings.pii_key)
     return {
-        "settings": PipelineSettings(timezone=settings.timezone, currency=settings.currency,
-                                     window_days=settings.window_days,
-                                     reject_threshold=settings.reject_threshold, pii_key=pii_key),
-        "chat_db": ChatDatabase(url=_db_url("CHATSALES_CHAT_DB_URL", settings.chat_db_url)),
-        "orders": WebOrders(orders_dir=str(settings.orders_dir), shopify_shop=settings.shopify_shop or "",
-                            shopify_token=_secret("SHOPIFY_TOKEN", settings.shopify_token)),
-        "pos": StoreSales(store_sales_dir=str(settings.store_sales_dir)),
-        "campaigns": MarketingTouchpoints(campaigns_dir=str(settings.campaigns_dir)),
-        "reporting": ReportingDatabase(url=_db_url("CHATSALES_REPORTING_DB_URL", settings.reporting_db_url)),
-        "lake": LakeIOManager(base_dir=str(settings.home / "lake")),
-        "insights": InsightSettings.from_settings(settings),
+        "settings": SettingsResource.from_settings(settings, pii_key),
+        "chat_platform": ChatPlatformResource(url=secret_url("chat_db_url")),
+        "web_orders": WebOrdersResource(orders_dir=str(settings.orders_dir), shopify_shop=settings.shopify_shop or "",
+                                        shopify_token=_from_env("SHOPIFY_TOKEN", settings.shopify_token)),
+        "store_sales": StoreSalesResource(store_sales_dir=str(settings.store_sales_dir)),
+        "marketing_touchpoints": MarketingTouchpointsResource(campaigns_dir=str(settings.campaigns_dir)),
+        "reporting_db": ReportingDbResource(url=secret_url("reporting_db_url")),
+        "lake": LakeResource(lake_dir=str(settings.lake_dir), timezone=settings.timezone),
+        "lake_io_manager": LakeIOManager(lake_dir=str(settings.lake_dir)),
     }
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    partitions = daily_partitions(settings)
-    job = daily_pipeline_job(partitions)
-    assets = [*source_assets(partitions), *attribution_assets(partitions), *kpi_assets(partitions),
-              *reporting_assets(partitions), *insights_assets(partitions)]
-    return dg.Definitions(assets=assets, jobs=[job, reattribution_job(settings)], schedules=[nightly_schedule(job)],
-                          sensors=[late_data_sensor(job, settings)],
-                          resources=build_resources(settings), executor=dg.in_process_executor)
+def definitions_for(settings: Settings) -> dg.Definitions:
+    """The definitions with the resources of `settings` (the assets, partitions and jobs are the module's)."""
+    return dg.Definitions(assets=dg.load_assets_from_modules(ASSET_MODULES), asset_checks=published_on_time,
+                          jobs=[daily_pipeline, extract_sources, reattribute], schedules=[nightly],
+                          sensors=[late_data, freshness_sensor], resources=resources_for(settings),
+                          executor=dg.in_process_executor)
 
 
-defs = build_definitions(load_settings())
+defs = definitions_for(SETTINGS)

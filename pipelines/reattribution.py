@@ -1,10 +1,10 @@
-"""The re-attribution job: launched from the Launchpad when a rule or a source changes.
+"""The re-attribution job, launched from the Launchpad when a rule or the window changes.
 
-It reads the sources as they are now, attributes every order with the window asked for, and compares the
-days asked for with what the reporting database holds: orders gained, lost and moved between members,
-and the sales delta per member, as a table in the run's metadata. Without `dry_run` it then publishes
-those days (attribution, ledger, facts, KPIs) exactly as the nightly run would, in one transaction per
-publication; with `dry_run` it only reports.
+It attributes the orders of a date range again, with the window asked for, through the same functions as
+the nightly assets, and compares with what the reporting database holds: orders gained, lost and moved
+between members, the sales delta per member, and the changed orders themselves (published to
+`reattribution_changes`, keyed by run, and shown in the run's metadata). Without `dry_run` it then publishes
+the range like a nightly run.
 """
 
 from datetime import date, timedelta
@@ -13,96 +13,111 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from chatsales.attribution import attribute
-from chatsales.attribution_changes import attribution_diff
-from chatsales.customer_keys import all_orders
-from chatsales.facts import build_facts, facts_to_publish
-from chatsales.kpis.daily import daily_tables
-from chatsales.publication import attributed_order_rows, rows_of_days
-from chatsales.settings import Settings
-from resources.pipeline_settings import PipelineSettings
-from resources.reporting_resource import ReportingDatabase
-from resources.sources import ChatDatabase, StoreSales, WebOrders
+from assets_defs.attribution import attribute_range
+from assets_defs.facts import facts_of_range
+from assets_defs.kpis import kpis_of_range
+from assets_defs.reporting import publish_range, source_counts
+from chatsales import days as chain
+from chatsales.attribution_changes import attribution_diff, changed_orders
+from chatsales.extract.changes import local_dates
+from chatsales.settings import today_in
+from pipelines.config import SETTINGS
+from resources.lake import LakeResource
+from resources.reporting_db import ReportingDbResource
+from resources.settings import SettingsResource
 
 REATTRIBUTE_JOB = "reattribute"
 REATTRIBUTE_OP = "reattribute_orders"
+SHOWN = 50
 
 
 class ReattributeConfig(dg.Config):
-    from_day: str = Field(description="First reporting day to re-attribute (YYYY-MM-DD, reporting timezone).")
+    from_day: str = Field(description="First reporting day to re-attribute (YYYY-MM-DD, reporting time zone).")
     to_day: str = Field(description="Last reporting day, inclusive (YYYY-MM-DD).")
-    window_days: int = Field(default=14, ge=0, description="Attribution deadline in days for this run.")
-    dry_run: bool = Field(default=True, description="Only report the diff; publish nothing.")
+    window_days: int = Field(default=SETTINGS.window_days, description="Attribution window in days (at least 1).")
+    dry_run: bool = Field(default=True, description="Only report what would change; publish nothing.")
 
-    def days(self) -> list[date]:
-        first, last = date.fromisoformat(self.from_day), date.fromisoformat(self.to_day)
-        if last < first:
-            raise ValueError(f"re-attribution: to_day {last} is before from_day {first}")
-        return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    def checked(self, timezone: str) -> chain.DayRange:
+        """The range, or a one-line Failure naming the field and what it accepts."""
+        try:
+            first, last = date.fromisoformat(self.from_day), date.fromisoformat(self.to_day)
+        except ValueError:
+            raise dg.Failure(description=f"re-attribution: from_day={self.from_day!r}, to_day={self.to_day!r}: "
+                                         "use dates as YYYY-MM-DD", allow_retries=False) from None
+        problems = [(last < first, f"to_day {last} is before from_day {first}"),
+                    (self.window_days < 1, f"window_days={self.window_days}: must be at least 1"),
+                    (last >= today_in(timezone), f"to_day {last} is not a complete day yet (today is "
+                                                 f"{today_in(timezone)} in {timezone})")]
+        for bad, text in problems:
+            if bad:
+                raise dg.Failure(description=f"re-attribution: {text}", allow_retries=False)
+        return chain.DayRange(first, last, timezone)
 
 
-def _markdown(table: pd.DataFrame, limit: int = 50) -> str:
-    if table.empty:
-        return "No member's attribution changes."
-    shown = table.head(limit).round(2)
-    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)]   # ≤ 50 lines
-    more = f"\n\n…and {len(table) - limit} more members" if len(table) > limit else ""
-    return "\n".join(lines) + more
+def _markdown(frame: pd.DataFrame, what: str) -> str:
+    if frame.empty:
+        return f"No {what}."
+    shown = frame.head(SHOWN).to_markdown(index=False, floatfmt=".2f")
+    rest = len(frame) - SHOWN
+    return shown + (f"\n\n…and {rest:,} more {what} (all of them: table reattribution_changes)" if rest > 0 else "")
 
 
 @dg.op(name=REATTRIBUTE_OP, description="Re-attributes a date range with the given window; reports the diff "
-                                          "(orders gained, lost, moved; sales delta per member) and, unless "
-                                          "dry_run, publishes the days.")
-def reattribute_op(context: dg.OpExecutionContext, config: ReattributeConfig, chat_db: ChatDatabase,
-                   orders: WebOrders, pos: StoreSales, reporting: ReportingDatabase,
-                   settings: PipelineSettings) -> dg.Output:
-    days = config.days()
-    chat = chat_db.read().frames
-    web, store_sales = orders.read(settings.currency).frames, pos.read(settings.timezone, settings.currency).frames
-    every_order = all_orders(web["orders"], store_sales["orders"])
-    rows = attributed_order_rows(every_order, attribute(every_order, chat, config.window_days),
-                                 timezone=settings.timezone, pii_key=settings.pii_key)
-    new = rows_of_days(rows, days)
-    store = reporting.store()
-    try:
-        old = store.read_table("attributed_orders", days=days)
-        summary, per_member = attribution_diff(new, old)
-        written = {}
-        if not config.dry_run:
-            lines = all_orders(web["order_lines"], store_sales["order_lines"])
-            facts = build_facts(chat, rows, settings.timezone, order_lines=lines).tables()
-            kpis = daily_tables(facts, chat["members"], days, settings.timezone)
-            day_facts, snapshots = facts_to_publish(facts, days)
-            written = store.publish_days(days, run_id=context.run.run_id, attribution=new,
-                                         kpis=kpis["kpi_daily"], members=kpis["member_daily"],
-                                         buckets=kpis["kpi_buckets_daily"], facts=day_facts, snapshots=snapshots)
-    finally:
-        store.dispose()
+                                        "(orders gained, lost, moved; sales delta per member; the changed "
+                                        "orders) and, unless dry_run, publishes the days.")
+def reattribute_orders(context: dg.OpExecutionContext, config: ReattributeConfig, lake: LakeResource,
+                       reporting_db: ReportingDbResource, settings: SettingsResource) -> dg.Output:
+    days = config.checked(settings.timezone)
+    db = reporting_db.db
+    orders, lines = chain.orders_of(lake.lake, days)
+    rooms, _ = chain.conversation_state(lake.lake)
+    orders = orders.assign(day=local_dates(orders["placed_at"], days.timezone).dt.date)
+    identified = {"orders": orders, "candidates": chain.identities(orders, lake.lake, rooms),
+                  "order_lines": lines.assign(day=local_dates(lines["placed_at"], days.timezone).dt.date)}
+    rows = attribute_range(lake, days, identified, config.window_days)
+    old = db.read_table("attributed_orders", days=days.days)
+    summary, per_member = attribution_diff(rows, old)
+    people = chain.members(lake.lake).set_index("member_id")
+    per_member.insert(1, "name", (people["first_name"] + " " + people["last_name"]).reindex(
+        per_member["member_id"]).to_numpy())
+    changes = changed_orders(rows, old)
+    db.record_reattribution(changes.assign(run_id=context.run.run_id, window_days=config.window_days,
+                                           dry_run=config.dry_run, computed_at=pd.Timestamp.now(tz="UTC")))
+    written = {}
+    if not config.dry_run:
+        facts = facts_of_range(lake, days, rows, identified["order_lines"])
+        tables = kpis_of_range(lake, db, days, facts, rows)
+        activity = chain.chat_activity(lake.lake, rooms, days)
+        written = publish_range(lake, db, days, run_id=context.run.run_id, rows=rows, activity=activity,
+                                facts=facts, tables=tables,
+                                campaign_orders=chain.campaign_orders(lake.lake, rows, days,
+                                                                      settings.campaign_window_days),
+                                counts=source_counts(days, identified, activity, lake),
+                                max_drop_pct=settings.max_day_drop_pct, force=False)
     verb = "would change" if config.dry_run else "changed"
-    context.log.info(f"re-attribution {days[0]}..{days[-1]} (window {config.window_days} d, "
-                     f"{'dry run' if config.dry_run else 'published'}): {verb} {summary}")
-    metadata = {k: dg.MetadataValue.float(v) if isinstance(v, float) else dg.MetadataValue.int(v)
-                for k, v in summary.items()}
-    metadata.update(days=f"{days[0]}..{days[-1]} ({len(days)} days)", window_days=config.window_days,
-                    dry_run=config.dry_run, members=dg.MetadataValue.md(_markdown(per_member)),
-                    **{f"rows_{k}": v for k, v in written.items()})
+    context.log.info(f"re-attribution of {days.label()} with a {config.window_days}-day window "
+                     f"({'dry run' if config.dry_run else 'published'}) {verb}: "
+                     + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in summary.items()))
+    moved = changes[changes["change"].isin(["gained", "lost", "moved"])]
+    metadata = {**summary, "days": days.label(), "window_days": config.window_days, "dry_run": config.dry_run,
+                "members": dg.MetadataValue.md(_markdown(per_member, "members")),
+                "changed_orders": dg.MetadataValue.md(_markdown(moved, "changed orders")),
+                **{f"rows_{k}": v for k, v in written.items()}}
     return dg.Output(summary, metadata=metadata)
 
 
-def reattribution_job(settings: Settings) -> dg.JobDefinition:
-    """The job, with the Launchpad pre-filled: the last 30 days, the current window, a dry run."""
-    yesterday = date.today() - timedelta(days=1)
-    first = max(yesterday - timedelta(days=29), settings.start_date or yesterday - timedelta(days=29))
+def _default_range() -> tuple[str, str]:
+    yesterday = today_in(SETTINGS.timezone) - timedelta(days=1)
+    first = max(yesterday - timedelta(days=29), SETTINGS.partition_start)
+    return str(first), str(yesterday)
 
-    @dg.job(name=REATTRIBUTE_JOB, executor_def=dg.in_process_executor,
-            description="Ad hoc re-attribution of a date range (window, dry run): the diff of orders gained, "
-                        "lost and moved between members and the sales delta per member is in the run's "
-                        "metadata; without dry_run the range is published like a nightly run.",
-            config=dg.RunConfig(ops={REATTRIBUTE_OP: ReattributeConfig(
-                from_day=str(first), to_day=str(yesterday), window_days=settings.window_days, dry_run=True)}),
-            tags={"chatsales/trigger": "reattribution"})
-    def reattribute():
-        reattribute_op()
 
-    return reattribute
+@dg.job(name=REATTRIBUTE_JOB,
+        description="Ad hoc re-attribution of a date range with another window, as a dry run or for real: the "
+                    "run's metadata holds the diff (orders gained, lost, moved; sales delta per member; the changed "
+                    "orders), and table reattribution_changes every changed order.",
+        config=dg.RunConfig(ops={REATTRIBUTE_OP: ReattributeConfig(from_day=_default_range()[0],
+                                                                   to_day=_default_range()[1])}),
+        tags={"chatsales/trigger": "reattribution"})
+def reattribute():
+    reattribute_orders()

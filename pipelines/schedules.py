@@ -1,11 +1,12 @@
-"""The nightly schedule: yesterday's partition, after the sources' cut-off."""
-from __future__ import annotations
+"""The nightly schedule: the day that just ended, after the sources' cut-off. On by default: this is a nightly
+pipeline (stop it in the UI under Automation)."""
 
 import dagster as dg
 
+from pipelines.jobs import daily_pipeline
 
-def nightly_schedule(job: dg.UnresolvedAssetJobDefinition, hour: int = 3) -> dg.ScheduleDefinition:
-    """Materialise the day that just ended, at `hour` local time (reporting timezone)."""
-    return dg.build_schedule_from_partitioned_job(
-        job, hour_of_day=hour, name="nightly",
-        description=f"Every night at {hour:02d}:00 (reporting timezone): the day that just ended.")
+NIGHTLY_HOUR = 3
+
+nightly = dg.build_schedule_from_partitioned_job(
+    daily_pipeline, hour_of_day=NIGHTLY_HOUR, name="nightly", default_status=dg.DefaultScheduleStatus.RUNNING,
+    description=f"Every night at {NIGHTLY_HOUR:02d}:00 (reporting time zone): the day that just ended.")

@@ -1,107 +1,124 @@
-"""The late-data sensor: re-runs exactly the published days that late data changes, and says why.
+"""The late-data sensor: reads the sources when they changed, then re-runs exactly the published days the
+changes affect, and says why.
 
-Its cursor is the sources' watermarks (chatsales.watermarks): what arrived since the last tick is mapped to
-the days it affects and planned into runs (chatsales.late_runs). The first tick only records where the
-sources are. Each run request selects the changed sources' assets and everything downstream of them, for
-one day or a range of consecutive days (one run), tagged with the reasons; the tick log says the same.
+Each tick does two cheap things:
+1. Compares each source with what its last extraction saw, without reading content: the chat platform's
+   signature (rows and newest instants inside the horizon), the order, POS and campaign folders' file stats.
+   A source that moved gets an extraction run (`extract_sources`).
+2. Plans re-runs from the lake's change log and the ledger (chatsales.late_runs): each published day with a
+   change newer than its publication, inside the horizon, in runs of consecutive days of `daily_pipeline`.
+The cursor is small (a digest and two marks), whatever the history: per-file state lives in the catalog.
 """
-from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from chatsales.late_runs import LateRun, plan_late_runs
-from chatsales.settings import Settings
-from chatsales.watermarks import (Watermarks, changed_files, empty_changes, file_hashes, order_changes,
-                                  sales_on_older_dialogues, scan_chat)
-from resources.pipeline_settings import PipelineSettings
-from resources.reporting_db import ReportingStore
-from resources.reporting_resource import ReportingDatabase
-from resources.sources import ChatDatabase, StoreSales, WebOrders
+from chatsales.extract.chat import scope_start, signature
+from chatsales.extract.files import listing
+from chatsales.conversation_state import ROOMS
+from chatsales.late_runs import LateRun, plan_late_runs, sales_on_older_dialogues
+from chatsales.settings import today_in
+from pipelines.config import SETTINGS
+from pipelines.jobs import DAYS, daily_pipeline, extract_sources
+from pipelines.partitions import range_tags
+from resources.chat_platform import ChatPlatformResource
+from resources.lake import LakeResource
+from resources.marketing_touchpoints import MarketingTouchpointsResource
+from resources.reporting_db import ReportingDbResource
+from resources.settings import SettingsResource
+from resources.store_sales import StoreSalesResource
+from resources.web_orders import WebOrdersResource
 
 LATE_SENSOR = "late_data"
 TRIGGER_TAG = "chatsales/trigger"
 REASONS_TAG = "chatsales/late_data"
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
-def _scan(old: Watermarks, chat_db: ChatDatabase, orders: WebOrders, pos: StoreSales, store: ReportingStore,
-          settings: PipelineSettings) -> tuple[Watermarks, pd.DataFrame]:
-    tz = settings.timezone
-    chat, changes = scan_chat(chat_db.url, old.chat, tz)
-    parts = [changes]
-    new = Watermarks(chat=chat, store_files=file_hashes(pos.store_sales_dir, "*.csv"),
-                     published_at=old.published_at)
-    if orders.shopify_shop:
-        updated = orders.read_updated_since(settings.currency, old.orders_updated_at)
-        new.orders_updated_at = (str(updated["updated_at"].max()) if len(updated) else old.orders_updated_at)
-        parts.append(order_changes(updated, "web_orders", "order_update", tz))
+def moved_sources(lake: LakeResource, chat_platform: ChatPlatformResource, web_orders: WebOrdersResource,
+                  store_sales: StoreSalesResource, marketing_touchpoints: MarketingTouchpointsResource,
+                  horizon_days: int) -> list[str]:
+    """The sources whose content moved since their last extraction (no content is read)."""
+    catalog = lake.catalog
+    moved = []
+    last = catalog.last_extraction("chat_platform")
+    if last is None:
+        moved.append("chat_platform")
     else:
-        new.order_files = file_hashes(orders.orders_dir, "*.jsonl")
-        files = changed_files(old.order_files, new.order_files)
-        if files:
-            read = orders.read(settings.currency, only=set(files))
-            parts.append(order_changes(read.frames["orders"], "web_orders", "order_file", tz))
-    files = changed_files(old.store_files, new.store_files)
-    if files:
-        read = pos.read(tz, settings.currency, only=set(files))
-        parts.append(order_changes(read.frames["orders"], "store_sales", "store_file", tz))
-    since = pd.Timestamp(old.published_at).to_pydatetime() if old.published_at else None
-    latest = store.latest_ledger_change()
-    sold, rooms, computed = store.attribution_changes_since(since, latest)   # read-then-bound: no race
-    new.published_at = str(latest) if latest is not None else old.published_at
-    parts.append(sales_on_older_dialogues(sold, rooms, computed, tz))
-    return new, pd.concat([empty_changes(), *parts], ignore_index=True)
+        since = scope_start(catalog, datetime.fromisoformat(last["started_at"]), horizon_days)
+        now = f"{since.isoformat()}|{signature(chat_platform.url, since)}"
+        if now != last["watermark"]:
+            moved.append("chat_platform")
+    folders = {"store_sales": (store_sales.store_sales_dir, "*.csv"),
+               "marketing_touchpoints": (marketing_touchpoints.campaigns_dir, "campaign*.csv")}
+    if web_orders.live:
+        moved.append("web_orders")        # an incremental pull by updated_at is the cheapest question to ask
+    else:
+        folders["web_orders"] = (web_orders.orders_dir, "*.jsonl")
+    for source, (folder, pattern) in folders.items():
+        seen = catalog.files(source)[["name", "size", "mtime_ns"]]
+        now = listing(Path(folder), pattern)
+        if not now.merge(seen, how="left", indicator=True)["_merge"].eq("both").all():
+            moved.append(source)
+    return moved
 
 
-def _request(run: LateRun, selection_of: dict[tuple[str, ...], list[dg.AssetKey]]) -> dg.RunRequest:
-    tags = {TRIGGER_TAG: "late_data", REASONS_TAG: run.why[:900]}
-    first, last = str(run.days[0]), str(run.days[-1])
-    if len(run.days) > 1:
-        return dg.RunRequest(run_key=run.run_key, asset_selection=selection_of[run.sources],
-                             tags={**tags, RANGE_START: first, RANGE_END: last})
-    return dg.RunRequest(run_key=run.run_key, partition_key=first, asset_selection=selection_of[run.sources],
+def _request(run: LateRun) -> dg.RunRequest:
+    tags = {TRIGGER_TAG: "late_data", REASONS_TAG: run.why[:900], **range_tags(run.days[0], run.days[-1])}
+    return dg.RunRequest(run_key=run.run_key, job_name=daily_pipeline.name, asset_selection=_days_selection(),
                          tags=tags)
 
 
-def late_data_sensor(job: dg.UnresolvedAssetJobDefinition, config: Settings) -> dg.SensorDefinition:
+def _days_selection() -> list[dg.AssetKey]:
+    from pipelines.definitions import defs
 
-    @dg.sensor(name=LATE_SENSOR, job=job, minimum_interval_seconds=config.sensor_interval_seconds,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Watches the sources for late data (new messages in old chatrooms, late ratings, "
-                           "questions and email fills, order updates and refunds, late or corrected POS files, "
-                           "sales on older dialogues) and re-runs exactly the published days they change, "
-                           f"up to {config.late_horizon_days} days back. Its cursor holds the sources' "
-                           "watermarks; each run's tags say why it was requested.")
-    def late_data(context: dg.SensorEvaluationContext, chat_db: ChatDatabase, orders: WebOrders,
-                  pos: StoreSales, reporting: ReportingDatabase, settings: PipelineSettings):
-        old = Watermarks.from_json(context.cursor)
-        store = reporting.store()
-        try:
-            new, changes = _scan(old or Watermarks(), chat_db, orders, pos, store, settings)
-            published = store.published_days() if old is not None else set()
-        finally:
-            store.dispose()
-        if old is None:
-            context.log.info("first tick: watermarks recorded, nothing to compare with yet")
-            return dg.SensorResult(skip_reason="watermarks recorded (first tick)", cursor=new.to_json())
-        today = datetime.now(ZoneInfo(settings.timezone)).date()
-        tick = hashlib.sha1(new.to_json().encode()).hexdigest()
-        plan = plan_late_runs(changes, published, today, config.late_horizon_days, tick)
-        context.log.info(f"{len(changes)} change(s) found: {plan.summary()}")
-        if not plan.runs:
-            return dg.SensorResult(skip_reason=plan.summary(), cursor=new.to_json())
-        graph = context.repository_def.asset_graph
-        selection_of = {}
-        for run in plan.runs:
-            if run.sources not in selection_of:
-                roots = dg.AssetSelection.assets(*run.sources)     # a source asset, or kpi_daily
-                selection_of[run.sources] = sorted(roots.downstream().resolve(graph))
-        return dg.SensorResult(run_requests=[_request(run, selection_of) for run in plan.runs],
-                               cursor=new.to_json())
+    return sorted(DAYS.resolve(defs.resolve_asset_graph()))
 
-    return late_data
+
+@dg.sensor(name=LATE_SENSOR, jobs=[daily_pipeline, extract_sources],
+           minimum_interval_seconds=SETTINGS.sensor_interval_seconds, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Reads the sources when they change (late messages, ratings, questions, email fills, order "
+                       "updates and refunds, late or corrected POS files, campaign clicks), then re-runs exactly "
+                       f"the published days the changes affect, up to {SETTINGS.late_horizon_days} days back. "
+                       "Each tick's log names the days it re-runs or leaves alone, and why; each run's tags too.")
+def late_data(context: dg.SensorEvaluationContext, lake: LakeResource, chat_platform: ChatPlatformResource,
+              web_orders: WebOrdersResource, store_sales: StoreSalesResource,
+              marketing_touchpoints: MarketingTouchpointsResource, reporting_db: ReportingDbResource,
+              settings: SettingsResource):
+    requests = []
+    moved = moved_sources(lake, chat_platform, web_orders, store_sales, marketing_touchpoints,
+                          settings.late_horizon_days)
+    mark = lake.catalog.last_seq()
+    if moved:
+        digest = hashlib.sha1(f"{sorted(moved)}|{mark}|{context.cursor}".encode()).hexdigest()[:20]
+        requests.append(dg.RunRequest(run_key=f"extract-{digest}", job_name=extract_sources.name,
+                                      tags={TRIGGER_TAG: "late_data", REASONS_TAG: "changed: " + ", ".join(moved)}))
+        context.log.info(f"sources that changed since their last read: {', '.join(moved)}: reading them")
+    db = reporting_db.db
+    try:
+        published = db.pipeline_days()[["day", "lake_seq"]]
+        horizon_first = today_in(settings.timezone).toordinal() - settings.late_horizon_days
+        recent = published[[d.toordinal() >= horizon_first for d in published["day"]]]
+        changes = lake.catalog.changes_since(int(recent["lake_seq"].min()) if len(recent) else mark)
+        ledger_mark = db.latest_ledger_change()
+        stale = pd.DataFrame({"what": pd.Series(dtype="str"), "day": pd.Series(dtype="object")})
+        if len(recent):
+            oldest = db.read_table("pipeline_days", days=list(recent["day"]))["computed_at"].min()
+            sold, computed = db.attribution_changes_since(oldest.to_pydatetime(), ledger_mark)
+            if len(sold):
+                rooms = lake.lake.read(ROOMS, columns=["chatroom_id", "established_at"])
+                stale = sales_on_older_dialogues(sold, rooms[rooms["chatroom_id"].isin(sold["chatroom_id"])],
+                                                 computed, settings.timezone)
+        plan = plan_late_runs(changes, published, stale, today_in(settings.timezone), settings.late_horizon_days)
+    finally:
+        db.dispose()
+    context.log.info(f"{len(changes)} change(s) since the oldest publication in the horizon: {plan.summary()}")
+    requests += [_request(run) for run in plan.runs]
+    cursor = json.dumps({"lake_seq": mark, "ledger": str(ledger_mark), "moved": sorted(moved)})
+    if not requests:
+        return dg.SensorResult(skip_reason=plan.summary(), cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)

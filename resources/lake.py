@@ -1,15 +1,10 @@
-"""Where assets keep what they hand to each other: Parquet files under CHATSALES_HOME/lake.
+"""The lake as Dagster sees it: a resource for the source datasets, the state and the catalog, and the IO
+manager through which the daily assets hand their days to each other.
 
-Two layouts, chosen by the asset's `lake_layout` metadata:
-
-- `snapshot`: the current state of something that is read or rebuilt whole (a source as it is tonight,
-  the attribution of every order). A run replaces it; any partition loads the same, latest snapshot.
-- `daily`: rows keyed by a `day` column (reporting-timezone date). A run writes one folder per partition
-  day it covers, including empty days, so a re-run clears stale rows; a load reads exactly the days asked
-  for, whichever run wrote them. A day never written is an error that names the asset and the day.
-
-An output is a DataFrame or a dict of DataFrames (several tables of one asset). Each folder is written
-beside its target and swapped in, so a crash never leaves a half-written snapshot or day visible.
+The IO manager writes one folder per partition day (`pipeline/<asset>/day=YYYY-MM-DD/<table>.parquet`),
+including empty days, so a re-run clears stale rows; a load reads exactly the days asked for, whichever run
+wrote them. A day never written is an error that names the asset and the day. Each folder is written beside
+its target and swapped in, so a crash never leaves a half-written day visible.
 """
 from __future__ import annotations
 
@@ -20,7 +15,26 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from chatsales.lake.catalog import CATALOG_FILE, Catalog
+from chatsales.lake.store import Lake
+
 SINGLE = "__frame__"
+PIPELINE = "pipeline"
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The lake folder (CHATSALES_LAKE_DIR) and the reporting time zone its partitions are days of."""
+
+    lake_dir: str
+    timezone: str
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(Path(self.lake_dir), self.timezone)
+
+    @property
+    def catalog(self) -> Catalog:
+        return Catalog(Path(self.lake_dir) / CATALOG_FILE)
 
 
 def _write_tables(target: Path, tables: dict[str, pd.DataFrame]) -> None:
@@ -36,10 +50,6 @@ def _write_tables(target: Path, tables: dict[str, pd.DataFrame]) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _read_tables(folder: Path) -> dict[str, pd.DataFrame]:
-    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
-
-
 def _as_tables(obj) -> dict[str, pd.DataFrame]:
     if isinstance(obj, pd.DataFrame):
         return {SINGLE: obj}
@@ -48,30 +58,17 @@ def _as_tables(obj) -> dict[str, pd.DataFrame]:
     raise TypeError(f"the lake stores DataFrames or dicts of DataFrames, not {type(obj).__name__}")
 
 
-def _unwrap(tables: dict[str, pd.DataFrame]):
-    return tables[SINGLE] if set(tables) == {SINGLE} else tables
-
-
 class LakeIOManager(dg.ConfigurableIOManager):
-    """Parquet files per asset: a current snapshot, or one folder per day (see the module docstring)."""
+    """Per-day Parquet hand-over between the daily assets (see the module docstring)."""
 
-    base_dir: str
+    lake_dir: str
 
     def _root(self, key: dg.AssetKey) -> Path:
-        return Path(self.base_dir).joinpath(*key.path)
-
-    @staticmethod
-    def _layout(definition_metadata) -> str:
-        layout = (definition_metadata or {}).get("lake_layout", "snapshot")
-        return getattr(layout, "value", layout)
+        return Path(self.lake_dir, PIPELINE).joinpath(*key.path)
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         tables = _as_tables(obj)
-        root = self._root(context.asset_key)
-        if self._layout(context.definition_metadata) == "snapshot":
-            _write_tables(root / "current", tables)
-            return
-        keys = context.asset_partition_keys if context.has_asset_partitions else []
+        keys = context.asset_partition_keys
         day_text = {name: frame["day"].astype(str) for name, frame in tables.items()}
         for name, text in day_text.items():
             stray = sorted(set(text) - set(keys))
@@ -79,25 +76,17 @@ class LakeIOManager(dg.ConfigurableIOManager):
                 raise ValueError(f"{context.asset_key.to_user_string()}: table {name} has rows for days "
                                  f"{stray[:3]} outside the run's partitions")
         for key in keys:
-            _write_tables(root / f"day={key}",
-                          {name: frame[day_text[name].eq(key).to_numpy()]
-                           for name, frame in tables.items()})
+            _write_tables(self._root(context.asset_key) / f"day={key}",
+                          {name: frame[day_text[name].eq(key).to_numpy()] for name, frame in tables.items()})
 
     def load_input(self, context: dg.InputContext):
-        upstream = context.upstream_output
-        root = self._root(context.asset_key)
-        if self._layout(upstream.definition_metadata if upstream else None) == "snapshot":
-            folder = root / "current"
-            if not folder.exists():
-                raise FileNotFoundError(f"{context.asset_key.to_user_string()} has never been "
-                                        f"materialised: no snapshot at {folder}")
-            return _unwrap(_read_tables(folder))
         parts: dict[str, list[pd.DataFrame]] = {}
         for key in context.asset_partition_keys:
-            folder = root / f"day={key}"
+            folder = self._root(context.asset_key) / f"day={key}"
             if not folder.exists():
                 raise FileNotFoundError(f"{context.asset_key.to_user_string()} has no data for day {key}: "
                                         "materialise that partition first")
-            for name, frame in _read_tables(folder).items():
-                parts.setdefault(name, []).append(frame)
-        return _unwrap({name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()})
+            for path in sorted(folder.glob("*.parquet")):
+                parts.setdefault(path.stem, []).append(pd.read_parquet(path))
+        tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+        return tables[SINGLE] if set(tables) == {SINGLE} else tables

@@ -63,7 +63,8 @@ def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
 
 def expand(changes: pd.DataFrame, first: date, last: date) -> pd.DataFrame:
-    """One row per (what, day) for the days of the spans inside first..last: what a planner works on."""
+    """One row per (what, day) for the days of the spans inside first..last (with the change's other
+    columns but the span, e.g. its seq): what a planner works on."""
     if changes.empty:
         return pd.DataFrame({"what": pd.Series(dtype="str"), "day": pd.Series(dtype="object")})
     lo = np.maximum(pd.to_datetime(changes["first_day"]).to_numpy(dtype="datetime64[D]"), np.datetime64(first, "D"))
@@ -72,4 +73,7 @@ def expand(changes: pd.DataFrame, first: date, last: date) -> pd.DataFrame:
     row = np.repeat(np.arange(len(changes)), n)
     step = np.arange(len(row)) - np.repeat(np.cumsum(n) - n, n)
     days = (np.repeat(lo, n) + step.astype("timedelta64[D]")).astype(object)
-    return pd.DataFrame({"what": changes["what"].to_numpy()[row], "day": days}).drop_duplicates(ignore_index=True)
+    other = changes.drop(columns=["first_day", "last_day", "rows", "what"], errors="ignore")
+    out = pd.DataFrame({"what": changes["what"].to_numpy()[row], "day": days,
+                        **{c: other[c].to_numpy()[row] for c in other.columns}})
+    return out.drop_duplicates(ignore_index=True)

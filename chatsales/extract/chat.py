@@ -10,9 +10,11 @@ Index the instant columns in the platform's database (the demo does): the scope 
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 
 import pandas as pd
+import sqlalchemy as sa
 
 from chatsales import schema
 from chatsales.contract import concat_rejects
@@ -22,7 +24,7 @@ from chatsales.lake.catalog import Catalog
 from chatsales.lake.datasets import CHAT_DATASETS
 from chatsales.lake.store import Lake, Upserted
 from chatsales.pii import hash_emails, normalise_emails
-from chatsales.sources.chat_db import ORDER, SOURCE, _read_raw, _validate
+from chatsales.sources.chat_db import ORDER, SOURCE, _read_raw, _validate, check_reachable
 
 # the instants that mark a row as touched: created, or changed later (data contract: what may change)
 TOUCHED_BY = {
@@ -54,6 +56,29 @@ def scope_queries(since: datetime) -> dict[str, tuple[str, dict]]:
     where = {table: _touched(table) for table in TOUCHED_BY}
     where.update(chatrooms=rooms, visitors=visitors)
     return {table: (clause, params) for table, clause in where.items()}
+
+
+EVERYTHING = datetime(2000, 1, 1)
+
+
+def signature(url: str, since: datetime | None) -> str:
+    """A digest of what the scope holds now: rows and newest instant of every touched column per table. A
+    late row, a new message, a rating given or an email filled in changes it; the sensor compares it with
+    the one the last extraction recorded, without reading a row."""
+    since = since or EVERYTHING
+    selects = []
+    for table, columns in TOUCHED_BY.items():
+        aggregates = ", ".join(f"count({c}), max({c})" for c in columns)
+        selects.append(f"SELECT '{table}', count(*), {aggregates} FROM {table} WHERE {_touched(table)}")
+    check_reachable(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = [tuple(conn.execute(sa.text(query), {"since": since.strftime("%Y-%m-%d %H:%M:%S")}).one())
+                     for query in selects]
+    finally:
+        engine.dispose()
+    return hashlib.sha1(repr(found).encode()).hexdigest()
 
 
 def scope_start(catalog: Catalog, now: datetime, horizon_days: int) -> datetime | None:
@@ -172,12 +197,13 @@ def extract_chat(url: str, lake: Lake, catalog: Catalog, *, pii_key: str, horizo
     """Read the chat platform since its watermark into the lake; returns what it did and what changed
     (the upserts feed the conversation state)."""
     since = scope_start(catalog, now, horizon_days)
+    marked = f"{(since or EVERYTHING).isoformat()}|{signature(url, since)}"   # before the read: never later
     rows, rejects = read_chat(url, lake, since, pii_key)
     upserted = {table: lake.plan_upsert(CHAT_DATASETS[table], frame) for table, frame in rows.items()}
     changes = row_changes(upserted, lake.timezone, window_days, catalog, now.date())
     scope = "every row" if since is None else f"rows touched since {since:%Y-%m-%d %H:%M} UTC"
     result = Extracted(SOURCE, count_rows(rows), rejects, {t: len(u.new) for t, u in upserted.items()},
-                       changes, scope)
+                       changes, scope, details={"signature": marked})
     return result, upserted
 
 

@@ -10,6 +10,7 @@ rows again, which changes nothing in the lake but is recorded again. The waterma
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from chatsales.extract import Extracted, empty_changes
 from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.extract.chat import extract_chat
 from chatsales.extract.files import changed_files
-from chatsales.extract.orders import OrderPlan, extract_orders
+from chatsales.days import SESSION_DAYS_KEY
+from chatsales.extract.orders import extract_orders
 from chatsales.lake.catalog import Catalog, utc_now
 from chatsales.lake.datasets import CAMPAIGNS, CLICKS
 from chatsales.lake.store import Lake, Upserted
@@ -34,6 +36,14 @@ STATE_CURSOR = "state_extraction"
 
 class RejectsOverThreshold(RuntimeError):
     """A source's rejects pass CHATSALES_REJECT_THRESHOLD: nothing of it is written."""
+
+
+@dataclass
+class Planned:
+    """An extraction read and checked, not written yet: `write()` records and writes it."""
+
+    extracted: Extracted
+    write: Callable[[], int]
 
 
 def commit(lake: Lake, catalog: Catalog, extracted: Extracted, upserts: list[Upserted], *, run_id: str | None,
@@ -57,30 +67,48 @@ def commit(lake: Lake, catalog: Catalog, extracted: Extracted, upserts: list[Ups
     return extraction
 
 
-def check_rejects(extracted: Extracted, threshold: float, force: bool) -> None:
-    """Refuse a read whose rejects pass the threshold (a rejected file counts by its rows), unless forced."""
-    if extracted.reject_share > threshold and not force:
-        raise RejectsOverThreshold(
+def rejects_problem(extracted: Extracted, threshold: float) -> str | None:
+    """One line when a read's rejects pass the threshold (a rejected file counts by its rows)."""
+    if extracted.reject_share > threshold:
+        return (
             f"{extracted.source}: {extracted.reject_rows:,} of {extracted.read_rows + extracted.reject_rows:,} "
             f"rows rejected ({extracted.reject_share:.1%}), above CHATSALES_REJECT_THRESHOLD={threshold:g}; "
             "nothing of this source was written (see the rejects table; --force publishes anyway)")
+    return None
 
 
-def extract_chat_platform(url: str, lake: Lake, catalog: Catalog, *, pii_key: str, horizon_days: int,
-                          window_days: int, threshold: float, force: bool = False, run_id: str | None = None,
-                          now: datetime | None = None) -> Extracted:
+def check_rejects(extracted: Extracted, threshold: float, force: bool) -> None:
+    """Refuse a read whose rejects pass the threshold, unless forced."""
+    problem = rejects_problem(extracted, threshold)
+    if problem and not force:
+        raise RejectsOverThreshold(problem)
+
+
+def plan_chat_platform(url: str, lake: Lake, catalog: Catalog, *, pii_key: str, horizon_days: int,
+                       window_days: int, run_id: str | None = None, now: datetime | None = None) -> Planned:
     now = now or datetime.now(timezone.utc)
     extracted, upserted = extract_chat(url, lake, catalog, pii_key=pii_key, horizon_days=horizon_days,
                                        window_days=window_days, now=now, run_id=run_id)
-    check_rejects(extracted, threshold, force)
-    commit(lake, catalog, extracted, list(upserted.values()), run_id=run_id, started_at=now.isoformat(),
-           scope_since=extracted.scope)
-    return extracted
+    longest = _longest_session_days(upserted["member_sessions"].new)
+
+    def write() -> int:
+        done = commit(lake, catalog, extracted, list(upserted.values()), run_id=run_id, started_at=now.isoformat(),
+                      scope_since=extracted.scope, watermark=extracted.details["signature"])
+        if longest > int(catalog.get(SESSION_DAYS_KEY) or 1):
+            catalog.set(SESSION_DAYS_KEY, str(longest))
+        return done
+    return Planned(extracted, write)
 
 
-def extract_file_orders(source: str, folder: Path, pattern: str, read: Callable[[set[str]], SourceFrames],
-                        lake: Lake, catalog: Catalog, *, pii_key: str, threshold: float, force: bool = False,
-                        run_id: str | None = None) -> Extracted:
+def _longest_session_days(sessions: pd.DataFrame) -> int:
+    """Whole days a session may span back from a day (the day facts read sessions started that far back)."""
+    if sessions.empty:
+        return 1
+    return int(((sessions["ended_at"] - sessions["started_at"]).max() / pd.Timedelta(days=1)) // 1) + 1
+
+
+def plan_file_orders(source: str, folder: Path, pattern: str, read: Callable[[set[str]], SourceFrames],
+                     lake: Lake, catalog: Catalog, *, pii_key: str, run_id: str | None = None) -> Planned:
     """Orders or receipts from the files of `folder` that are new or changed (`read(names)` reads them)."""
     started = utc_now()
     to_read, touched = changed_files(folder, pattern, catalog.files(source))
@@ -88,17 +116,16 @@ def extract_file_orders(source: str, folder: Path, pattern: str, read: Callable[
     frames = read(names) if names else None
     if frames is None:
         extracted = Extracted(source, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
-        commit(lake, catalog, extracted, [], run_id=run_id, started_at=started, files=touched)
-        return extracted
+        return Planned(extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started,
+                                                 files=touched))
     statuses = to_read["status"].value_counts()
     scope = ", ".join(f"{n} {status} file{'s' if n > 1 else ''}" for status, n in statuses.items())
     extracted, plan = extract_orders(frames, source, lake, catalog, pii_key=pii_key, scope=scope)
-    check_rejects(extracted, threshold, force)
     rows = _rows_per_file(frames, to_read)
-    commit(lake, catalog, extracted, plan.upserts, run_id=run_id, started_at=started,
-           files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True), index=plan.index)
     extracted.details["files"] = sorted(names)
-    return extracted
+    return Planned(extracted, lambda: commit(lake, catalog, extracted, plan.upserts, run_id=run_id,
+                                             started_at=started, index=plan.index,
+                                             files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True)))
 
 
 def _rows_per_file(frames: SourceFrames, files: pd.DataFrame) -> pd.DataFrame:
@@ -107,9 +134,8 @@ def _rows_per_file(frames: SourceFrames, files: pd.DataFrame) -> pd.DataFrame:
     return files.drop(columns="status").assign(rows=files["name"].map(counts).fillna(0).astype("int64"))
 
 
-def extract_pulled_orders(pull: Callable[[str | None], tuple[SourceFrames, str | None]], lake: Lake,
-                          catalog: Catalog, *, pii_key: str, threshold: float, force: bool = False,
-                          run_id: str | None = None) -> Extracted:
+def plan_pulled_orders(pull: Callable[[str | None], tuple[SourceFrames, str | None]], lake: Lake,
+                       catalog: Catalog, *, pii_key: str, run_id: str | None = None) -> Planned:
     """Live orders (Shopify): those updated since the last pull's newest `updated_at` (`pull(since)` returns
     the frames and the new watermark)."""
     started = utc_now()
@@ -118,22 +144,20 @@ def extract_pulled_orders(pull: Callable[[str | None], tuple[SourceFrames, str |
     frames, watermark = pull(since)
     extracted, plan = extract_orders(frames, "web_orders", lake, catalog, pii_key=pii_key,
                                      scope=f"orders updated since {since}" if since else "every order")
-    check_rejects(extracted, threshold, force)
-    commit(lake, catalog, extracted, plan.upserts, run_id=run_id, started_at=started, index=plan.index,
-           watermark=watermark or since)
-    return extracted
+    return Planned(extracted, lambda: commit(lake, catalog, extracted, plan.upserts, run_id=run_id,
+                                             started_at=started, index=plan.index, watermark=watermark or since))
 
 
-def extract_campaigns(folder: Path, lake: Lake, catalog: Catalog, *, pii_key: str, campaign_window_days: int,
-                      threshold: float, force: bool = False, run_id: str | None = None) -> Extracted:
+def plan_campaigns(folder: Path, lake: Lake, catalog: Catalog, *, pii_key: str, campaign_window_days: int,
+                   run_id: str | None = None) -> Planned:
     """The campaign files, read again whole when either changed (they are small); clicks by line."""
     source = "marketing_touchpoints"
     started = utc_now()
     to_read, touched = changed_files(folder, "campaign*.csv", catalog.files(source))
     if to_read.empty:
         extracted = Extracted(source, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
-        commit(lake, catalog, extracted, [], run_id=run_id, started_at=started, files=touched)
-        return extracted
+        return Planned(extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started,
+                                                 files=touched))
     read = read_campaigns_dir(folder)
     campaigns = read.frames["campaigns"]
     clicks = read.frames["campaign_clicks"]
@@ -152,12 +176,10 @@ def extract_campaigns(folder: Path, lake: Lake, catalog: Catalog, *, pii_key: st
     extracted = Extracted(source, len(campaigns) + len(clicks), read.rejects,
                           {"campaigns": len(plans[0].new), "campaign_clicks": len(plans[1].new)}, changes,
                           ", ".join(sorted(to_read["name"])))
-    check_rejects(extracted, threshold, force)
     rows = to_read.drop(columns="status").assign(rows=to_read["name"].map(
         {"campaigns.csv": len(campaigns), "campaign_clicks.csv": len(clicks)}).fillna(0).astype("int64"))
-    commit(lake, catalog, extracted, plans, run_id=run_id, started_at=started,
-           files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True))
-    return extracted
+    return Planned(extracted, lambda: commit(lake, catalog, extracted, plans, run_id=run_id, started_at=started,
+                                             files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True)))
 
 
 def _by_partition(lake: Lake, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:

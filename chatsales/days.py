@@ -1,0 +1,190 @@
+"""The chain for a range of reporting days: what each step reads of the lake and the state, and computes.
+
+Day-local: a day reads its own orders and chat activity, the chat activity of the attribution window before
+it (and of two days after it, for the 24-hour answer of Chat-Card-9), and the state tables: chatrooms and
+requests with their milestones, room days, products shown, the order index for first orders. The Dagster
+assets and the re-attribution job both call these functions, so there is one chain.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+from chatsales import schema
+from chatsales.attribution import ChatWindow, attribute_orders
+from chatsales.campaigns import credit_orders
+from chatsales.conversation_state import REQUESTS, ROOM_PRODUCT, ROOMS, last_message_before
+from chatsales.customer_keys import order_identities
+from chatsales.extract.orders import customer_key, first_sales as index_first_sales
+from chatsales.facts import (Facts, chatroom_facts, hook_facts, message_facts, order_facts, rating_facts,
+                             request_facts, session_facts)
+from chatsales.identity import order_candidates
+from chatsales.insights import order_line_facts
+from chatsales.lake.catalog import Catalog
+from chatsales.lake.datasets import CAMPAIGNS, CHAT_DATASETS, CLICKS, ORDER_DATASETS
+from chatsales.lake.store import Lake
+from chatsales.period import local_midnight_us
+from chatsales.publication import attributed_order_rows
+
+ANSWER_DAYS = 2       # Chat-Card-9 looks up to 24 h after a first visitor message: two local days at most
+SESSION_DAYS_KEY = "longest_session_days"
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Consecutive reporting days first..last in a time zone."""
+
+    first: date
+    last: date
+    timezone: str
+
+    @classmethod
+    def of(cls, days: Sequence[date], timezone: str) -> "DayRange":
+        days = sorted(days)
+        if (days[-1] - days[0]).days + 1 != len(set(days)):
+            raise ValueError(f"days {days[0]}..{days[-1]} are not consecutive")
+        return cls(days[0], days[-1], timezone)
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+    def widened(self, before: int = 0, after: int = 0) -> "DayRange":
+        return DayRange(self.first - timedelta(days=before), self.last + timedelta(days=after), self.timezone)
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The local midnight after the last day (UTC)."""
+        return pd.Timestamp(local_midnight_us(self.last + timedelta(days=1), self.timezone), unit="us", tz="UTC")
+
+    def label(self) -> str:
+        return str(self.first) if self.first == self.last else f"{self.first}..{self.last}"
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+def orders_of(lake: Lake, days: DayRange) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Web orders and receipts placed on the days (latest versions, lake shape), and their lines."""
+    orders, lines = [], []
+    for datasets in ORDER_DATASETS.values():
+        orders.append(lake.read_days(datasets["orders"], days.first, days.last))
+        lines.append(lake.read_days(datasets["order_lines"], days.first, days.last))
+    return pd.concat(orders, ignore_index=True), pd.concat(lines, ignore_index=True)
+
+
+def conversation_state(lake: Lake) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(chatrooms, requests): the state tables, whole (one row per chatroom and request, never per message)."""
+    return lake.read(ROOMS), lake.read(REQUESTS)
+
+
+def chat_activity(lake: Lake, rooms: pd.DataFrame, days: DayRange) -> pd.DataFrame:
+    """The counted messages of the external chatrooms sent on the days (the messages fact)."""
+    messages = lake.read_days(CHAT_DATASETS["messages"], days.first, days.last)
+    return message_facts(messages, rooms[~rooms["is_internal"].to_numpy(bool)], days.timezone)
+
+
+def members(lake: Lake) -> pd.DataFrame:
+    return lake.read(CHAT_DATASETS["members"])
+
+
+# --- identity and attribution ------------------------------------------------------------------------------
+
+def identities(orders: pd.DataFrame, lake: Lake, rooms: pd.DataFrame) -> pd.DataFrame:
+    """One row per (order, candidate chatroom) with the strongest key reaching it (identity.py)."""
+    return order_candidates(orders, lake.read(CHAT_DATASETS["visitors"]), rooms,
+                            lake.read(CHAT_DATASETS["identity_links"]))
+
+
+def identity_summary(orders: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    return order_identities(orders, candidates)
+
+
+def attribution_window(lake: Lake, rooms: pd.DataFrame, activity: pd.DataFrame) -> ChatWindow:
+    """The chat an attribution of some days reads: the chatrooms' milestones, the window's counted messages,
+    and the room days for a chatroom silent through the whole window."""
+    return ChatWindow(rooms, activity[["chatroom_id", "sent_at", "sender"]],
+                      older=lambda ids, before: last_message_before(lake, ids, before))
+
+
+def first_order_flags(orders: pd.DataFrame, catalog: Catalog) -> pd.Series:
+    """Whether each order is its customer's first sale among every order read (NA: no customer known)."""
+    customers = customer_key(orders)
+    first = index_first_sales(catalog.orders_of("customer", customers.dropna()))
+    mine = first.set_index("customer").reindex(customers.to_numpy())
+    is_first = (mine["order_id"].to_numpy() == orders["order_id"].to_numpy()) & (
+        mine["sales_channel"].to_numpy() == orders["sales_channel"].to_numpy())
+    return pd.Series(is_first, index=orders.index, dtype="boolean").mask(customers.isna())
+
+
+def attribute_days(orders: pd.DataFrame, candidates: pd.DataFrame, lake: Lake, window: ChatWindow,
+                   window_days: int, catalog: Catalog, timezone: str) -> pd.DataFrame:
+    """The attributed_orders rows of the days' orders."""
+    attribution = attribute_orders(orders, lake.read(CHAT_DATASETS["visitors"]),
+                                   lake.read(CHAT_DATASETS["identity_links"]), window, window_days,
+                                   candidates=candidates)
+    return attributed_order_rows(orders, attribution, timezone=timezone, first_orders=first_order_flags(orders,
+                                                                                                        catalog))
+
+
+# --- facts and KPIs -----------------------------------------------------------------------------------------
+
+def longest_session_days(catalog: Catalog) -> int:
+    return int(catalog.get(SESSION_DAYS_KEY) or 1)
+
+
+def day_facts(lake: Lake, days: DayRange, rooms: pd.DataFrame, people: pd.DataFrame, rows: pd.DataFrame,
+              lines: pd.DataFrame, window_messages: pd.DataFrame, session_days: int) -> dict[str, pd.DataFrame]:
+    """The facts of the days that are not chat activity: ratings, hook events, member sessions (the pieces
+    of the days, sessions being split at local midnight), orders with their attribution, and the lines of
+    attributed sales (shown before the order: the state's products shown)."""
+    tz = days.timezone
+    external = rooms[~rooms["is_internal"].to_numpy(bool)]
+    ratings = lake.read_days(CHAT_DATASETS["ratings"], days.first, days.last)
+    hooks = lake.read_days(CHAT_DATASETS["hook_events"], days.first, days.last)
+    sessions = lake.read_days(CHAT_DATASETS["member_sessions"], days.first - timedelta(days=session_days), days.last)
+    pieces = session_facts(sessions, people, tz)
+    pieces = pieces[pieces["day"].isin(set(days.days))].reset_index(drop=True)
+    orders = order_facts(rows, window_messages, people.set_index("member_id")["role"])
+    shown = lake.read(ROOM_PRODUCT)
+    return {"ratings": rating_facts(ratings, external, people, tz), "hook_events": hook_facts(hooks, people, tz),
+            "member_sessions": pieces, "orders": orders,
+            "order_lines": order_line_facts(orders, lines, shown=shown)}
+
+
+def kpi_facts(rooms: pd.DataFrame, requests: pd.DataFrame, people: pd.DataFrame, first_sales: pd.Series,
+              activity: pd.DataFrame, facts: dict[str, pd.DataFrame], timezone: str) -> Facts:
+    """Everything the KPIs of the days read: the state's chatrooms and requests, the chat activity of the
+    days and of the two days after them, the days' other facts."""
+    return Facts(requests=request_facts(requests, people, timezone),
+                 chatrooms=chatroom_facts(rooms, people, first_sales, timezone), messages=activity, **facts)
+
+
+def state_facts(rooms: pd.DataFrame, requests: pd.DataFrame, people: pd.DataFrame, timezone: str
+                ) -> dict[str, pd.DataFrame]:
+    """The chatroom and request facts of the state, as published (the chatrooms' first sales are added by
+    the publication, from what it publishes)."""
+    chatrooms = chatroom_facts(rooms, people, pd.Series(dtype=schema.TS), timezone).drop(columns="first_sale_at")
+    return {"requests": request_facts(requests, people, timezone), "chatrooms": chatrooms}
+
+
+def merged_first_sales(published: pd.Series, rows: pd.DataFrame) -> pd.Series:
+    """Each chatroom's first attributed sale: from the days published outside this run (`published`) and the
+    run's own rows."""
+    sales = rows[rows["attributed"].astype(bool) & rows["is_sale"].astype(bool)]
+    mine = sales.groupby("chatroom_id")["placed_at"].min()
+    both = pd.concat([published.astype(schema.TS), mine.astype(schema.TS)])
+    return both.groupby(level=0).min()
+
+
+def campaign_orders(lake: Lake, rows: pd.DataFrame, days: DayRange, window_days: int) -> pd.DataFrame:
+    """Smgo-1: the days' sales credited to the campaign of the customer's latest click in the window."""
+    clicks = lake.read_days(CLICKS, days.first - timedelta(days=window_days + 1), days.last)
+    campaigns = lake.read(CAMPAIGNS).set_index("campaign_id")
+    hashed = clicks.assign(kind=clicks["campaign_id"].map(campaigns["kind"]).astype("str"),
+                           campaign_name=clicks["campaign_id"].map(campaigns["name"]).astype("str"))
+    hashed = hashed[hashed["customer_hash"].notna()].reset_index(drop=True)
+    return credit_orders(rows, hashed, window_days)
+
