@@ -44,7 +44,7 @@ def prepare(workdir: Path, scale: float, days: int, chunk_days: int | None = Non
 
     from chatsales.demo import generate_demo
     from chatsales.settings import load_settings
-    from pipelines.definitions import build_definitions
+    from pipelines.definitions import definitions_for
     from pipelines.jobs import DAILY_JOB
     from pipelines.partitions import range_tags
 
@@ -62,7 +62,7 @@ def prepare(workdir: Path, scale: float, days: int, chunk_days: int | None = Non
     if direct:
         pipeline = publish_facts_directly(settings, manifest, chunk_days or days)
         return _done(done, scale, days, manifest, url, generated, pipeline)
-    job = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     (workdir / "dagster").mkdir(exist_ok=True)
     step = timedelta(days=chunk_days or days)
     with dg.DagsterInstance.local_temp(str(workdir / "dagster")) as instance:
@@ -102,7 +102,7 @@ def publish_facts_directly(settings, manifest, chunk_days: int) -> float:
     from chatsales.sources.chat_db import read_chat_db
     from chatsales.sources.orders import read_orders_dir
     from chatsales.sources.store_sales import read_store_sales_dir
-    from resources.reporting_db import ReportingStore
+    from chatsales.reporting.store import ReportingDb as ReportingStore
 
     started = time.perf_counter()
     chat = read_chat_db(settings.chat_db_url).frames

@@ -26,7 +26,7 @@ def one_scale(scale: float, days: int, workdir: Path) -> dict:
 
     from chatsales.demo import generate_demo
     from chatsales.settings import load_settings
-    from pipelines.definitions import build_definitions
+    from pipelines.definitions import definitions_for
     from pipelines.jobs import DAILY_JOB
     from pipelines.partitions import range_tags
 
@@ -42,7 +42,7 @@ def one_scale(scale: float, days: int, workdir: Path) -> dict:
         "CHATSALES_STORE_SALES_DIR": str(manifest.store_sales_dir),
         "CHATSALES_CAMPAIGNS_DIR": str(manifest.campaigns_dir),
     })
-    job = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     dagster_home = workdir / "dagster"
     dagster_home.mkdir()
     with dg.DagsterInstance.local_temp(str(dagster_home)) as instance:

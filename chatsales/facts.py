@@ -36,7 +36,7 @@ class Facts:
 
     def __post_init__(self):
         for name in ROOM_KEYED:
-            setattr(self, name, _with_room_key(getattr(self, name)))
+            setattr(self, name, with_room_key(getattr(self, name)))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -105,7 +105,7 @@ def check_room_keys(rooms: pd.DataFrame) -> None:
                          "same 64-bit room key; rename one of them in the chat platform")
 
 
-def _with_room_key(frame: pd.DataFrame) -> pd.DataFrame:
+def with_room_key(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with `room` (facts built by hand, or published before `room` existed, get it here)."""
     if "chatroom_id" not in frame.columns or ("room" in frame.columns and frame["room"].dtype == "int64"):
         return frame
@@ -148,7 +148,7 @@ def chatroom_facts(state: pd.DataFrame, members: pd.DataFrame, first_sales: pd.S
     rooms = state[~state["is_internal"].to_numpy(bool)].reset_index(drop=True)
     out = rooms.assign(role=_roles(members, rooms["member_id"]), day=local_day(rooms["started_at"], timezone),
                        first_sale_at=_instants_of(rooms["chatroom_id"], first_sales))
-    return out[ROOM_FACT_COLUMNS]
+    return with_room_key(out[ROOM_FACT_COLUMNS])
 
 
 def request_facts(state: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
@@ -163,13 +163,13 @@ def message_facts(messages: pd.DataFrame, rooms: pd.DataFrame, timezone: str) ->
     msgs = counted_messages(messages)
     msgs = msgs[msgs["chatroom_id"].isin(rooms["chatroom_id"])]
     out = msgs[["message_id", "chatroom_id", "sender", "sent_at", "kind", "product_id", "email_filled_at"]]
-    return out.reset_index(drop=True).assign(day=lambda m: local_day(m["sent_at"], timezone))
+    return with_room_key(out.reset_index(drop=True).assign(day=lambda m: local_day(m["sent_at"], timezone)))
 
 
 def rating_facts(ratings: pd.DataFrame, rooms: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
     """Ratings of the external chatrooms, by the day they were requested."""
     out = ratings[ratings["chatroom_id"].isin(rooms["chatroom_id"])].reset_index(drop=True)
-    return out.assign(day=local_day(out["requested_at"], timezone), role=_roles(members, out["member_id"]))
+    return with_room_key(out.assign(day=local_day(out["requested_at"], timezone), role=_roles(members, out["member_id"])))
 
 
 def hook_facts(hooks: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:

@@ -5,25 +5,23 @@ from __future__ import annotations
 
 from datetime import date
 
+from chatsales.reporting.store import ReportingDb
+
 
 class NothingPublished(LookupError):
     """The reporting database holds no published facts yet (the pipeline has not run)."""
 
 
-def stored_facts(reporting_url: str, first: date | None = None, last: date | None = None):
+def stored_facts(reporting_url: str, first: date | None = None, last: date | None = None, *,
+                 read_only: bool = False):
     """The fact tables of the reporting database (order_lines may be missing in a database published before
     it existed: then no line facts). With first..last, only what a period inside it needs: the history of
     requests and chatrooms, the days around the period of the others (facts.PERIOD_BOUND)."""
     from chatsales.facts import ORDER, PERIOD_BOUND, QUERY_SKIPS, days_to_read, facts_from_stored
-    from resources.reporting_db import FACT_PREFIX, ReportingStore
-
-    store = ReportingStore(reporting_url)
-    try:
-        tables = (store.read_facts(skip=QUERY_SKIPS) if first is None else
-                  store.read_facts(*days_to_read(first, last), bounded=PERIOD_BOUND, skip=QUERY_SKIPS))
-    finally:
-        store.dispose()
-    missing = [FACT_PREFIX + n for n in ORDER if n not in tables and n != "order_lines"]
+    with ReportingDb(reporting_url, read_only=read_only) as db:
+        tables = (db.read_facts(skip=QUERY_SKIPS) if first is None else
+                  db.read_facts(*days_to_read(first, last), bounded=PERIOD_BOUND, skip=QUERY_SKIPS))
+    missing = [n for n in ORDER if n not in tables and n != "order_lines"]
     if missing:
         raise NothingPublished(f"the reporting database has no {missing}: run the pipeline first")
     return facts_from_stored(tables, in_order=True)
@@ -52,27 +50,18 @@ def period_charts(reporting_url: str, first: date, last: date, timezone: str, *,
     return compute_charts(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
 
 
-def period_campaigns_and_segments(reporting_url: str, first: date, last: date) -> dict[str, object]:
+def period_campaigns_and_segments(reporting_url: str, first: date, last: date, *,
+                                  read_only: bool = False) -> dict[str, object]:
     """Smgo-1..5 for `chatsales kpis`: campaign sales placed in the period (per campaign and per kind),
     and, as of the last nightly run, clicker conversion, segments, revenue trends and the product mix."""
     from chatsales.campaigns import period_campaign_stats
     from chatsales.kpis.catalog import json_records
     from chatsales.segments import segment_counts
-    from resources.insights_db import InsightsStore
-    from resources.reporting_db import ReportingStore
-
-    store = ReportingStore(reporting_url)
-    try:
-        present = set(store.table_names())
-        if not {"campaign_orders", "campaign_stats", "customer_segments", "customer_trends",
-                "product_mix"} <= present:
-            return {}
-        credited = store.read_table("campaign_orders", first_day=first, last_day=last)
-        stats = store.read_table("campaign_stats")
-        counts = segment_counts(*InsightsStore(store).customer_counts())
-        mix = store.read_table("product_mix")
-    finally:
-        store.dispose()
+    with ReportingDb(reporting_url, read_only=read_only) as db:
+        credited = db.read_table("campaign_orders", first_day=first, last_day=last)
+        stats = db.read_table("campaign_stats")
+        counts = segment_counts(*db.customer_counts())
+        mix = db.read_table("product_mix")
     conversion = stats[["level", "campaign_id", "kind", "clickers", "buyers", "conversion"]]
     return {"Smgo-1": period_campaign_stats(credited),
             "Smgo-2": json_records(conversion),
@@ -81,22 +70,18 @@ def period_campaigns_and_segments(reporting_url: str, first: date, last: date) -
             "Smgo-5": json_records(mix.drop(columns=[c for c in ("run_id", "computed_at") if c in mix]).head(50))}
 
 
-def catalog_of_period(reporting_url: str, period, filters: dict) -> dict[str, object]:
+def catalog_of_period(reporting_url: str, period, filters: dict, *, read_only: bool = False) -> dict[str, object]:
     """Every ref for one period (chatsales.kpis.catalog), from the reporting database: the facts of the
     period, the members' names, and, for a period without filters, time slot or weekdays whose days are all
     published, the line charts' points as kpi_daily holds them."""
     from chatsales.kpis.catalog import LINE_REFS, each_day, period_catalog
-    from resources.reporting_db import ReportingStore
 
     first, last = period.first_days[0], period.last_days[0]
-    facts = stored_facts(reporting_url, first, last)
-    store = ReportingStore(reporting_url)
-    try:
-        members, lines = store.member_names(), None
+    facts = stored_facts(reporting_url, first, last, read_only=read_only)
+    with ReportingDb(reporting_url, read_only=read_only) as db:
+        members, lines = db.member_names(), None
         if not filters and not period.filtered:
-            lines = store.kpi_series(LINE_REFS, ("all", "source"), first, last)
+            lines = db.kpi_series(LINE_REFS, ("all", "source"), first, last)
             if set(lines["day"]) != set(each_day(period).first_days):
                 lines = None
-    finally:
-        store.dispose()
     return period_catalog(facts, period, filters, members, published_lines=lines)

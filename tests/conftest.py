@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 import pytest
 import sqlalchemy as sa
+
+# The definitions are built when pipelines.definitions is first imported, from the environment: the tests' home
+# is an empty folder, and the partitions start early enough for every test's dates.
+os.environ["CHATSALES_HOME"] = tempfile.mkdtemp(prefix="chatsales-tests-")
+os.environ["CHATSALES_START_DATE"] = "2026-01-01"
+for _name in [n for n in os.environ if n.startswith("CHATSALES_") and n not in ("CHATSALES_HOME", "CHATSALES_START_DATE",
+                                                                                 "CHATSALES_TEST_PG_URL")]:
+    del os.environ[_name]
 
 PG_ADMIN_URL = os.environ.get("CHATSALES_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 

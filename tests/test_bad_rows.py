@@ -360,7 +360,7 @@ def test_rejects_under_threshold_check_reports_the_rejects(tmp_path):
     from assets_defs.sources import REJECTS_CHECK, source_assets
     from resources.lake import LakeIOManager
     from resources.pipeline_settings import PipelineSettings
-    from resources.reporting_db import ReportingStore
+    from chatsales.reporting.store import ReportingDb as ReportingStore
     from resources.reporting_resource import ReportingDatabase
     from resources.sources import StoreSales
 

@@ -37,7 +37,7 @@ from chatsales.kpis.charts import (CHARTS, DELAY_BUCKETS, DURATION_BUCKETS, HAND
 from chatsales.period import Periods
 from chatsales.publication import attributed_order_rows
 from chatsales.query import period_charts, period_kpis
-from resources.reporting_db import ReportingStore
+from chatsales.reporting.store import ReportingDb as ReportingStore
 
 TZ = "Europe/Paris"
 SUN, MON, TUE, WED = date(2026, 3, 29), date(2026, 3, 30), date(2026, 3, 31), date(2026, 4, 1)
@@ -136,7 +136,8 @@ def publish(url: str, facts, run_id: str = "t") -> list[date]:
     """Every day of the facts into the reporting database, as the pipeline's publication does."""
     tables = facts.tables()
     days = sorted(set().union(*[set(f["day"]) for f in tables.values() if len(f)]))
-    ReportingStore(url).publish_days(days, run_id=run_id, facts=tables)
+    with ReportingStore(url) as db:
+        db.publish_facts(facts, days, run_id=run_id)
     return days
 
 
@@ -358,8 +359,9 @@ def test_every_bucket_every_day_published_and_replaced(reporting_url, world):
     assert per_day == 2 * 4 + 8 * 3 + 8 * 4 + 5 + 10
     assert len(rows) == 4 * per_day
     store = ReportingStore(reporting_url)
-    assert store.publish_days(days, run_id="r1", buckets=rows)["kpi_buckets_daily"] == 4 * per_day
-    assert store.publish_days([MON], run_id="r2", buckets=rows[rows["day"] == MON])["kpi_buckets_daily"] == per_day
+    assert store.publish_days(days, run_id="r1", tables={"kpi_buckets_daily": rows})["kpi_buckets_daily"] == 4 * per_day
+    assert store.publish_days([MON], run_id="r2", tables={"kpi_buckets_daily": rows[rows["day"] == MON]})[
+        "kpi_buckets_daily"] == per_day
     stored = store.read_table("kpi_buckets_daily")
     assert len(stored) == 4 * per_day
     assert set(stored.loc[stored["day"] == MON, "run_id"]) == {"r2"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from chatsales.kpis import REGISTRY
 from chatsales.kpis.charts import CHARTS, LINE_SERIES
-from resources.reporting_db import ReportingStore
+from chatsales.reporting.store import ReportingDb as ReportingStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "pipelines.cli"]

@@ -13,7 +13,7 @@ import dagster as dg
 import yaml
 
 from assets_defs.reporting import PUSH_POOL
-from resources.reporting_db import ReportingStore
+from chatsales.reporting.store import ReportingDb as ReportingStore
 from tests.publish_worker import DAY, N_ORDERS, day_frames
 from tests.test_crash_safety import assert_one_version, finish, start_worker, wait_for
 
@@ -81,10 +81,10 @@ def test_two_first_publications_on_a_fresh_database_do_not_collide(reporting_url
 def test_the_reporting_push_is_in_a_dagster_pool_limited_to_one(tmp_path):
     """Checked by removal: without `pool=` on reporting_db (or without `concurrency: pools:` in dagster.yaml)
     the assertions below fail; Dagster then lets two runs' pushes execute at the same time."""
-    from pipelines.definitions import build_definitions
+    from pipelines.definitions import definitions_for
     from chatsales.settings import load_settings
 
-    defs = build_definitions(load_settings({"CHATSALES_HOME": "/nonexistent"}))
+    defs = definitions_for(load_settings({"CHATSALES_HOME": "/nonexistent"}))
     pools = {key.to_user_string(): defs.resolve_assets_def(key).op.pool
              for key in defs.resolve_asset_graph().get_all_asset_keys()}
     # only the push is serialised; everything upstream of it may run side by side

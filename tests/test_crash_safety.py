@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from resources.reporting_db import ReportingStore
+from chatsales.reporting.store import ReportingDb as ReportingStore
 from tests.publish_worker import DAY, N_FACTS, N_MEMBERS, N_ORDERS, day_frames
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from chatsales.demo import generate_demo
-from resources.reporting_db import ReportingStore
+from chatsales.reporting.store import ReportingDb as ReportingStore
 from tests.late_arrivals import answer_a_rating_late, deliver_late_store_file, refund_an_attributed_order
 
 ROOT = Path(__file__).resolve().parents[1]

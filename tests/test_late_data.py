@@ -13,11 +13,11 @@ from chatsales.demo import generate_demo
 from chatsales.late_runs import plan_late_runs
 from chatsales.settings import load_settings
 from chatsales.watermarks import Watermarks, local_days
-from pipelines.definitions import build_definitions
+from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
 from pipelines.sensors import LATE_SENSOR, RANGE_END, RANGE_START, REASONS_TAG
-from resources.reporting_db import ReportingStore
+from chatsales.reporting.store import ReportingDb as ReportingStore
 from tests.late_arrivals import answer_a_rating_late, deliver_late_store_file, refund_an_attributed_order
 
 FIRST, DAYS = date(2026, 5, 4), 10
@@ -42,7 +42,7 @@ def world(tmp_path_factory):
         "CHATSALES_REPORTING_DB_URL": f"sqlite:///{home / 'reporting.db'}",
         "CHATSALES_LATE_HORIZON_DAYS": "100000",      # the demo lies in the past; the horizon is tested alone
     })
-    defs = build_definitions(settings)
+    defs = definitions_for(settings)
     instance = dg.DagsterInstance.ephemeral()
     last = date.fromordinal(FIRST.toordinal() + DAYS - 1)
     assert defs.resolve_job_def(DAILY_JOB).execute_in_process(instance=instance,

@@ -19,10 +19,10 @@ import pytest
 from chatsales.demo import generate_demo
 from chatsales.settings import load_settings
 from chatsales.sources.store_sales import COLUMNS, read_store_sales_dir
-from pipelines.definitions import build_definitions
+from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
-from resources.reporting_db import ReportingStore
+from chatsales.reporting.store import ReportingDb as ReportingStore
 
 HEADER = ",".join(COLUMNS) + "\n"
 
@@ -96,7 +96,7 @@ def test_a_redelivered_pos_file_through_the_pipeline_counts_once_and_takes_the_c
         "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
         "CHATSALES_STORE_SALES_DIR": str(pos), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
         "CHATSALES_REPORTING_DB_URL": f"sqlite:///{tmp_path / 'reporting.db'}"})
-    job = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     day = demo.first_day + (demo.last_day - demo.first_day) // 2
     store = ReportingStore(settings.reporting_db_url)
 

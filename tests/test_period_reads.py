@@ -13,7 +13,7 @@ from chatsales.kpis.insights import product_table
 from chatsales.period import Periods
 from chatsales.settings import load_settings
 from chatsales.query import period_charts, period_kpis, stored_facts
-from pipelines.definitions import build_definitions
+from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
 
@@ -30,7 +30,7 @@ def url(tmp_path_factory):
         "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
         "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
         "CHATSALES_REPORTING_DB_URL": f"sqlite:///{home / 'reporting.db'}"})
-    job = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     assert job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), tags=range_tags(FIRST, LAST)).success
     return settings.reporting_db_url
 

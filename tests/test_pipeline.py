@@ -18,10 +18,10 @@ from chatsales.kpis.charts import CHARTS, LINE_SERIES
 from chatsales.period import Periods
 from chatsales.settings import load_settings
 from chatsales.query import catalog_of_period, stored_facts
-from pipelines.definitions import build_definitions
+from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
-from resources.reporting_db import ReportingStore
+from chatsales.reporting.store import ReportingDb as ReportingStore
 
 FIRST = date(2026, 3, 22)      # covers the spring DST change (2026-03-29, 23 hours in Europe/Paris)
 DAYS = 12
@@ -48,7 +48,7 @@ def _settings(home: Path, demo, reporting_url: str):
 
 
 def _run(settings, instance, first, last):
-    job = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     result = job.execute_in_process(instance=instance, tags=range_tags(first, last))
     assert result.success
     return result

@@ -23,7 +23,7 @@ from dagster._serdes import serialize_value
 
 from chatsales.demo import generate_demo
 from chatsales.settings import load_settings
-from pipelines.definitions import build_definitions
+from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
 
@@ -91,7 +91,7 @@ def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, 
     for name, value in environ.items():        # dg.EnvVar reads the process environment
         monkeypatch.setenv(name, value)
     settings = load_settings(environ)
-    job = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         result = job.execute_in_process(instance=instance, tags=range_tags(demo.first_day, demo.last_day))

@@ -132,7 +132,7 @@ class ReportingDb:
             for name, frame in (day_facts or {}).items():
                 written[f"facts.{name}"] = self._write_day_facts(conn, name, self._only_days(frame, days, name), days)
             for name, frame in (state_facts or {}).items():
-                if name == "chatrooms":
+                if name == "chatrooms" and "first_sale_at" not in frame:
                     frame = frame.assign(first_sale_at=self._first_sales(conn, frame["chatroom_id"]))
                 written[f"facts.{name}"] = self._write_state_facts(conn, name, frame.assign(day=day_column(frame)))
             if counts is not None:
@@ -299,6 +299,15 @@ class ReportingDb:
                                                                                           "first_sale_at"])
         return pd.to_datetime(found.set_index("chatroom_id")["first_sale_at"], utc=True, format="ISO8601").astype(
             "datetime64[us, UTC]")
+
+    def publish_facts(self, facts, days: Sequence[date], *, run_id: str) -> dict[str, int]:
+        """A Facts object published as a night would (its day facts for `days`, its state facts whole):
+        for tests and benchmarks that build facts in memory."""
+        tables = facts.tables()
+        days = as_days(days)
+        day_facts = {name: tables[name][day_column(tables[name]).isin(days)] for name in DAY_FACTS if name in tables}
+        return self.publish_days(days, run_id=run_id, day_facts=day_facts,
+                                 state_facts={name: tables[name] for name in STATE_FACTS})
 
     def sales_of_customers(self, hashes: Collection[str]) -> pd.DataFrame:
         """The published sales (not cancelled, total > 0) of these customers: customer_hash, placed_at, is_sale."""
