@@ -25,7 +25,7 @@ def attribute_range(lake, days: chain.DayRange, identified: dict, window_days: i
     window = chain.attribution_window(lake.lake, rooms, activity)
     rows = chain.attribute_days(identified["orders"], identified["candidates"], lake.lake, window, window_days,
                                 lake.catalog, days.timezone)
-    return rows.assign(first_visitor_msg_at=first_visitor_messages(rows, activity).to_numpy())
+    return rows.assign(first_visitor_msg_at=first_visitor_messages(rows, activity).array)
 
 
 @dg.asset(**DAILY, group_name="attribution", kinds={"duckdb"},

@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from chatsales.extract.chat import scope_start, signature
+from chatsales.extract.chat import signature
 from chatsales.extract.files import listing
 from chatsales.conversation_state import ROOMS
 from chatsales.late_runs import LateRun, plan_late_runs, sales_on_older_dialogues
@@ -40,18 +40,17 @@ REASONS_TAG = "chatsales/late_data"
 
 
 def moved_sources(lake: LakeResource, chat_platform: ChatPlatformResource, web_orders: WebOrdersResource,
-                  store_sales: StoreSalesResource, marketing_touchpoints: MarketingTouchpointsResource,
-                  horizon_days: int) -> list[str]:
+                  store_sales: StoreSalesResource, marketing_touchpoints: MarketingTouchpointsResource
+                  ) -> list[str]:
     """The sources whose content moved since their last extraction (no content is read)."""
     catalog = lake.catalog
     moved = []
     last = catalog.last_extraction("chat_platform")
     if last is None:
         moved.append("chat_platform")
-    else:
-        since = scope_start(catalog, datetime.fromisoformat(last["started_at"]), horizon_days)
-        now = f"{since.isoformat()}|{signature(chat_platform.url, since)}"
-        if now != last["watermark"]:
+    else:       # the same question the last extraction asked, of the same scope: has the answer moved?
+        since = datetime.fromisoformat(last["watermark"].split("|")[0])
+        if f"{since.isoformat()}|{signature(chat_platform.url, since)}" != last["watermark"]:
             moved.append("chat_platform")
     folders = {"store_sales": (store_sales.store_sales_dir, "*.csv"),
                "marketing_touchpoints": (marketing_touchpoints.campaigns_dir, "campaign*.csv")}
@@ -90,8 +89,7 @@ def late_data(context: dg.SensorEvaluationContext, lake: LakeResource, chat_plat
               marketing_touchpoints: MarketingTouchpointsResource, reporting_db: ReportingDbResource,
               settings: SettingsResource):
     requests = []
-    moved = moved_sources(lake, chat_platform, web_orders, store_sales, marketing_touchpoints,
-                          settings.late_horizon_days)
+    moved = moved_sources(lake, chat_platform, web_orders, store_sales, marketing_touchpoints)
     mark = lake.catalog.last_seq()
     if moved:
         digest = hashlib.sha1(f"{sorted(moved)}|{mark}|{context.cursor}".encode()).hexdigest()[:20]
