@@ -1,6 +1,8 @@
 """The publication: each day of the run replaced in the reporting database in one transaction, unless a
 source fed it far fewer rows than it holds."""
 
+from datetime import timedelta
+
 import dagster as dg
 import pandas as pd
 
@@ -21,6 +23,12 @@ from resources.settings import SettingsResource
 DAYS_CHECK = "every_day_published"
 DROP_CHECK = "no_source_collapsed"
 PUSH_POOL = "reporting_db"
+# yesterday's numbers are due by CHATSALES_PUBLISHED_BY (07:00) in the reporting time zone: a publication since
+# the midnight before the deadline keeps the asset fresh; the UI shows it late otherwise
+_hour, _minute = (int(part) for part in SETTINGS.published_by.split(":"))
+PUBLISHED_BY = dg.FreshnessPolicy.cron(deadline_cron=f"{_minute} {_hour} * * *",
+                                       lower_bound_delta=timedelta(hours=_hour, minutes=_minute),
+                                       timezone=SETTINGS.timezone)
 
 
 def source_counts(days: chain.DayRange, identified: dict, activity: pd.DataFrame, lake: LakeResource) -> pd.DataFrame:
@@ -60,7 +68,7 @@ def publish_range(lake: LakeResource, db, days: chain.DayRange, *, run_id: str, 
                                          description="No source fed a day far fewer rows than the published day "
                                                      "holds (CHATSALES_MAX_DAY_DROP_PCT): otherwise nothing of "
                                                      "the run is replaced.")],
-          metadata={"dashboard": dg.MetadataValue.url(SETTINGS.dashboard_url)},
+          metadata={"dashboard": dg.MetadataValue.url(SETTINGS.dashboard_url)}, freshness_policy=PUBLISHED_BY,
           description="Publishes the run's days to the reporting database in one transaction: attributed_orders "
                       "and the ledger of what changed, kpi_daily, kpi_buckets_daily, member_daily, product_daily, "
                       "campaign_orders, the day's facts, and the chatroom and request facts that changed. A reader "

@@ -81,8 +81,7 @@ def plan_late_runs(changes: pd.DataFrame, published: pd.DataFrame, ledger_days: 
     """`changes`: the catalog's change rows (seq, what, first_day, last_day); `published`: pipeline_days
     (day, lake_seq); `ledger_days`: (what, day) that the ledger makes stale."""
     first = date.fromordinal(today.toordinal() - horizon_days)
-    last = max(published["day"]) if len(published) else today
-    wide = expand(changes.assign(seq=changes["seq"]), date(2000, 1, 1), last) if len(changes) else None
+    wide = expand(changes, date(2000, 1, 1), today) if len(changes) else None
     rows = [] if wide is None else [wide]
     if len(ledger_days):
         rows.append(ledger_days.assign(seq=np.iinfo(np.int64).max))

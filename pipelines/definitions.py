@@ -21,11 +21,6 @@ from resources.store_sales import StoreSalesResource
 from resources.web_orders import WebOrdersResource
 
 ASSET_MODULES = [sources, state, activity, identity, attribution, facts, kpis, campaigns, reporting, snapshots]
-published_on_time = dg.build_time_partition_freshness_checks(
-    assets=[reporting.reporting_db], timezone=SETTINGS.timezone, severity=dg.AssetCheckSeverity.WARN,
-    deadline_cron=f"{int(SETTINGS.published_by[3:])} {int(SETTINGS.published_by[:2])} * * *")
-freshness_sensor = dg.build_sensor_for_freshness_checks(freshness_checks=published_on_time,
-                                                        name="published_on_time")
 
 
 def _from_env(name: str, value: str | None):
@@ -58,9 +53,8 @@ def resources_for(settings: Settings) -> dict[str, object]:
 
 def definitions_for(settings: Settings) -> dg.Definitions:
     """The definitions with the resources of `settings` (the assets, partitions and jobs are the module's)."""
-    return dg.Definitions(assets=dg.load_assets_from_modules(ASSET_MODULES), asset_checks=published_on_time,
-                          jobs=[daily_pipeline, extract_sources, reattribute], schedules=[nightly],
-                          sensors=[late_data, freshness_sensor], resources=resources_for(settings),
+    return dg.Definitions(assets=dg.load_assets_from_modules(ASSET_MODULES), jobs=[daily_pipeline, extract_sources, reattribute], schedules=[nightly],
+                          sensors=[late_data], resources=resources_for(settings),
                           executor=dg.in_process_executor)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from chatsales.watermarks import local_days
+from chatsales.extract.changes import local_dates
 
 TZ = "Europe/Paris"
 
@@ -26,7 +26,7 @@ def answer_a_rating_late(demo, first_day: date, score: int) -> date:
                  "AND given_at IS NULL", (newest, score, requested))
     chat.commit()
     chat.close()
-    return local_days(pd.Series([requested]), TZ).iloc[0]
+    return local_dates(pd.to_datetime(pd.Series([requested]), utc=True), TZ).dt.date.iloc[0]
 
 
 def deliver_late_store_file(demo) -> tuple[date, set[str]]:
