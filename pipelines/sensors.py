@@ -89,6 +89,10 @@ def late_data(context: dg.SensorEvaluationContext, lake: LakeResource, chat_plat
               marketing_touchpoints: MarketingTouchpointsResource, reporting_db: ReportingDbResource,
               settings: SettingsResource):
     requests = []
+    with reporting_db.db as db:
+        if db.pipeline_days().empty:
+            return dg.SensorResult(skip_reason="nothing published yet: the nightly schedule or a backfill comes "
+                                               "first", cursor=context.cursor)
     moved = moved_sources(lake, chat_platform, web_orders, store_sales, marketing_touchpoints)
     mark = lake.catalog.last_seq()
     if moved:

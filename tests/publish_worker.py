@@ -4,8 +4,8 @@
                                    [--wait-for FILE]] [--started-marker FILE] [--pause-before-create SECONDS]
                                    [--timings FILE]
 
-It publishes `day_frames(VERSION)` for DAY with ReportingStore.publish_days, unchanged. Only the test
-wraps the module's `_bulk_insert` to observe the transaction from the inside: with --pause-after, once
+It publishes `day_frames(VERSION)` for DAY with ReportingDb.publish_days, unchanged. Only the test
+wraps the store's `bulk_insert` to observe the transaction from the inside: with --pause-after, once
 TABLE's rows are inserted (the transaction still open, the lock held) it writes --marker and sleeps, so the
 test can kill it or start a rival there (with --wait-for, it stays paused until the rival says it has started).
 --timings gets the wall-clock time of its first insert and of the
@@ -41,7 +41,7 @@ def day_frames(version: int) -> dict:
                          "denominator": None, "is_fluctuating": False})
     facts = {"messages": pd.DataFrame({"day": DAY, "message_id": [f"ms-{i}" for i in range(N_FACTS)],
                                        "version": version})}
-    return {"attribution": attribution, "kpis": kpis, "facts": facts}
+    return {"tables": {"attributed_orders": attribution, "kpi_daily": kpis}, "day_facts": facts}
 
 
 def main() -> None:
@@ -59,10 +59,12 @@ def main() -> None:
                         help="sleep between the schema check and the CREATE TABLEs of a fresh database")
     args = parser.parse_args()
 
-    from resources import reporting_db
+    import sqlalchemy as sa
+
+    from chatsales.reporting import store as reporting
 
     timings: dict[str, float] = {}
-    original = reporting_db._bulk_insert
+    original = reporting.bulk_insert
 
     def observed(conn, table, frame):
         timings.setdefault("first_insert", time.time())
@@ -76,12 +78,10 @@ def main() -> None:
             timings["resumed"] = time.time()
         return written
 
-    reporting_db._bulk_insert = observed
-    if args.pause_before_create:
-        import sqlalchemy as sa
-
-        sa.event.listen(reporting_db._meta, "before_create", lambda *a, **k: time.sleep(args.pause_before_create))
-    store = reporting_db.ReportingStore(args.url)
+    reporting.bulk_insert = observed
+    if args.pause_before_create:      # every table the migrations create waits first
+        sa.event.listen(sa.Table, "before_create", lambda *a, **k: time.sleep(args.pause_before_create))
+    store = reporting.ReportingDb(args.url)
     timings["started"] = time.time()
     if args.started_marker:
         Path(args.started_marker).write_text(str(timings["started"]))

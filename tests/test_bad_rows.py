@@ -352,43 +352,51 @@ def test_campaign_files_empty_or_lacking_a_column_are_rejects_naming_the_file(tm
 
 # --- the asset check reports them ------------------------------------------------------------------------
 
-def test_rejects_under_threshold_check_reports_the_rejects(tmp_path):
+def test_rejects_over_the_threshold_stop_the_source_and_write_nothing(tmp_path):
     """The store_sales source asset materialised with dagster's materialize() on a tiny folder: the rejects
-    reach the reporting database's `rejects` table and the rejects_under_threshold check fails above the
-    threshold, passes under it. Checked by removal: with `passed=True` in assets_defs/sources._publish the
-    first check assertion fails."""
-    from assets_defs.sources import REJECTS_CHECK, source_assets
-    from resources.lake import LakeIOManager
-    from resources.pipeline_settings import PipelineSettings
-    from chatsales.reporting.store import ReportingDb as ReportingStore
-    from resources.reporting_resource import ReportingDatabase
-    from resources.sources import StoreSales
+    reach the reporting database's `rejects` table; above the threshold the blocking rejects_under_threshold
+    check fails, the step fails with one line naming the source, the count and the setting, and the lake
+    gets nothing; under it the receipts are in the lake. Checked by removal: with the check's `passed=True`
+    in assets_defs/sources.finish, the first assertion on the evaluation fails."""
+    from assets_defs.sources import REJECTS_CHECK, store_sales
+    from chatsales.lake.datasets import ORDER_DATASETS
+    from chatsales.reporting.store import ReportingDb
+    from resources.lake import LakeResource
+    from resources.reporting_db import ReportingDbResource
+    from resources.settings import SettingsResource
+    from resources.store_sales import StoreSalesResource
 
-    partitions = dg.DailyPartitionsDefinition(start_date="2026-03-01", timezone="Europe/Paris")
-    asset = next(a for a in source_assets(partitions) if a.key == dg.AssetKey("store_sales"))
     pos = tmp_path / "pos"
     pos.mkdir()
     rows = [",".join(_pos(f"R{n}")) for n in range(9)] + [",".join(_pos("R9", currency="USD"))]
     (pos / "day.csv").write_text(",".join(COLUMNS) + "\n" + "\n".join(rows) + "\n")
     url = f"sqlite:///{tmp_path / 'reporting.db'}"
+    lake = LakeResource(lake_dir=str(tmp_path / "lake"), timezone="Europe/Paris")
 
     def run(threshold: float):
-        resources = {"pos": StoreSales(store_sales_dir=str(pos)), "reporting": ReportingDatabase(url=url),
-                     "settings": PipelineSettings(pii_key="k", reject_threshold=threshold),
-                     "lake": LakeIOManager(base_dir=str(tmp_path / "lake"))}
-        result = dg.materialize([asset], resources=resources, partition_key="2026-03-02",
-                                instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-        assert result.success
+        resources = {"store_sales": StoreSalesResource(store_sales_dir=str(pos)),
+                     "reporting_db": ReportingDbResource(url=url), "lake": lake,
+                     "settings": SettingsResource(pii_key="k", reject_threshold=threshold)}
+        result = dg.materialize([store_sales], resources=resources, instance=dg.DagsterInstance.ephemeral(),
+                                raise_on_error=False)
         [evaluation] = result.get_asset_check_evaluations()
         assert evaluation.check_name == REJECTS_CHECK
-        return evaluation
+        return result, evaluation
 
     # 1 rejected line; the share is taken over every row read: 9 receipts + 9 lines + 1 reject
-    failed = run(0.05)
-    assert not failed.passed
+    result, failed = run(0.05)
+    assert not failed.passed and not result.success
     assert {k: v.value for k, v in failed.metadata.items()} == {"rejects": 1, "reject_share": round(1 / 19, 6),
                                                                "threshold": 0.05}
-    rejects = ReportingStore(url).read_table("rejects")
-    assert rejects[["source", "location", "record_key", "reason"]].values.tolist() == [
-        ["store_sales", "day.csv:11", "R9", "currency: not the reporting currency EUR 'USD'"]]
-    assert run(0.1).passed
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.event_specific_data.user_failure_data.description.startswith(
+        "store_sales: 1 of 19 rows rejected (5.3%), above CHATSALES_REJECT_THRESHOLD=0.05; nothing of this "
+        "source was written")
+    assert lake.lake.read(ORDER_DATASETS["store_sales"]["orders"]).empty
+    with ReportingDb(url) as db:
+        rejects = db.read_table("rejects")
+    assert rejects[["source", "location", "record_key"]].values.tolist() == [["store_sales", "day.csv:11", "R9"]]
+    assert rejects["reason"].iloc[0].startswith("currency: not the reporting currency EUR")
+    result, passed = run(0.1)
+    assert passed.passed and result.success
+    assert sorted(lake.lake.read(ORDER_DATASETS["store_sales"]["orders"])["order_id"]) == [f"R{n}" for n in range(9)]

@@ -48,14 +48,17 @@ def finish(process: subprocess.Popen, timeout: float = 120) -> None:
 
 
 def day_rows(store: ReportingStore) -> dict[str, pd.DataFrame]:
-    return {table: store.read_table(table, days=[DAY])
-            for table in ("attributed_orders", "kpi_daily", "fact_messages", "attribution_ledger")}
+    rows = {table: store.read_table(table, days=[DAY]) for table in ("attributed_orders", "kpi_daily",
+                                                                      "attribution_ledger")}
+    messages = store.read_facts(DAY, DAY, bounded=("messages",)).get("messages")
+    rows["messages"] = messages if messages is not None else pd.DataFrame(columns=["message_id", "version"])
+    return rows
 
 
 def assert_one_version(store: ReportingStore, version: int, run_id: str) -> dict[str, pd.DataFrame]:
     """The day holds exactly the rows of `version`, all written by `run_id`, no duplicates."""
     rows = day_rows(store)
-    orders, kpis, facts = rows["attributed_orders"], rows["kpi_daily"], rows["fact_messages"]
+    orders, kpis, facts = rows["attributed_orders"], rows["kpi_daily"], rows["messages"]
     assert len(orders) == N_ORDERS and not orders.duplicated(["order_id", "sales_channel"]).any()
     assert sorted(orders["total"]) == [float(i + version) for i in range(N_ORDERS)]
     assert len(kpis) == N_MEMBERS and set(kpis["value"]) == {float(version)}
@@ -98,7 +101,7 @@ def _crash_then_complete(url: str, tmp_path: Path) -> None:
     for n in range(3):
         store.publish_days([DAY], run_id=f"again{n}", **day_frames(1))
         again = assert_one_version(store, 1, f"again{n}")
-        for table in ("attributed_orders", "kpi_daily", "fact_messages"):
+        for table in ("attributed_orders", "kpi_daily", "messages"):
             key = list(first[table].columns.drop(VOLATILE, errors="ignore"))
             pd.testing.assert_frame_equal(
                 first[table].drop(columns=VOLATILE, errors="ignore").sort_values(key).reset_index(drop=True),

@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 FIRST, DAYS, TZ = date(2026, 6, 1), 6, "Europe/Paris"
 # at least these: the backfill selects every partitioned asset the webserver lists (see the test)
-ASSETS = {"chat_platform", "web_orders", "store_sales", "marketing_touchpoints", "customer_identities",
-          "order_attribution", "conversation_facts", "kpi_daily", "reporting_db", "product_sales",
-          "campaign_attribution", "customer_segments"}
+ASSETS = {"chat_platform", "web_orders", "store_sales", "marketing_touchpoints", "conversation_state",
+          "chat_activity", "customer_identities", "order_attribution", "conversation_facts", "kpi_daily",
+          "campaign_attribution", "reporting_db", "campaign_stats", "customer_segments"}
 TIMEOUT = 240
 
 
@@ -68,6 +68,14 @@ class Dagster:
         assert "errors" not in body, body["errors"]
         return body["data"]
 
+    def failure(self, run_id: str) -> list[str]:
+        """The messages of a run's failed steps (what a person reads on the run's page)."""
+        logs = self.graphql("""query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
+            __typename ... on ExecutionStepFailureEvent { stepKey error { message causes { message } } } } } } }""",
+                            id=run_id)["logsForRun"]["events"]
+        return [f"{e['stepKey']}: {e['error']['message']} {[c['message'] for c in e['error']['causes']]}"[:1500]
+                for e in logs if e["__typename"] == "ExecutionStepFailureEvent"]
+
     def runs(self, key: str, value: str) -> list[dict]:
         data = self.graphql("""query($filter: RunsFilter) { runsOrError(filter: $filter) {
             ... on Runs { results { runId status tags { key value } } } } }""",
@@ -83,6 +91,10 @@ def _wait(what: str, condition, timeout: float = TIMEOUT, every: float = 2.0):
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _day_runs(runs: list[dict]) -> list[dict]:
+    return [r for r in runs if "dagster/asset_partition_range_start" in r["tags"] or "dagster/partition" in r["tags"]]
 
 
 def _run_days(run: dict) -> list[date]:
@@ -165,13 +177,16 @@ def test_backfill_then_late_data_through_webserver_and_daemon(dagster):
     client, demo, store = dagster
     last = FIRST + timedelta(days=DAYS - 1)
     nodes = client.graphql("{ assetNodes { assetKey { path } isMaterializable isPartitioned } }")["assetNodes"]
-    selection = [n["assetKey"]["path"] for n in nodes if n["isMaterializable"] and n["isPartitioned"]]
+    selection = [n["assetKey"]["path"] for n in nodes if n["isMaterializable"]]
     assert {"/".join(path) for path in selection} >= ASSETS, selection      # "materialize all", as in the UI
     launched = client.graphql("""mutation($params: LaunchBackfillParams!) {
         launchPartitionBackfill(backfillParams: $params) {
           __typename ... on LaunchBackfillSuccess { backfillId } ... on Error { message } } }""",
                               params={"partitionNames": [str(FIRST + timedelta(days=n)) for n in range(DAYS)],
-                                      "assetSelection": [{"path": path} for path in selection]})["launchPartitionBackfill"]
+                                      "selector": {"partitionSetName": "daily_pipeline_partition_set",
+                                                   "repositorySelector": {"repositoryName": "__repository__",
+                                                                          "repositoryLocationName": "chatsales"}}}
+                              )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill = launched["backfillId"]
 
@@ -182,19 +197,20 @@ def test_backfill_then_late_data_through_webserver_and_daemon(dagster):
         return runs and status not in ("REQUESTED", "CANCELING") and \
             all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs) and (status, runs)
     status, runs = _wait("the backfill", backfill_done)
-    assert [r["status"] for r in runs] == ["SUCCESS"], (status, runs)        # one run for the whole range
+    assert {r["status"] for r in runs} == {"SUCCESS"}, [client.failure(r["runId"]) for r in runs]
+    ranged = [r for r in runs if "dagster/asset_partition_range_start" in r["tags"]]
+    assert len(ranged) == 1 and _run_days(ranged[0]) == [FIRST + timedelta(days=n) for n in range(DAYS)]
     assert sorted(set(store.read_table("kpi_daily")["day"])) == [FIRST + timedelta(days=n) for n in range(DAYS)]
     assert set(store.read_table("product_daily")["day"]) <= {FIRST + timedelta(days=n) for n in range(DAYS)}
     assert len(store.read_table("product_daily")) > 0 and len(store.read_table("customer_segments")) > 0
     assert client.runs("chatsales/trigger", "late_data") == []
 
-    time.sleep(8)      # let the sensor record its watermarks after the backfill (its interval is 5 s)
     before, affected = _late_data(demo, store)
 
     def settled():
         runs = client.runs("chatsales/trigger", "late_data")
         finished = runs and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
-        first_wave = [r for r in runs if "sale_on_older_dialogue" not in r["tags"]["chatsales/late_data"]
+        first_wave = [r for r in _day_runs(runs) if "sale_on_older_dialogue" not in r["tags"]["chatsales/late_data"]
                       or "late_rating" in r["tags"]["chatsales/late_data"]]
         covered = {d for r in first_wave for d in _run_days(r)} >= affected
         return finished and covered and runs
@@ -203,8 +219,11 @@ def test_backfill_then_late_data_through_webserver_and_daemon(dagster):
     runs = _wait("the second wave", lambda: (rs := client.runs("chatsales/trigger", "late_data")) and all(
         r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in rs) and rs)
     assert all(r["status"] == "SUCCESS" for r in runs), runs
-    first = [r for r in runs if not r["tags"]["chatsales/late_data"].startswith("sale_on_older_dialogue")]
-    second = [r for r in runs if r not in first]
+    extractions = [r for r in runs if r not in _day_runs(runs)]
+    assert extractions and all(r["tags"]["chatsales/late_data"].startswith("changed: ") for r in extractions)
+    days_runs = _day_runs(runs)
+    first = [r for r in days_runs if not r["tags"]["chatsales/late_data"].startswith("sale_on_older_dialogue")]
+    second = [r for r in days_runs if r not in first]
     first_days = [d for r in first for d in _run_days(r)]
     assert sorted(first_days) == sorted(affected), (first_days, affected)    # exactly those, each once
     second_days = [d for r in second for d in _run_days(r)]

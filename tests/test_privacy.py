@@ -65,6 +65,22 @@ def _raw_personal_data(demo) -> dict[str, set[str]]:
             "phones": {o["phone"].lower() for o in orders}}
 
 
+def _home_texts(folder: Path) -> dict[str, str]:
+    """Every file under `folder` as text: Parquet and SQLite decoded (their bytes are compressed or paged)."""
+    import pyarrow.parquet as pq
+
+    texts = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            texts[str(path)] = pq.read_table(path).to_pandas().astype(str).to_csv(index=False).lower()
+        elif path.suffix in (".sqlite", ".db"):
+            with sqlite3.connect(path) as conn:
+                texts[str(path)] = "\n".join(conn.iterdump()).lower()
+        else:
+            texts[str(path)] = path.read_bytes().decode("utf-8", errors="ignore").lower()
+    return texts
+
+
 def _found(texts: dict[str, str], needles: set[str]) -> dict[str, list[str]]:
     hits = {}
     for where, text in texts.items():
@@ -110,7 +126,14 @@ def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, 
     with engine.connect() as conn:
         tables = {t: pd.read_sql(sa.text(f'SELECT * FROM "{t}"'), conn) for t in sa.inspect(conn).get_table_names()}
     engine.dispose()
-    assert {"attributed_orders", "kpi_daily", "member_daily", "rejects", "fact_orders"} <= set(tables)
+    assert {"attributed_orders", "kpi_daily", "member_daily", "rejects", "fact_streams"} <= set(tables)
+    from chatsales.reporting.store import ReportingDb
+
+    with ReportingDb(pg_url) as db:         # the facts, decoded from their streams
+        tables.update({f"facts.{name}": frame for name, frame in db.read_facts().items()})
+    tables.pop("fact_streams")
+    files = _home_texts(tmp_path / "home")
+    assert any(name.endswith(".parquet") for name in files) and any("catalog.sqlite" in n for n in files)
     orders = tables["attributed_orders"]
     assert len(orders) > 40 and orders["customer_hash"].notna().sum() > 20
     assert len(dagster_texts) > 100 and any("asset_materialization" in k.lower() for k in dagster_texts)
@@ -120,6 +143,7 @@ def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, 
     db_texts = {table: frame.astype(str).to_csv(index=False).lower() for table, frame in tables.items()}
     for kind, needles in personal.items():
         assert _found(db_texts, needles) == {}, f"{kind} in the reporting database"
+        assert _found(files, needles) == {}, f"{kind} in a file under CHATSALES_HOME (the lake, the catalog)"
         assert _found(dagster_texts, needles) == {}, f"{kind} in the Dagster instance or console"
     secrets = {TOKEN.lower(), PASSWORD.lower(), PII_KEY.lower()}
     assert _found(dagster_texts, secrets) == {}, "a secret in the Dagster instance or console"

@@ -20,8 +20,8 @@ def _csv(file: Path, columns: dict, file_rejects: list) -> pd.DataFrame:
 
 def _line_numbers(locations: pd.Series) -> pd.Series:
     """The file line of each row ('file:line'): what identifies a click, as clicks have no key of their own."""
-    return pd.to_numeric(locations.astype("str").str.rpartition(":")[2], errors="coerce").astype("Int64") \
-        .reset_index(drop=True)
+    lines = locations.astype("str").str.extract(r":(\d+)$", expand=False)
+    return pd.to_numeric(lines, errors="coerce").astype("Int64").reset_index(drop=True)
 
 
 def read_campaigns_dir(path: Path) -> SourceFrames:
@@ -46,6 +46,6 @@ def read_campaigns_dir(path: Path) -> SourceFrames:
                            "email": text_column(clicks_raw["email"]), "clicked_at": clicked})[click_checks.ok]
     return SourceFrames({"campaigns": schema.conform(campaigns.reset_index(drop=True), schema.CAMPAIGNS),
                          "campaign_clicks": schema.conform(clicks.reset_index(drop=True), schema.CAMPAIGN_CLICKS).assign(
-                             line=_line_numbers(clicks_raw["_location"][click_checks.ok]))},
+                             line=_line_numbers(pd.Series(clicks_raw["_location"].to_numpy()[click_checks.ok])))},
                         concat_rejects([*[r for r in file_rejects if r is not None], checks.rejects(),
                                         click_checks.rejects()]))
