@@ -1,19 +1,41 @@
-"""The README's KPI reference is generated from the registry: this fails when they drift apart."""
+"""The README's set-up commands and guarantees, and the KPI reference (docs/kpi-reference.md), which is
+generated from the registry: a test fails when they drift apart."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from chatsales.kpis import kpi_reference_markdown
-from pipelines.cli import README_END, README_START
+from pipelines.cli import KPI_REFERENCE, REFERENCE_END, REFERENCE_START, kpi_reference_text
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_kpi_reference_matches_the_registry():
+def test_kpi_reference_matches_the_registry():
+    text = KPI_REFERENCE.read_text()
+    assert REFERENCE_START in text and REFERENCE_END in text, "run `chatsales docs` to write the KPI reference"
+    section = text.split(REFERENCE_START, 1)[1].split(REFERENCE_END, 1)[0]
+    assert section.strip() == kpi_reference_markdown().strip(), f"{KPI_REFERENCE} is stale: run `chatsales docs`"
+    assert kpi_reference_text(text) == text
+
+
+def test_chatsales_docs_rewrites_only_the_generated_part():
+    """A stale block is replaced, the hand-written text around it and the markers stay; a page that lost its
+    markers is refused rather than rewritten."""
+    stale = f"# intro\n\n{REFERENCE_START}\n| old | table |\n{REFERENCE_END}\n\n## after\nkept\n"
+    fresh = kpi_reference_text(stale)
+    assert fresh.startswith(f"# intro\n\n{REFERENCE_START}\n\n") and fresh.endswith(f"{REFERENCE_END}\n\n## after\nkept\n")
+    assert "| old | table |" not in fresh and kpi_reference_markdown() in fresh
+    assert kpi_reference_text(fresh) == fresh
+    with pytest.raises(ValueError, match="markers"):
+        kpi_reference_text("# no markers here\n")
+
+
+def test_readme_links_the_kpi_reference_instead_of_holding_it():
     text = README.read_text()
-    assert README_START in text and README_END in text, "run `chatsales docs` to write the KPI reference"
-    section = text.split(README_START, 1)[1].split(README_END, 1)[0]
-    assert section.strip() == kpi_reference_markdown().strip(), "the README is stale: run `chatsales docs`"
+    assert REFERENCE_START not in text and REFERENCE_END not in text
+    assert "](docs/kpi-reference.md)" in text
 
 
 def test_readme_starts_with_the_two_setup_commands_and_ci_runs_the_second():
