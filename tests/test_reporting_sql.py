@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from chatsales.demo import generate_demo
 from chatsales.schema import REASONS
 from chatsales.settings import load_settings
-from pipelines.definitions import build_definitions
+from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
-from resources.reporting_db import ReportingStore
+from chatsales.reporting.store import ReportingDb as ReportingStore
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reporting-tables.md"
 FIRST, DAYS = date(2026, 3, 22), 8          # inside the doc's example month; 03-29 is the spring DST day
@@ -175,7 +175,7 @@ def _publish(home: Path, demo, reporting_url: str, window_days: int) -> None:
         "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
         "CHATSALES_REPORTING_DB_URL": reporting_url, "CHATSALES_WINDOW_DAYS": str(window_days),
     })
-    job = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     with dg.DagsterInstance.ephemeral() as instance:
         assert job.execute_in_process(instance=instance, tags=range_tags(FIRST, LAST)).success
 
