@@ -11,18 +11,20 @@ Index the instant columns in the platform's database (the demo does): the scope 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
 
 from chatsales import schema
-from chatsales.contract import concat_rejects
+from chatsales.contract import concat_rejects, parse_instants
 from chatsales.extract import Extracted
 from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.lake.catalog import Catalog
-from chatsales.lake.datasets import CHAT_DATASETS
+from chatsales.lake.datasets import CHAT_DATASETS, CHAT_PARTITION
 from chatsales.lake.store import Lake, Upserted
+from chatsales.period import local_midnight_us
 from chatsales.pii import hash_emails, normalise_emails
 from chatsales.sources.chat_db import ORDER, SOURCE, _read_raw, _validate, check_reachable
 
@@ -38,7 +40,6 @@ TOUCHED_BY = {
     "visitors": ("created_at",),
 }
 INDEXED = [(table, column) for table, columns in TOUCHED_BY.items() for column in columns]
-FOREVER = date(9999, 12, 31)
 
 
 def _touched(table: str) -> str:
@@ -61,47 +62,154 @@ def scope_queries(since: datetime) -> dict[str, tuple[str, dict]]:
 EVERYTHING = datetime(2000, 1, 1)
 
 
-def signature(url: str, since: datetime | None) -> str:
-    """A digest of what the scope holds now: rows and newest instant of every touched column per table. A
-    late row, a new message, a rating given or an email filled in changes it; the sensor compares it with
-    the one the last extraction recorded, without reading a row."""
-    since = since or EVERYTHING
-    selects = []
-    for table, columns in TOUCHED_BY.items():
-        aggregates = ", ".join(f"count({c}), max({c})" for c in columns)
-        selects.append(f"SELECT '{table}', count(*), {aggregates} FROM {table} WHERE {_touched(table)}")
+def _instant_text(values: pd.Series) -> pd.Series:
+    """Instants as the platform may return them (text or datetimes, naive UTC) → one spelling, to compare."""
+    return parse_instants(values).dt.strftime("%Y-%m-%d %H:%M:%S.%f").fillna("")
+
+
+def _measures(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Wide per-day aggregates (day, rows, n_<c>, max_<c>) → long rows (table, day, measure, value) as text."""
+    for column in TOUCHED_BY[table]:
+        frame[f"max_{column}"] = _instant_text(frame[f"max_{column}"])
+    long = frame.astype({"day": "str"}).melt(id_vars="day", var_name="measure", value_name="value")
+    return long.assign(table=table, value=long["value"].astype("str"))[["table", "day", "measure", "value"]]
+
+
+def fingerprints(url: str, since: datetime) -> pd.DataFrame:
+    """Per table and UTC day of creation, of the rows touched since `since`: how many, and the count and
+    newest value of every instant that marks a change (an answer, a rating given, an email filled in...).
+    One aggregate query per table, on indexed columns; no row is read."""
     check_reachable(url)
+    frames = []
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            found = [tuple(conn.execute(sa.text(query), {"since": since.strftime("%Y-%m-%d %H:%M:%S")}).one())
-                     for query in selects]
+            for table, columns in TOUCHED_BY.items():                 # a loop over tables
+                created = CHAT_PARTITION[table]
+                aggregates = ", ".join(f"count({c}) AS n_{c}, max({c}) AS max_{c}" for c in columns)
+                query = (f"SELECT date({created}) AS day, count(*) AS rows, {aggregates} FROM {table} "
+                         f"WHERE {_touched(table)} GROUP BY date({created})")
+                frames.append(_measures(pd.read_sql(sa.text(query), conn, params={
+                    "since": since.strftime("%Y-%m-%d %H:%M:%S")}), table))
     finally:
         engine.dispose()
-    return hashlib.sha1(repr(found).encode()).hexdigest()
+    return pd.concat(frames, ignore_index=True).sort_values(["table", "day", "measure"], ignore_index=True)
 
 
-def scope_start(catalog: Catalog, now: datetime, horizon_days: int) -> datetime | None:
-    """Where tonight's read starts: the horizon before the previous read (None: read everything)."""
+def signature(url: str, since: datetime | None) -> str:
+    """A digest of the fingerprints of the scope: a late row, a new message, a rating given or an email
+    filled in changes it; the sensor compares it with the one the last extraction recorded."""
+    return _digest(fingerprints(url, since or EVERYTHING))
+
+
+def _digest(prints: pd.DataFrame) -> str:
+    return hashlib.sha1(prints.to_csv(index=False).encode()).hexdigest()
+
+
+def lake_fingerprints(lake: Lake, first: date) -> pd.DataFrame:
+    """The same fingerprints, of the rows the lake holds, for the UTC days from `first`."""
+    labels = [d.isoformat() for d in pd.date_range(first - timedelta(days=1), date.today() + timedelta(days=2)).date]
+    frames = []
+    for table, columns in TOUCHED_BY.items():                         # a loop over tables
+        created = CHAT_PARTITION[table]
+        rows = lake.read(CHAT_DATASETS[table], labels, columns=list(dict.fromkeys([created, *columns])))
+        rows = rows.assign(day=rows[created].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d"))
+        grouped = rows.groupby("day")
+        wide = pd.DataFrame({"rows": grouped.size()})
+        for column in columns:
+            wide[f"n_{column}"] = grouped[column].count()
+            wide[f"max_{column}"] = grouped[column].max()
+        frames.append(_measures(wide.reset_index(), table))
+    prints = pd.concat(frames, ignore_index=True)
+    return prints[prints["day"] >= first.isoformat()]
+
+
+def late_days(platform: pd.DataFrame, lake: Lake, horizon: datetime) -> dict[str, list[str]]:
+    """Per table, the UTC days after the horizon's whose fingerprints differ between the platform and the
+    lake: a row inserted, or changed, late, with instants older than the previous read. Read whole."""
+    first = (horizon + timedelta(days=1)).date()
+    ours = lake_fingerprints(lake, first)
+    theirs = platform[platform["day"] >= first.isoformat()]
+    both = theirs.merge(ours, on=["table", "day", "measure"], how="outer", suffixes=("", "_lake"))
+    differ = both[both["value"].fillna("") != both["value_lake"].fillna("")]
+    differ = differ[differ["value"].notna()]        # days the platform no longer has: nothing to read
+    return {table: sorted(set(group["day"])) for table, group in differ.groupby("table")}
+
+
+OVERLAP = timedelta(hours=1)      # a row committed late with an instant just before the previous read
+TOUCHED_KEY = "chat_touched_through"   # catalog meta: the latest instant the previous read saw
+
+
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a night reads: every row with an instant set since `touched_since`, and the whole days since
+    `horizon` whose fingerprints differ from the lake's (rows inserted or changed late, with older
+    instants). None: every row."""
+
+    touched_since: datetime | None
+    horizon: datetime | None
+
+
+def scope_of(catalog: Catalog, now: datetime, horizon_days: int) -> Scope:
+    """Tonight's scope. Rows touched since the latest instant the previous read saw (the platform's clock,
+    not ours: a skewed clock on either side loses nothing), less an hour for commits in flight."""
     last = catalog.last_extraction(SOURCE)
     if last is None:
+        return Scope(None, None)
+    previous = min(datetime.fromisoformat(last["started_at"]), now).replace(tzinfo=None)
+    seen = catalog.get(TOUCHED_KEY)
+    through = min(datetime.fromisoformat(seen), previous) if seen else previous
+    return Scope(through - OVERLAP, previous - timedelta(days=horizon_days))
+
+
+def touched_through(rows: dict[str, pd.DataFrame], now: datetime) -> str | None:
+    """The latest instant among the rows read (never after `now`: a row dated in the future must not
+    move the next read past rows not yet written), naive UTC; None when nothing was read."""
+    latest = [rows[table][column].max() for table, columns in TOUCHED_BY.items() for column in columns
+              if len(rows[table])]
+    latest = [value for value in latest if pd.notna(value)]
+    if not latest:
         return None
-    previous = min(datetime.fromisoformat(last["started_at"]), now)
-    return (previous - timedelta(days=horizon_days)).replace(tzinfo=None)
+    return min(max(latest).tz_convert("UTC").tz_localize(None), pd.Timestamp(now).tz_convert("UTC")
+               .tz_localize(None)).isoformat()
 
 
-def read_chat(url: str, lake: Lake, since: datetime | None, pii_key: str) -> tuple[dict[str, pd.DataFrame],
-                                                                                      pd.DataFrame]:
-    """The validated rows in scope (lake shapes: emails hashed) and the rejects. References are checked
-    against the rows read and the lake (a message's chatroom may have been read on an earlier night)."""
-    raw = _read_raw(url, None if since is None else scope_queries(since))
+def _days_clause(column: str, days: list[str]) -> tuple[str, dict]:
+    """WHERE `column` falls on one of the UTC `days` ('YYYY-MM-DD'; the platform stores naive UTC)."""
+    params = {}
+    for n, day in enumerate(days):
+        params[f"d{n}"] = day
+        params[f"e{n}"] = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    return " OR ".join(f"({column} >= :d{n} AND {column} < :e{n})" for n in range(len(days))), params
+
+
+def scoped(touched: dict[str, tuple[str, dict]], late: dict[str, tuple[str, dict]]) -> dict[str, tuple[str, dict]]:
+    """Each table's WHERE clause: touched, or inserted late."""
+    out = dict(touched)
+    for table, (clause, params) in late.items():
+        base, base_params = out[table]
+        out[table] = (f"({base}) OR ({clause})", {**base_params, **params})
+    return out
+
+
+def read_chat(url: str, lake: Lake, scope: Scope, pii_key: str, late: dict[str, list[str]] | None = None
+              ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """The validated rows in scope and of the `late` days (lake shapes: emails hashed), and the rejects.
+    References are checked against the rows read and the lake (a message's chatroom may have been read on an
+    earlier night)."""
+    since = scope.touched_since
+    whole_days = {table: _days_clause(CHAT_PARTITION[table], days) for table, days in (late or {}).items()}
+    queries = None if since is None else scoped(scope_queries(since), whole_days)
+    raw = _read_raw(url, queries)
     valid: dict[str, pd.DataFrame] = {}
     rejects = []
     known = {"conversation_requests": "request_id", "chatrooms": "chatroom_id"}
     for table in ORDER:
         checked, bad = _validate(table, raw[table], valid)
         rejects.append(bad)
-        if table in known and since is not None:
+        if table in known and scope.touched_since is not None:
             stored = lake.read(CHAT_DATASETS[table], columns=[known[table]])
             valid[table] = pd.concat([checked, stored], ignore_index=True)
         else:
@@ -196,20 +304,21 @@ def extract_chat(url: str, lake: Lake, catalog: Catalog, *, pii_key: str, horizo
                  now: datetime, run_id: str | None = None) -> tuple[Extracted, dict[str, Upserted]]:
     """Read the chat platform since its watermark into the lake; returns what it did and what changed
     (the upserts feed the conversation state)."""
-    since = scope_start(catalog, now, horizon_days)
-    marked = f"{(since or EVERYTHING).isoformat()}|{signature(url, since)}"   # before the read: never later
-    rows, rejects = read_chat(url, lake, since, pii_key)
+    scope = scope_of(catalog, now, horizon_days)
+    prints = fingerprints(url, scope.horizon or EVERYTHING)           # before the read: never later than it
+    marked = f"{(scope.horizon or EVERYTHING).isoformat()}|{_digest(prints)}"
+    late = {} if scope.touched_since is None else late_days(prints, lake, scope.horizon)
+    rows, rejects = read_chat(url, lake, scope, pii_key, late)
     upserted = {table: lake.plan_upsert(CHAT_DATASETS[table], frame) for table, frame in rows.items()}
     changes = row_changes(upserted, lake.timezone, window_days, catalog, now.date())
-    scope = "every row" if since is None else f"rows touched since {since:%Y-%m-%d %H:%M} UTC"
+    read = "every row" if scope.touched_since is None else (
+        f"rows touched since {scope.touched_since:%Y-%m-%d %H:%M} UTC"
+        + "".join(f"; {table} of {', '.join(days)} whole (changed late)" for table, days in late.items()))
     result = Extracted(SOURCE, count_rows(rows), rejects, {t: len(u.new) for t, u in upserted.items()},
-                       changes, scope, details={"signature": marked})
+                       changes, read, details={"signature": marked, "touched_through": touched_through(rows, now)})
     return result, upserted
 
 
 def empty_upserts() -> dict[str, Upserted]:
     return {table: Upserted(schema.empty(dict(ds.columns)), schema.empty(dict(ds.columns)), [])
             for table, ds in CHAT_DATASETS.items()}
-
-
-__all__ = ["FOREVER", "INDEXED", "extract_chat", "read_chat", "row_changes", "scope_queries", "scope_start"]

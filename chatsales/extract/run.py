@@ -20,7 +20,7 @@ from chatsales.contract import SourceFrames, concat_rejects
 from chatsales.conversation_state import StateUpdate, update_state
 from chatsales.extract import Extracted, empty_changes
 from chatsales.extract.changes import combine, local_dates, shifted, spans
-from chatsales.extract.chat import extract_chat
+from chatsales.extract.chat import TOUCHED_KEY, extract_chat
 from chatsales.extract.files import changed_files
 from chatsales.days import SESSION_DAYS_KEY
 from chatsales.extract.orders import extract_orders
@@ -94,6 +94,9 @@ def plan_chat_platform(url: str, lake: Lake, catalog: Catalog, *, pii_key: str, 
     def write() -> int:
         done = commit(lake, catalog, extracted, list(upserted.values()), run_id=run_id, started_at=now.isoformat(),
                       scope_since=extracted.scope, watermark=extracted.details["signature"])
+        through = extracted.details["touched_through"]
+        if through is not None:          # after the commit: a crash in between only makes the next read wider
+            catalog.set(TOUCHED_KEY, through)
         if longest > int(catalog.get(SESSION_DAYS_KEY) or 1):
             catalog.set(SESSION_DAYS_KEY, str(longest))
         return done
