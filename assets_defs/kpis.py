@@ -24,9 +24,10 @@ def kpis_of_range(lake: LakeResource, db, days: chain.DayRange, facts: dict, row
     outside this run and the run's own attributions."""
     rooms, requests = chain.conversation_state(lake.lake)
     people = chain.members(lake.lake)
+    activity = chain.chat_activity(lake.lake, rooms, days.widened(after=2))
+    rooms, requests = chain.relevant_state(rooms, requests, days, activity, facts["ratings"])
     established = rooms["established_at"].notna()
     first = chain.merged_first_sales(db.first_sales(rooms.loc[established, "chatroom_id"], days.days), rows)
-    activity = chain.chat_activity(lake.lake, rooms, days.widened(after=2))
     all_facts = chain.kpi_facts(rooms, requests, people, first, activity, facts, days.timezone)
     tables = daily_tables(all_facts.tables(), people, days.days, days.timezone)
     tables["product_daily"] = product_daily(all_facts, days.days, days.timezone)

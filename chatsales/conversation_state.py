@@ -184,6 +184,9 @@ def update_state(lake: Lake, written: dict[str, list[str]] | None, *, today: dat
     (`written`: dataset path → partition labels; None: rebuild from every partition of the lake). Rows of a
     partition re-read are combined again, which changes nothing: the update may be re-run after a crash."""
     tz = lake.timezone
+    relevant = {CHAT_DATASETS[t].path for t in ("chatrooms", "conversation_requests", "messages")}
+    if written is not None and not relevant & set(written):
+        return StateUpdate(combine([]), {ds.name: 0 for ds in STATE_DATASETS}), []
 
     def read(table: str) -> pd.DataFrame:
         ds = CHAT_DATASETS[table]

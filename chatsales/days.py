@@ -154,10 +154,33 @@ def day_facts(lake: Lake, days: DayRange, rooms: pd.DataFrame, people: pd.DataFr
             "order_lines": order_line_facts(orders, lines, shown=shown)}
 
 
+ROOM_INSTANTS = ("started_at", "established_at", "first_visitor_at", "last_message_at")
+REQUEST_INSTANTS = ("created_at", "handled_at", "canceled_at")
+
+
+def _touching(frame: pd.DataFrame, columns, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    inside = pd.Series(False, index=frame.index)
+    for column in columns:
+        inside |= (frame[column] >= start) & (frame[column] < end)
+    return inside
+
+
+def relevant_state(rooms: pd.DataFrame, requests: pd.DataFrame, days: DayRange, activity: pd.DataFrame,
+                   ratings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The chatrooms and requests a KPI of the days can read: those with a date basis inside them (a day of
+    margin each side), and the chatrooms of their messages and ratings. The others cannot change a KPI of
+    these days, so a day's KPIs cost the same whatever the length of the history."""
+    start = pd.Timestamp(local_midnight_us(days.first - timedelta(days=1), days.timezone), unit="us", tz="UTC")
+    end = days.end + pd.Timedelta(days=1)
+    keep = _touching(rooms, ROOM_INSTANTS, start, end) | rooms["chatroom_id"].isin(activity["chatroom_id"]) \
+        | rooms["chatroom_id"].isin(ratings["chatroom_id"])
+    return rooms[keep.to_numpy()], requests[_touching(requests, REQUEST_INSTANTS, start, end).to_numpy()]
+
+
 def kpi_facts(rooms: pd.DataFrame, requests: pd.DataFrame, people: pd.DataFrame, first_sales: pd.Series,
               activity: pd.DataFrame, facts: dict[str, pd.DataFrame], timezone: str) -> Facts:
-    """Everything the KPIs of the days read: the state's chatrooms and requests, the chat activity of the
-    days and of the two days after them, the days' other facts."""
+    """Everything the KPIs of the days read: the state's chatrooms and requests (see `relevant_state`), the
+    chat activity of the days and of the two days after them, the days' other facts."""
     return Facts(requests=request_facts(requests, people, timezone),
                  chatrooms=chatroom_facts(rooms, people, first_sales, timezone), messages=activity, **facts)
 
