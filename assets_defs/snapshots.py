@@ -1,5 +1,6 @@
-"""The snapshots recomputed after each publication: campaign statistics (Smgo-1/2) over every published day,
-and customer segments (Smgo-3/4/5) as of the end of the last published day."""
+"""The whole-history snapshots, in their own job (customer_snapshots) after the nightly run: campaign
+statistics (Smgo-1/2) over every published day, and customer segments (Smgo-3/4/5) as of the end of the last
+published day. They read every purchase, so they stay out of the day-local nightly run."""
 
 from datetime import timedelta
 

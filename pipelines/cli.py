@@ -38,7 +38,7 @@ def launch_range(settings: Settings, first: date, last: date, *, force: bool = F
 
     from assets_defs.common import FORCE_TAG
     from pipelines.definitions import defs
-    from pipelines.jobs import DAILY_JOB
+    from pipelines.jobs import DAILY_JOB, SNAPSHOTS_JOB
     from pipelines.partitions import range_tags
     from assets_defs.reporting import PUSH_POOL
     from pipelines.runs import free_dead_runs, slot_holders
@@ -57,7 +57,13 @@ def launch_range(settings: Settings, first: date, last: date, *, force: bool = F
         if busy:
             raise PoolBusy(f"the {PUSH_POOL} pool is held by run {busy[0]}, which is still running: wait for it, "
                            f"or free it with `dagster run delete {busy[0]}` if it is not")
-        return job.execute_in_process(instance=instance, tags=tags, run_config=config, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, tags=tags, run_config=config, raise_on_error=False)
+        if not result.success:
+            return result
+        snapshots = defs.resolve_job_def(SNAPSHOTS_JOB)
+        after = snapshots.execute_in_process(instance=instance, tags={k: v for k, v in tags.items() if "range" not in k},
+                                             run_config={"loggers": config["loggers"]}, raise_on_error=False)
+        return after if not after.success else result
 
 
 class PoolBusy(RuntimeError):

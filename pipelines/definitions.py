@@ -8,9 +8,9 @@ import dagster as dg
 from assets_defs import activity, attribution, campaigns, facts, identity, kpis, reporting, snapshots, sources, state
 from chatsales.settings import Settings
 from pipelines.config import SETTINGS
-from pipelines.jobs import daily_pipeline, extract_sources
+from pipelines.jobs import customer_snapshots, daily_pipeline, extract_sources
 from pipelines.reattribution import reattribute
-from pipelines.schedules import nightly
+from pipelines.schedules import nightly, snapshots_schedule
 from pipelines.sensors import late_data
 from resources.chat_platform import ChatPlatformResource
 from resources.lake import LakeIOManager, LakeResource
@@ -53,7 +53,8 @@ def resources_for(settings: Settings) -> dict[str, object]:
 
 def definitions_for(settings: Settings) -> dg.Definitions:
     """The definitions with the resources of `settings` (the assets, partitions and jobs are the module's)."""
-    return dg.Definitions(assets=dg.load_assets_from_modules(ASSET_MODULES), jobs=[daily_pipeline, extract_sources, reattribute], schedules=[nightly],
+    return dg.Definitions(assets=dg.load_assets_from_modules(ASSET_MODULES), jobs=[daily_pipeline, extract_sources, customer_snapshots, reattribute],
+                          schedules=[nightly, snapshots_schedule],
                           sensors=[late_data], resources=resources_for(settings),
                           executor=dg.in_process_executor)
 

@@ -13,7 +13,7 @@ from chatsales.demo.arrivals import sources_as_of
 from chatsales.facts import ORDER
 from chatsales.settings import load_settings
 from pipelines.definitions import definitions_for
-from pipelines.jobs import DAILY_JOB
+from pipelines.jobs import DAILY_JOB, SNAPSHOTS_JOB
 from pipelines.partitions import range_tags
 from pipelines.sensors import LATE_SENSOR
 
@@ -102,6 +102,7 @@ def nights(demo, home: Path, timezone: str, first: date, last: date, inject=None
             inject(night, sources)
         run(defs, instance, partition=str(night))
         cursor, requested[night] = settle(defs, instance, cursor)
+    run(defs, instance, job=SNAPSHOTS_JOB)
     return settings, defs, instance, requested
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from chatsales.demo import generate_demo
 from chatsales.settings import today_in
+from pipelines.jobs import SNAPSHOTS_JOB
 from tests.nights import VOLATILE, nights, published, run, settings_for
 from pipelines.definitions import definitions_for
 
@@ -82,7 +83,9 @@ def test_night_by_night_equals_one_backfill(history):
                "store_sales": full_home / "store_sales", "campaigns": full_home / "campaigns"}
     shutil.copytree(nightly.home / "sources", full_home)
     full = settings_for(full_home, sources)
-    run(definitions_for(full), dg.DagsterInstance.ephemeral(), first=FIRST, last=LAST)
+    defs, instance = definitions_for(full), dg.DagsterInstance.ephemeral()
+    run(defs, instance, first=FIRST, last=LAST)
+    run(defs, instance, job=SNAPSHOTS_JOB)
     got, want = published(nightly.reporting_db_url), published(full.reporting_db_url)
     assert set(got) == set(want)
     for name in want:

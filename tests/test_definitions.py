@@ -65,7 +65,10 @@ def test_the_attribution_window_and_the_24_hour_answers_are_partition_mappings()
 
 def test_jobs_schedule_and_sensors_are_on_and_described():
     repository = defs.get_repository_def()
-    assert {"daily_pipeline", "extract_sources", "reattribute"} <= {job.name for job in repository.get_all_jobs()}
+    assert {"daily_pipeline", "extract_sources", "customer_snapshots", "reattribute"} <= {
+        job.name for job in repository.get_all_jobs()}
+    snapshots = defs.resolve_schedule_def("snapshots")
+    assert snapshots.job_name == "customer_snapshots" and snapshots.cron_schedule == "30 4 * * *"
     assert repository.get_job("daily_pipeline").executor_def.name == "in_process"
     schedule = defs.resolve_schedule_def("nightly")
     assert schedule.job_name == "daily_pipeline" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING

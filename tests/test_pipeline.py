@@ -19,7 +19,7 @@ from chatsales.period import Periods
 from chatsales.settings import load_settings
 from chatsales.query import catalog_of_period, stored_facts
 from pipelines.definitions import definitions_for
-from pipelines.jobs import DAILY_JOB
+from pipelines.jobs import DAILY_JOB, SNAPSHOTS_JOB
 from pipelines.partitions import range_tags
 from chatsales.reporting.store import ReportingDb as ReportingStore
 
@@ -48,9 +48,11 @@ def _settings(home: Path, demo, reporting_url: str):
 
 
 def _run(settings, instance, first, last):
-    job = definitions_for(settings).resolve_job_def(DAILY_JOB)
-    result = job.execute_in_process(instance=instance, tags=range_tags(first, last))
+    """The days as one run, then the snapshots job (what `chatsales backfill` does)."""
+    defs = definitions_for(settings)
+    result = defs.resolve_job_def(DAILY_JOB).execute_in_process(instance=instance, tags=range_tags(first, last))
     assert result.success
+    assert defs.resolve_job_def(SNAPSHOTS_JOB).execute_in_process(instance=instance).success
     return result
 
 
@@ -139,8 +141,9 @@ def _check_insights(store: ReportingStore, kpis, result):
     assert len(trends) > 20 and set(trends["trend"]) <= {"buying_more", "buying_less", "stable"}
     mix = store.read_table("product_mix")
     assert {"web", "store"} == set(mix["sales_channel"]) and (mix["rank"] >= 1).all()
-    for table in (credited, stats, segments, trends, mix):
-        assert table["run_id"].eq(result.run_id).all()
+    assert credited["run_id"].eq(result.run_id).all()
+    snapshot_runs = {run for table in (stats, segments, trends, mix) for run in table["run_id"]}
+    assert len(snapshot_runs) == 1 and result.run_id not in snapshot_runs      # the customer_snapshots run
 
 
 def _every_day_equals_its_period_query(store: ReportingStore) -> None:
