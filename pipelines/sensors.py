@@ -35,6 +35,8 @@ from resources.store_sales import StoreSalesResource
 from resources.web_orders import WebOrdersResource
 
 LATE_SENSOR = "late_data"
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
 TRIGGER_TAG = "chatsales/trigger"
 REASONS_TAG = "chatsales/late_data"
 
@@ -95,7 +97,10 @@ def late_data(context: dg.SensorEvaluationContext, lake: LakeResource, chat_plat
                                                "first", cursor=context.cursor)
     moved = moved_sources(lake, chat_platform, web_orders, store_sales, marketing_touchpoints)
     mark = lake.catalog.last_seq()
-    if moved:
+    reading = context.instance.get_runs(dg.RunsFilter(job_name=extract_sources.name, statuses=IN_FLIGHT), limit=1)
+    if moved and reading:
+        context.log.info(f"sources that changed: {', '.join(moved)}: run {reading[0].run_id} is reading them")
+    elif moved:
         digest = hashlib.sha1(f"{sorted(moved)}|{mark}|{context.cursor}".encode()).hexdigest()[:20]
         requests.append(dg.RunRequest(run_key=f"extract-{digest}", job_name=extract_sources.name,
                                       tags={TRIGGER_TAG: "late_data", REASONS_TAG: "changed: " + ", ".join(moved)}))
