@@ -8,6 +8,7 @@ its target and swapped in, so a crash never leaves a half-written day visible.
 """
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from pathlib import Path
@@ -16,6 +17,7 @@ import dagster as dg
 import pandas as pd
 
 from chatsales.lake.catalog import CATALOG_FILE, Catalog
+from chatsales.lake.layout import retire_old_layout
 from chatsales.lake.store import Lake
 
 SINGLE = "__frame__"
@@ -27,6 +29,12 @@ class LakeResource(dg.ConfigurableResource):
 
     lake_dir: str
     timezone: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A home from before the day-local lake: its lake is moved aside and rebuilt, and the log says so."""
+        retired = retire_old_layout(Path(self.lake_dir))
+        if retired:
+            (context.log or logging.getLogger("chatsales")).warning(retired)
 
     @property
     def lake(self) -> Lake:

@@ -15,7 +15,11 @@ class ReportingDbResource(dg.ConfigurableResource):
     _db: ReportingDb | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Opens the database and brings its schema up to date first (Alembic); a migration is logged."""
         self._db = ReportingDb(self.url)
+        outcome = self._db.ensure_schema()
+        if outcome != "up to date" and context.log is not None:
+            context.log.warning(f"reporting database {self.shown_url}: schema {outcome}")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._db is not None:
