@@ -237,7 +237,7 @@ def row_changes(upserted: dict[str, Upserted], timezone: str, window_days: int, 
         key = list(CHAT_DATASETS[table].key)
         old = up.old.set_index(key)
         is_new = ~up.new.set_index(key).index.isin(old.index)
-        changed = up.new[~is_new]
+        changed = up.new[~is_new].reset_index(drop=True)      # aligned with the stored versions, row by row
         return up.new[is_new], changed, old.reindex(changed.set_index(key).index).reset_index()
 
     new, changed, before = split("messages")

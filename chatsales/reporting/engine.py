@@ -9,6 +9,7 @@ import time
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,8 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         args = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        if not read_only and parsed.database and parsed.database != ":memory:" and "file:" not in parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)     # a new home's folder
         if read_only and parsed.database and not parsed.database.startswith("file:"):
             parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
             args["uri"] = True
