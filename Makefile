@@ -9,13 +9,18 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: install demo test bench
+.PHONY: install browser demo test bench
 install: $(STAMP)
+
+# Debian's Chromium and ChromeDriver drive the browser tests (dashboard and Dagster UI) headless.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 demo: $(STAMP)
 	$(VENV)/bin/chatsales demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)
