@@ -1,9 +1,8 @@
-"""Facts as one Arrow IPC stream per table and day: the columnar copy the period query reads.
+"""Facts as one Arrow IPC stream per table and day: the only stored copy, read by every period query.
 
-The `fact_*` row tables are what people query with SQL; fetching them back row by row costs ~4 µs a row
-through any Python driver, which is 1.8 s for the demo's 90 days and over a minute for a year at 10×.
-The same frames, encoded per day as Arrow IPC (LZ4), decode at memory speed. Both copies are written in
-the same transaction from the same frame (resources/reporting_db.py), so they cannot disagree.
+Fetching facts back row by row costs about 4 µs a row through any Python driver (over a minute for a year at
+10×); the same frames, encoded per day as Arrow IPC (LZ4), decode at memory speed. A digest per stream lets a
+publication rewrite only the days whose rows changed.
 """
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
-"""The chat platform, read incrementally: the rows touched inside the late horizon, checked, upserted.
+"""The chat platform, read incrementally: the rows touched since the previous read, checked, upserted.
 
 A chat table has no "updated at" column, but every change the contract allows sets or adds an instant (a
 message sent, an email filled in, a rating given, a request handled or canceled, a session ended, a link
-clicked). So a night reads the rows with any of those instants inside the scope (the late horizon before the
-previous read), plus the chatrooms and visitors those rows belong to, and compares them with the lake: what
-differs is what changed. A message inserted late with an old `sent_at` is seen as long as that instant is
-inside the horizon. The first read, and a read after a gap longer than the horizon, take everything.
+clicked). So a night reads the rows with any of those instants since the latest one the previous read saw
+(less an hour for commits in flight), plus the chatrooms and visitors those rows belong to, and compares
+them with the lake: what differs is what changed. A row inserted late with an old instant is caught by the
+day fingerprints: per table and UTC day of creation inside the late horizon, the row count and the latest of
+each instant; a day whose fingerprint differs from the lake's is read whole. The first read takes everything.
 Index the instant columns in the platform's database (the demo does): the scope queries filter on them.
 """
 from __future__ import annotations
