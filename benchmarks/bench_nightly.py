@@ -5,7 +5,7 @@
 
 Each case (scale × days of history) lives in its own folder under --workdir, kept between invocations:
 1. the demo is generated for history + 1 days, ending yesterday (the chat platform's instants are then
-   today's, as on a real platform);
+   today's, as on a real platform), in eras of 90 days when longer (`long_demo.py`: bounded memory);
 2. the history is built as nights would have built it, --chunk-days at a time: the sources as they stood at
    the end of the chunk's last day (`chatsales.demo.arrivals`), then one `daily_pipeline` run over the
    chunk's days, each chunk in its own process so that memory stays one chunk's;
@@ -38,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 TZ = "Europe/Paris"
 
 
@@ -95,9 +96,9 @@ class _kept:
 
 def _demo(case: Path, scale: float, days: int):
     """The case's demo (generated once, described in demo.json): `days` days ending yesterday."""
-    from chatsales.demo import generate_demo
     from chatsales.demo.generator import DemoManifest
     from chatsales.settings import today_in
+    from long_demo import long_demo
 
     saved = case / "demo.json"
     if saved.exists():
@@ -107,8 +108,8 @@ def _demo(case: Path, scale: float, days: int):
                             first_day=date.fromisoformat(fields["first_day"]),
                             last_day=date.fromisoformat(fields["last_day"]))
     last = today_in(TZ) - timedelta(days=1)
-    demo = generate_demo(case / "demo", last - timedelta(days=days - 1), days=days, scale=scale, timezone=TZ,
-                         withhold_late_store_file=True)
+    demo = long_demo(case / "demo", last - timedelta(days=days - 1), days=days, scale=scale, timezone=TZ,
+                     withhold_late_store_file=True)
     saved.write_text(json.dumps({k: str(v) if isinstance(v, (Path, date)) else v
                                  for k, v in demo.__dict__.items()}))
     return demo
@@ -121,18 +122,19 @@ def child(args) -> None:
 
     demo = _demo(case, args.scale, args.days + 1)
     sources = case / "sources"
-    if args.step == "chunk":
+    step = args.child
+    if step == "chunk":
         first, last = date.fromisoformat(args.first), date.fromisoformat(args.last)
         sources_as_of(demo, last, sources, TZ)
         print(json.dumps({"run_s": round(_run_days(_settings(case, sources), first, last), 1), **_process_stats()}))
-    elif args.step == "night":
+    elif step == "night":
         night = date.fromisoformat(args.first)
         sources_as_of(demo, night, sources, TZ)
         started = time.perf_counter()
         run_s = _run_days(_settings(case, sources), night, night)
         print(json.dumps({"run_s": round(run_s, 2), "import_and_run_s": round(time.perf_counter() - STARTED, 2),
                           **_process_stats()}))
-    elif args.step == "snapshots":
+    elif step == "snapshots":
         import dagster as dg
 
         from pipelines.definitions import definitions_for
@@ -143,13 +145,14 @@ def child(args) -> None:
         with dg.DagsterInstance.ephemeral() as instance:
             assert job.execute_in_process(instance=instance, run_config=_quiet()).success
         print(json.dumps({"run_s": round(time.perf_counter() - started, 2), **_process_stats()}))
-    elif args.step == "tick":
+    elif step == "tick":
         print(json.dumps(_tick(_settings(case, sources))))
 
 
 def _tick(settings) -> dict:
-    """The sensor's tick with nothing new: a first tick (it may plan the re-runs the last night asks for),
-    then the tick measured, from the first tick's cursor."""
+    """The sensor's tick with nothing new: first the ticks the last night leaves work for, and the runs they
+    ask (re-runs of earlier days whose fluctuating indicators the night changed), until a tick asks nothing;
+    then one more tick, measured."""
     import dagster as dg
 
     from pipelines.definitions import definitions_for
@@ -163,11 +166,21 @@ def _tick(settings) -> dict:
                                          resources=defs.resources) as context:
                 result = sensor(context)
                 return result, (context.cursor if result is None else result.cursor)
-        _, cursor = tick(None)
+        cursor, settled = None, 0
+        for _ in range(8):
+            result, cursor = tick(cursor)
+            if not result.run_requests:
+                break
+            for request in result.run_requests:
+                job = defs.resolve_job_def(request.job_name)
+                assert job.execute_in_process(instance=instance, tags=dict(request.tags), run_config=_quiet(),
+                                              asset_selection=request.asset_selection).success
+                settled += 1
         started = time.perf_counter()
         result, _ = tick(cursor)
         elapsed = time.perf_counter() - started
-    return {"tick_s": round(elapsed, 3), "requests": len(result.run_requests or []), **_process_stats()}
+    return {"tick_s": round(elapsed, 3), "requests": len(result.run_requests or []), "settled_runs": settled,
+            **_process_stats()}
 
 
 def _step(case: Path, scale: float, days: int, step: str, first: date | None = None,
