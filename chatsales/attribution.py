@@ -24,8 +24,8 @@ import pyarrow as pa
 
 from chatsales import schema
 from chatsales.identity import NAT, arrow_text, candidate_codes, external_chatrooms, hashed, micros, take_text
+from chatsales.period import US_PER_DAY
 
-US_PER_DAY = 86_400_000_000
 NEVER = np.iinfo(np.int64).max      # "no such message": later than any instant
 REASON_NAMES = pd.Series(schema.REASONS, dtype="str")
 MATCH_KEY_NAMES = pd.Series(schema.MATCH_KEYS, dtype="str")

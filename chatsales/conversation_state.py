@@ -28,6 +28,7 @@ from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.insights import first_shown
 from chatsales.lake.datasets import CHAT_DATASETS
 from chatsales.lake.store import Dataset, Lake, Upserted
+from chatsales.period import NAT, US_PER_DAY
 
 ROOM_ATTRIBUTES = ["chatroom_id", "request_id", "visitor_id", "member_id", "source", "channel", "started_at",
                    "is_internal", "is_blocked"]
@@ -45,8 +46,6 @@ ROOM_DAY = Dataset("state/room_days", ("chatroom_id", "day_start"), "day_start",
 ROOM_PRODUCT = Dataset("state/room_products", ("chatroom_id", "product_id"), None, "day", ROOM_PRODUCTS)
 STATE_DATASETS = (ROOMS, REQUESTS, ROOM_DAY, ROOM_PRODUCT)
 DAY = pd.Timedelta(days=1)
-US_PER_DAY = 86_400_000_000
-NAT = np.iinfo(np.int64).min
 
 
 @dataclass

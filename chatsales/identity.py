@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from chatsales.period import NAT
 from chatsales.pii import hash_emails, normalise_emails
 
-NAT = np.iinfo(np.int64).min
 
 
 def micros(ts: pd.Series, table: str, key: pd.Series) -> np.ndarray:

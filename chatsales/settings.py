@@ -234,13 +234,21 @@ def warn_if_demo_key(settings: Settings, context: str) -> None:
                       "Set a secret key in production.", stacklevel=2)
 
 
+SHOWN_DEFAULTS = {"home": "`.chatsales` in the project", "start_date": "the demo's first day",
+                  "chat_db_url": "the demo's", "orders_dir": "the demo's", "store_sales_dir": "the demo's",
+                  "campaigns_dir": "the demo's", "reporting_db_url": "`reporting.db` in `CHATSALES_HOME` (SQLite)",
+                  "lake_dir": "`lake` in `CHATSALES_HOME`", "pii_key": "a public demo key: set yours",
+                  "shopify_shop": "unset (read the folder)", "shopify_token": "unset"}
+
+
 def settings_table() -> str:
-    """The README's settings table, from the model itself."""
+    """The README's settings table, from the model itself (a test keeps the README equal to it)."""
     rows = ["| variable | meaning | default |", "|---|---|---|"]
     for field, info in Settings.model_fields.items():
         default = info.default
-        shown = ("the demo's" if default in (None, "") else
-                 ",".join(f"{b:g}" for b in default) if isinstance(default, tuple) else
-                 "`.chatsales`" if field == "home" else "demo key" if field == "pii_key" else f"`{default}`")
+        shown = (SHOWN_DEFAULTS[field] if field in SHOWN_DEFAULTS else
+                 "`" + ",".join(f"{b:g}" for b in default) + "`" if isinstance(default, tuple) else
+                 f"`{int(default):,}`" if isinstance(default, float) and default.is_integer() else
+                 f"`{default:g}`" if isinstance(default, float) else f"`{default}`")
         rows.append(f"| `{variable(field)}` | {info.description} | {shown} |")
     return "\n".join(rows)
