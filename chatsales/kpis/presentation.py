@@ -1,0 +1,221 @@
+"""How the catalog reads for a person: families in the spec's order, names, units and formatted values.
+
+`chatsales kpis` (text) and the dashboard both show figures through this module, so a card reads the same
+in both. Everything is derived from the registry (chatsales.kpis.registry), the charts (charts.py) and the
+catalog's extra refs; nothing here computes a figure. No Dagster, no Streamlit.
+
+Units: a count; a percent (rates are stored as fractions, so 0.627 shows as "62.7 %"; Insi-4 alone is
+stored ×100, as its definition says, and `cards` hands it over as a fraction like the others); a currency
+amount; a duration (KPIs in seconds); a rating (mean score); a plain number.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from chatsales.kpis import REGISTRY
+from chatsales.kpis.catalog import MEMBERS_REF
+from chatsales.kpis.charts import CHARTS, LINE_SERIES
+
+UNITS = ("count", "percent", "currency", "duration", "rating", "number")
+MISSING = "—"
+SMGO_REFS = tuple(f"Smgo-{n}" for n in range(1, 6))
+INSI_6 = "Insi-6"
+
+# the spec's sections (kpis.md), in its order; `_family_of` says which refs each one holds
+WAITING, HOOK, DIALOGUES, RATINGS, SALES = "Waiting list", "Hook", "Dialogues", "Ratings", "Sales"
+IADVIZE, INSIGHTS, CAMPAIGNS, MEMBERS = ("iAdvize sales indicators", "Sales insights", "Campaigns and segments",
+                                         "Members")
+FAMILY_ORDER = (WAITING, HOOK, DIALOGUES, RATINGS, SALES, IADVIZE, INSIGHTS, CAMPAIGNS, MEMBERS)
+
+_REF = re.compile(r"\b(?:Wlst|Hook|Chat|Amb)-Card-\d+(?:-net)?\b")
+_MONEY = re.compile(r"turnover|revenue|sales amount|\bAOV\b|\bsales\b", re.IGNORECASE)
+_MONEY_PER = re.compile(r"(turnover|revenue) per", re.IGNORECASE)
+_DURATION = re.compile(r"\btime\b|duration", re.IGNORECASE)
+
+
+def natural_key(ref: str) -> tuple:
+    """Chat-Card-2 before Chat-Card-10: the digits of a ref compare as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", ref))
+
+
+def _card_family(ref: str) -> str:
+    """The spec's section of a card, from its ref: Chat-Card-71..73 are the ratings, 80 and above the sales,
+    the other Chat-Card and Amb-Card refs the conversations and dialogues."""
+    prefix = ref.split("-", 1)[0]
+    if prefix in ("Wlst", "Hook", "Iadv", "Insi"):
+        return {"Wlst": WAITING, "Hook": HOOK, "Iadv": IADVIZE, "Insi": INSIGHTS}[prefix]
+    number = int(ref.split("-")[2])
+    return RATINGS if 71 <= number <= 73 else SALES if number >= 80 else DIALOGUES
+
+
+def _chart_family(ref: str) -> str:
+    """A line chart belongs with its first line's KPI; a bucket chart with the KPI its definition names, else
+    with the waiting list or the dialogues, as its definition says."""
+    if ref in LINE_SERIES:
+        return _card_family(LINE_SERIES[ref][0].ref)
+    definition = CHARTS[ref].definition
+    named = _REF.findall(definition)
+    if named:
+        return _card_family(named[0])
+    return WAITING if "waiting-list" in definition else DIALOGUES
+
+
+_CHART_KIND = {"Donut": 0, "Line": 1, "Bar": 2}     # the spec's Charts table: donuts, lines, bars
+
+
+def _families() -> list[tuple[str, list[str]]]:
+    members: dict[str, list[str]] = {title: [] for title in FAMILY_ORDER}
+    registered = {ref: n for n, ref in enumerate(REGISTRY)}
+    # within a family by number (Amb-Card-23 after Chat-Card-22, as in the spec), then as registered
+    # (Chat-Card-80 before Chat-Card-80-net, Insi-6's new customers before the existing ones)
+    for ref in sorted(REGISTRY, key=lambda r: (tuple(int(n) for n in re.findall(r"\d+", r)), registered[r])):
+        members[_card_family(ref)].append(ref)
+    insights = members[INSIGHTS]
+    insights.insert(next(i for i, r in enumerate(insights) if r.startswith("Insi-6")), INSI_6)
+    charts = sorted([*CHARTS, *LINE_SERIES],
+                    key=lambda r: (_CHART_KIND.get(r.split("-")[1], 3), natural_key(r)))
+    for ref in charts:
+        members[_chart_family(ref)].append(ref)
+    members[CAMPAIGNS] += list(SMGO_REFS)
+    members[MEMBERS].append(MEMBERS_REF)
+    return [(title, refs) for title, refs in members.items()]
+
+
+FAMILIES: list[tuple[str, list[str]]] = _families()
+FAMILY_OF: dict[str, str] = {ref: title for title, refs in FAMILIES for ref in refs}
+
+_OTHER_NAMES = {INSI_6: "New vs existing customers", MEMBERS_REF: "Members list",
+                "Smgo-1": "Campaign transaction stats", "Smgo-2": "Campaign conversion",
+                "Smgo-3": "Purchase segments", "Smgo-4": "Revenue trend segments", "Smgo-5": "Channel × location mix"}
+
+
+def name_of(ref: str) -> str:
+    """The ref's name as the spec gives it (cards, charts, the members list, Insi-6, Smgo-*); the ref itself
+    for anything unknown."""
+    if ref in REGISTRY:
+        return REGISTRY[ref].name
+    if ref in CHARTS:
+        return CHARTS[ref].name
+    if ref in LINE_SERIES:
+        return " / ".join(s.label for s in LINE_SERIES[ref])
+    return _OTHER_NAMES.get(ref, ref)
+
+
+def _percent_scale(ref: str) -> float:
+    """What the stored value of a percent is multiplied by: 100 for a rate defined '× 100' (Insi-4)."""
+    return 100.0 if "× 100" in REGISTRY[ref].definition else 1.0
+
+
+def unit_of(ref: str) -> str:
+    """The unit a ref's value is shown in, from its kind, name and definition: durations are the times and
+    durations (seconds), money the sales, turnover, revenue and AOV, rates percents; a bucket chart counts."""
+    kpi = REGISTRY.get(ref)
+    if kpi is None:
+        if ref in LINE_SERIES:
+            return unit_of(LINE_SERIES[ref][0].ref)
+        return "count" if ref in CHARTS else "number"
+    if kpi.kind == "count":
+        return "count"
+    if _DURATION.search(kpi.name):
+        return "duration"
+    if kpi.kind == "mean" and "rating" in kpi.name.lower():
+        return "rating"
+    if kpi.kind == "rate":          # a share is a percent; turnover per contact or per hour is money
+        return "currency" if _MONEY_PER.search(kpi.name) else "percent"
+    if kpi.kind == "sum" or _MONEY.search(kpi.name):
+        return "currency"
+    return "number"
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def _duration(seconds: float) -> str:
+    total = round(abs(seconds))
+    sign = "-" if seconds < 0 and total else ""
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days:,} d {hours:02d} h"
+    if hours:
+        return f"{sign}{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{sign}{minutes} min {secs:02d} s"
+    return f"{sign}{secs} s"
+
+
+def format_value(value, unit: str, currency: str = "EUR") -> str:
+    """A value as a person reads it: '1,588', '62.7 %' (from a fraction), '21,280.50 EUR', '2 h 05 min',
+    '4.32'; missing (None, NaN) is '—'. Never scientific notation."""
+    if _missing(value):
+        return MISSING
+    value = float(value)
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "percent":
+        return f"{value * 100:,.1f} %"
+    if unit == "currency":
+        return f"{value:,.2f} {currency}"
+    if unit == "duration":
+        return _duration(value)
+    if unit in ("rating", "number"):
+        return f"{value:,.2f}"
+    raise ValueError(f"unknown unit {unit!r}: expected one of {', '.join(UNITS)}")
+
+
+def format_change(current, previous, unit: str) -> str:
+    """The change against the previous period: in points for a percent ('+3.1 pts'), relative otherwise
+    ('+12.5 %'); '—' when either is missing or the previous one is 0."""
+    if _missing(current) or _missing(previous):
+        return MISSING
+    current, previous = float(current), float(previous)
+    if unit == "percent":
+        text = f"{(current - previous) * 100:+,.1f}"
+        return ("0.0" if text in ("+0.0", "-0.0") else text) + " pts"
+    if previous == 0:
+        return MISSING
+    text = f"{(current - previous) / abs(previous) * 100:+,.1f}"
+    return ("0.0" if text in ("+0.0", "-0.0") else text) + " %"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One card: `value` is what format_value(value, unit) shows (a percent as a fraction, Insi-4's too);
+    `numerator` and `denominator` are as published (None for counts and medians)."""
+
+    ref: str
+    name: str
+    unit: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    fluctuating: bool
+
+    def text(self, currency: str = "EUR") -> str:
+        return format_value(self.value, self.unit, currency)
+
+
+def shown_value(ref: str, value):
+    """The stored value of `ref` as format_value takes it (Insi-4, stored ×100, as a fraction)."""
+    if _missing(value) or ref not in REGISTRY or unit_of(ref) != "percent":
+        return value
+    return float(value) / _percent_scale(ref)
+
+
+def cards(values: dict) -> list[Card]:
+    """The registry's cards present in `values` (chatsales.query.catalog_of_period's dict), in the families'
+    order."""
+    out = []
+    for _, refs in FAMILIES:
+        for ref in refs:
+            entry = values.get(ref)
+            if ref not in REGISTRY or not isinstance(entry, dict) or "value" not in entry:
+                continue
+            kpi = REGISTRY[ref]
+            out.append(Card(ref, kpi.name, unit_of(ref), shown_value(ref, entry["value"]), entry.get("numerator"),
+                            entry.get("denominator"), kpi.fluctuating))
+    return out
