@@ -30,6 +30,7 @@ IADVIZE, INSIGHTS, CAMPAIGNS, MEMBERS = ("iAdvize sales indicators", "Sales insi
 FAMILY_ORDER = (WAITING, HOOK, DIALOGUES, RATINGS, SALES, IADVIZE, INSIGHTS, CAMPAIGNS, MEMBERS)
 
 _REF = re.compile(r"\b(?:Wlst|Hook|Chat|Amb)-Card-\d+(?:-net)?\b")
+_ANY_REF = re.compile(r"\b(?:Wlst|Hook|Chat|Amb)-Card-\d+(?:-net)?\b|\bIadv-\d+\b|\bInsi-\d+\b")
 _MONEY = re.compile(r"turnover|revenue|sales amount|\bAOV\b|\bsales\b", re.IGNORECASE)
 _MONEY_PER = re.compile(r"(turnover|revenue) per", re.IGNORECASE)
 _DURATION = re.compile(r"\btime\b|duration", re.IGNORECASE)
@@ -194,9 +195,40 @@ class Card:
     numerator: float | None
     denominator: float | None
     fluctuating: bool
+    numerator_unit: str = "count"
+    denominator_unit: str = "count"
 
     def text(self, currency: str = "EUR") -> str:
         return format_value(self.value, self.unit, currency)
+
+    def parts(self, currency: str = "EUR") -> str:
+        """'numerator / denominator' in their units ('' for a card that has none: counts, sums, medians)."""
+        if _missing(self.denominator):
+            return ""
+        return (f"{format_value(self.numerator, self.numerator_unit, currency)} / "
+                f"{format_value(self.denominator, self.denominator_unit, currency)}")
+
+
+def parts_units(ref: str) -> tuple[str, str]:
+    """The units of a card's numerator and denominator. A mean adds up values of its own unit (seconds,
+    money; scores and dialogues count) over a count; a rate 'A / B' takes the units of the refs its
+    definition names on each side, a count where it names none, money over money for a share of money
+    (Iadv-2-share-*), and hours (Iadv-10's production hours) as a plain number."""
+    kpi = REGISTRY[ref]
+    unit = unit_of(ref)
+    if kpi.kind in ("mean", "median"):
+        return (unit if unit in ("currency", "duration") else "count"), "count"
+    if kpi.kind != "rate" or " / " not in kpi.definition:
+        return "count", "count"
+    sides = kpi.definition.split(" / ", 1)
+    found = []
+    for side in sides:
+        named = [r for r in _ANY_REF.findall(side) if r in REGISTRY]
+        side_unit = "number" if "hours" in side else unit_of(named[0]) if named else "count"
+        found.append("count" if side_unit == "percent" else side_unit)
+    if unit == "percent" and found[0] == "currency":     # a share of money is money over money
+        found[1] = "currency"
+    return found[0], found[1]
 
 
 def shown_value(ref: str, value):
@@ -217,5 +249,49 @@ def cards(values: dict) -> list[Card]:
                 continue
             kpi = REGISTRY[ref]
             out.append(Card(ref, kpi.name, unit_of(ref), shown_value(ref, entry["value"]), entry.get("numerator"),
-                            entry.get("denominator"), kpi.fluctuating))
+                            entry.get("denominator"), kpi.fluctuating, *parts_units(ref)))
+    return out
+
+
+# counts outside the cards: the members list's, Insi-7's product table's, Smgo-5's
+_COUNT_COLUMNS = {MEMBERS_REF: ("members", ("active_dialogues", "conversations_closed", "sales_count")),
+                  "Insi-7": ("products", ("shown", "units_sold", "units_sold_after_shown"))}
+
+
+def _whole(x):
+    """A count as an int (JSON 1618, not 1618.0); a missing or fractional one as it is."""
+    if isinstance(x, float) and math.isfinite(x) and x.is_integer():
+        return int(x)
+    return x
+
+
+def for_json(values: dict) -> dict:
+    """The catalog as `chatsales kpis --json` prints it: the same shape, each card with its name and unit
+    beside value, numerator and denominator, and every count an integer (cards, Insi-6's orders, the count
+    lines, the members list's and the product table's counts, Smgo-5's units)."""
+    out = dict(values)
+    for ref, entry in values.items():
+        if ref in REGISTRY and isinstance(entry, dict) and "value" in entry:
+            unit = unit_of(ref)
+            shown = {**entry, "name": REGISTRY[ref].name, "unit": unit}
+            num_unit, den_unit = parts_units(ref)
+            for key, key_unit in (("value", unit), ("numerator", num_unit), ("denominator", den_unit)):
+                if key_unit == "count":
+                    shown[key] = _whole(entry.get(key))
+            out[ref] = shown
+        elif ref in LINE_SERIES and isinstance(entry, dict) and "days" in entry:
+            counted = [s.label for s in LINE_SERIES[ref] if unit_of(s.ref) == "count"]
+            out[ref] = {**entry, "days": [{**p, **{k: _whole(p.get(k)) for k in counted if k in p}}
+                                          for p in entry["days"]]}
+    if isinstance(values.get(INSI_6), dict):
+        out[INSI_6] = {half: {**h, "orders": _whole(h.get("orders"))} if isinstance(h, dict) else h
+                       for half, h in values[INSI_6].items()}
+    for ref, (key, columns) in _COUNT_COLUMNS.items():
+        entry = values.get(ref)
+        if isinstance(entry, dict) and isinstance(entry.get(key), list):
+            out[ref] = {**out[ref], key: [{**row, **{c: _whole(row.get(c)) for c in columns if c in row}}
+                                          for row in entry[key]]}
+    if isinstance(values.get("Smgo-5"), list):
+        out["Smgo-5"] = [{**row, "units": _whole(row.get("units"))} if "units" in row else row
+                         for row in values["Smgo-5"]]
     return out
