@@ -295,3 +295,137 @@ def for_json(values: dict) -> dict:
         out["Smgo-5"] = [{**row, "units": _whole(row.get("units"))} if "units" in row else row
                          for row in values["Smgo-5"]]
     return out
+
+
+FLUCTUATING_MARK = "~"
+LEGEND = (f"{FLUCTUATING_MARK} fluctuating: can still change when late events arrive (a late question, rating, "
+          "dialogue, sale, email fill or refund)")
+TOP_PRODUCTS = 15
+TOP_MIX = 10
+
+
+def _card_line(card: Card, currency: str) -> str:
+    mark = FLUCTUATING_MARK if card.fluctuating else " "
+    parts = card.parts(currency)
+    return (f"  {card.ref:<23} {mark} {card.name:<48} {card.text(currency):>18}"
+            + (f"   {parts}" if parts else "")).rstrip()
+
+
+def _chart_lines(ref: str, entry: dict, currency: str) -> list[str]:
+    lines = [f"  {ref:<23}   {name_of(ref)}"]
+    if "buckets" in entry:
+        lines.append("      " + " · ".join(f"{bucket} {format_value(n, 'count')}"
+                                          for bucket, n in entry["buckets"].items()))
+        return lines
+    units = {s.label: unit_of(s.ref) for s in LINE_SERIES[ref]}
+    widths = {label: max(len(label), 12) + 2 for label in units}
+    lines.append("      " + f"{'day':<12}" + "".join(f"{label:>{w}}" for label, w in widths.items()))
+    for point in entry["days"]:
+        lines.append("      " + f"{point['day']:<12}" + "".join(
+            f"{format_value(point.get(label), units[label], currency):>{w}}" for label, w in widths.items()))
+    return lines
+
+
+def _products(entry: dict, currency: str) -> list[str]:
+    products = sorted(entry.get("products") or [], key=lambda p: -(p.get("sales") or 0.0))
+    if not products:
+        return []
+    lines = [f"      {'product':<14} {'shown':>8} {'units sold':>11} {'sales':>18} {'units sold after shown':>23}"]
+    for p in products[:TOP_PRODUCTS]:
+        lines.append(f"      {p['product_id']!s:<14} {format_value(p['shown'], 'count'):>8} "
+                     f"{format_value(p['units_sold'], 'count'):>11} {format_value(p['sales'], 'currency', currency):>18} "
+                     f"{format_value(p['units_sold_after_shown'], 'count'):>23}")
+    if len(products) > TOP_PRODUCTS:
+        lines.append(f"      … {len(products) - TOP_PRODUCTS:,} more products (--json has them all)")
+    return lines
+
+
+def _members(entry: dict, currency: str) -> list[str]:
+    members = sorted(entry.get("members") or [], key=lambda m: (-(m.get("sales_total") or 0.0), str(m["member_id"])))
+    lines = [f"  {MEMBERS_REF:<23}   {name_of(MEMBERS_REF)}, by total sales",
+             f"      {'member':<10} {'name':<24} {'role':>4} {'activity':>12} {'active dial.':>12} {'closed':>7} "
+             f"{'rating':>6} {'sales':>6} {'total sales':>18}"]
+    for m in members:
+        name = " ".join(x for x in (m.get("first_name"), m.get("last_name")) if x)
+        lines.append(f"      {m['member_id']!s:<10} {name:<24} {'—' if m.get('role') is None else m['role']!s:>4} "
+                     f"{format_value(m.get('activity_seconds'), 'duration'):>12} "
+                     f"{format_value(m.get('active_dialogues'), 'count'):>12} "
+                     f"{format_value(m.get('conversations_closed'), 'count'):>7} "
+                     f"{format_value(m.get('average_rating'), 'rating'):>6} "
+                     f"{format_value(m.get('sales_count'), 'count'):>6} "
+                     f"{format_value(m.get('sales_total'), 'currency', currency):>18}")
+    return lines
+
+
+def _campaigns(values: dict, currency: str) -> list[str]:
+    lines = []
+    stats = values.get("Smgo-1")
+    if isinstance(stats, dict):
+        lines.append(f"  {'Smgo-1':<23}   Campaign sales placed in the period, per kind and per campaign")
+        for row in [*stats.get("by_kind", []), *stats.get("by_campaign", [])]:
+            label = row.get("campaign_name") or row.get("campaign_id") or f"every {row.get('kind')}"
+            lines.append(f"      {label!s:<24} {row.get('kind')!s:<11} {format_value(row['orders'], 'count'):>7} orders "
+                         f"{format_value(row['sales_sum'], 'currency', currency):>18}   mean "
+                         f"{format_value(row.get('sales_mean'), 'currency', currency)}, overlap with chat "
+                         f"{format_value(row.get('overlap_orders'), 'count')}")
+    conversion = values.get("Smgo-2")
+    if isinstance(conversion, list):
+        lines.append(f"  {'Smgo-2':<23}   {name_of('Smgo-2')} (clickers who bought within the window), per kind")
+        for row in conversion:
+            if row.get("level") == "kind":
+                lines.append(f"      {row['kind']!s:<24} {format_value(row.get('conversion'), 'percent'):>9}   "
+                             f"{format_value(row.get('buyers'), 'count')} / {format_value(row.get('clickers'), 'count')}")
+    for ref in ("Smgo-3", "Smgo-4"):
+        entry = values.get(ref)
+        if isinstance(entry, dict):
+            lines.append(f"  {ref:<23}   {name_of(ref)}, customers as of {entry.get('as_of') or '—'}")
+            customers = entry.get("customers") or {}
+            groups = customers.items() if ref == "Smgo-3" else [("trend", customers)]
+            for group, counts in groups:
+                if len(counts) > TOP_MIX:
+                    lines.append(f"      {group:<14} {len(counts):,} values (--json has them)")
+                else:
+                    lines.append(f"      {group:<14} " + " · ".join(f"{k} {format_value(n, 'count')}"
+                                                                    for k, n in counts.items()))
+    mix = values.get("Smgo-5")
+    if isinstance(mix, list):
+        lines.append(f"  {'Smgo-5':<23}   {name_of('Smgo-5')}: best sellers per channel and store (first {TOP_MIX})")
+        for row in mix[:TOP_MIX]:
+            where = " ".join(str(x) for x in (row.get("sales_channel"), row.get("store_city")) if x)
+            lines.append(f"      {where:<16} #{row.get('rank')!s:<3} {row.get('product_id')!s:<12} "
+                         f"{format_value(row.get('units'), 'count'):>6} units "
+                         f"{format_value(row.get('sales'), 'currency', currency):>18}")
+    return lines
+
+
+def catalog_text(values: dict, *, charts: bool = False, currency: str = "EUR") -> list[str]:
+    """The catalog for a person, line by line: each family in the spec's order with its cards (name beside
+    ref, value in its unit, numerator / denominator, '~' on fluctuating ones), Insi-7's best products, the
+    campaign figures and the members list; with `charts` the chart buckets and the line charts' days."""
+    lines = [LEGEND]
+    by_ref = {card.ref: card for card in cards(values)}
+    hidden = 0
+    for title, refs in FAMILIES:
+        block = []
+        for ref in refs:
+            entry = values.get(ref)
+            if ref in by_ref:
+                block.append(_card_line(by_ref[ref], currency))
+                if ref == "Insi-7" and isinstance(entry, dict):
+                    block += _products(entry, currency)
+            elif ref in CHARTS or ref in LINE_SERIES:
+                if not isinstance(entry, dict):
+                    continue
+                if charts:
+                    block += _chart_lines(ref, entry, currency)
+                else:
+                    hidden += 1
+            elif ref == MEMBERS_REF and isinstance(entry, dict):
+                block += _members(entry, currency)
+        if title == CAMPAIGNS:
+            block += _campaigns(values, currency)
+        if block:
+            lines += ["", title, *block]
+    if hidden:
+        lines += ["", f"({hidden} charts not shown: add --charts)"]
+    return lines
