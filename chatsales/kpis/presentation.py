@@ -427,5 +427,5 @@ def catalog_text(values: dict, *, charts: bool = False, currency: str = "EUR") -
         if block:
             lines += ["", title, *block]
     if hidden:
-        lines += ["", f"({hidden} charts not shown: add --charts)"]
+        lines += ["", f"({hidden} chart{'' if hidden == 1 else 's'} not shown: add --charts)"]
     return lines
