@@ -346,7 +346,7 @@ def cmd_kpis(args) -> int:
         return EXIT_FAILED
     values.update(period_campaigns_and_segments(url, first, last, read_only=True))
     if args.json:
-        print(json.dumps(for_json(values), indent=2, default=str))
+        print(json.dumps(for_json(values, settings.currency), indent=2, default=str))
     else:
         header = (f"KPIs for {first}..{last} ({(last - first).days + 1} days, {settings.timezone}"
                   + (f", {args.time_slot}" if args.time_slot else "") + (f", {args.days}" if args.days else "")
@@ -399,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
         kpis.add_argument(f"--{name}", help=f"only this {name} (one of the {name}s the published days hold)")
     kpis.add_argument("--time-slot", metavar="HH:MM-HH:MM", type=time_slot, help="local time of day, e.g. 09:00-19:00")
     kpis.add_argument("--days", metavar="mon,tue,...", type=weekdays, help="only these weekdays")
-    kpis.add_argument("--json", action="store_true", help="the catalog as JSON (each card with its name and unit)")
+    kpis.add_argument("--json", action="store_true",
+                      help="the catalog as JSON (each card with its name, unit and text as shown)")
     kpis.add_argument("--charts", action="store_true",
                       help="text output: also the chart buckets and the line charts' days (--json always has them)")
     kpis.set_defaults(func=cmd_kpis)

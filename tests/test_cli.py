@@ -201,7 +201,7 @@ def test_kpis_text_is_grouped_named_and_formatted_like_the_dashboard(home, capsy
 
 
 def test_kpis_json_keeps_its_shape_with_names_units_and_integer_counts(home, capsys):
-    from chatsales.kpis.presentation import unit_of
+    from chatsales.kpis.presentation import cards, unit_of
 
     _, _, days = home
     values = _json(days, capsys)
@@ -209,9 +209,10 @@ def test_kpis_json_keeps_its_shape_with_names_units_and_integer_counts(home, cap
     assert len(counts) > 30
     for ref in REGISTRY:
         entry = values[ref]
-        assert set(entry) == {"value", "numerator", "denominator", "name", "unit"} | (
+        assert set(entry) == {"value", "numerator", "denominator", "name", "unit", "text"} | (
             {"products"} if ref == "Insi-7" else set())
         assert entry["name"] == REGISTRY[ref].name and entry["unit"] == unit_of(ref)
+        assert entry["text"] == cards({ref: entry})[0].text()
     for ref in counts:
         assert type(values[ref]["value"]) is int, (ref, values[ref])
     assert type(values["Chat-Card-11"]["numerator"]) is int and type(values["Chat-Card-11"]["denominator"]) is int

@@ -155,7 +155,11 @@ def test_for_json_names_units_and_integer_counts_in_the_same_shape():
     out = for_json(values)
     assert set(out) == set(values)
     assert out["Chat-Card-10"] == {"value": 1618, "numerator": None, "denominator": None, "name": "New dialogues",
-                                   "unit": "count"}
+                                   "unit": "count", "text": "1,618"}
+    assert out["Chat-Card-11"]["text"] == "50.0 %" and out["Chat-Card-82"]["text"] == "113.95 EUR"
+    assert for_json({"Insi-4": {"value": 72.7, "numerator": 8.0, "denominator": 11.0}}, "USD")["Insi-4"] == {
+        "value": 72.7, "numerator": 8, "denominator": 11, "name": "Conversion rate", "unit": "percent",
+        "text": "72.7 %"}
     assert type(out["Chat-Card-10"]["value"]) is int
     assert out["Chat-Card-11"]["numerator"] == 25 and type(out["Chat-Card-11"]["numerator"]) is int
     assert type(out["Chat-Card-11"]["value"]) is float

@@ -265,15 +265,18 @@ def _whole(x):
     return x
 
 
-def for_json(values: dict) -> dict:
-    """The catalog as `chatsales kpis --json` prints it: the same shape, each card with its name and unit
-    beside value, numerator and denominator, and every count an integer (cards, Insi-6's orders, the count
-    lines, the members list's and the product table's counts, Smgo-5's units)."""
+def for_json(values: dict, currency: str = "EUR") -> dict:
+    """The catalog as `chatsales kpis --json` prints it: the same shape, each card with its name, unit and
+    text (the value as the text output and the dashboard show it: '62.7 %') beside value, numerator and
+    denominator, and every count an integer (cards, Insi-6's orders, the count lines, the members list's and
+    the product table's counts, Smgo-5's units). A percent's value stays the stored fraction (Insi-4's the
+    stored ×100); its text is the same for both."""
     out = dict(values)
     for ref, entry in values.items():
         if ref in REGISTRY and isinstance(entry, dict) and "value" in entry:
             unit = unit_of(ref)
-            shown = {**entry, "name": REGISTRY[ref].name, "unit": unit}
+            shown = {**entry, "name": REGISTRY[ref].name, "unit": unit,
+                     "text": format_value(shown_value(ref, entry["value"]), unit, currency)}
             num_unit, den_unit = parts_units(ref)
             for key, key_unit in (("value", unit), ("numerator", num_unit), ("denominator", den_unit)):
                 if key_unit == "count":
