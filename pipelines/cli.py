@@ -366,7 +366,8 @@ def print_catalog(values: dict, *, charts: bool, currency: str = "EUR", header: 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="chatsales", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    demo = sub.add_parser("demo", help="write the demo dataset (if missing) and run the pipeline on all of it")
+    demo = sub.add_parser("demo", help="write the demo dataset (if missing) and run the pipeline on all of it",
+                          epilog="Exit status: 0 published; 1 the run failed; 2 a bad argument.")
     demo.add_argument("--fresh", action="store_true", help="regenerate the demo dataset")
     demo.add_argument("--days", type=positive(int), default=DEMO_DAYS, help="days of data up to yesterday")
     demo.add_argument("--scale", type=positive(float), default=1.0, help="volume: 1 is a mid-size brand")
@@ -375,7 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("backfill", "materialise every asset for a date range, as one run"),
                        ("rebuild", "recompute a date range from the lake from scratch (the state derived again), "
                                    "after a rule or a setting changed")):
-        command = sub.add_parser(name, help=text)
+        command = sub.add_parser(name, help=text, epilog=(
+            "Exit status: 0 the run succeeded; 1 it failed, or another live run holds the publication; 2 a bad "
+            "argument (a malformed day, --to before --from, days outside the daily partitions)."))
         command.add_argument("--from", dest="from_", required=True, metavar="DAY", type=iso_day,
                              help="first day, YYYY-MM-DD")
         command.add_argument("--to", required=True, metavar="DAY", type=iso_day, help="last day, YYYY-MM-DD")

@@ -336,7 +336,8 @@ def _products(entry: dict, currency: str) -> list[str]:
     lines = [f"      {'product':<14} {'shown':>8} {'units sold':>11} {'sales':>18} {'units sold after shown':>23}"]
     for p in products[:TOP_PRODUCTS]:
         lines.append(f"      {p['product_id']!s:<14} {format_value(p['shown'], 'count'):>8} "
-                     f"{format_value(p['units_sold'], 'count'):>11} {format_value(p['sales'], 'currency', currency):>18} "
+                     f"{format_value(p['units_sold'], 'count'):>11} "
+                     f"{format_value(p['sales'], 'currency', currency):>18} "
                      f"{format_value(p['units_sold_after_shown'], 'count'):>23}")
     if len(products) > TOP_PRODUCTS:
         lines.append(f"      … {len(products) - TOP_PRODUCTS:,} more products (--json has them all)")
@@ -367,7 +368,8 @@ def _campaigns(values: dict, currency: str) -> list[str]:
         lines.append(f"  {'Smgo-1':<23}   Campaign sales placed in the period, per kind and per campaign")
         for row in [*stats.get("by_kind", []), *stats.get("by_campaign", [])]:
             label = row.get("campaign_name") or row.get("campaign_id") or f"every {row.get('kind')}"
-            lines.append(f"      {label!s:<24} {row.get('kind')!s:<11} {format_value(row['orders'], 'count'):>7} orders "
+            lines.append(f"      {label!s:<24} {row.get('kind')!s:<11} "
+                         f"{format_value(row['orders'], 'count'):>7} orders "
                          f"{format_value(row['sales_sum'], 'currency', currency):>18}   mean "
                          f"{format_value(row.get('sales_mean'), 'currency', currency)}, overlap with chat "
                          f"{format_value(row.get('overlap_orders'), 'count')}")
@@ -377,7 +379,8 @@ def _campaigns(values: dict, currency: str) -> list[str]:
         for row in conversion:
             if row.get("level") == "kind":
                 lines.append(f"      {row['kind']!s:<24} {format_value(row.get('conversion'), 'percent'):>9}   "
-                             f"{format_value(row.get('buyers'), 'count')} / {format_value(row.get('clickers'), 'count')}")
+                             f"{format_value(row.get('buyers'), 'count')} / "
+                             f"{format_value(row.get('clickers'), 'count')}")
     for ref in ("Smgo-3", "Smgo-4"):
         entry = values.get(ref)
         if isinstance(entry, dict):
