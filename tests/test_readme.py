@@ -61,3 +61,16 @@ def test_readme_guarantees_name_tests_that_exist():
             assert test in re.findall(r"^def (test_\w+)", (README.parent / file).read_text(), re.M), ref
             named += 1
     assert named >= 20
+
+
+def test_readme_settings_table_is_the_settings_model():
+    """The table is generated from the one settings model (`chatsales.settings.settings_table`): a setting
+    added, renamed or given another default without the README fails here."""
+    from chatsales.settings import settings_table
+
+    assert settings_table() in README.read_text()
+
+
+def test_readme_stays_short():
+    """The README is the front door (about 200 lines); the details live in docs/."""
+    assert len(README.read_text().splitlines()) <= 200
