@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
+import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -154,8 +156,26 @@ def test_reattribution_dry_run_then_publish(world):
     assert (mine["change"] == "lost").sum() == expected_lost and mine["dry_run"].all()
     output = next(e for e in dry.all_events if e.event_type_value == "STEP_OUTPUT")
     metadata = output.event_specific_data.metadata
-    assert metadata["members"].value.startswith("| member_id   | name ")
-    assert "| lost " in metadata["changed_orders"].value
+    # the counts are numbers the run page shows; the tables name members and show amounts with two decimals
+    assert metadata["orders_lost"] == dg.IntMetadataValue(expected_lost)
+    assert isinstance(metadata["sales_delta"], dg.FloatMetadataValue)
+    with sqlite3.connect(demo.chat_db_path) as chat:                 # the names, read from the source
+        people = pd.read_sql("select first_name, last_name from members", chat)
+    names = set(people["first_name"] + " " + people["last_name"])
+    members = _markdown_rows(metadata["members"].value)
+    assert list(members[0][:2]) == ["member_id", "name"] and {row[1] for row in members[2:]} <= names
+    assert all(re.fullmatch(r"-?[\d,]+\.\d\d", v) for row in members[2:] for v in row[4:])
+    changed = _markdown_rows(metadata["changed_orders"].value)
+    header = changed[0]
+    assert header == ["order_id", "sales_channel", "day", "change", "old_chatroom_id", "old_member",
+                      "new_chatroom_id", "new_member", "old_reason", "new_reason", "total"]
+    lost = [dict(zip(header, row)) for row in changed[2:]]
+    assert len(lost) == min(expected_lost, 50) and {r["change"] for r in lost} == {"lost"}
+    assert all(r["old_member"] in names and r["new_member"] == "" and r["new_reason"] == "outside_window"
+               for r in lost)
+    stored = mine.set_index("order_id")
+    assert all(float(r["total"].replace(",", "")) == round(stored.loc[r["order_id"], "total"], 2)
+               and r["old_chatroom_id"] == stored.loc[r["order_id"], "old_chatroom_id"] for r in lost)
 
     config["ops"][REATTRIBUTE_OP]["config"]["dry_run"] = False
     real = job.execute_in_process(run_config=config, instance=instance)
@@ -169,16 +189,59 @@ def test_reattribution_dry_run_then_publish(world):
     db.dispose()
 
 
+def _markdown_rows(table: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()
+            if line.startswith("|")]
+
+
+def test_a_long_list_of_changes_is_capped_with_the_count_of_the_rest():
+    from pipelines.reattribution import SHOWN, _markdown
+
+    frame = pd.DataFrame({"order_id": [f"{n:05d}" for n in range(SHOWN + 7)], "total": 1234.5})
+    text = _markdown(frame, "changed orders")
+    rows = _markdown_rows(text)
+    assert len(rows) == 2 + SHOWN and rows[2] == ["00000", "1,234.50"]      # ids kept as stored
+    assert text.endswith("…and 7 more changed orders (all of them: table reattribution_changes)")
+    assert _markdown(frame.head(0), "changed orders") == "No changed orders."
+
+
 @pytest.mark.parametrize(("change", "problem"), [
     ({"window_days": -3}, "re-attribution: window_days=-3: must be at least 1"),
     ({"from_day": str(LAST), "to_day": str(FIRST)}, f"re-attribution: to_day {FIRST} is before from_day {LAST}"),
-    ({"from_day": "May 4th"}, "re-attribution: from_day='May 4th', to_day='2026-05-13': use dates as YYYY-MM-DD")])
-def test_bad_reattribution_config_is_refused_in_one_line(world, change, problem):
-    from pipelines.reattribution import REATTRIBUTE_JOB, REATTRIBUTE_OP
+    ({"from_day": "May 4th"}, "re-attribution: from_day='May 4th', to_day='2026-05-13': use dates as YYYY-MM-DD"),
+    ({"to_day": "2999-01-01"}, "re-attribution: to_day 2999-01-01 is not a complete day yet (today is ")])
+def test_bad_reattribution_config_is_refused_before_launch_in_one_line(world, change, problem):
+    """The job's config mapping refuses a bad range or window when the run is launched (the UI's Launch button
+    runs it in the code server): no run is created, the error is one line. The op's config refuses the same
+    values itself (pydantic: ge=1, a validator), for any other way in."""
+    from pydantic import ValidationError
+
+    from pipelines.reattribution import REATTRIBUTE_JOB, REATTRIBUTE_OP, ReattributeConfig
 
     _, _, defs, instance = world
     config = {"from_day": str(FIRST), "to_day": str(LAST), "window_days": 14, "dry_run": True, **change}
-    result = defs.resolve_job_def(REATTRIBUTE_JOB).execute_in_process(
-        run_config={"ops": {REATTRIBUTE_OP: {"config": config}}}, instance=instance, raise_on_error=False)
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert failure.event_specific_data.user_failure_data.description == problem
+    run_config = {"ops": {REATTRIBUTE_OP: {"config": config}}}
+    job = defs.resolve_job_def(REATTRIBUTE_JOB)
+    with pytest.raises(dg.DagsterInvalidConfigError) as refused:
+        dg.validate_run_config(job, run_config)
+    assert str(refused.value).startswith(problem) and "\n" not in str(refused.value)
+    runs_before = len(instance.get_runs(dg.RunsFilter(job_name=REATTRIBUTE_JOB)))
+    with pytest.raises(dg.DagsterInvalidConfigError, match="^re-attribution: "):
+        job.execute_in_process(run_config=run_config, instance=instance)
+    assert len(instance.get_runs(dg.RunsFilter(job_name=REATTRIBUTE_JOB))) == runs_before
+    if "to_day" not in change or "2999" not in change["to_day"]:        # the date of today is the launch's
+        with pytest.raises(ValidationError, match=next(iter(change))):
+            ReattributeConfig(**config)
+
+
+def test_the_launchpad_opens_on_a_valid_config():
+    """The job's config mapping keeps the Launchpad's pre-filled range (the last 30 complete days) and the
+    in-process executor."""
+    from pipelines.definitions import defs
+    from pipelines.reattribution import REATTRIBUTE_JOB, REATTRIBUTE_OP
+
+    resolved = dg.validate_run_config(defs.resolve_job_def(REATTRIBUTE_JOB), {})
+    config = resolved["ops"][REATTRIBUTE_OP]["config"]
+    first, last = date.fromisoformat(config["from_day"]), date.fromisoformat(config["to_day"])
+    assert (last - first).days == 29 and config["dry_run"] is True and config["window_days"] == 14
+    assert list(resolved["execution"]) == ["in_process"]
