@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import re
 import sqlite3
 from datetime import date, timedelta
@@ -18,7 +19,7 @@ from chatsales.demo import generate_demo
 from chatsales.late_runs import plan_late_runs
 from chatsales.reporting.store import ReportingDb
 from pipelines.definitions import definitions_for
-from pipelines.sensors import REASONS_TAG
+from pipelines.sensors import LATE_SENSOR, REASONS_TAG
 from tests.late_arrivals import answer_a_rating_late, deliver_late_store_file, refund_an_attributed_order
 from tests.nights import demo_sources, execute, run, settings_for, tick
 
@@ -43,6 +44,18 @@ def world(tmp_path_factory):
     instance = dg.DagsterInstance.ephemeral()
     run(defs, instance, first=FIRST, last=LAST)
     return demo, settings, defs, instance
+
+
+def _tick_logged(defs, instance, cursor):
+    """One tick of the sensor, as the daemon runs it, with the lines its log shows on the sensor's page."""
+    lines = []
+    handler = logging.Handler(level=logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                 resources=defs.resources) as context:
+        context.log.addHandler(handler)
+        result = defs.get_repository_def().get_sensor_def(LATE_SENSOR)(context)
+    return result, result.cursor, lines
 
 
 def _request_days(request) -> list[date]:
@@ -81,7 +94,13 @@ def test_late_data_reruns_exactly_the_affected_days(world, monkeypatch):
     assert _kpi(db, "Chat-Card-72", rating_day) == given_before
 
     # 2. the days those changes affect, each once, each run saying why
-    result, cursor = tick(defs, instance, cursor)
+    result, cursor, lines = _tick_logged(defs, instance, cursor)
+    # the sensor's page reads like a log: what the sources did, then each run with its days and reasons
+    assert lines[0] == "no source changed since its last read"
+    for request in result.run_requests:
+        first, last = (request.tags[f"dagster/asset_partition_range_{end}"] for end in ("start", "end"))
+        label = first if first == last else f"{first}..{last}"
+        assert f"{label} [{request.tags[REASONS_TAG]}]" in lines[1], lines
     days = sorted(d for r in result.run_requests for d in _request_days(r))
     assert {r.job_name for r in result.run_requests} == {"daily_pipeline"}
     assert set(days) == {rating_day, store_day, refunded["day"]} and len(days) == len(set(days)), days
@@ -105,9 +124,13 @@ def test_late_data_reruns_exactly_the_affected_days(world, monkeypatch):
     assert all(r.tags[REASONS_TAG].startswith("sale_on_older_dialogue") for r in result.run_requests)
     for request in result.run_requests:
         execute(defs, instance, request)
-    result, cursor = tick(defs, instance, cursor)
+    result, cursor, lines = _tick_logged(defs, instance, cursor)
     assert not result.run_requests, result.run_requests
-    assert "nothing to re-run" in result.skip_reason.skip_message
+    # the days the changes touched are named as left alone, with the reason
+    rerun = ", ".join(map(str, sorted({rating_day, store_day, refunded["day"]})))
+    assert result.skip_reason.skip_message == ("no source changed since its last read; nothing to re-run; 3 days "
+                                               f"already computed after the change left alone: {rerun}")
+    assert lines[1].endswith(result.skip_reason.skip_message.split("; ", 1)[1])
     db.dispose()
 
 
@@ -121,13 +144,16 @@ def test_plan_respects_horizon_publication_and_what_was_computed_after():
     plan = plan_late_runs(changes, published, no_ledger, today=date(2026, 3, 10), horizon_days=30)
     assert [r.days for r in plan.runs] == [(date(2026, 3, 1), date(2026, 3, 2))]
     assert plan.beyond_horizon == 1 and plan.not_published == 1
+    assert plan.summary() == ("re-run 2026-03-01..2026-03-02 [late_rating (2 days)]; 1 day beyond the late horizon "
+                              "left alone: 2026-01-01; 1 day not published yet (the schedule's or a backfill's) left "
+                              "alone: 2026-03-09")
     assert plan.runs[0].why == "late_rating (2 days)"
     # a span reaches every published day in it; a day computed from a newer change is up to date
     span = pd.DataFrame({"seq": [7], "what": ["message_before_orders"], "first_day": [date(2026, 3, 1)],
                          "last_day": [date(2026, 3, 5)]})
     plan = plan_late_runs(span, published, no_ledger, today=date(2026, 3, 10), horizon_days=30)
     assert [r.days for r in plan.runs] == [(date(2026, 3, 1), date(2026, 3, 2))] and plan.up_to_date == 1
-    assert "1 day already computed after the change left alone" in plan.summary()
+    assert "1 day already computed after the change left alone: 2026-03-03" in plan.summary()
 
 
 def test_reattribution_dry_run_then_publish(world):
