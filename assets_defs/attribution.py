@@ -42,8 +42,11 @@ def order_attribution(context: dg.AssetExecutionContext, customer_identities: di
                       settings: SettingsResource):
     days = run_days(context)
     rows = attribute_range(lake, days, customer_identities, settings.window_days)
-    per_day(context, {day: attribution_summary(part) for day, part in rows.groupby("day")})
-    yield dg.Output(rows, metadata={"dagster/row_count": len(rows)})
+    # every figure per day, the row count too: metadata on the output itself would be the run's total, which
+    # Dagster files under each of its days
+    per_day(context, {day: {"dagster/row_count": len(part), **attribution_summary(part)}
+                      for day, part in rows.groupby("day")})
+    yield dg.Output(rows)
     orders = customer_identities["orders"]
     duplicated = int(rows.duplicated(["sales_channel", "order_id"]).sum())
     yield dg.AssetCheckResult(check_name=ONE_ROW_CHECK, passed=duplicated == 0 and len(rows) == len(orders),

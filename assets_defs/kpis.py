@@ -16,6 +16,33 @@ from resources.reporting_db import ReportingDbResource
 
 HEADLINES = {"Chat-Card-1": "conversations", "Chat-Card-10": "dialogues", "Chat-Card-81": "attributed_sales",
              "Chat-Card-80": "attributed_sales_amount", "Chat-Card-85": "conversion_rate"}
+COUNTS = {"conversations", "dialogues", "attributed_sales"}
+# from the day's attribution rows: what a person checks first besides the cards
+ATTRIBUTION_HEADLINES = ("orders", "sales", "attributed_share", "total_sales_amount")
+
+
+def headline_cards(kpi_rows) -> dict:
+    """Per day, the headline cards (dimension all) as numbers: counts as integers, amounts in cents, rates to
+    four decimals. A card without a value that day (a rate over nothing) is left out: a gap in the Plots
+    tab, not a zero."""
+    cards = kpi_rows[(kpi_rows["dimension"] == "all") & kpi_rows["kpi"].isin(HEADLINES) & kpi_rows["value"].notna()]
+    cards = cards.assign(name=cards["kpi"].map(HEADLINES))
+    return {day: {name: (int(round(v)) if name in COUNTS else round(float(v), 2 if name.endswith("amount") else 4))
+                  for name, v in zip(rows["name"], rows["value"])}
+            for day, rows in cards.groupby("day")}
+
+
+def headline_figures(days: chain.DayRange, rows, kpi_rows) -> dict:
+    """Per day of the run, the headline figures the reporting asset shows on each partition (and charts in
+    its Plots tab): orders, sales, attributed share and total sales from the attribution rows, then
+    conversations, dialogues, attributed sales (count and amount) and the conversion rate from the cards."""
+    from chatsales.publication import attribution_summary
+
+    cards = headline_cards(kpi_rows)
+    by_day = dict(tuple(rows.groupby("day")))
+    return {day: {**{k: v for k, v in attribution_summary(by_day.get(day, rows.iloc[:0])).items()
+                     if k in ATTRIBUTION_HEADLINES}, **cards.get(day, {})}
+            for day in days.days}
 
 
 def kpis_of_range(lake: LakeResource, db, days: chain.DayRange, facts: dict, rows) -> dict:
@@ -44,9 +71,5 @@ def kpi_daily(context: dg.AssetExecutionContext, conversation_facts: dict, order
               reporting_db: ReportingDbResource) -> dict:
     days = run_days(context)
     tables = kpis_of_range(lake, reporting_db.db, days, conversation_facts, order_attribution)
-    cards = tables["kpi_daily"]
-    cards = cards[(cards["dimension"] == "all") & cards["kpi"].isin(HEADLINES)]
-    figures = {day: {HEADLINES[k]: (0.0 if v != v else float(v)) for k, v in zip(rows["kpi"], rows["value"])}
-               for day, rows in cards.groupby("day")}
-    per_day(context, figures)
+    per_day(context, headline_cards(tables["kpi_daily"]))
     return tables

@@ -11,7 +11,7 @@ from assets_defs.attribution import order_attribution
 from assets_defs.common import DAILY, forced, per_day, run_days
 from assets_defs.facts import conversation_facts
 from assets_defs.identity import customer_identities
-from assets_defs.kpis import kpi_daily
+from assets_defs.kpis import headline_figures, kpi_daily
 from chatsales import days as chain
 from chatsales.lake.datasets import CLICKS
 from chatsales.reporting.store import PublicationRefused
@@ -91,7 +91,8 @@ def reporting_db(context: dg.AssetExecutionContext, chat_activity: pd.DataFrame,
         raise dg.Failure(description=f"reporting_db: {refused}", allow_retries=False) from None
     published = db.published_days()
     missing = [d for d in days.days if d not in published]
-    per_day(context, {row["day"]: {k: row[k] for k in counts.columns if k != "day"}
+    headlines = headline_figures(days, order_attribution, kpi_daily["kpi_daily"])
+    per_day(context, {row["day"]: {**headlines[row["day"]], **{k: row[k] for k in counts.columns if k != "day"}}
                       for row in counts.to_dict("records")})
     context.log.info(f"published {days.label()} to {reporting_db.shown_url}: {written}")
     yield dg.MaterializeResult(metadata={"database": reporting_db.shown_url,

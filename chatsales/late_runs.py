@@ -35,20 +35,38 @@ class LateRun:
         return ", ".join(f"{what} ({n} day{'s' if n > 1 else ''})" for what, n in self.reasons)
 
 
+def spans(days, most: int = 6) -> str:
+    """Days as runs of consecutive days ("2026-03-01..2026-03-04, 2026-03-09"), the first `most` of them."""
+    ordinals = np.unique([d.toordinal() for d in days])
+    starts = np.r_[0, np.flatnonzero(np.diff(ordinals) != 1) + 1]
+    ends = np.r_[starts[1:], len(ordinals)] - 1
+    text = [str(date.fromordinal(int(ordinals[a]))) if a == b
+            else f"{date.fromordinal(int(ordinals[a]))}..{date.fromordinal(int(ordinals[b]))}"
+            for a, b in zip(starts[:most], ends[:most])]
+    rest = int(ordinals.size - (ends[most - 1] + 1)) if len(starts) > most else 0
+    return ", ".join(text) + (f" and {rest} more day{'s' if rest > 1 else ''}" if rest else "")
+
+
 @dataclass(frozen=True)
 class LatePlan:
     runs: tuple[LateRun, ...]
-    beyond_horizon: int             # affected days older than the horizon: not re-run
-    not_published: int              # affected days never published yet: the schedule's or a backfill's
-    up_to_date: int                 # affected days published after the change already
+    beyond_horizon_days: tuple[date, ...] = ()     # affected days older than the horizon: not re-run
+    not_published_days: tuple[date, ...] = ()      # affected days never published yet: the schedule's or a backfill's
+    up_to_date_days: tuple[date, ...] = ()         # affected days published after the change already
+
+    beyond_horizon = property(lambda self: len(self.beyond_horizon_days))
+    not_published = property(lambda self: len(self.not_published_days))
+    up_to_date = property(lambda self: len(self.up_to_date_days))
 
     def summary(self) -> str:
+        """What a tick does, day by day: the runs with their reasons, then the days it leaves alone and why."""
         parts = ["re-run " + "; ".join(f"{r.label} [{r.why}]" for r in self.runs) if self.runs
                  else "nothing to re-run"]
-        for n, what in ((self.beyond_horizon, "beyond the horizon"), (self.not_published, "not published yet"),
-                        (self.up_to_date, "already computed after the change")):
-            if n:
-                parts.append(f"{n} day{'s' if n > 1 else ''} {what} left alone")
+        for days, what in ((self.beyond_horizon_days, "beyond the late horizon"),
+                           (self.not_published_days, "not published yet (the schedule's or a backfill's)"),
+                           (self.up_to_date_days, "already computed after the change")):
+            if days:
+                parts.append(f"{len(days)} day{'s' if len(days) > 1 else ''} {what} left alone: {spans(days)}")
         return "; ".join(parts)
 
 
@@ -86,7 +104,7 @@ def plan_late_runs(changes: pd.DataFrame, published: pd.DataFrame, ledger_days: 
     if len(ledger_days):
         rows.append(ledger_days.assign(seq=np.iinfo(np.int64).max))
     if not rows:
-        return LatePlan((), 0, 0, 0)
+        return LatePlan(())
     affected = pd.concat(rows, ignore_index=True)
     lake_seq = published.set_index("day")["lake_seq"]
     seen = affected["day"].map(lake_seq)
@@ -94,10 +112,10 @@ def plan_late_runs(changes: pd.DataFrame, published: pd.DataFrame, ledger_days: 
     unpublished = seen.isna().to_numpy()
     fresh = ~old & ~unpublished & (affected["seq"].to_numpy() <= seen.fillna(0).to_numpy())
     keep = affected[~old & ~unpublished & ~fresh]
-    counts = [int(affected.loc[mask, "day"].nunique()) for mask in (old, ~old & unpublished)]
-    up_to_date = len(set(affected.loc[fresh, "day"]) - set(keep["day"]))
+    left = [tuple(sorted(set(affected.loc[mask, "day"]))) for mask in (old, ~old & unpublished)]
+    left.append(tuple(sorted(set(affected.loc[fresh, "day"]) - set(keep["day"]))))
     if keep.empty:
-        return LatePlan((), counts[0], counts[1], up_to_date)
+        return LatePlan((), *left)
     ordinals = np.array([d.toordinal() for d in keep["day"]])
     unique = np.unique(ordinals)
     segment = np.cumsum(np.r_[1, np.diff(unique) != 1])[np.searchsorted(unique, ordinals)]
@@ -108,4 +126,4 @@ def plan_late_runs(changes: pd.DataFrame, published: pd.DataFrame, ledger_days: 
         mark = int(rows_of_run["seq"].clip(upper=np.iinfo(np.int64).max - 1).max())
         key = hashlib.sha1(f"{days[0]}|{days[-1]}|{mark}|{sorted(set(rows_of_run['what']))}".encode()).hexdigest()
         runs.append(LateRun(days, tuple((str(w), int(n)) for w, n in reasons.items()), f"late-{key[:20]}"))
-    return LatePlan(tuple(runs), counts[0], counts[1], up_to_date)
+    return LatePlan(tuple(runs), *left)

@@ -99,12 +99,16 @@ def late_data(context: dg.SensorEvaluationContext, lake: LakeResource, chat_plat
     mark = lake.catalog.last_seq()
     reading = context.instance.get_runs(dg.RunsFilter(job_name=extract_sources.name, statuses=IN_FLIGHT), limit=1)
     if moved and reading:
-        context.log.info(f"sources that changed: {', '.join(moved)}: run {reading[0].run_id} is reading them")
-    elif moved:
+        sources_line = f"sources that changed since their last read: {', '.join(moved)}: run " \
+                       f"{reading[0].run_id} is reading them"
+    elif not moved:
+        sources_line = "no source changed since its last read"
+    else:
         digest = hashlib.sha1(f"{sorted(moved)}|{mark}|{context.cursor}".encode()).hexdigest()[:20]
         requests.append(dg.RunRequest(run_key=f"extract-{digest}", job_name=extract_sources.name,
                                       tags={TRIGGER_TAG: "late_data", REASONS_TAG: "changed: " + ", ".join(moved)}))
-        context.log.info(f"sources that changed since their last read: {', '.join(moved)}: reading them")
+        sources_line = f"sources that changed since their last read: {', '.join(moved)}: reading them"
+    context.log.info(sources_line)
     db = reporting_db.db
     try:
         published = db.pipeline_days()[["day", "lake_seq"]]
@@ -127,5 +131,5 @@ def late_data(context: dg.SensorEvaluationContext, lake: LakeResource, chat_plat
     requests += [_request(run) for run in plan.runs]
     cursor = json.dumps({"lake_seq": mark, "ledger": str(ledger_mark), "moved": sorted(moved)})
     if not requests:
-        return dg.SensorResult(skip_reason=plan.summary(), cursor=cursor)
+        return dg.SensorResult(skip_reason=f"{sources_line}; {plan.summary()}", cursor=cursor)
     return dg.SensorResult(run_requests=requests, cursor=cursor)
