@@ -13,8 +13,9 @@ segments as they were then.
   most CHATSALES_TREND_STABLE_PCT % of the earlier spend (inclusive), else `buying_more` / `buying_less`.
   The comparison is only made for customers who could have bought through both spans: a customer whose
   first order is younger than the window's start (as_of − 2N; first order at it exactly: compared) is `new`,
-  and when the data starts after the window's start (the first partition's local midnight), so that an
-  earlier span is partly unknown, every customer is `insufficient_history` (change_pct null for both).
+  and when the data starts after the window's start (the first published day, or the first order read if
+  older), so that the earlier span is partly unknown, every customer is `insufficient_history` (change_pct
+  null for both).
   Customers without any sale or return in the two spans have no row.
 - Smgo-5 `product_mix`: per product × sales channel × store: orders, units, sales, distinct customers and the
   product's rank by sales in that channel and store (1 = best seller; ties by product_id).
