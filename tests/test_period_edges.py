@@ -37,7 +37,7 @@ from chatsales.facts import Facts, build_facts, facts_from_stored
 from chatsales.kpis import compute_kpis
 from chatsales.kpis.charts import compute_charts
 from chatsales.period import Periods
-from chatsales.query import period_charts, period_kpis
+from chatsales.query import period_charts, period_kpis, stored_facts
 from chatsales.reporting.store import ReportingDb
 from chatsales.settings import load_settings
 from chatsales.sources.chat_db import read_chat_db
@@ -220,3 +220,19 @@ def test_the_whole_catalog_and_charts_at_the_edges_agree_with_the_definitions(wo
         charts = compute_charts(whole, periods, dimensions=("all",), filters={})
         pd.testing.assert_frame_equal(period_charts(url, first, last, TZ), charts, obj=f"charts {first}..{last}")
     assert np.isfinite(got.set_index("kpi").loc["Iadv-8", "value"])
+
+
+def test_chatrooms_published_before_answered_24h_are_looked_up_in_the_messages(world):
+    """A reporting database published before chatrooms carried `answered_24h` (the column missing, or null on
+    the days not re-published since) still gives Chat-Card-9 from the messages the period query reads, two
+    days past its end: inside the published days, the same as the definition."""
+    url, whole = world
+    stored = stored_facts(url, FIRST, MID)
+    rooms = stored.chatrooms
+    older = rooms["answered_24h"].astype("boolean").mask(rooms["started_at"] < pd.Timestamp(str(MID), tz=TZ))
+    for chatrooms in (rooms.drop(columns="answered_24h"), rooms.assign(answered_24h=older)):
+        facts = Facts(**{**stored.tables(), "chatrooms": chatrooms})
+        for filters in ({}, MEMBER):
+            got = period_kpis(url, FIRST, MID, TZ, filters=filters, facts=facts).query("kpi == 'Chat-Card-9'")
+            assert _triples(got) == _triples(_definition(whole, FIRST, MID, ["Chat-Card-9"], filters))
+    assert older.isna().any() and older.notna().any()
