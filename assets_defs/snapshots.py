@@ -30,6 +30,14 @@ def purchases(lake: LakeResource) -> tuple[pd.DataFrame, pd.DataFrame]:
     return orders.assign(**{c: flags[c] for c in flags}, net_total=net), lines
 
 
+def trend_data_start(orders: pd.DataFrame, first_day, timezone: str) -> pd.Timestamp:
+    """Where the order history Smgo-4 compares begins: the first published day's local midnight, or the
+    lake's first order when the order exports reach further back."""
+    start = pd.Timestamp(local_midnight_us(first_day, timezone), unit="us", tz="UTC")
+    first = orders["placed_at"].min() if len(orders) else pd.NaT
+    return start if pd.isna(first) else min(start, first)
+
+
 @dg.asset(group_name="segments", kinds={"sql"}, owners=OWNERS, deps=[reporting_db, web_orders, store_sales],
           description="Smgo-3/4/5 as of the end of the last published day: customers (email hash) by purchased "
                       "product, category, price band and location (web, store, city); revenue trend (last "
@@ -45,11 +53,14 @@ def customer_segments(context: dg.AssetExecutionContext, lake: LakeResource, rep
     as_of = pd.Timestamp(local_midnight_us(max(published) + timedelta(days=1), settings.timezone), unit="us",
                          tz="UTC")
     orders, lines = purchases(lake)
+    data_start = trend_data_start(orders, min(published), settings.timezone)
     tables = customer_tables(orders, orders, lines, as_of, price_band_edges=settings.price_bands,
-                             trend_days=settings.trend_days, stable_pct=settings.trend_stable_pct)
+                             trend_days=settings.trend_days, stable_pct=settings.trend_stable_pct,
+                             data_start=data_start)
     written = db.publish_snapshots(tables, run_id=context.run.run_id)
     trends = tables["customer_trends"]["trend"].value_counts()
     return dg.MaterializeResult(metadata={**{f"rows_{k}": v for k, v in written.items()}, "as_of": as_of.isoformat(),
+                                          "trend_data_start": data_start.isoformat(),
                                           "customers": int(tables["customer_segments"]["customer_hash"].nunique()),
                                           **{f"customers_{k}": int(v) for k, v in trends.items()}})
 

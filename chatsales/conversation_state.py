@@ -239,17 +239,20 @@ def answered_within_24h(lake: Lake, old: pd.DataFrame, rooms: pd.DataFrame, mess
     same_first = (before["first_visitor_at"].to_numpy() == first.to_numpy()) & first.notna().to_numpy()
     answered = np.where(same_first, before.get("answered_24h", pd.Series(False, index=before.index))
                         .fillna(False).to_numpy(dtype=bool), False)
-    moved = first.notna().to_numpy() & before["first_visitor_at"].notna().to_numpy() & ~same_first
-    answered |= _answers(messages, rooms["chatroom_id"], first)
+    # a first visitor message that moved, or that a known chatroom gets tonight (a late visitor message may
+    # precede member messages read on earlier nights)
+    known = rooms["chatroom_id"].isin(old["chatroom_id"]).to_numpy()
+    moved = first.notna().to_numpy() & known & ~same_first
+    answered |= answers_within_24h(messages, rooms["chatroom_id"], first)
     if moved.any():
         starts = local_dates(first[moved], lake.timezone)
         days = sorted({d + timedelta(days=k) for d in starts for k in range(3)})     # 24 h spans 3 local days
         nearby = lake.read(CHAT_DATASETS["messages"], [d.isoformat() for d in days])
-        answered[moved] |= _answers(nearby, rooms["chatroom_id"][moved], first[moved])
+        answered[moved] |= answers_within_24h(nearby, rooms["chatroom_id"][moved], first[moved])
     return answered
 
 
-def _answers(messages: pd.DataFrame, rooms: pd.Series, first: pd.Series) -> np.ndarray:
+def answers_within_24h(messages: pd.DataFrame, rooms: pd.Series, first: pd.Series) -> np.ndarray:
     """Per room: a counted member message among `messages` at or after `first` and at most 24 h later."""
     member = counted(messages)
     member = member[member["sender"].eq("member").to_numpy()]

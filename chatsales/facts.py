@@ -47,9 +47,12 @@ class Facts:
 
 
 # Facts whose KPIs only look at rows dated in the period (their date basis is their `day`), so a period query
-# reads only those days of them, plus a margin: Chat-Card-9 looks for a member message up to 24 h after a
-# visitor message of the period, which can land two local days later across a 23-hour day. Requests and
-# chatrooms have several date bases (created, handled, established, last message…) and are read whole.
+# reads only those days of them, plus a margin of two days each side for facts published before a chatroom
+# carried `answered_24h` (Chat-Card-9 then looks for a member message up to 24 h after a visitor message of
+# the period, two local days later at most across a 23-hour day). What a KPI needs from after the period's
+# end, where the days after may not be published yet, is a column of the whole-history facts instead
+# (answered_24h, established_at, first_sale_at, given_at, email_filled_at…). Requests and chatrooms have
+# several date bases (created, handled, established, last message…) and are read whole.
 PERIOD_BOUND = ("messages", "ratings", "hook_events", "member_sessions", "orders", "order_lines")
 # ...and because every day's KPIs read them whole, and later data changes their derived columns (a chatroom
 # becomes a dialogue, gets a later last message), each publication replaces them whole with the snapshot its
@@ -138,13 +141,15 @@ def _roles(members: pd.DataFrame, member_ids: pd.Series) -> pd.Series:
 
 ROOM_FACT_COLUMNS = ["chatroom_id", "request_id", "visitor_id", "member_id", "source", "channel", "started_at",
                      "is_blocked", "role", "request_created_at", "first_visitor_at", "first_member_at",
-                     "established_at", "last_message_at", "day", "first_sale_at"]
+                     "established_at", "last_message_at", "answered_24h", "day", "first_sale_at"]
 
 
 def chatroom_facts(state: pd.DataFrame, members: pd.DataFrame, first_sales: pd.Series, timezone: str
                    ) -> pd.DataFrame:
-    """One row per external chatroom of the conversation state (its milestones as of now), with the role of
-    its member, its reporting day (started_at) and its first attributed sale (`first_sales`: by chatroom_id)."""
+    """One row per external chatroom of the conversation state (its milestones as of now, and whether a member
+    answered within 24 h of its first visitor message, looked up in every message the state has seen: a
+    period's messages end with it), with the role of its member, its reporting day (started_at) and its first
+    attributed sale (`first_sales`: by chatroom_id)."""
     rooms = state[~state["is_internal"].to_numpy(bool)].reset_index(drop=True)
     out = rooms.assign(role=_roles(members, rooms["member_id"]), day=local_day(rooms["started_at"], timezone),
                        first_sale_at=_instants_of(rooms["chatroom_id"], first_sales))
@@ -233,10 +238,11 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
     """Every fact table from the whole chat history in memory (schema.CHAT_TABLES frames), the published
     order rows (publication.py) and the order lines: the conversation state is derived from all of it at once,
     then the same fact builders run as for a day of the nightly pipeline."""
-    from chatsales.conversation_state import ROOM_STATE, request_state, room_state
+    from chatsales.conversation_state import ROOM_STATE, answers_within_24h, request_state, room_state
 
     created = chat["conversation_requests"].set_index("request_id")["created_at"]
     state = room_state(schema.empty(ROOM_STATE), chat["chatrooms"], chat["messages"], created)
+    state["answered_24h"] = answers_within_24h(chat["messages"], state["chatroom_id"], state["first_visitor_at"])
     members = chat["members"]
     rooms = chatroom_facts(state, members, first_sales(order_rows), timezone)
     messages = message_facts(chat["messages"], rooms, timezone)
@@ -256,7 +262,8 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
 # a column has nulls); everything else is text, timestamps or amounts
 STORED_TYPES = {"is_blocked": "bool", "attributed": "bool", "is_sale": "bool", "is_return": "bool",
                 "is_cancelled": "bool", "is_first_order": "boolean", "role": "Int64", "score": "Int64",
-                "window_days": "int64", "shown_before": "bool", "line_no": "int64"}
+                "window_days": "int64", "shown_before": "bool", "line_no": "int64",
+                "answered_24h": "boolean"}   # nullable: chatrooms published before it have none
 
 
 def facts_from_stored(tables: Mapping[str, pd.DataFrame], *, in_order: bool = False) -> Facts:

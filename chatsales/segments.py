@@ -11,8 +11,12 @@ segments as they were then.
 - Smgo-4 `customer_trends`: per customer, net spend (sales less refunds, plus returns) in the last
   CHATSALES_TREND_DAYS days before as_of against the same span before that; `stable` when the change is at
   most CHATSALES_TREND_STABLE_PCT % of the earlier spend (inclusive), else `buying_more` / `buying_less`.
-  A customer with nothing before and something now is `buying_more`; customers without any sale or return
-  in the two spans have no row.
+  The comparison is only made for customers who could have bought through both spans: a customer whose
+  first order is younger than the window's start (as_of − 2N; first order at it exactly: compared) is `new`,
+  and when the data starts after the window's start (the first published day, or the first order read if
+  older), so that the earlier span is partly unknown, every customer is `insufficient_history` (change_pct
+  null for both).
+  Customers without any sale or return in the two spans have no row.
 - Smgo-5 `product_mix`: per product × sales channel × store: orders, units, sales, distinct customers and the
   product's rank by sales in that channel and store (1 = best seller; ties by product_id).
 """
@@ -27,7 +31,7 @@ from chatsales import schema
 
 KEY = ["sales_channel", "order_id"]
 SEGMENT_TYPES = ("product", "category", "price_band", "location", "store", "city")
-TRENDS = ("buying_more", "buying_less", "stable")
+TRENDS = ("buying_more", "buying_less", "stable", "new", "insufficient_history")
 
 
 def _before(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -80,14 +84,26 @@ def customer_segments(lines: pd.DataFrame, edges: Sequence[float]) -> pd.DataFra
                        "first_purchase_at": schema.TS, "last_purchase_at": schema.TS})
 
 
-def customer_trends(order_rows: pd.DataFrame, as_of: pd.Timestamp, *, trend_days: int,
-                    stable_pct: float) -> pd.DataFrame:
-    """Smgo-4: per customer, spend of [as_of − N days, as_of) against [as_of − 2N, as_of − N)."""
+def first_orders(order_rows: pd.DataFrame) -> pd.Series:
+    """Each customer's first sale (placed_at by customer_hash) among `order_rows`."""
+    sales = order_rows[order_rows["customer_hash"].notna() & order_rows["is_sale"].astype(bool)]
+    return sales.groupby("customer_hash")["placed_at"].min()
+
+
+def customer_trends(order_rows: pd.DataFrame, as_of: pd.Timestamp, *, trend_days: int, stable_pct: float,
+                    data_start: pd.Timestamp | None = None, first_order_at: pd.Series | None = None
+                    ) -> pd.DataFrame:
+    """Smgo-4: per customer, spend of [as_of − N days, as_of) against [as_of − 2N, as_of − N), for customers
+    whose first order (`first_order_at` by customer_hash; default: their first sale among `order_rows`) is no
+    younger than as_of − 2N, and only when the data (from `data_start`; None: as far back as needed) covers
+    that start: otherwise `new` / `insufficient_history`, never a trend made up of a span without data."""
     span = pd.Timedelta(days=trend_days)
+    window_start = as_of - 2 * span
     rows = order_rows[order_rows["customer_hash"].notna()
                       & (order_rows["is_sale"].astype(bool) | order_rows["is_return"].astype(bool))]
     rows = _before(rows, as_of)
-    rows = rows[rows["placed_at"] >= as_of - 2 * span]
+    first = first_orders(_before(order_rows, as_of)) if first_order_at is None else first_order_at
+    rows = rows[rows["placed_at"] >= window_start]
     recent = (rows["placed_at"] >= as_of - span).to_numpy()
     frame = pd.DataFrame({"customer_hash": rows["customer_hash"].to_numpy(),
                           "spend_recent": np.where(recent, rows["net_total"], 0.0),
@@ -97,9 +113,15 @@ def customer_trends(order_rows: pd.DataFrame, as_of: pd.Timestamp, *, trend_days
     change = out["spend_recent"] - out["spend_previous"]
     previous = out["spend_previous"]
     stable = change.abs() * 100 <= stable_pct * previous          # inclusive, and exact for whole percents
-    out["change_pct"] = (change * 100 / previous.where(previous != 0)).astype("float64")
-    out["trend"] = pd.Series(np.select([stable, change > 0], ["stable", "buying_more"], "buying_less"),
-                             dtype="str")
+    # a customer with only returns since the data starts bought before it: as old as the window
+    since = pd.Series(first.reindex(out["customer_hash"].to_numpy()).array, index=out.index)
+    young = (since > window_start).fillna(False).to_numpy(dtype=bool)
+    unknown = data_start is not None and data_start > window_start
+    compared = ~young & (not unknown)
+    out["change_pct"] = (change * 100 / previous.where((previous != 0) & compared)).astype("float64")
+    trend = np.select([stable, change > 0], ["stable", "buying_more"], "buying_less")
+    trend = np.where(unknown, "insufficient_history", np.where(young, "new", trend))
+    out["trend"] = pd.Series(trend, index=out.index, dtype="str")
     out["as_of"] = pd.Series(as_of, index=out.index).astype(schema.TS)
     out["trend_days"], out["stable_pct"] = int(trend_days), float(stable_pct)
     return out[["customer_hash", "trend", "spend_recent", "spend_previous", "change_pct", "orders_recent",
@@ -124,12 +146,14 @@ def product_mix(lines: pd.DataFrame) -> pd.DataFrame:
 
 def customer_tables(order_rows: pd.DataFrame, orders: pd.DataFrame, order_lines: pd.DataFrame,
                     as_of: pd.Timestamp, *, price_band_edges: Sequence[float], trend_days: int,
-                    stable_pct: float) -> dict[str, pd.DataFrame]:
-    """The three nightly tables at once."""
+                    stable_pct: float, data_start: pd.Timestamp | None = None,
+                    first_order_at: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+    """The three nightly tables at once (`data_start`, `first_order_at`: see customer_trends)."""
     lines = purchase_lines(order_rows, orders, order_lines, as_of)
     return {"customer_segments": customer_segments(lines, price_band_edges).assign(
                 as_of=pd.Series(as_of).astype(schema.TS).iloc[0]),
-            "customer_trends": customer_trends(order_rows, as_of, trend_days=trend_days, stable_pct=stable_pct),
+            "customer_trends": customer_trends(order_rows, as_of, trend_days=trend_days, stable_pct=stable_pct,
+                                               data_start=data_start, first_order_at=first_order_at),
             "product_mix": product_mix(lines).assign(as_of=pd.Series(as_of).astype(schema.TS).iloc[0])}
 
 

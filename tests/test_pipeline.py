@@ -138,7 +138,9 @@ def _check_insights(store: ReportingStore, kpis, result):
     assert set(segments["segment_type"]) == {"product", "category", "price_band", "location", "store", "city"}
     assert segments["customer_hash"].str.fullmatch(r"[0-9a-f]{64}").all()
     trends = store.read_table("customer_trends")
-    assert len(trends) > 20 and set(trends["trend"]) <= {"buying_more", "buying_less", "stable"}
+    # 12 days of orders against two trend spans of 90 days: the window reaches back before the data, so no
+    # customer is said to buy more or less (they all were, `buying_more`, before Smgo-4 knew the data start)
+    assert len(trends) > 20 and set(trends["trend"]) == {"insufficient_history"}
     mix = store.read_table("product_mix")
     assert {"web", "store"} == set(mix["sales_channel"]) and (mix["rank"] >= 1).all()
     assert credited["run_id"].eq(result.run_id).all()

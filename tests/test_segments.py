@@ -5,11 +5,13 @@ Trend spans of 90 days, ±20 % stable. As of 06-01 the recent span is [03-03, 06
   ann  web 01-10 100 (p-1 ×2 at 30, p-2 ×1 at 40), web 03-20 95 (p-1 ×1 at 95), web 06-15 120 (p-1 ×1)
        → 06-01: 95 vs 100, −5 %: stable; 07-01: 120 vs 195, −38.5 %: buying less
   bob  02-01 100, 04-01 120 → +20 % exactly: stable (inclusive)
-  cat  store receipt at st-02 (Lyon) 05-01 50 (p-1 ×1 at 50), nothing before → buying more
+  cat  store receipt at st-02 (Lyon) 05-01 50 (p-1 ×1 at 50), nothing before → new (first order in the window)
   dan  01-15 200, 05-10 300 refunded 150 → net 150 vs 200, −25 %: buying less
   eve  web 02-10 80 (p-3 ×1), store st-01 (Paris) 04-10 100 (p-1 ×1 at 100), return −10 on 04-20 (p-2)
        → net 90 vs 80, +12.5 %: stable
   —    a web order without email 03-01 30 (p-2 ×3 at 10): in the product mix, in no customer segment
+ann, bob, dan and eve are customers since 2025-06-01 (`first_order_at`, as the state knows them); cat's first
+order is her 05-01 receipt.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import pandas as pd
 import pytest
 
 from chatsales.pii import hash_emails, normalise_emails
-from chatsales.segments import customer_tables, customer_trends, price_bands
+from chatsales.segments import customer_tables, customer_trends, first_orders, price_bands
 
 KEY = "k"
 AS_OF_JUNE, AS_OF_JULY = pd.Timestamp("2026-06-01", tz="UTC"), pd.Timestamp("2026-07-01", tz="UTC")
@@ -61,16 +63,28 @@ def history():
     return rows, lines
 
 
+def since(rows) -> pd.Series:
+    """First orders: ann, bob, dan and eve bought before the history shown, in 2025; the others' first sale."""
+    first = first_orders(rows)
+    first[[h(who) for who in ("ann", "bob", "dan", "eve")]] = pd.Timestamp("2025-06-01", tz="UTC")
+    return first
+
+
+def trends(rows, as_of, **settings):
+    return customer_trends(rows, as_of, **{"trend_days": 90, "stable_pct": 20, "first_order_at": since(rows),
+                                           **settings}).set_index("customer_hash")
+
+
 def tables(as_of=AS_OF_JUNE):
     rows, lines = history()
     return customer_tables(rows, rows, lines, as_of, price_band_edges=(25, 50, 100, 200), trend_days=90,
-                           stable_pct=20)
+                           stable_pct=20, first_order_at=since(rows))
 
 
 def test_revenue_trends():
     trends = tables()["customer_trends"].set_index("customer_hash")
     got = {who: trends.loc[h(who), "trend"] for who in ("ann", "bob", "cat", "dan", "eve")}
-    assert got == {"ann": "stable", "bob": "stable", "cat": "buying_more", "dan": "buying_less", "eve": "stable"}
+    assert got == {"ann": "stable", "bob": "stable", "cat": "new", "dan": "buying_less", "eve": "stable"}
     assert trends.loc[h("ann"), ["spend_recent", "spend_previous", "change_pct"]].tolist() == [95.0, 100.0, -5.0]
     assert trends.loc[h("bob"), "change_pct"] == 20.0                     # the stable bound is inclusive
     assert pd.isna(trends.loc[h("cat"), "change_pct"])
@@ -81,18 +95,58 @@ def test_revenue_trends():
 
 def test_a_customer_crosses_from_stable_to_buying_less():
     rows, _ = history()
-    june = customer_trends(rows, AS_OF_JUNE, trend_days=90, stable_pct=20).set_index("customer_hash")
-    july = customer_trends(rows, AS_OF_JULY, trend_days=90, stable_pct=20).set_index("customer_hash")
+    june, july = trends(rows, AS_OF_JUNE), trends(rows, AS_OF_JULY)
     assert june.loc[h("ann"), "trend"] == "stable"
     assert july.loc[h("ann"), ["trend", "spend_recent", "spend_previous"]].tolist() == ["buying_less", 120.0, 195.0]
     assert july.loc[h("ann"), "change_pct"] == pytest.approx(-75 / 195 * 100)
     # both numbers are settings: with ±40 % ann stays stable in July, with 30-day spans she has no spend at all
-    assert customer_trends(rows, AS_OF_JULY, trend_days=90, stable_pct=40).set_index(
-        "customer_hash").loc[h("ann"), "trend"] == "stable"
-    short = customer_trends(rows, AS_OF_JUNE, trend_days=30, stable_pct=20).set_index("customer_hash")
+    assert trends(rows, AS_OF_JULY, stable_pct=40).loc[h("ann"), "trend"] == "stable"
+    short = trends(rows, AS_OF_JUNE, trend_days=30)
     assert h("ann") not in short.index
-    # spans [05-02, 06-01) and [04-02, 05-02): cat's 05-01 receipt is now the earlier span, dan's 05-10 the recent
-    assert short.loc[h("cat"), "trend"] == "buying_less" and short.loc[h("dan"), "trend"] == "buying_more"
+    # spans [05-02, 06-01) and [04-02, 05-02): dan's 05-10 is the recent one; cat's 05-01 receipt is in the earlier
+    # one, but it is her first order, after the window's start: new, not buying less
+    assert short.loc[h("cat"), "trend"] == "new" and short.loc[h("dan"), "trend"] == "buying_more"
+
+
+def _edge_rows(fay_first: pd.Timestamp, gus_first: pd.Timestamp) -> pd.DataFrame:
+    """fay and gus: 100 on their first order, then 150 on 05-20 (recent span of 90 days as of 06-01)."""
+    rows = [("f-1", "fay", fay_first, 100.0), ("f-2", "fay", pd.Timestamp("2026-05-20", tz="UTC"), 150.0),
+            ("g-1", "gus", gus_first, 100.0), ("g-2", "gus", pd.Timestamp("2026-05-20", tz="UTC"), 150.0)]
+    rows = pd.DataFrame(rows, columns=["order_id", "who", "placed_at", "total"])
+    return rows.assign(placed_at=rows["placed_at"].astype("datetime64[us, UTC]"), sales_channel="web",
+                       customer_hash=[h(who) for who in rows["who"]], is_sale=True, is_return=False,
+                       net_total=rows["total"]).drop(columns="who")
+
+
+def test_a_customer_younger_than_the_trend_window_is_new_never_buying_more():
+    """Smgo-4 compares two spans of 90 days only for customers who could buy through both: the window starts
+    as_of − 180 days (2025-12-03 as of 06-01). A first order exactly at that instant is inside both the
+    window and the customer's history: compared (+50 %: buying more). One second later: new, the same
+    spending otherwise. Checked by removal: without the first-order rule gus is buying_more too."""
+    start = AS_OF_JUNE - pd.Timedelta(days=180)
+    got = customer_trends(_edge_rows(start, start + pd.Timedelta(seconds=1)), AS_OF_JUNE, trend_days=90,
+                          stable_pct=20).set_index("customer_hash")
+    assert got.loc[h("fay"), ["trend", "spend_recent", "spend_previous", "change_pct"]].tolist() == [
+        "buying_more", 150.0, 100.0, 50.0]
+    assert got.loc[h("gus"), ["trend", "spend_recent", "spend_previous"]].tolist() == ["new", 150.0, 100.0]
+    assert pd.isna(got.loc[h("gus"), "change_pct"])
+    # the first order is the customer's first sale among every order given, not among the two spans'
+    older = _edge_rows(start - pd.Timedelta(days=1), start + pd.Timedelta(seconds=1))
+    older = pd.concat([older, older.iloc[[2]].assign(order_id="g-0", placed_at=start - pd.Timedelta(days=30))])
+    assert customer_trends(older, AS_OF_JUNE, trend_days=90, stable_pct=20).set_index(
+        "customer_hash")["trend"].to_dict() == {h("fay"): "buying_more", h("gus"): "buying_more"}
+
+
+def test_a_window_reaching_back_before_the_data_is_insufficient_history():
+    """When the data starts after the window's start, the earlier span is partly unknown: every customer is
+    insufficient_history (a data start exactly at the window's start still covers it)."""
+    start = AS_OF_JUNE - pd.Timedelta(days=180)
+    rows = _edge_rows(start, start + pd.Timedelta(seconds=1))
+    covered = customer_trends(rows, AS_OF_JUNE, trend_days=90, stable_pct=20, data_start=start)
+    assert covered.set_index("customer_hash")["trend"].to_dict() == {h("fay"): "buying_more", h("gus"): "new"}
+    late = customer_trends(rows, AS_OF_JUNE, trend_days=90, stable_pct=20, data_start=start + pd.Timedelta(seconds=1))
+    assert late["trend"].tolist() == ["insufficient_history"] * 2 and late["change_pct"].isna().all()
+    assert late["spend_recent"].tolist() == [150.0, 150.0]          # the spends are still given
 
 
 def test_purchase_segments_by_product_category_price_band_and_location():

@@ -59,10 +59,23 @@ def response_rate(ctx: Ctx):
      "message ever is in the period, the share with no member message at or after it and at most 24 h later",
      date_basis="first visitor message", kind="rate", dims=ROOM_DIMS, fluctuating=True)
 def non_response(ctx: Ctx):
-    """Answered: a member message at or after the first visitor message and at most 24 h later. Each member
-    message is looked up among the window's rooms by its integer key (one room is in one window at most: it
-    has one first visitor message), instead of sorting every member message for an as-of join."""
+    """Answered: a member message at or after the first visitor message and at most 24 h later. The chatroom
+    facts carry it (`answered_24h`, from every message read so far), so a period never needs the messages
+    after its end, which may not be published yet. Chatrooms published before that column are looked up in
+    the messages of the facts (the period query reads two days past its end)."""
     rooms = ctx.keyed(ctx.facts.chatrooms, "first_visitor_at", ROOM_DIMS)
+    known = rooms["answered_24h"] if "answered_24h" in rooms else pd.Series(pd.NA, index=rooms.index, dtype="boolean")
+    answered = known.fillna(False).to_numpy(dtype=bool)
+    unknown = known.isna().to_numpy()
+    if unknown.any():
+        answered[unknown] = _answered_in_messages(ctx, rooms[unknown])
+    return ratio(count(rooms[~answered]), count(rooms))
+
+
+def _answered_in_messages(ctx: Ctx, rooms: pd.DataFrame) -> np.ndarray:
+    """Per room, a member message of the facts within 24 h of its first visitor message. Each member message
+    is looked up among the window's rooms by its integer key (one room is in one window at most: it has one
+    first visitor message), instead of sorting every member message for an as-of join."""
     msgs = ctx.facts.messages
     member = msgs["sender"].eq("member").to_numpy(dtype=bool)
     at = pd.Index(rooms["room"].to_numpy()).get_indexer(msgs["room"].to_numpy()[member])
@@ -71,7 +84,7 @@ def non_response(ctx: Ctx):
     wait = sent - to_us(rooms["first_visitor_at"])[at]
     answered = np.zeros(len(rooms), dtype=bool)
     answered[at[(wait >= 0) & (wait <= DAY_US)]] = True
-    return ratio(count(rooms[~answered]), count(rooms))
+    return answered
 
 
 @kpi("Chat-Card-11", "Dialogue establishment rate (fixed)", definition="Chat-Card-10 / Chat-Card-0 (can exceed "
