@@ -3,13 +3,21 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every dependency (`make lock` writes it again from pyproject.toml's ranges)
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: install browser demo test bench
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet -e '.[dev]'
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^chatsales' > requirements.lock
+	rm -rf .venv-lock
+
+.PHONY: install lock browser demo test bench
 install: $(STAMP)
 
 # Debian's Chromium and ChromeDriver drive the browser tests (dashboard and Dagster UI) headless.
