@@ -32,9 +32,8 @@ test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)
-	$(VENV)/bin/python benchmarks/bench_attribution.py --orders 1000000 --messages 10000000
-	$(VENV)/bin/python benchmarks/bench_attribution.py --orders 5000000 --messages 50000000 --repeat 1
-	$(VENV)/bin/python benchmarks/bench_pipeline.py --scales 1 10 30 --days 90
-	$(VENV)/bin/python benchmarks/bench_pipeline.py --scales 1 --days 365
+	$(VENV)/bin/python benchmarks/bench_nightly.py --cases 1x90 1x365 1x730 10x90 10x365 10x730 30x365 --backfills
 	$(VENV)/bin/python benchmarks/bench_period.py --scale 1 --days 90
 	$(VENV)/bin/python benchmarks/bench_period.py --scale 10 --days 365 --direct --chunk-days 31 --repeat 2
+	$(VENV)/bin/python benchmarks/bench_attribution.py --orders 1000000 --messages 10000000
+	$(VENV)/bin/python benchmarks/bench_attribution.py --orders 5000000 --messages 50000000 --repeat 1
