@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from chatsales.demo import generate_demo
 from chatsales.reporting.store import ReportingDb as ReportingStore
-from tests.test_e2e_dagster import _wait, dagster_processes, demo_env
+from tests.test_e2e_dagster import ROOT, _wait, dagster_processes, demo_env
 
 FIRST, DAYS = date(2026, 6, 1), 8
 BACKFILL = [FIRST + timedelta(days=n) for n in (1, 2, 3)]          # 2026-06-02..2026-06-04
@@ -74,6 +74,7 @@ class Tour:
     def __init__(self, driver, url: str, shots):
         self.driver, self.url, self.shots = driver, url, shots
         self.shots.mkdir(exist_ok=True)
+        self.labels: set[str] = set()      # every name clicked: docs/ui-tour.md must use the same
 
     def wait(self, condition, timeout: float = WAIT, what: str = ""):
         try:
@@ -103,19 +104,23 @@ class Tour:
         self.wait(EC.element_to_be_clickable((By.XPATH, xpath)), timeout, xpath).click()
 
     def button(self, text: str) -> None:
+        self.labels.add(text)
         self.click(f"//button[normalize-space()='{text}']")
 
     def link(self, text: str) -> None:
         """A link by its text (a long name is drawn twice, truncated and measured: match either)."""
+        self.labels.add(text)
         self.click(f"(//a[normalize-space()='{text}' or .//*[normalize-space(text())='{text}']])[1]")
 
     def tab(self, text: str) -> None:
         """A tab of the page's header (a job's Overview, Runs, Partitions, Launchpad; an asset's Partitions)."""
+        self.labels.add(text)
         self.click(f"//a[@role='tab' and normalize-space()='{text}']")
 
     def nav(self, text: str) -> None:
         """A link of the left navigation (Overview, Runs, Catalog, Jobs, Automation, Lineage, Deployment):
         the first link of that name on the page."""
+        self.labels.add(text)
         self.click(f"(//a[normalize-space()='{text}'])[1]")
 
     def shot(self, name: str) -> None:
@@ -253,4 +258,20 @@ def test_the_data_teams_tour_of_the_dagster_ui(servers, browser, tmp_path):
     top = browser.execute_script("return arguments[0].getBoundingClientRect().bottom", first_tick)
     assert browser.execute_script("return window.innerHeight") == HEIGHT
     assert top <= HEIGHT, f"the first tick ends {top:.0f} px down, below the first screen ({HEIGHT} px)"
+    cursor = tour.wait(_text("//tr[td[1][normalize-space()='Cursor']]/td[2]"), what="the cursor")
+    assert len(cursor) < 300, cursor                                  # a short cursor, not screens of it
     tour.shot("7-sensor")
+    tour.button("View logs")                                          # the latest tick's log says what it saw
+    log = tour.element("(//*[starts-with(normalize-space(), 'Logs for late_data')])[last()]"
+                       "/ancestor::*[.//button[normalize-space()='Done']][1]")
+    tour.wait(lambda d: "INFO" in log.text, what="a line of the tick's log")
+    tour.shot("8-sensor-tick-log")
+    tour.button("Done")
+
+    # --- The tour in the docs uses the names the UI showed
+    doc = (ROOT / "docs" / "ui-tour.md").read_text()
+    missing = sorted(label for label in tour.labels | {"Global asset lineage", "Show all partitions", "Backfill history",
+                                                       "Succeeded", "Filter by name…", "Metadata", "STEP_OUTPUT",
+                                                       "orders_gained", "orders_lost", "Logs for late_data"}
+                     if f"**{label}**" not in doc and f"`{label}`" not in doc)
+    assert not missing, f"docs/ui-tour.md does not name {missing}"
