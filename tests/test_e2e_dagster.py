@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -128,27 +129,26 @@ def _run_days(run: dict) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def dagster(request, tmp_path):
-    """Webserver + daemon on a fresh instance and a small demo; yields (client, demo, reporting store)."""
-    demo = generate_demo(tmp_path / "demo", FIRST, days=DAYS, scale=0.03, seed=8, withhold_late_store_file=True)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(ROOT),
-           "CHATSALES_HOME": str(tmp_path), "CHATSALES_START_DATE": str(FIRST),
-           "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
-           "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir),
-           "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
-           "CHATSALES_REPORTING_DB_URL": f"sqlite:///{tmp_path / 'reporting.db'}",
-           "CHATSALES_LATE_HORIZON_DAYS": "100000", "CHATSALES_SENSOR_INTERVAL_SECONDS": "5"}
-    if request.param == "postgres":
-        env["DAGSTER_PG_URL"] = request.getfixturevalue("pg_url")
-        shutil.copy(ROOT / "dagster-postgres.yaml", home / "dagster.yaml")
-    else:
-        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+def demo_env(tmp_path: Path, demo, first: date) -> dict:
+    """The environment of the Dagster processes over a demo: a home, the demo's sources, a SQLite reporting DB."""
+    return {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "PYTHONPATH": str(ROOT),
+            "CHATSALES_HOME": str(tmp_path), "CHATSALES_START_DATE": str(first),
+            "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
+            "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir),
+            "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
+            "CHATSALES_REPORTING_DB_URL": f"sqlite:///{tmp_path / 'reporting.db'}",
+            "CHATSALES_LATE_HORIZON_DAYS": "100000", "CHATSALES_SENSOR_INTERVAL_SECONDS": "5"}
+
+
+@contextmanager
+def dagster_processes(env: dict, logs: Path, instance_yaml: str = "dagster.yaml"):
+    """dagster-webserver and dagster-daemon on 127.0.0.1 with `env` (its DAGSTER_HOME gets `instance_yaml`);
+    yields the client once the code location is loaded, and stops both processes whatever happens."""
+    home = Path(env["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / instance_yaml, home / "dagster.yaml")
     port = _free_port()
-    logs = tmp_path / "logs"
-    logs.mkdir()
+    logs.mkdir(parents=True, exist_ok=True)
     processes = []
     try:
         def start(name: str, command: list[str]) -> None:
@@ -178,10 +178,23 @@ def dagster(request, tmp_path):
             assert not errors, errors
             return entries and all(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries)
         _wait("the code location", loaded, timeout=90, every=1)
-        yield client, demo, ReportingStore(env["CHATSALES_REPORTING_DB_URL"])
+        yield client
     finally:
         for process in processes:
             _stop(process)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def dagster(request, tmp_path):
+    """Webserver + daemon on a fresh instance and a small demo; yields (client, demo, reporting store)."""
+    demo = generate_demo(tmp_path / "demo", FIRST, days=DAYS, scale=0.03, seed=8, withhold_late_store_file=True)
+    env = demo_env(tmp_path, demo, FIRST)
+    instance_yaml = "dagster.yaml"
+    if request.param == "postgres":
+        env["DAGSTER_PG_URL"] = request.getfixturevalue("pg_url")
+        instance_yaml = "dagster-postgres.yaml"
+    with dagster_processes(env, tmp_path / "logs", instance_yaml) as client:
+        yield client, demo, ReportingStore(env["CHATSALES_REPORTING_DB_URL"])
 
 
 def _late_data(demo, store: ReportingStore) -> tuple[dict, set[date]]:
