@@ -27,8 +27,8 @@ REASONS = {
 ORDER_COLUMNS = ("order_id", "sales_channel", "placed_at", "day", "total", "net_total", "currency", "is_cancelled",
                  "is_first_order", "attributed", "reason", "chatroom_id", "member_id", "source", "touchpoint",
                  "match_key", "last_message_at", "window_days", "store_id", "run_id", "computed_at")
-LEDGER_COLUMNS = ("sales_channel", "day", "change", "changed_at", "run_id", "old_chatroom_id", "new_chatroom_id",
-                  "old_member_id", "new_member_id", "old_reason", "new_reason", "window_days")
+LEDGER_COLUMNS = ("change", "changed_at", "old_chatroom_id", "new_chatroom_id", "old_member_id", "new_member_id",
+                  "old_reason", "new_reason", "window_days", "sales_channel", "day", "run_id")
 MAX_ORDER_ID = 200
 
 

@@ -232,6 +232,10 @@ def members_page() -> None:
     st.caption("Click a column header to sort by it; the rank follows the 'Rank by' choice.")
 
 
+def yes_no(flag) -> str:
+    return "unknown" if flag is None or pd.isna(flag) else "yes" if flag else "no"
+
+
 def explorer_page() -> None:
     from chatsales import explorer
 
@@ -250,6 +254,9 @@ def explorer_page() -> None:
     if not found.found:
         st.warning(f"no published order or receipt has the id {order_id!r}: it may be on a day not published yet, "
                    "or rejected by the data contract (see the rejects table)")
+        near = explorer.order_ids_like(view.url, order_id[:-1] if len(order_id) > 1 else order_id, limit=10)
+        if near:
+            st.caption("ids starting alike: " + ", ".join(f"`{v}`" for v in near))
         return
     for row in found.orders.to_dict("records"):
         verdict = "attributed" if row["attributed"] else f"not attributed — {row['reason']}"
@@ -259,13 +266,15 @@ def explorer_page() -> None:
         left.markdown("\n".join(f"- **{label}**: {value}" for label, value in (
             ("placed at", f"{row['placed_at']:%Y-%m-%d %H:%M:%S} UTC"), ("day", row["day"]),
             ("total", fmt.format_value(row["total"], "currency", view.currency)),
-            ("cancelled", row["is_cancelled"]), ("first order of the customer", row["is_first_order"]))))
+            ("cancelled", yes_no(row["is_cancelled"])),
+            ("first order of the customer", yes_no(row["is_first_order"])))))
         last_message = row["last_message_at"]
         right.markdown("\n".join(f"- **{label}**: {'—' if pd.isna(value) else value}"
                                  for label, value in (
             ("chatroom", row["chatroom_id"]), ("member", row["member_id"]), ("source", row["source"]),
             ("touchpoint", row["touchpoint"]), ("match key", row["match_key"]),
-            ("last message", None if pd.isna(last_message) else f"{last_message:%Y-%m-%d %H:%M:%S} UTC"),
+            ("last message", None if pd.isna(last_message) else f"{last_message:%Y-%m-%d %H:%M:%S} UTC, "
+             f"{fmt.format_value((row['placed_at'] - last_message).total_seconds(), 'duration')} before the order"),
             ("window", f"{row['window_days']} days"))))
     st.subheader("History in the ledger")
     if found.history.empty:

@@ -1,0 +1,348 @@
+"""The dashboard over a published demo: its numbers are `chatsales kpis --json`'s for the same period and
+filters (the same query function, formatted by kpis.presentation), on every page, in Streamlit's AppTest and
+in a real browser (headless Chromium driven by selenium) against `chatsales dashboard`. The attribution
+explorer's answers are the published rows; its order id never reaches SQL text."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from chatsales import explorer
+from chatsales.dashboard.periods import preset_range, previous_range
+from chatsales.kpis import REGISTRY
+from chatsales.kpis import presentation as fmt
+from chatsales.kpis.charts import CHARTS, LINE_SERIES
+from chatsales.reporting.store import ReportingDb
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "chatsales" / "dashboard" / "app.py"
+CLI = [sys.executable, "-m", "pipelines.cli"]
+CARD_PAGES = {"views/popsell.py": ("Wlst-", "Hook-", "Chat-", "Amb-"), "views/iadvize.py": ("Iadv-",),
+              "views/insights.py": ("Insi-",)}
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
+    env["CHATSALES_HOME"] = str(home)
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A small published demo (6 days): its home, reporting URL and published days."""
+    home = tmp_path_factory.mktemp("dashboard")
+    run = subprocess.run(CLI + ["demo", "--days", "6", "--scale", "0.02"], cwd=ROOT, env=_env(home),
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "open the dashboard: CHATSALES_HOME=" in run.stdout and "chatsales dashboard" in run.stdout
+    url = f"sqlite:///{home / 'reporting.db'}"
+    with ReportingDb(url) as db:
+        days = sorted(db.published_days())
+    return home, url, days
+
+
+def kpis_json(home: Path, first: date, last: date, *options: str) -> dict:
+    run = subprocess.run(CLI + ["kpis", "--from", str(first), "--to", str(last), "--json", *options], cwd=ROOT,
+                         env=_env(home), capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout)
+
+
+def shown_cards(values: dict, prefixes: tuple[str, ...]) -> dict[str, str]:
+    """What a card of each registry ref with these prefixes must display: the CLI's value, formatted."""
+    return {ref: fmt.format_value(fmt.shown_value(ref, values[ref]["value"]), fmt.unit_of(ref))
+            for ref in REGISTRY if ref.startswith(prefixes)}
+
+
+# --- pure parts ---------------------------------------------------------------------------------------
+
+def test_presets_count_back_from_the_last_published_day():
+    first, last = date(2026, 9, 5), date(2026, 12, 3)
+    assert preset_range("yesterday", last, first) == (last, last)
+    assert preset_range("last_7_days", last, first) == (date(2026, 11, 27), last)
+    assert preset_range("last_30_days", last, first) == (date(2026, 11, 4), last)
+    assert preset_range("month_to_date", last, first) == (date(2026, 12, 1), last)
+    assert preset_range("custom", last, first, (date(2026, 10, 1), date(2026, 10, 3))) == (date(2026, 10, 1),
+                                                                                         date(2026, 10, 3))
+    assert preset_range("last_30_days", date(2026, 9, 10), first) == (first, date(2026, 9, 10))    # clipped
+    assert previous_range(date(2026, 11, 27), last) == (date(2026, 11, 20), date(2026, 11, 26))
+    assert previous_range(last, last) == (last - timedelta(days=1), last - timedelta(days=1))
+    with pytest.raises(ValueError, match="ends .* before it starts"):
+        preset_range("custom", last, first, (date(2026, 10, 3), date(2026, 10, 1)))
+    with pytest.raises(ValueError, match="use one of yesterday"):
+        preset_range("last_week", last, first)
+
+
+# --- the attribution explorer -------------------------------------------------------------------------
+
+def test_the_explorer_explains_every_outcome_with_the_published_row_and_its_ledger(demo):
+    _, url, _ = demo
+    with ReportingDb(url) as db:
+        orders = db.read_table("attributed_orders")
+        ledger = db.read_table("attribution_ledger")
+    samples = explorer.sample_orders(url)
+    outcomes = set(orders["reason"].fillna("attributed"))
+    assert set(samples) == outcomes and "attributed" in outcomes and len(outcomes) >= 4
+    for outcome, order_id in samples.items():
+        found = explorer.explain_order(url, f"  {order_id} ")
+        want = orders[orders["order_id"] == order_id].sort_values("sales_channel")
+        assert found.found and len(found.orders) == len(want)
+        row, published = found.orders.iloc[0], want.iloc[0]
+        assert (row["reason"] if not row["attributed"] else "attributed") == outcome
+        for column in ("chatroom_id", "member_id", "match_key", "window_days", "sales_channel"):
+            assert row[column] == published[column] or (pd.isna(row[column]) and pd.isna(published[column]))
+        assert row["last_message_at"] == published["last_message_at"] or pd.isna(published["last_message_at"])
+        history = ledger[ledger["order_id"] == order_id]
+        assert list(found.history["change"]) == list(history.sort_values("changed_at")["change"])
+        assert found.history["change"].iloc[0] == "first"
+        assert explorer.why(None if outcome == "attributed" else outcome) == explorer.REASONS[
+            None if outcome == "attributed" else outcome]
+
+
+def test_what_a_person_types_never_reaches_the_sql_text(demo):
+    _, url, _ = demo
+    assert not explorer.explain_order(url, "x' OR '1'='1").found
+    assert not explorer.explain_order(url, "1; DROP TABLE attributed_orders; --").found
+    assert explorer.order_ids_like(url, "%") == [] and explorer.order_ids_like(url, "_") == []
+    some = explorer.sample_orders(url)["attributed"]
+    assert some in explorer.order_ids_like(url, some[:3], limit=1000)
+    with ReportingDb(url) as db:
+        assert len(db.read_table("attributed_orders")) > 0        # still there
+    with pytest.raises(ValueError, match="order id: give 1 to 200 characters"):
+        explorer.explain_order(url, "   ")
+
+
+def test_the_dashboard_connection_cannot_write(demo):
+    _, url, _ = demo
+    with (ReportingDb(url, read_only=True) as db, db.engine.connect() as conn,
+          pytest.raises(sa.exc.OperationalError, match="readonly")):
+        conn.execute(sa.text("DELETE FROM kpi_daily"))
+
+
+# --- Streamlit AppTest: every page, quickly -------------------------------------------------------------
+
+@pytest.fixture
+def app(demo, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    home, url, _ = demo
+    monkeypatch.setenv("CHATSALES_HOME", str(home))
+    monkeypatch.setenv("CHATSALES_REPORTING_DB_URL", url)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def app_cards(at) -> dict[str, str]:
+    """ref → displayed value, from the cards' HTML."""
+    import re
+
+    html = "".join(m.value for m in at.markdown)
+    return dict(re.findall(r'data-ref="([^"]+)">.*?<div class="cs-value">([^<]*)</div>', html))
+
+
+def test_every_page_shows_the_catalog_of_the_chosen_period(demo, app):
+    home, _, days = demo
+    first, last = max(days[0], days[-1] - timedelta(days=6)), days[-1]     # the default: last 7 days
+    values = kpis_json(home, first, last)
+    seen: dict[str, str] = {}
+    for page, prefixes in CARD_PAGES.items():
+        app.switch_page(page).run()
+        assert not app.exception, (page, app.exception)
+        shown = app_cards(app)
+        assert shown == shown_cards(values, prefixes), page
+        seen.update(shown)
+    assert set(seen) == set(REGISTRY)            # every card of the catalog is on a page
+    app.switch_page("views/popsell.py").run()
+    charts = app.get("vega_lite_chart")
+    assert len(charts) == len(CHARTS) + len(LINE_SERIES) == 12
+    app.switch_page("views/insights.py").run()
+    products = app.dataframe[0].value
+    assert round(products["units_sold"].sum(), 6) == round(values["Insi-7"]["denominator"], 6)
+
+    app.switch_page("views/members.py").run()
+    board = app.dataframe[0].value
+    assert list(board["rank"]) == list(range(1, len(board) + 1))
+    assert list(board["sales_total"]) == sorted(board["sales_total"], reverse=True)
+    assert round(board["sales_total"].sum(), 2) == round(values["Chat-Card-80"]["value"], 2)
+    app.selectbox(key="members_sort").select("active_dialogues").run()
+    board = app.dataframe[0].value
+    assert list(board["active_dialogues"]) == sorted(board["active_dialogues"], reverse=True)
+
+    app.switch_page("views/campaigns.py").run()
+    assert not app.exception
+    by_kind = app.dataframe[0].value
+    assert by_kind["orders"].sum() == sum(r["orders"] for r in values["Smgo-1"]["by_kind"])
+
+
+def test_filters_and_the_period_follow_the_cli(demo, app):
+    home, _, days = demo
+    app.sidebar.selectbox(key="channel").select("web").run()
+    app.sidebar.selectbox(key="period").select("yesterday").run()
+    app.sidebar.text_input(key="slot").input("09:00-19:00").run()
+    app.sidebar.multiselect(key="days").select("mon").select("tue").select("wed").select("thu").select("fri") \
+        .select("sat").run()
+    assert not app.exception
+    last = days[-1]
+    values = kpis_json(home, last, last, "--channel", "web", "--time-slot", "09:00-19:00",
+                       "--days", "mon,tue,wed,thu,fri,sat")
+    assert app_cards(app) == shown_cards(values, CARD_PAGES["views/popsell.py"])
+    assert dict(app.query_params) == {"period": "yesterday", "channel": "web", "slot": "09:00-19:00",
+                                      "days": "mon,tue,wed,thu,fri,sat"}
+    app.sidebar.text_input(key="slot").input("9-17").run()
+    assert [e.value for e in app.sidebar.error] == ["time slot '9-17' is not HH:MM-HH:MM"]
+
+
+def test_the_explorer_page_answers_an_order_id(demo, app):
+    _, url, _ = demo
+    samples = explorer.sample_orders(url)
+    app.switch_page("views/explorer.py").run()
+    for outcome in ("attributed", "outside_window"):
+        if outcome not in samples:
+            continue
+        app.text_input(key="explorer_order").input(samples[outcome]).run()
+        heading = app.subheader[0].value
+        assert heading.endswith("attributed" if outcome == "attributed" else f"not attributed — {outcome}")
+        assert app.subheader[-1].value == "History in the ledger" and app.dataframe[0].value["change"][0] == "first"
+    app.text_input(key="explorer_order").input("no-such-order").run()
+    assert "no published order or receipt has the id 'no-such-order'" in app.warning[0].value
+
+
+# --- a real browser against `chatsales dashboard` ----------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(demo):
+    home, _, _ = demo
+    port = free_port()
+    process = subprocess.Popen(CLI + ["dashboard", "--port", str(port)], cwd=ROOT, env=_env(home),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert process.poll() is None, process.stdout.read()
+                time.sleep(0.3)
+        else:
+            raise AssertionError("the dashboard did not listen within 60 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    yield driver
+    driver.quit()
+
+
+def page_cards(driver) -> dict[str, str]:
+    from selenium.webdriver.common.by import By
+
+    return {c.get_attribute("data-ref"): c.find_element(By.CLASS_NAME, "cs-value").text
+            for c in driver.find_elements(By.CSS_SELECTOR, ".cs-card")}
+
+
+def wait_for(driver, condition, what: str, timeout: float = 90):
+    """Poll until `condition(driver)` is truthy; on timeout say what was awaited and what was last seen."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        try:
+            last = condition(driver)
+            if last:
+                return last
+        except Exception as error:      # noqa: BLE001 - an element replaced while reading it: read again
+            last = error
+        time.sleep(0.25)
+    raise AssertionError(f"waited {timeout} s for {what}; last saw {last!r}")
+
+
+def pick(driver, label: str, option: str) -> None:
+    """Choose `option` in the sidebar's selectbox `label`, as a person does: open it, click the option."""
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, f"[data-testid='stSidebar'] [data-testid='stSelectbox'] "
+                                         f"input[aria-label='{label}']").click()
+    choice = wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "[role='option']")
+                                         if o.text.strip() == option], f"option {option!r} of {label}", 20)
+    choice[0].click()
+
+
+@pytest.mark.slow
+def test_a_browser_sees_the_cli_numbers_on_every_page_and_follows_the_filters(demo, server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    home, url, days = demo
+    first, last = max(days[0], days[-1] - timedelta(days=6)), days[-1]
+    values = kpis_json(home, first, last)
+    pages = {"": "views/popsell.py", "iadvize": "views/iadvize.py", "insights": "views/insights.py"}
+    for path, page in pages.items():
+        browser.get(f"{server}/{path}")
+        want = shown_cards(values, CARD_PAGES[page])
+        wait_for(browser, lambda d, want=want: page_cards(d) == want, f"the cards of /{path} = chatsales kpis")
+        browser.save_screenshot(str(tmp_path / f"page-{path or 'home'}.png"))
+    for path, title in (("campaigns", "Campaigns and segments"), ("members", "Members leaderboard (Chat-List-1)"),
+                        ("explorer", "Attribution explorer")):
+        browser.get(f"{server}/{path}")
+        wait_for(browser, lambda d, title=title: [h for h in d.find_elements(By.TAG_NAME, "h1")
+                                                  if h.text.strip() == title], f"the title of /{path}")
+        wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame'], "
+                                                                      "[data-testid='stTextInput']"),
+                 f"the content of /{path}")
+        assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
+        browser.save_screenshot(str(tmp_path / f"page-{path}.png"))
+
+    order_id = explorer.sample_orders(url)["attributed"]   # the explorer, typed in
+    field = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Order id']")
+    field.send_keys(order_id, Keys.ENTER)
+    wait_for(browser, lambda d: [h for h in d.find_elements(By.TAG_NAME, "h3") if h.text.endswith(": attributed")],
+             "the explorer's verdict")
+    browser.save_screenshot(str(tmp_path / "page-explorer-order.png"))
+
+    browser.get(server)                 # a filter, then the period, changed through the sidebar
+    wait_for(browser, lambda d: page_cards(d) == shown_cards(values, CARD_PAGES["views/popsell.py"]), "the cards")
+    pick(browser, "Channel", "web")
+    web = kpis_json(home, first, last, "--channel", "web")
+    assert shown_cards(web, ("Chat-Card-81",)) != shown_cards(values, ("Chat-Card-81",))   # the filter matters
+    wait_for(browser, lambda d: page_cards(d) == shown_cards(web, CARD_PAGES["views/popsell.py"]),
+             "the cards with channel web")
+    pick(browser, "Period", "Yesterday")
+    yesterday = kpis_json(home, last, last, "--channel", "web")
+    wait_for(browser, lambda d: page_cards(d) == shown_cards(yesterday, CARD_PAGES["views/popsell.py"]),
+             "the cards of yesterday with channel web")
+    assert "period=yesterday" in browser.current_url and "channel=web" in browser.current_url
+    browser.save_screenshot(str(tmp_path / "page-yesterday-web.png"))
