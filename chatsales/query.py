@@ -3,7 +3,7 @@ of any period and filters, its chart buckets, and the campaign and segment figur
 both call these, so they cannot disagree. No Dagster here."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from chatsales.reporting.store import ReportingDb
 
@@ -85,3 +85,85 @@ def catalog_of_period(reporting_url: str, period, filters: dict, *, read_only: b
             if set(lines["day"]) != set(each_day(period).first_days):
                 lines = None
     return period_catalog(facts, period, filters, members, published_lines=lines)
+
+
+FILTERS = ("source", "channel", "member", "role")
+
+
+def _has_reporting_tables(db: ReportingDb) -> bool:
+    """Whether the database was ever set up (a URL to a new, empty database answers nothing, and a read must
+    not create the schema there)."""
+    import sqlalchemy as sa
+
+    return "kpi_daily" in sa.inspect(db.engine).get_table_names()
+
+
+def _reader(reporting_url: str) -> ReportingDb | None:
+    """A read-only connection to an existing reporting database, or None when there is none (a SQLite file
+    that does not exist is not created by asking it a question)."""
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(reporting_url)
+    if parsed.get_backend_name() == "sqlite":
+        from pathlib import Path
+        if not parsed.database or parsed.database == ":memory:" or not Path(parsed.database).exists():
+            return None
+    db = ReportingDb(reporting_url, read_only=True)
+    if not _has_reporting_tables(db):
+        db.dispose()
+        return None
+    return db
+
+
+def published_range(reporting_url: str) -> tuple[date, date] | None:
+    """The first and last day the reporting database holds KPIs for; None when it holds none (or does not
+    exist). Days in between may still be missing: see `unpublished_days`."""
+    import sqlalchemy as sa
+
+    from chatsales.reporting import tables as t
+    from chatsales.reporting.engine import as_days
+
+    db = _reader(reporting_url)
+    if db is None:
+        return None
+    with db, db.engine.connect() as conn:
+        low, high = conn.execute(sa.select(sa.func.min(t.kpi_daily.c.day), sa.func.max(t.kpi_daily.c.day))).one()
+    return None if low is None else (as_days([low])[0], as_days([high])[0])
+
+
+def unpublished_days(reporting_url: str, first: date, last: date) -> list[date]:
+    """The days of first..last the reporting database holds no KPIs for."""
+    import sqlalchemy as sa
+
+    from chatsales.reporting import tables as t
+    from chatsales.reporting.engine import as_days
+
+    wanted = {first + timedelta(days=n) for n in range((last - first).days + 1)}
+    db = _reader(reporting_url)
+    if db is None:
+        return sorted(wanted)
+    k = t.kpi_daily.c
+    with db, db.engine.connect() as conn:
+        found = conn.execute(sa.select(k.day).where(k.day.between(first, last)).distinct()).scalars().all()
+    return sorted(wanted - set(as_days(found)))
+
+
+def filter_values(reporting_url: str) -> dict[str, list[str]]:
+    """The values each filter (source, channel, member, role) can take: the breakdown values the published
+    days hold in kpi_daily (sorted; empty lists when nothing is published). The CLI refuses any other value,
+    and the dashboard offers these."""
+    import sqlalchemy as sa
+
+    from chatsales.kpis.presentation import natural_key
+    from chatsales.reporting import tables as t
+
+    out: dict[str, list[str]] = {name: [] for name in FILTERS}
+    db = _reader(reporting_url)
+    if db is None:
+        return out
+    k = t.kpi_daily.c
+    query = sa.select(k.dimension, k.dimension_value).where(k.dimension.in_(FILTERS)).distinct()
+    with db, db.engine.connect() as conn:
+        for dimension, value in conn.execute(query).all():
+            out[dimension].append(str(value))
+    return {name: sorted(values, key=natural_key) for name, values in out.items()}

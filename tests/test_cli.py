@@ -6,7 +6,10 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date, datetime
 from pathlib import Path
+
+import pytest
 
 from chatsales.kpis import REGISTRY
 from chatsales.kpis.charts import CHARTS, LINE_SERIES
@@ -22,9 +25,21 @@ def _run(args, home: Path):
     return subprocess.run(CLI + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_demo_then_backfill(tmp_path):
-    demo = _run(["demo", "--days", "6", "--scale", "0.02"], tmp_path)
-    assert demo.returncode == 0, demo.stderr[-3000:]
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A published 6-day demo home (built once for this module: a demo takes a minute); the tests that share
+    it only read it, except test_demo_then_backfill, which re-runs two days to the same values."""
+    home = tmp_path_factory.mktemp("home")
+    run = _run(["demo", "--days", "6", "--scale", "0.02"], home)
+    assert run.returncode == 0, run.stderr[-3000:]
+    store = ReportingStore(f"sqlite:///{home / 'reporting.db'}")
+    days = sorted(set(store.read_table("kpi_daily")["day"]))
+    store.dispose()
+    return home, run, days
+
+
+def test_demo_then_backfill(demo):
+    tmp_path, demo, _ = demo
     out = demo.stdout
     for expected in ("orders and receipts:", "attributed share:", "sales after a conversation:", "top members:",
                      f"reporting database: sqlite:///{tmp_path / 'reporting.db'}",
@@ -99,11 +114,12 @@ def test_demo_then_backfill(tmp_path):
 
     text = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--charts"], tmp_path)
     assert text.returncode == 0, text.stderr[-3000:]
-    for expected in ("Chat-Card-81", "Insi-6 (orders, revenue)", "Chat-List-1 members", "Chat-Bar-10",
-                     f"Wlst-Line-1\n  day: {days[0]}", "Campaign sales in the period"):
+    for expected in ("Chat-Card-81", "Number of sales", "Insi-6-new-orders", "Chat-List-1", "Members list",
+                     "Chat-Bar-10", "Handling time", f"\n      {days[0]}  ", "Smgo-1", "Campaign sales placed"):
         assert expected in text.stdout, expected
     bad_slot = _run(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--time-slot", "9-17"], tmp_path)
     assert bad_slot.returncode == 2 and "time slot '9-17' is not HH:MM-HH:MM" in bad_slot.stderr
+    assert len(bad_slot.stderr.strip().splitlines()) == 1
 
     wrong = _run(["backfill", "--from", str(days[2]), "--to", str(days[1])], tmp_path)
     assert wrong.returncode == 2 and "is before --from" in wrong.stderr
@@ -120,3 +136,222 @@ def test_backfill_outside_the_partitions_is_refused_with_the_range(tmp_path, mon
     assert main(["backfill", "--from", "2026-01-01", "--to", "2999-01-01"]) == 2
     message = capsys.readouterr().err
     assert "outside the daily partitions 2026-01-01.." in message and "2999-01-01" in message
+
+
+# --- a command line an analyst can read (issue 13 point 4, issue 16 point 8) ---------------------------------
+
+CHATSALES = str(Path(sys.executable).parent / "chatsales")
+
+
+@pytest.fixture
+def home(demo, monkeypatch):
+    """The demo home as the environment of an in-process `main([...])`."""
+    for name in [k for k in os.environ if k.startswith(("CHATSALES_", "DAGSTER_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CHATSALES_HOME", str(demo[0]))
+    return demo
+
+
+def _main(argv, capsys) -> tuple[int, str, str]:
+    """`chatsales argv` in this process: exit code, stdout, stderr (argparse's refusals exit by SystemExit)."""
+    from pipelines.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _json(days, capsys, *extra) -> dict:
+    code, out, err = _main(["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json", *extra], capsys)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_kpis_text_is_grouped_named_and_formatted_like_the_dashboard(home, capsys):
+    from chatsales.kpis.presentation import FAMILIES, cards, format_value
+
+    _, _, days = home
+    values = _json(days, capsys)
+    code, out, err = _main(["kpis", "--from", str(days[0]), "--to", str(days[-1])], capsys)
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == f"KPIs for {days[0]}..{days[-1]} ({len(days)} days, Europe/Paris); filters: none"
+    assert lines[1].startswith("~ fluctuating: can still change")
+    titles = [title for title, _ in FAMILIES]
+    assert [line for line in lines if line in titles] == titles          # every family, in the spec's order
+    assert not re.search(r"\d[eE][+-]?\d", out)                          # no scientific notation anywhere
+    assert out.index("Chat-Card-2 ") < out.index("Chat-Card-10 ")       # natural order, not text order
+    by_ref = {line.split()[0]: line for line in lines if line.startswith("  ") and not line.startswith("    ")}
+    shown = {card.ref: card for card in cards(values)}
+    for ref, card in shown.items():                                      # every card, with its name and value
+        line = by_ref[ref]
+        assert card.name in line and card.text() in line, line
+        assert (" ~ " in line) == card.fluctuating, line
+    assert "Chat-Card-11" in shown and re.search(r"Dialogue establishment rate \(fixed\) +\d+\.\d %   \d[\d,]* / "
+                                                 r"\d[\d,]*$", by_ref["Chat-Card-11"])
+    iadv3 = values["Iadv-3"]["value"]
+    assert iadv3 > 1000 and f"{iadv3:,.2f} EUR" in by_ref["Iadv-3"]       # thousands separator, cents, currency
+    duration = by_ref["Wlst-Card-13"]
+    assert re.search(r"\d+ (d|h|min|s)( \d\d (h|min|s))? ", duration), duration
+    assert format_value(values["Chat-Card-10"]["value"], "count") in by_ref["Chat-Card-10"]
+    assert "(12 charts not shown: add --charts)" in out
+
+
+def test_kpis_json_keeps_its_shape_with_names_units_and_integer_counts(home, capsys):
+    from chatsales.kpis.presentation import cards, unit_of
+
+    _, _, days = home
+    values = _json(days, capsys)
+    counts = [ref for ref in REGISTRY if unit_of(ref) == "count"]
+    assert len(counts) > 30
+    for ref in REGISTRY:
+        entry = values[ref]
+        assert set(entry) == {"value", "numerator", "denominator", "name", "unit", "text"} | (
+            {"products"} if ref == "Insi-7" else set())
+        assert entry["name"] == REGISTRY[ref].name and entry["unit"] == unit_of(ref)
+        assert entry["text"] == cards({ref: entry})[0].text()
+    for ref in counts:
+        assert type(values[ref]["value"]) is int, (ref, values[ref])
+    assert type(values["Chat-Card-11"]["numerator"]) is int and type(values["Chat-Card-11"]["denominator"]) is int
+    assert type(values["Chat-Card-11"]["value"]) is float and values["Chat-Card-11"]["unit"] == "percent"
+    assert type(values["Chat-Card-80"]["value"]) is float and values["Chat-Card-80"]["unit"] == "currency"
+    assert all(type(values["Insi-6"][h]["orders"]) is int for h in ("new", "existing"))
+    assert all(type(p["Requests handled"]) is int for p in values["Wlst-Line-1"]["days"])
+    assert all(type(m["sales_count"]) is int for m in values["Chat-List-1"]["members"])
+    assert not re.search(r'"(value|numerator|denominator)": -?\d+\.0,', json.dumps(
+        {ref: values[ref] for ref in counts}))
+
+
+FILTER_ARGS = [("source", "nope"), ("channel", "sms"), ("member", "m-9999"), ("role", "9")]
+
+
+@pytest.mark.parametrize("name,value", FILTER_ARGS)
+def test_an_unknown_filter_value_is_refused_with_the_accepted_ones(home, capsys, name, value):
+    from chatsales.query import filter_values
+
+    _, _, days = home
+    accepted = filter_values(f"sqlite:///{home[0] / 'reporting.db'}")[name]
+    assert len(accepted) >= 2
+    code, out, err = _main(["kpis", "--from", str(days[0]), "--to", str(days[-1]), f"--{name}", value], capsys)
+    assert code == 2 and out == ""
+    assert err == (f"chatsales kpis: argument --{name}: {value!r} is not a {name} of the published days: expected "
+                   f"one of {', '.join(accepted)}\n")
+    # a value the published days hold is accepted, and filters
+    code, out, err = _main(["kpis", "--from", str(days[0]), "--to", str(days[-1]), f"--{name}", accepted[0],
+                            "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["Chat-Card-1"]["value"] <= _json(days, capsys)["Chat-Card-1"]["value"]
+
+
+def test_filter_values_are_the_breakdowns_the_published_days_hold(home):
+    from chatsales.query import filter_values, published_range, unpublished_days
+
+    url = f"sqlite:///{home[0] / 'reporting.db'}"
+    store = ReportingStore(url)
+    kpis = store.read_table("kpi_daily")
+    store.dispose()
+    found = filter_values(url)
+    for name in ("source", "channel", "member", "role"):
+        assert set(found[name]) == set(kpis.loc[kpis["dimension"] == name, "dimension_value"])
+    assert found["source"] == sorted(found["source"]) and {"web", "store"} <= set(found["channel"])
+    days = home[2]
+    assert published_range(url) == (days[0], days[-1])
+    assert unpublished_days(url, days[0], days[-1]) == []
+    before = days[0] - (days[1] - days[0])
+    assert unpublished_days(url, before, days[0]) == [before]
+
+
+@pytest.mark.parametrize("argv,line", [
+    (["kpis", "--from", "nope", "--to", "2026-11-08"],
+     "chatsales kpis: argument --from: 'nope' is not a day: expected YYYY-MM-DD, e.g. 2026-11-02"),
+    (["kpis", "--from", "2026-11-02", "--to", "2026-02-30"],
+     "chatsales kpis: argument --to: '2026-02-30' is not a day: expected YYYY-MM-DD"),
+    (["backfill", "--from", "updates-2026-12-03", "--to", "2026-12-03"],
+     "chatsales backfill: argument --from: 'updates-2026-12-03' is not a day: expected YYYY-MM-DD"),
+    (["rebuild", "--from", "2026-12-01", "--to", "20261203"],
+     "chatsales rebuild: argument --to: '20261203' is not a day: expected YYYY-MM-DD"),
+    (["demo", "--days", "0"], "chatsales demo: argument --days: '0' is not a whole number above 0"),
+    (["demo", "--scale", "-1"], "chatsales demo: argument --scale: '-1' is not a number above 0"),
+    (["demo", "--scale", "nan"], "chatsales demo: argument --scale: 'nan' is not a number above 0"),
+    (["db", "downgrade"], "chatsales db: argument action: invalid choice: 'downgrade' (choose from 'upgrade')"),
+    (["docs", "--from", "2026-11-02"], "chatsales: unrecognized arguments: --from 2026-11-02"),
+    (["kpis", "--from", "2026-11-02", "--to", "2026-11-08", "--time-slot", "9-17"],
+     "chatsales kpis: argument --time-slot: time slot '9-17' is not HH:MM-HH:MM, e.g. 09:00-19:00"),
+    (["kpis", "--from", "2026-11-02", "--to", "2026-11-08", "--days", "moon"],
+     "chatsales kpis: argument --days: days 'moon': use mon,tue,wed,thu,fri,sat,sun"),
+    (["kpis", "--to", "2026-11-08"], "chatsales kpis: the following arguments are required: --from"),
+])
+def test_a_malformed_argument_is_refused_in_one_line_in_every_subcommand(argv, line, capsys, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setenv("CHATSALES_HOME", str(tmp_path))
+    code, out, err = _main(argv, capsys)
+    assert code == 2 and out == ""
+    assert err.startswith(line) and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "reporting.db").exists()         # refused before anything was opened
+
+
+def test_days_never_published_are_refused_with_the_published_range(home, capsys):
+    _, _, days = home
+    url = f"sqlite:///{home[0] / 'reporting.db'}"
+    earlier = days[0] - (days[-1] - days[0]) - (days[1] - days[0])
+    for first, last in ((earlier, days[0]), (days[0], days[-1] + (days[1] - days[0])), (earlier, earlier)):
+        code, out, err = _main(["kpis", "--from", str(first), "--to", str(last)], capsys)
+        assert code == 2 and out == ""
+        assert err == (f"chatsales kpis: {first}..{last} is not published: the reporting database {url} holds "
+                       f"{days[0]}..{days[-1]}\n")
+    code, _, err = _main(["kpis", "--from", str(days[-1]), "--to", str(days[0])], capsys)
+    assert code == 2 and err == f"chatsales kpis: argument --to: {days[0]} is before --from {days[-1]}\n"
+
+
+def test_refusals_never_show_the_password(pg_url, capsys, monkeypatch, tmp_path):
+    """Nothing published, then days outside what is: the URL is named, its password never (PostgreSQL here
+    trusts local connections, so a URL with a password connects)."""
+    import sqlalchemy as sa
+
+    from chatsales.reporting import tables as t
+
+    secret = "s3cret-pw"
+    url = sa.engine.make_url(pg_url).set(password=secret).render_as_string(hide_password=False)
+    assert secret in url
+    monkeypatch.setenv("CHATSALES_HOME", str(tmp_path))
+    monkeypatch.setenv("CHATSALES_REPORTING_DB_URL", url)
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    code, out, err = _main(["kpis", "--from", "2026-11-02", "--to", "2026-11-08"], capsys)
+    assert code == 1 and out == "" and secret not in err
+    assert err == (f"chatsales kpis: the reporting database {shown} has no published day yet: run `chatsales demo` "
+                   "or `chatsales backfill` first\n")
+    with ReportingStore(url) as store:
+        store.ensure_schema()
+        with store.engine.begin() as conn:
+            conn.execute(t.kpi_daily.insert(), [
+                {"day": d, "kpi": "Chat-Card-1", "dimension": "all", "dimension_value": "all", "value": 1.0,
+                 "is_fluctuating": False, "run_id": "r", "computed_at": datetime(2026, 11, 9)}
+                for d in (date(2026, 11, 3), date(2026, 11, 4), date(2026, 11, 6))])
+    code, out, err = _main(["kpis", "--from", "2026-11-02", "--to", "2026-11-08"], capsys)
+    assert code == 2 and secret not in err
+    assert err == f"chatsales kpis: 2026-11-02..2026-11-08 is not published: the reporting database {shown} holds " \
+                  "2026-11-03..2026-11-06\n"
+    code, out, err = _main(["kpis", "--from", "2026-11-03", "--to", "2026-11-06"], capsys)
+    assert code == 2 and secret not in err
+    assert err == (f"chatsales kpis: 2026-11-03..2026-11-06 is not published on 1 day(s) (2026-11-05): the "
+                   f"reporting database {shown} holds 2026-11-03..2026-11-06 with gaps\n")
+
+
+def test_a_closed_pipe_ends_quietly(home):
+    """`chatsales kpis … | head -1` in a real shell, then a reader that goes away before the first write."""
+    days = home[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
+    env["CHATSALES_HOME"] = str(home[0])
+    args = ["kpis", "--from", str(days[0]), "--to", str(days[-1]), "--json", "--charts"]
+    piped = subprocess.run(["bash", "-c", 'set -o pipefail; "$@" | head -1; echo "status ${PIPESTATUS[0]}" >&2',
+                            "-", CHATSALES, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert piped.stdout == "{\n"
+    assert re.fullmatch(r"status (0|141)\n", piped.stderr), piped.stderr      # nothing else: no traceback
+
+    process = subprocess.Popen([CHATSALES, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()                  # gone before the catalog is computed: the first write breaks
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 141 and err == b""

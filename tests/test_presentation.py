@@ -10,8 +10,8 @@ import pytest
 from chatsales.kpis import REGISTRY
 from chatsales.kpis.catalog import MEMBERS_REF
 from chatsales.kpis.charts import CHARTS, LINE_SERIES
-from chatsales.kpis.presentation import (FAMILIES, FAMILY_OF, UNITS, Card, cards, format_change, format_value,
-                                         name_of, natural_key, unit_of)
+from chatsales.kpis.presentation import (FAMILIES, FAMILY_OF, UNITS, Card, cards, catalog_text, for_json,
+                                         format_change, format_value, name_of, natural_key, parts_units, unit_of)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,3 +117,73 @@ def test_cards_from_catalog_values():
     assert by_ref["Insi-4"].value == 0.625 and by_ref["Insi-4"].text() == "62.5 %"     # stored ×100
     assert by_ref["Chat-Card-80"].fluctuating and by_ref["Chat-Card-80"].text("USD") == "21,280.50 USD"
     assert by_ref["Chat-Card-10"].text() == "1,588"
+
+
+@pytest.mark.parametrize("ref,units", [
+    ("Chat-Card-11", ("count", "count")), ("Chat-Card-14", ("duration", "count")), ("Chat-Card-82", ("currency",
+                                                                                                     "count")),
+    ("Chat-Card-73", ("count", "count")), ("Iadv-9", ("currency", "count")), ("Iadv-10", ("currency", "number")),
+    ("Iadv-2-share-web", ("currency", "currency")), ("Iadv-2-share-store", ("currency", "currency")),
+    ("Insi-4", ("count", "count"))])
+def test_numerator_and_denominator_units(ref, units):
+    assert parts_units(ref) == units
+
+
+def test_card_parts_read_in_their_units():
+    share = cards({"Iadv-2-share-web": {"value": 0.1006, "numerator": 749.64, "denominator": 7450.83}})[0]
+    assert (share.text(), share.parts()) == ("10.1 %", "749.64 EUR / 7,450.83 EUR")
+    waiting = cards({"Wlst-Card-13": {"value": 1700.0, "numerator": 30600.0, "denominator": 18.0}})[0]
+    assert (waiting.text(), waiting.parts()) == ("28 min 20 s", "8 h 30 min / 18")
+    median = cards({"Wlst-Card-14": {"value": 84.0, "numerator": None, "denominator": None}})[0]
+    assert (median.text(), median.parts()) == ("1 min 24 s", "")
+
+
+def test_for_json_names_units_and_integer_counts_in_the_same_shape():
+    values = {
+        "Chat-Card-10": {"value": 1618.0, "numerator": None, "denominator": None},
+        "Chat-Card-11": {"value": 0.5, "numerator": 25.0, "denominator": 50.0},
+        "Chat-Card-82": {"value": 113.95, "numerator": 911.6, "denominator": 8.0},
+        "Chat-Card-22": {"value": 6.6, "numerator": 33.0, "denominator": 5.0},
+        "Chat-Card-12": {"value": None, "numerator": 0.0, "denominator": 0.0},
+        "Insi-6": {"new": {"orders": 6.0, "revenue": 318.0}, "existing": {"orders": 2.0, "revenue": 593.59}},
+        "Chat-Line-3": {"days": [{"day": "2026-11-28", "Active dialogues": 6.0, "New dialogues": 4.0}]},
+        "Chat-Line-5": {"days": [{"day": "2026-11-28", "Dialogue establishment rate (fixed)": 1.0}]},
+        "Chat-List-1": {"members": [{"member_id": "m-1", "active_dialogues": 6.0, "sales_count": 2.0,
+                                     "activity_seconds": 3600.0, "sales_total": 12.0}]},
+        "Chat-Donut-1": {"buckets": {"direct": 3}},
+    }
+    out = for_json(values)
+    assert set(out) == set(values)
+    assert out["Chat-Card-10"] == {"value": 1618, "numerator": None, "denominator": None, "name": "New dialogues",
+                                   "unit": "count", "text": "1,618"}
+    assert out["Chat-Card-11"]["text"] == "50.0 %" and out["Chat-Card-82"]["text"] == "113.95 EUR"
+    assert for_json({"Insi-4": {"value": 72.7, "numerator": 8.0, "denominator": 11.0}}, "USD")["Insi-4"] == {
+        "value": 72.7, "numerator": 8, "denominator": 11, "name": "Conversion rate", "unit": "percent",
+        "text": "72.7 %"}
+    assert type(out["Chat-Card-10"]["value"]) is int
+    assert out["Chat-Card-11"]["numerator"] == 25 and type(out["Chat-Card-11"]["numerator"]) is int
+    assert type(out["Chat-Card-11"]["value"]) is float
+    assert type(out["Chat-Card-82"]["numerator"]) is float and type(out["Chat-Card-82"]["denominator"]) is int
+    assert out["Chat-Card-22"]["value"] == 6.6 and type(out["Chat-Card-22"]["numerator"]) is int
+    assert out["Chat-Card-12"]["value"] is None and out["Chat-Card-12"]["unit"] == "percent"
+    assert out["Insi-6"]["new"] == {"orders": 6, "revenue": 318.0} and type(out["Insi-6"]["new"]["orders"]) is int
+    assert type(out["Chat-Line-3"]["days"][0]["New dialogues"]) is int
+    assert type(out["Chat-Line-5"]["days"][0]["Dialogue establishment rate (fixed)"]) is float
+    member = out["Chat-List-1"]["members"][0]
+    assert type(member["sales_count"]) is int and type(member["activity_seconds"]) is float
+    assert values["Chat-Card-10"]["value"] == 1618.0 and "name" not in values["Chat-Card-10"]     # not modified
+
+
+def test_catalog_text_marks_fluctuating_cards_and_hides_charts_unless_asked():
+    values = {"Chat-Card-10": {"value": 1588.0, "numerator": None, "denominator": None},
+              "Chat-Card-80": {"value": 21280.5, "numerator": None, "denominator": None},
+              "Chat-Bar-13": {"buckets": {"<1 h": 1200, "1 h–1 day": 3}}}
+    text = catalog_text(values)
+    assert text[0].startswith("~ fluctuating")
+    assert "  Chat-Card-10              New dialogues" in "\n".join(text)
+    assert any(line.startswith("  Chat-Card-80            ~ Total sales") and line.endswith("21,280.50 EUR")
+               for line in text)
+    assert text[-1] == "(1 chart not shown: add --charts)"
+    charted = catalog_text(values, charts=True, currency="USD")
+    assert "      <1 h 1,200 · 1 h–1 day 3" in charted and any(line.endswith("21,280.50 USD") for line in charted)
+    assert [line for line in charted if line in ("Dialogues", "Sales")] == ["Dialogues", "Sales"]

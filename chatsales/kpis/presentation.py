@@ -30,6 +30,7 @@ IADVIZE, INSIGHTS, CAMPAIGNS, MEMBERS = ("iAdvize sales indicators", "Sales insi
 FAMILY_ORDER = (WAITING, HOOK, DIALOGUES, RATINGS, SALES, IADVIZE, INSIGHTS, CAMPAIGNS, MEMBERS)
 
 _REF = re.compile(r"\b(?:Wlst|Hook|Chat|Amb)-Card-\d+(?:-net)?\b")
+_ANY_REF = re.compile(r"\b(?:Wlst|Hook|Chat|Amb)-Card-\d+(?:-net)?\b|\bIadv-\d+\b|\bInsi-\d+\b")
 _MONEY = re.compile(r"turnover|revenue|sales amount|\bAOV\b|\bsales\b", re.IGNORECASE)
 _MONEY_PER = re.compile(r"(turnover|revenue) per", re.IGNORECASE)
 _DURATION = re.compile(r"\btime\b|duration", re.IGNORECASE)
@@ -194,9 +195,40 @@ class Card:
     numerator: float | None
     denominator: float | None
     fluctuating: bool
+    numerator_unit: str = "count"
+    denominator_unit: str = "count"
 
     def text(self, currency: str = "EUR") -> str:
         return format_value(self.value, self.unit, currency)
+
+    def parts(self, currency: str = "EUR") -> str:
+        """'numerator / denominator' in their units ('' for a card that has none: counts, sums, medians)."""
+        if _missing(self.denominator):
+            return ""
+        return (f"{format_value(self.numerator, self.numerator_unit, currency)} / "
+                f"{format_value(self.denominator, self.denominator_unit, currency)}")
+
+
+def parts_units(ref: str) -> tuple[str, str]:
+    """The units of a card's numerator and denominator. A mean adds up values of its own unit (seconds,
+    money; scores and dialogues count) over a count; a rate 'A / B' takes the units of the refs its
+    definition names on each side, a count where it names none, money over money for a share of money
+    (Iadv-2-share-*), and hours (Iadv-10's production hours) as a plain number."""
+    kpi = REGISTRY[ref]
+    unit = unit_of(ref)
+    if kpi.kind in ("mean", "median"):
+        return (unit if unit in ("currency", "duration") else "count"), "count"
+    if kpi.kind != "rate" or " / " not in kpi.definition:
+        return "count", "count"
+    sides = kpi.definition.split(" / ", 1)
+    found = []
+    for side in sides:
+        named = [r for r in _ANY_REF.findall(side) if r in REGISTRY]
+        side_unit = "number" if "hours" in side else unit_of(named[0]) if named else "count"
+        found.append("count" if side_unit == "percent" else side_unit)
+    if unit == "percent" and found[0] == "currency":     # a share of money is money over money
+        found[1] = "currency"
+    return found[0], found[1]
 
 
 def shown_value(ref: str, value):
@@ -217,5 +249,189 @@ def cards(values: dict) -> list[Card]:
                 continue
             kpi = REGISTRY[ref]
             out.append(Card(ref, kpi.name, unit_of(ref), shown_value(ref, entry["value"]), entry.get("numerator"),
-                            entry.get("denominator"), kpi.fluctuating))
+                            entry.get("denominator"), kpi.fluctuating, *parts_units(ref)))
     return out
+
+
+# counts outside the cards: the members list's, Insi-7's product table's, Smgo-5's
+_COUNT_COLUMNS = {MEMBERS_REF: ("members", ("active_dialogues", "conversations_closed", "sales_count")),
+                  "Insi-7": ("products", ("shown", "units_sold", "units_sold_after_shown"))}
+
+
+def _whole(x):
+    """A count as an int (JSON 1618, not 1618.0); a missing or fractional one as it is."""
+    if isinstance(x, float) and math.isfinite(x) and x.is_integer():
+        return int(x)
+    return x
+
+
+def for_json(values: dict, currency: str = "EUR") -> dict:
+    """The catalog as `chatsales kpis --json` prints it: the same shape, each card with its name, unit and
+    text (the value as the text output and the dashboard show it: '62.7 %') beside value, numerator and
+    denominator, and every count an integer (cards, Insi-6's orders, the count lines, the members list's and
+    the product table's counts, Smgo-5's units). A percent's value stays the stored fraction (Insi-4's the
+    stored ×100); its text is the same for both."""
+    out = dict(values)
+    for ref, entry in values.items():
+        if ref in REGISTRY and isinstance(entry, dict) and "value" in entry:
+            unit = unit_of(ref)
+            shown = {**entry, "name": REGISTRY[ref].name, "unit": unit,
+                     "text": format_value(shown_value(ref, entry["value"]), unit, currency)}
+            num_unit, den_unit = parts_units(ref)
+            for key, key_unit in (("value", unit), ("numerator", num_unit), ("denominator", den_unit)):
+                if key_unit == "count":
+                    shown[key] = _whole(entry.get(key))
+            out[ref] = shown
+        elif ref in LINE_SERIES and isinstance(entry, dict) and "days" in entry:
+            counted = [s.label for s in LINE_SERIES[ref] if unit_of(s.ref) == "count"]
+            out[ref] = {**entry, "days": [{**p, **{k: _whole(p.get(k)) for k in counted if k in p}}
+                                          for p in entry["days"]]}
+    if isinstance(values.get(INSI_6), dict):
+        out[INSI_6] = {half: {**h, "orders": _whole(h.get("orders"))} if isinstance(h, dict) else h
+                       for half, h in values[INSI_6].items()}
+    for ref, (key, columns) in _COUNT_COLUMNS.items():
+        entry = values.get(ref)
+        if isinstance(entry, dict) and isinstance(entry.get(key), list):
+            out[ref] = {**out[ref], key: [{**row, **{c: _whole(row.get(c)) for c in columns if c in row}}
+                                          for row in entry[key]]}
+    if isinstance(values.get("Smgo-5"), list):
+        out["Smgo-5"] = [{**row, "units": _whole(row.get("units"))} if "units" in row else row
+                         for row in values["Smgo-5"]]
+    return out
+
+
+FLUCTUATING_MARK = "~"
+LEGEND = (f"{FLUCTUATING_MARK} fluctuating: can still change when late events arrive (a late question, rating, "
+          "dialogue, sale, email fill or refund)")
+TOP_PRODUCTS = 15
+TOP_MIX = 10
+
+
+def _card_line(card: Card, currency: str) -> str:
+    mark = FLUCTUATING_MARK if card.fluctuating else " "
+    parts = card.parts(currency)
+    return (f"  {card.ref:<23} {mark} {card.name:<48} {card.text(currency):>18}"
+            + (f"   {parts}" if parts else "")).rstrip()
+
+
+def _chart_lines(ref: str, entry: dict, currency: str) -> list[str]:
+    lines = [f"  {ref:<23}   {name_of(ref)}"]
+    if "buckets" in entry:
+        lines.append("      " + " · ".join(f"{bucket} {format_value(n, 'count')}"
+                                          for bucket, n in entry["buckets"].items()))
+        return lines
+    units = {s.label: unit_of(s.ref) for s in LINE_SERIES[ref]}
+    widths = {label: max(len(label), 12) + 2 for label in units}
+    lines.append("      " + f"{'day':<12}" + "".join(f"{label:>{w}}" for label, w in widths.items()))
+    for point in entry["days"]:
+        lines.append("      " + f"{point['day']:<12}" + "".join(
+            f"{format_value(point.get(label), units[label], currency):>{w}}" for label, w in widths.items()))
+    return lines
+
+
+def _products(entry: dict, currency: str) -> list[str]:
+    products = sorted(entry.get("products") or [], key=lambda p: -(p.get("sales") or 0.0))
+    if not products:
+        return []
+    lines = [f"      {'product':<14} {'shown':>8} {'units sold':>11} {'sales':>18} {'units sold after shown':>23}"]
+    for p in products[:TOP_PRODUCTS]:
+        lines.append(f"      {p['product_id']!s:<14} {format_value(p['shown'], 'count'):>8} "
+                     f"{format_value(p['units_sold'], 'count'):>11} "
+                     f"{format_value(p['sales'], 'currency', currency):>18} "
+                     f"{format_value(p['units_sold_after_shown'], 'count'):>23}")
+    if len(products) > TOP_PRODUCTS:
+        lines.append(f"      … {len(products) - TOP_PRODUCTS:,} more products (--json has them all)")
+    return lines
+
+
+def _members(entry: dict, currency: str) -> list[str]:
+    members = sorted(entry.get("members") or [], key=lambda m: (-(m.get("sales_total") or 0.0), str(m["member_id"])))
+    lines = [f"  {MEMBERS_REF:<23}   {name_of(MEMBERS_REF)}, by total sales",
+             f"      {'member':<10} {'name':<24} {'role':>4} {'activity':>12} {'active dial.':>12} {'closed':>7} "
+             f"{'rating':>6} {'sales':>6} {'total sales':>18}"]
+    for m in members:
+        name = " ".join(x for x in (m.get("first_name"), m.get("last_name")) if x)
+        lines.append(f"      {m['member_id']!s:<10} {name:<24} {'—' if m.get('role') is None else m['role']!s:>4} "
+                     f"{format_value(m.get('activity_seconds'), 'duration'):>12} "
+                     f"{format_value(m.get('active_dialogues'), 'count'):>12} "
+                     f"{format_value(m.get('conversations_closed'), 'count'):>7} "
+                     f"{format_value(m.get('average_rating'), 'rating'):>6} "
+                     f"{format_value(m.get('sales_count'), 'count'):>6} "
+                     f"{format_value(m.get('sales_total'), 'currency', currency):>18}")
+    return lines
+
+
+def _campaigns(values: dict, currency: str) -> list[str]:
+    lines = []
+    stats = values.get("Smgo-1")
+    if isinstance(stats, dict):
+        lines.append(f"  {'Smgo-1':<23}   Campaign sales placed in the period, per kind and per campaign")
+        for row in [*stats.get("by_kind", []), *stats.get("by_campaign", [])]:
+            label = row.get("campaign_name") or row.get("campaign_id") or f"every {row.get('kind')}"
+            lines.append(f"      {label!s:<24} {row.get('kind')!s:<11} "
+                         f"{format_value(row['orders'], 'count'):>7} orders "
+                         f"{format_value(row['sales_sum'], 'currency', currency):>18}   mean "
+                         f"{format_value(row.get('sales_mean'), 'currency', currency)}, overlap with chat "
+                         f"{format_value(row.get('overlap_orders'), 'count')}")
+    conversion = values.get("Smgo-2")
+    if isinstance(conversion, list):
+        lines.append(f"  {'Smgo-2':<23}   {name_of('Smgo-2')} (clickers who bought within the window), per kind")
+        for row in conversion:
+            if row.get("level") == "kind":
+                lines.append(f"      {row['kind']!s:<24} {format_value(row.get('conversion'), 'percent'):>9}   "
+                             f"{format_value(row.get('buyers'), 'count')} / "
+                             f"{format_value(row.get('clickers'), 'count')}")
+    for ref in ("Smgo-3", "Smgo-4"):
+        entry = values.get(ref)
+        if isinstance(entry, dict):
+            lines.append(f"  {ref:<23}   {name_of(ref)}, customers as of {entry.get('as_of') or '—'}")
+            customers = entry.get("customers") or {}
+            groups = customers.items() if ref == "Smgo-3" else [("trend", customers)]
+            for group, counts in groups:
+                if len(counts) > TOP_MIX:
+                    lines.append(f"      {group:<14} {len(counts):,} values (--json has them)")
+                else:
+                    lines.append(f"      {group:<14} " + " · ".join(f"{k} {format_value(n, 'count')}"
+                                                                    for k, n in counts.items()))
+    mix = values.get("Smgo-5")
+    if isinstance(mix, list):
+        lines.append(f"  {'Smgo-5':<23}   {name_of('Smgo-5')}: best sellers per channel and store (first {TOP_MIX})")
+        for row in mix[:TOP_MIX]:
+            where = " ".join(str(x) for x in (row.get("sales_channel"), row.get("store_city")) if x)
+            lines.append(f"      {where:<16} #{row.get('rank')!s:<3} {row.get('product_id')!s:<12} "
+                         f"{format_value(row.get('units'), 'count'):>6} units "
+                         f"{format_value(row.get('sales'), 'currency', currency):>18}")
+    return lines
+
+
+def catalog_text(values: dict, *, charts: bool = False, currency: str = "EUR") -> list[str]:
+    """The catalog for a person, line by line: each family in the spec's order with its cards (name beside
+    ref, value in its unit, numerator / denominator, '~' on fluctuating ones), Insi-7's best products, the
+    campaign figures and the members list; with `charts` the chart buckets and the line charts' days."""
+    lines = [LEGEND]
+    by_ref = {card.ref: card for card in cards(values)}
+    hidden = 0
+    for title, refs in FAMILIES:
+        block = []
+        for ref in refs:
+            entry = values.get(ref)
+            if ref in by_ref:
+                block.append(_card_line(by_ref[ref], currency))
+                if ref == "Insi-7" and isinstance(entry, dict):
+                    block += _products(entry, currency)
+            elif ref in CHARTS or ref in LINE_SERIES:
+                if not isinstance(entry, dict):
+                    continue
+                if charts:
+                    block += _chart_lines(ref, entry, currency)
+                else:
+                    hidden += 1
+            elif ref == MEMBERS_REF and isinstance(entry, dict):
+                block += _members(entry, currency)
+        if title == CAMPAIGNS:
+            block += _campaigns(values, currency)
+        if block:
+            lines += ["", title, *block]
+    if hidden:
+        lines += ["", f"({hidden} chart{'' if hidden == 1 else 's'} not shown: add --charts)"]
+    return lines
