@@ -59,9 +59,12 @@ def kpis_json(home: Path, first: date, last: date, *options: str) -> dict:
 
 
 def shown_cards(values: dict, prefixes: tuple[str, ...]) -> dict[str, str]:
-    """What a card of each registry ref with these prefixes must display: the CLI's value, formatted."""
-    return {ref: fmt.format_value(fmt.shown_value(ref, values[ref]["value"]), fmt.unit_of(ref))
-            for ref in REGISTRY if ref.startswith(prefixes)}
+    """What the card of each registry ref with these prefixes must display: the text `chatsales kpis --json`
+    gives it, which is its value formatted."""
+    for ref in REGISTRY:
+        entry = values[ref]
+        assert entry["text"] == fmt.format_value(fmt.shown_value(ref, entry["value"]), fmt.unit_of(ref))
+    return {ref: values[ref]["text"] for ref in REGISTRY if ref.startswith(prefixes)}
 
 
 # --- pure parts ---------------------------------------------------------------------------------------

@@ -39,22 +39,13 @@ def page_header(title: str, view: View) -> None:
                f"{view.label} — no previous period of the same length is published")
 
 
-def part_text(value, unit: str, currency: str) -> str:
-    """A numerator or denominator: a sum of durations or amounts in the card's unit, anything else a count
-    (with decimals when it has some: production hours)."""
-    if unit in ("duration", "currency"):
-        return fmt.format_value(value, unit, currency)
-    if not pd.isna(value) and float(value) != round(float(value)):
-        return fmt.format_value(value, "number", currency)
-    return fmt.format_value(value, "count", currency)
-
-
 def card_html(card, previous: dict | None, currency: str) -> str:
     value = fmt.format_value(card.value, card.unit, currency)
     ratio = ""
     if card.denominator is not None:
-        ratio = (f'<div class="cs-ratio">{escape(part_text(card.numerator, card.unit, currency))} / '
-                 f'{escape(part_text(card.denominator, "count", currency))}</div>')
+        num_unit, den_unit = fmt.parts_units(card.ref)
+        ratio = (f'<div class="cs-ratio">{escape(fmt.format_value(card.numerator, num_unit, currency))} / '
+                 f'{escape(fmt.format_value(card.denominator, den_unit, currency))}</div>')
     change = ""
     if previous is not None:
         entry = previous.get(card.ref)
