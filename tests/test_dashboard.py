@@ -349,3 +349,50 @@ def test_a_browser_sees_the_cli_numbers_on_every_page_and_follows_the_filters(de
              "the cards of yesterday with channel web")
     assert "period=yesterday" in browser.current_url and "channel=web" in browser.current_url
     browser.save_screenshot(str(tmp_path / "page-yesterday-web.png"))
+
+
+@pytest.mark.postgres
+def test_the_documented_postgres_role_reads_and_cannot_write(pg_url):
+    """docs/dashboard.md's SQL, run as written (another role name, this test's database), gives a role that
+    reads the reporting tables and is refused any write; the dashboard's own sessions are read-only too."""
+    import re
+    import uuid
+
+    with ReportingDb(pg_url) as db:
+        db.ensure_schema()
+    url = sa.engine.make_url(pg_url)
+    role = f"chatsales_dash_{uuid.uuid4().hex[:8]}"
+    block = re.search(r"```sql\n(.*?)```", (ROOT / "docs" / "dashboard.md").read_text(), re.S).group(1)
+    statements = [s.strip() for s in block.replace("chatsales_dashboard", role)
+                  .replace("DATABASE reporting", f'DATABASE "{url.database}"').split(";") if s.strip()]
+    assert len(statements) == 6
+    owner = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with owner.connect() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+        reader_url = url.set(username=role, password="change-me").render_as_string(hide_password=False)
+        assert query_published_range(reader_url) is None         # it reads (nothing is published here)
+        assert not explorer.explain_order(reader_url, "100001").found
+        reader = sa.create_engine(reader_url)
+        with reader.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
+            conn.execute(sa.text("DELETE FROM kpi_daily"))
+        with reader.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="permission denied"):
+            conn.execute(sa.text("SET TRANSACTION READ WRITE"))     # past the read-only default: no grant
+            conn.execute(sa.text("DELETE FROM kpi_daily"))
+        reader.dispose()
+        with (ReportingDb(pg_url, read_only=True) as db, db.engine.connect() as conn,
+              pytest.raises(sa.exc.DBAPIError, match="read-only transaction")):
+            conn.execute(sa.text("DELETE FROM kpi_daily"))     # the owner too, through the dashboard's session
+    finally:
+        with owner.connect() as conn:
+            conn.execute(sa.text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"))
+            conn.execute(sa.text(f'DROP OWNED BY "{role}"'))
+            conn.execute(sa.text(f'DROP ROLE "{role}"'))
+        owner.dispose()
+
+
+def query_published_range(url: str):
+    from chatsales.query import published_range
+
+    return published_range(url)

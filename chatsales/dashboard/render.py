@@ -26,7 +26,8 @@ CSS = """<style>
 .cs-value{font-size:1.55rem;font-weight:600;margin:4px 0 2px}
 .cs-ratio{font-size:.75rem;color:#666}
 .cs-change{font-size:.75rem}
-.block-container{padding-top:2.5rem}
+[data-testid="stMainBlockContainer"]{padding-top:2.2rem}
+h1{font-size:2.1rem !important;padding-top:0 !important}
 .cs-up{color:#1a7f37}.cs-down{color:#c0392b}.cs-flat{color:#888}
 </style>"""
 
@@ -81,9 +82,10 @@ def draw_chart(ref: str, values: dict) -> None:
                 tooltip=["bucket", alt.Tooltip("count:Q", format=",")])
         else:
             drawn = base.mark_bar().encode(
-                x=alt.X("bucket:N", sort=list(chart.buckets), title=None, axis=alt.Axis(labelAngle=-30)),
+                x=alt.X("bucket:N", sort=list(chart.buckets), title=None,
+                        axis=alt.Axis(labelAngle=-35, labelOverlap=False)),
                 y=alt.Y("count:Q", title="count"), tooltip=["bucket", alt.Tooltip("count:Q", format=",")])
-        st.altair_chart(drawn.properties(height=260), width="stretch")
+        st.altair_chart(drawn.properties(height=240), width="stretch")
     elif "days" in entry:
         points = pd.DataFrame(entry["days"])
         if points.empty:
@@ -95,7 +97,7 @@ def draw_chart(ref: str, values: dict) -> None:
         drawn = alt.Chart(long, title=f"{ref}, per day").mark_line(point=len(points) < 40).encode(
             x=alt.X("day:T", title=None), y=alt.Y("value:Q", axis=axis, title=None),
             color=alt.Color("line:N", title=None, sort=[s.label for s in LINE_SERIES[ref]],
-                            legend=alt.Legend(orient="bottom", columns=1, labelLimit=400)),
+                            legend=alt.Legend(orient="top", direction="horizontal", columns=2, labelLimit=260)),
             tooltip=[alt.Tooltip("day:T"), "line", alt.Tooltip("value:Q", format=".1%" if ref in RATE_LINES else ",")])
         st.altair_chart(drawn.properties(height=260), width="stretch")
 
@@ -218,7 +220,7 @@ def members_page() -> None:
                      "member_id": "id", "active_dialogues": "active dialogues", "conversations_closed": "closed",
                      "activity_hours": st.column_config.NumberColumn("activity (h)", format="%.1f"),
                      "average_rating": st.column_config.NumberColumn("rating", format="%.2f"),
-                     "sales_total": st.column_config.NumberColumn(f"sales ({view.currency})", format="%.2f"),
+                     "sales_total": st.column_config.NumberColumn(f"sales ({view.currency})", format="localized"),
                      "sales_count": st.column_config.NumberColumn("# sales", format="%d")})
     st.caption("Click a column header to sort by it; the rank follows the 'Rank by' choice.")
 
