@@ -19,7 +19,7 @@ def add_dashboard_command(sub) -> None:
 
 
 def dashboard_argv(host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
+    return [sys.executable, "-m", "chatsales.dashboard.serve", "run", str(APP), "--server.address", host,
             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--theme.base", "light",
             "--client.toolbarMode", "viewer"]
