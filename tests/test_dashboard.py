@@ -86,6 +86,17 @@ def test_presets_count_back_from_the_last_published_day():
         preset_range("last_week", last, first)
 
 
+@pytest.mark.parametrize("port", ["0", "65536", "http"])
+def test_a_bad_port_is_refused_in_one_line(port, capsys):
+    from pipelines.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["dashboard", "--port", port])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"chatsales dashboard: argument --port: '{port}' is not a TCP port (1..65535)")
+
+
 # --- the attribution explorer -------------------------------------------------------------------------
 
 def test_the_explorer_explains_every_outcome_with_the_published_row_and_its_ledger(demo):
@@ -362,7 +373,7 @@ def test_the_documented_postgres_role_reads_and_cannot_write(pg_url):
         db.ensure_schema()
     url = sa.engine.make_url(pg_url)
     role = f"chatsales_dash_{uuid.uuid4().hex[:8]}"
-    block = re.search(r"```sql\n(.*?)```", (ROOT / "docs" / "dashboard.md").read_text(), re.S).group(1)
+    block = re.search(r"```sql\n(.*?)```", (ROOT / "docs" / "dashboard.md").read_text(), re.DOTALL).group(1)
     statements = [s.strip() for s in block.replace("chatsales_dashboard", role)
                   .replace("DATABASE reporting", f'DATABASE "{url.database}"').split(";") if s.strip()]
     assert len(statements) == 6

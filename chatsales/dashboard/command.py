@@ -1,6 +1,7 @@
 """`chatsales dashboard`: the Streamlit app as a child process, on 127.0.0.1 unless told otherwise."""
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -14,8 +15,19 @@ def add_dashboard_command(sub) -> None:
     """Register `dashboard` on the CLI's subparsers."""
     dashboard = sub.add_parser("dashboard", help="the dashboard (Streamlit) over the reporting database, read-only")
     dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--port", type=tcp_port, default=8501)
     dashboard.set_defaults(func=cmd_dashboard)
+
+
+def tcp_port(text: str) -> int:
+    """--port: refused in one line (the CLI's parser) unless a TCP port."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1..65535)")
+    return port
 
 
 def dashboard_argv(host: str, port: int) -> list[str]:
@@ -28,9 +40,6 @@ def dashboard_argv(host: str, port: int) -> list[str]:
 def cmd_dashboard(args) -> int:
     from chatsales.settings import load_settings, redacted_url
 
-    if not 0 < args.port < 65536:
-        print(f"chatsales dashboard: --port {args.port} is not a TCP port (1..65535)", file=sys.stderr)
-        return 2
     settings = load_settings()
     env = {**os.environ, URL_ENV: settings.reporting_db_url}
     print(f"dashboard of {redacted_url(settings.reporting_db_url)} on http://{args.host}:{args.port} (Ctrl-C stops it)",
