@@ -200,6 +200,36 @@ def test_every_page_shows_the_catalog_of_the_chosen_period(demo, app):
     assert by_kind["orders"].sum() == sum(r["orders"] for r in values["Smgo-1"]["by_kind"])
 
 
+def test_a_card_shows_its_parts_its_change_and_whether_it_fluctuates(demo, app):
+    """Yesterday against the day before: each card's numerator / denominator and change are the CLI's
+    figures for the two days, formatted; the fluctuating KPIs, and only they, carry the mark."""
+    import re
+
+    home, _, days = demo
+    app.sidebar.selectbox(key="period").select("yesterday").run()
+    now, before = kpis_json(home, days[-1], days[-1]), kpis_json(home, days[-2], days[-2])
+    html = "".join(m.value for m in app.markdown)
+    cards = dict(re.findall(r'data-ref="([^"]+)">(.*?)(?=<div class="cs-card"|$)', html))
+    assert set(cards) == {r for r in REGISTRY if r.startswith(CARD_PAGES["views/popsell.py"])}
+    changed = 0
+    for ref, body in cards.items():
+        entry, unit = now[ref], fmt.unit_of(ref)
+        num_unit, den_unit = fmt.parts_units(ref)
+        ratio = re.search(r'<div class="cs-ratio">(.*?) / (.*?)</div>', body)
+        if entry["denominator"] is None:
+            assert ratio is None, ref
+        else:
+            assert ratio.groups() == (fmt.format_value(entry["numerator"], num_unit),
+                                      fmt.format_value(entry["denominator"], den_unit)), ref
+        change = fmt.format_change(fmt.shown_value(ref, entry["value"]),
+                                   fmt.shown_value(ref, before[ref]["value"]), unit)
+        shown = re.search(r'<div class="cs-change [^"]+">(.*?) vs previous</div>', body)
+        assert (shown.group(1) if shown else fmt.MISSING) == change, ref
+        changed += shown is not None
+        assert ('class="cs-f"' in body) == REGISTRY[ref].fluctuating, ref
+    assert changed > 20
+
+
 def test_filters_and_the_period_follow_the_cli(demo, app):
     home, _, days = demo
     app.sidebar.selectbox(key="channel").select("web").run()
