@@ -158,6 +158,17 @@ def app(demo, monkeypatch):
     return at
 
 
+def test_before_anything_is_published_the_dashboard_says_what_to_run(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CHATSALES_HOME", str(tmp_path))
+    monkeypatch.setenv("CHATSALES_REPORTING_DB_URL", f"sqlite:///{tmp_path / 'reporting.db'}")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception and [w.value for w in at.warning] == [
+        "Nothing is published yet: run `chatsales demo`, or the pipeline, then reload this page."]
+    assert not (tmp_path / "reporting.db").exists()          # asking created nothing
+
+
 def app_cards(at) -> dict[str, str]:
     """ref → displayed value, from the cards' HTML."""
     import re

@@ -16,11 +16,15 @@ from chatsales.reporting.store import ReportingDb
 
 @st.cache_data(ttl=30, show_spinner=False)
 def published_mark(url: str) -> str:
-    """Changes with every publication (days and nightly snapshots): part of every cache key below."""
+    """Changes with every publication (days and nightly snapshots): part of every cache key below. A database
+    that does not exist yet, or holds nothing, is not opened further (nor created)."""
+    published = query.published_range(url)
+    if published is None:
+        return "nothing published"
     with ReportingDb(url, read_only=True) as db, db.engine.connect() as conn:
         days = conn.execute(sa.select(sa.func.max(t.pipeline_days.c.computed_at))).scalar()
         snapshots = conn.execute(sa.select(sa.func.max(t.campaign_stats.c.computed_at))).scalar()
-    return f"{days}|{snapshots}"
+    return f"{published}|{days}|{snapshots}"
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
