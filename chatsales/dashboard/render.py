@@ -28,7 +28,7 @@ CSS = """<style>
 .cs-change{font-size:.75rem}
 [data-testid="stMainBlockContainer"]{padding-top:2.2rem}
 h1{font-size:2.1rem !important;padding-top:0 !important}
-.cs-up{color:#1a7f37}.cs-down{color:#c0392b}.cs-flat{color:#888}
+.cs-up,.cs-down{color:#3d4a5c;font-weight:600}.cs-flat{color:#888}
 </style>"""
 
 
@@ -53,6 +53,7 @@ def card_html(card, previous: dict | None, currency: str) -> str:
         before = fmt.shown_value(card.ref, entry["value"]) if isinstance(entry, dict) and "value" in entry else None
         text = fmt.format_change(card.value, before, card.unit)
         if text != fmt.MISSING:
+            # neutral colours: more is good for sales, bad for handling time or requests not handled
             trend = "cs-up" if text.startswith("+") else "cs-down" if text.startswith(("-", "−")) else "cs-flat"
             change = f'<div class="cs-change {trend}">{escape(text)} vs previous</div>'
     mark = (f' <span class="cs-f" title="{escape(FLUCTUATING_HELP)}">{FLUCTUATING_MARK}</span>'
