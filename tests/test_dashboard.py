@@ -258,6 +258,14 @@ def test_filters_and_the_period_follow_the_cli(demo, app):
     app.sidebar.text_input(key="slot").input("9-17").run()
     assert [e.value for e in app.sidebar.error] == ["time slot '9-17' is not HH:MM-HH:MM"]
 
+    app.sidebar.text_input(key="slot").input("").run()
+    app.sidebar.multiselect(key="days").set_value([]).run()
+    app.sidebar.selectbox(key="channel").select("").run()
+    app.sidebar.selectbox(key="period").select("custom").run()
+    app.sidebar.date_input(key="custom_range").set_value((days[1], days[3])).run()
+    assert app_cards(app) == shown_cards(kpis_json(home, days[1], days[3]), CARD_PAGES["views/popsell.py"])
+    assert dict(app.query_params) == {"period": "custom", "from": str(days[1]), "to": str(days[3])}
+
 
 def test_the_explorer_page_answers_an_order_id(demo, app):
     _, url, _ = demo
