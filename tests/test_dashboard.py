@@ -456,3 +456,20 @@ def query_published_range(url: str):
     from chatsales.query import published_range
 
     return published_range(url)
+
+
+def test_an_address_opens_its_view(demo, monkeypatch):
+    """A bookmarked address (?period=…&channel=…) opens with those choices; values it cannot take fall back."""
+    from streamlit.testing.v1 import AppTest
+
+    home, url, days = demo
+    monkeypatch.setenv("CHATSALES_HOME", str(home))
+    monkeypatch.setenv("CHATSALES_REPORTING_DB_URL", url)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"period": "yesterday", "channel": "store", "member": "m-nobody"})
+    at.run()
+    assert not at.exception
+    assert (at.sidebar.selectbox(key="period").value, at.sidebar.selectbox(key="channel").value,
+            at.sidebar.selectbox(key="member").value) == ("yesterday", "store", "")
+    want = kpis_json(home, days[-1], days[-1], "--channel", "store")
+    assert app_cards(at) == shown_cards(want, CARD_PAGES["views/popsell.py"])
