@@ -54,7 +54,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
                 return process, f"http://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.1)
-    process.kill()
+    process.terminate()
     raise SystemExit("the dashboard did not listen within 60 s")
 
 

@@ -291,11 +291,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(demo):
+def server(demo, tmp_path):
+    """`chatsales dashboard` on a free port; stopped as a person's `kill` would, which stops Streamlit too."""
     home, _, _ = demo
     port = free_port()
+    log = (tmp_path / "dashboard.log").open("w")
     process = subprocess.Popen(CLI + ["dashboard", "--port", str(port)], cwd=ROOT, env=_env(home),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -303,7 +305,7 @@ def server(demo):
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
             except OSError:
-                assert process.poll() is None, process.stdout.read()
+                assert process.poll() is None, (tmp_path / "dashboard.log").read_text()
                 time.sleep(0.3)
         else:
             raise AssertionError("the dashboard did not listen within 60 s")
@@ -311,9 +313,13 @@ def server(demo):
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+            log.close()
+        with pytest.raises(OSError):                     # Streamlit stopped with the command
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import date
 import streamlit as st
 
 from chatsales.dashboard import data
-from chatsales.dashboard.periods import PRESETS, preset_range
+from chatsales.dashboard.periods import DEFAULT_PRESET, PRESETS, preset_range
 from chatsales.dashboard.view import KEY, View
 from chatsales.period import WEEKDAYS, Periods
 from chatsales.query import NothingPublished
@@ -34,9 +34,9 @@ def from_address(key: str, default):
 def sidebar(url: str, timezone: str, mark: str, published: tuple[date, date]) -> View | None:
     first_published, last_published = published
     st.sidebar.markdown(f"**Published days** {first_published} – {last_published}")
-    from_address("period", "last_7_days")
+    from_address("period", DEFAULT_PRESET)
     if st.session_state["period"] not in PRESETS:
-        st.session_state["period"] = "last_7_days"
+        st.session_state["period"] = DEFAULT_PRESET
     preset = st.sidebar.selectbox("Period", list(PRESETS), format_func=PRESETS.get, key="period")
     custom = None
     if preset == "custom":

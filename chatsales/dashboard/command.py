@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -45,8 +46,16 @@ def cmd_dashboard(args) -> int:
     print(f"dashboard of {redacted_url(settings.reporting_db_url)} on http://{args.host}:{args.port} (Ctrl-C stops it)",
           flush=True)
     child = subprocess.Popen(dashboard_argv(args.host, args.port), env=env)
+
+    def stop(_signum, _frame) -> None:      # `kill` of this command stops the server too, never orphans it
+        child.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         return child.wait()
-    except KeyboardInterrupt:
-        child.terminate()
+    except KeyboardInterrupt:               # Ctrl-C reaches both; the server stops on its own
         return child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if child.poll() is None:
+            child.kill()

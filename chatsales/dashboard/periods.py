@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+DEFAULT_PRESET = "last_7_days"
 PRESETS = {"yesterday": "Yesterday", "last_7_days": "Last 7 days", "last_30_days": "Last 30 days",
            "month_to_date": "Month to date", "custom": "Custom"}
 
