@@ -14,15 +14,15 @@ from chatsales.dashboard.view import View, current
 from chatsales.kpis import presentation as fmt
 from chatsales.kpis.charts import CHARTS, LINE_SERIES
 
-FLUCTUATING_MARK = "⟳"
-FLUCTUATING_HELP = "fluctuating: can still change as late events arrive (a rating, a sale, a refund)"
+FLUCTUATING_MARK = fmt.FLUCTUATING_MARK       # the mark `chatsales kpis` prints beside the same cards
+FLUCTUATING_HELP = fmt.LEGEND.removeprefix(FLUCTUATING_MARK).strip()
 RATE_LINES = {"Chat-Line-5", "Chat-Line-50"}
 CSS = """<style>
 .cs-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:10px;margin:4px 0 14px}
 .cs-card{border:1px solid #e3e6eb;border-radius:8px;padding:10px 12px;background:#fff}
 .cs-name{font-size:.82rem;color:#444;line-height:1.2;min-height:2.1em}
 .cs-ref{color:#999;font-size:.7rem}
-.cs-f{color:#c77700;cursor:help}
+.cs-f{color:#c77700;font-weight:700;cursor:help}
 .cs-value{font-size:1.55rem;font-weight:600;margin:4px 0 2px}
 .cs-ratio{font-size:.75rem;color:#666}
 .cs-change{font-size:.75rem}
@@ -123,20 +123,21 @@ def draw_families(view: View, prefixes: tuple[str, ...]) -> None:
 def popsell_page() -> None:
     view = current()
     page_header("Conversations and sales", view)
-    st.caption(f"{FLUCTUATING_MARK} {FLUCTUATING_HELP}")
+    st.caption(fmt.LEGEND)
     draw_families(view, ("Wlst-", "Hook-", "Chat-", "Amb-"))
 
 
 def iadvize_page() -> None:
     view = current()
     page_header("iAdvize sales indicators", view)
-    st.caption(f"{FLUCTUATING_MARK} {FLUCTUATING_HELP}")
+    st.caption(fmt.LEGEND)
     draw_families(view, ("Iadv-",))
 
 
 def insights_page() -> None:
     view = current()
     page_header("Sales insights", view)
+    st.caption(fmt.LEGEND)
     values = view.catalog()
     draw_families(view, ("Insi-",))
     st.subheader("New vs existing customers (Insi-6)")
