@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from chatsales.dashboard.command import add_dashboard_command
 from chatsales.settings import PROJECT_ROOT, Settings, load_settings, redacted_url
 
 DEMO_DAYS = 90
@@ -182,6 +183,7 @@ def cmd_demo(args) -> int:
     print(f"\nreporting database: {redacted_url(settings.reporting_db_url)}")
     print(f"Dagster instance:   {os.environ['DAGSTER_HOME']}")
     print("open the UI:        DAGSTER_HOME=" + os.environ["DAGSTER_HOME"] + " .venv/bin/dagster dev")
+    print(f"open the dashboard: CHATSALES_HOME={settings.home} .venv/bin/chatsales dashboard  (http://127.0.0.1:8501)")
     return 0
 
 
@@ -409,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     kpis.set_defaults(func=cmd_kpis)
     docs = sub.add_parser("docs", help="rewrite the KPI reference (docs/kpi-reference.md) from the registry")
     docs.set_defaults(func=cmd_docs)
+    add_dashboard_command(sub)
     return parser
 
 

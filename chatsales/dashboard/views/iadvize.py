@@ -1,0 +1,4 @@
+"""Page: see render.iadvize_page."""
+from chatsales.dashboard.render import iadvize_page
+
+iadvize_page()
