@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from chatsales.arrays import is_in
 from chatsales import schema
 
 
@@ -133,7 +134,7 @@ class Checks:
 
     def member_of(self, name: str, valid: pd.Series | set, what: str, *, nullable: bool = False) -> None:
         raw = self.col(name)
-        known = raw.isin(set(valid))
+        known = is_in(raw, valid)
         self.fail(~known & (raw.notna() if nullable else True), f"{name}: unknown {what}", raw)
 
     @property

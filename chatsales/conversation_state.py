@@ -23,6 +23,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from chatsales.arrays import is_in
 from chatsales import schema
 from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.insights import first_shown
@@ -110,8 +111,8 @@ def request_state(requests: pd.DataFrame, rooms: pd.DataFrame) -> pd.DataFrame:
     opened = rooms.dropna(subset=["request_id"]).sort_values(["started_at", "chatroom_id"], kind="stable")
     internal = set(opened.loc[opened["is_internal"].to_numpy(bool), "request_id"])
     external = opened[~opened["is_internal"].to_numpy(bool)].drop_duplicates("request_id").set_index("request_id")
-    keep = ~requests["request_id"].isin(internal) | requests["request_id"].isin(external.index)
-    out = requests[keep.to_numpy()].reset_index(drop=True)
+    keep = ~is_in(requests["request_id"], internal) | is_in(requests["request_id"], external.index)
+    out = requests[keep].reset_index(drop=True)
     found = external.reindex(out["request_id"].to_numpy())
     out["chatroom_id"] = found["chatroom_id"].to_numpy()
     out["channel"] = found["channel"].to_numpy()
@@ -192,28 +193,35 @@ def update_state(lake: Lake, written: dict[str, list[str]] | None, *, today: dat
         return lake.read(ds) if written is None else lake.read(ds, written.get(ds.path, []))
 
     rooms_read, requests_read, messages = read("chatrooms"), read("conversation_requests"), read("messages")
-    stored = {ds.path: (lake.read(ds) if written is not None else schema.empty(dict(ds.columns)))
-              for ds in STATE_DATASETS}
-    old_rooms = stored[ROOMS.path]
-    every_request = lake.read(CHAT_DATASETS["conversation_requests"])
+    if written is None:                                 # a rebuild: every request, no stored state
+        old_rooms, old_products = schema.empty(ROOM_STATE), schema.empty(dict(ROOM_PRODUCT.columns))
+        every_request = lake.read(CHAT_DATASETS["conversation_requests"])
+    else:       # only the chatrooms and requests tonight's rows touch, with every chatroom of those requests
+        reached = lake.read_matching(ROOMS, "chatroom_id", pd.concat([rooms_read["chatroom_id"],
+                                                                       messages["chatroom_id"]]))
+        request_ids = pd.concat([requests_read["request_id"], rooms_read["request_id"], reached["request_id"]])
+        old_rooms = pd.concat([reached, lake.read_matching(ROOMS, "request_id", request_ids)],
+                              ignore_index=True).drop_duplicates("chatroom_id")
+        old_products = lake.read_matching(ROOM_PRODUCT, "chatroom_id", messages["chatroom_id"])
+        every_request = lake.read_matching(CHAT_DATASETS["conversation_requests"], "request_id", request_ids)
     created = every_request.drop_duplicates("request_id").set_index("request_id")["created_at"]
     rooms = room_state(old_rooms, rooms_read, messages, created)
     rooms = rooms.assign(answered_24h=answered_within_24h(lake, old_rooms, rooms, messages))
     plans = [lake.plan_upsert(ROOMS, rooms, **_rebuilt(lake, ROOMS, rooms, written))]
 
     changed_rooms = plans[0].new["chatroom_id"]
-    touched = set(requests_read["request_id"]) | set(rooms.loc[rooms["chatroom_id"].isin(changed_rooms),
+    touched = set(requests_read["request_id"]) | set(rooms.loc[is_in(rooms["chatroom_id"], changed_rooms),
                                                                "request_id"].dropna())
-    requests = request_state(every_request[every_request["request_id"].isin(touched)] if written is not None
+    requests = request_state(every_request[is_in(every_request["request_id"], touched)] if written is not None
                              else every_request, rooms)
-    dropped = every_request[every_request["request_id"].isin(touched)
-                            & ~every_request["request_id"].isin(requests["request_id"])]
+    dropped = every_request[is_in(every_request["request_id"], touched)
+                            & ~is_in(every_request["request_id"], requests["request_id"])]
     remove = {label: frame for label, frame in dropped.groupby(lake.labels_for(REQUESTS, dropped))}
     plans.append(lake.plan_upsert(REQUESTS, requests, remove=remove, **_rebuilt(lake, REQUESTS, requests, written)))
     days = room_days(messages, tz)
     plans.append(lake.plan_upsert(ROOM_DAY, _merge_days(lake, days) if written is not None else days))
     products = first_shown(counted(messages))
-    plans.append(lake.plan_upsert(ROOM_PRODUCT, _earliest(stored[ROOM_PRODUCT.path], products)))
+    plans.append(lake.plan_upsert(ROOM_PRODUCT, _earliest(old_products, products)))
     shown = plans[3].new["first_shown_at"]
     product_changes = spans("product_shown", local_dates(shown, tz), shifted(local_dates(shown, tz), window_days + 1))
     changes = combine([state_changes(plans[0], messages, tz, today), product_changes])
@@ -241,7 +249,7 @@ def answered_within_24h(lake: Lake, old: pd.DataFrame, rooms: pd.DataFrame, mess
                         .fillna(False).to_numpy(dtype=bool), False)
     # a first visitor message that moved, or that a known chatroom gets tonight (a late visitor message may
     # precede member messages read on earlier nights)
-    known = rooms["chatroom_id"].isin(old["chatroom_id"]).to_numpy()
+    known = is_in(rooms["chatroom_id"], old["chatroom_id"])
     moved = first.notna().to_numpy() & known & ~same_first
     answered |= answers_within_24h(messages, rooms["chatroom_id"], first)
     if moved.any():

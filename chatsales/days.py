@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from chatsales.arrays import is_in
 from chatsales import schema
 from chatsales.attribution import ChatWindow, attribute_orders
 from chatsales.campaigns import credit_orders
@@ -75,9 +76,19 @@ def orders_of(lake: Lake, days: DayRange) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.concat(orders, ignore_index=True), pd.concat(lines, ignore_index=True)
 
 
+_STATE_READ: dict[str, tuple[tuple, tuple[pd.DataFrame, pd.DataFrame]]] = {}
+
+
 def conversation_state(lake: Lake) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(chatrooms, requests): the state tables, whole (one row per chatroom and request, never per message)."""
-    return lake.read(ROOMS), lake.read(REQUESTS)
+    """(chatrooms, requests): the state tables, whole (one row per chatroom and request, never per message).
+    Kept in the process while the state's files are unchanged: every daily asset of a run reads them, and
+    only the state asset writes them. Callers must not modify the frames."""
+    files = sorted(f for ds in (ROOMS, REQUESTS) for f in lake.folder(ds).glob("*/*.parquet"))
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    kept = _STATE_READ.get(str(lake.root))
+    if kept is None or kept[0] != stamp:
+        kept = _STATE_READ[str(lake.root)] = (stamp, (lake.read(ROOMS), lake.read(REQUESTS)))
+    return kept[1]
 
 
 def chat_activity(lake: Lake, rooms: pd.DataFrame, days: DayRange) -> pd.DataFrame:
@@ -172,8 +183,8 @@ def relevant_state(rooms: pd.DataFrame, requests: pd.DataFrame, days: DayRange, 
     these days, so a day's KPIs cost the same whatever the length of the history."""
     start = pd.Timestamp(local_midnight_us(days.first - timedelta(days=1), days.timezone), unit="us", tz="UTC")
     end = days.end + pd.Timedelta(days=1)
-    keep = _touching(rooms, ROOM_INSTANTS, start, end) | rooms["chatroom_id"].isin(activity["chatroom_id"]) \
-        | rooms["chatroom_id"].isin(ratings["chatroom_id"])
+    keep = _touching(rooms, ROOM_INSTANTS, start, end) | is_in(rooms["chatroom_id"], activity["chatroom_id"]) \
+        | is_in(rooms["chatroom_id"], ratings["chatroom_id"])
     return rooms[keep.to_numpy()], requests[_touching(requests, REQUEST_INSTANTS, start, end).to_numpy()]
 
 

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from chatsales.arrays import is_in
 from chatsales import schema
 from chatsales.insights import LINE_FACT_COLUMNS, order_line_facts
 from chatsales.period import to_us
@@ -166,14 +167,14 @@ def request_facts(state: pd.DataFrame, members: pd.DataFrame, timezone: str) -> 
 def message_facts(messages: pd.DataFrame, rooms: pd.DataFrame, timezone: str) -> pd.DataFrame:
     """The counted messages of the external chatrooms `rooms` (chatroom facts), with their reporting day."""
     msgs = counted_messages(messages)
-    msgs = msgs[msgs["chatroom_id"].isin(rooms["chatroom_id"])]
+    msgs = msgs[is_in(msgs["chatroom_id"], rooms["chatroom_id"])]
     out = msgs[["message_id", "chatroom_id", "sender", "sent_at", "kind", "product_id", "email_filled_at"]]
     return with_room_key(out.reset_index(drop=True).assign(day=lambda m: local_day(m["sent_at"], timezone)))
 
 
 def rating_facts(ratings: pd.DataFrame, rooms: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
     """Ratings of the external chatrooms, by the day they were requested."""
-    out = ratings[ratings["chatroom_id"].isin(rooms["chatroom_id"])].reset_index(drop=True)
+    out = ratings[is_in(ratings["chatroom_id"], rooms["chatroom_id"])].reset_index(drop=True)
     return with_room_key(out.assign(day=local_day(out["requested_at"], timezone), role=_roles(members, out["member_id"])))
 
 

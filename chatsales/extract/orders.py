@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from chatsales.arrays import is_in
 from chatsales import schema
 from chatsales.contract import SourceFrames
 from chatsales.extract import Extracted
@@ -117,14 +118,14 @@ def plan_orders(read: SourceFrames, source: str, lake: Lake, catalog: Catalog, p
     remove = {day: pd.DataFrame({"order_id": ids}) for day, ids in
               pd.Series(won["order_id"].to_numpy()[moved]).groupby(old["day"].to_numpy()[moved])}
     lines = read.frames["order_lines"]
-    lines = lines[lines["order_id"].isin(won["order_id"])].merge(won[["order_id", "placed_at"]], on="order_id")
+    lines = lines[is_in(lines["order_id"], won["order_id"])].merge(won[["order_id", "placed_at"]], on="order_id")
     upserts = [lake.plan_upsert(datasets["orders"], won, remove=remove),
                lake.plan_upsert(datasets["order_lines"], schema.conform(lines, LAKE_ORDER_LINES), remove=remove,
                                 group=("order_id",))]
     first_seen, updated = CHANGE_NAMES[source]
     is_new = old["day"].isna().to_numpy()
     changed_days = upserts[0].new.assign(day=local_dates(upserts[0].new["placed_at"], lake.timezone))
-    really = changed_days["order_id"].isin(won["order_id"][~is_new])
+    really = is_in(changed_days["order_id"], won["order_id"][~is_new])
     parts = [spans(first_seen, changed_days.loc[~really, "day"]), spans(updated, changed_days.loc[really, "day"]),
              spans(updated, pd.to_datetime(pd.Series(old["day"].to_numpy()[moved])).dt.date)]
     customers = set(new_rows["customer"].dropna()) | set(old["customer"].dropna())

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chatsales import schema
+from chatsales.arrays import is_in
 
 PART_FILE = "part.parquet"
 UNDATED = "undated"          # the partition of rows whose partition instant is missing (a visitor's created_at)
@@ -124,6 +126,24 @@ class Lake:
             wanted_columns = {c: t for c, t in ds.columns.items() if columns is None or c in columns}
             frame = frame.astype({c: t for c, t in wanted_columns.items() if c in frame.columns})
         return frame
+
+    def read_matching(self, ds: Dataset, column: str, values) -> pd.DataFrame:
+        """The rows whose `column` is one of `values`. Only the partitions holding one are read whole (the
+        column alone is read first in each), so the cost follows the rows wanted rather than the history."""
+        wanted = pa.array(pd.unique(pd.Series(list(values) if isinstance(values, (set, frozenset)) else values,
+                                              dtype="object").dropna()).tolist(), type=pa.large_string())
+        stored = self.partitions(ds)
+        if not len(wanted) or not stored:
+            return self.read(ds, [])
+
+        def holds(label: str) -> bool:
+            keys = pq.read_table(self._file(ds, label), columns=[column]).column(0)
+            return bool(pc.any(pc.is_in(keys.cast(pa.large_string()), value_set=wanted)).as_py())
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            found = [label for label, hit in zip(stored, pool.map(holds, stored)) if hit]
+        frame = self.read(ds, found)
+        return frame[is_in(frame[column], wanted)].reset_index(drop=True)
 
     def read_days(self, ds: Dataset, first: date, last: date, columns: Sequence[str] | None = None
                   ) -> pd.DataFrame:
