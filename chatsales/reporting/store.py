@@ -224,8 +224,7 @@ class ReportingDb:
         again, tables scanned again); rejects of locations not read again stay."""
         self.ensure_schema()
         frame = frame.assign(source=source, run_id=run_id, seen_at=datetime.now(timezone.utc))
-        if "rows" not in frame:
-            frame["rows"] = 1
+        frame["rows"] = frame["rows"].fillna(1).astype("int64") if "rows" in frame else 1
         r = t.rejects
         with self.engine.begin() as conn:
             lock(conn)
