@@ -135,7 +135,7 @@ def _tables_without_volatile(url: str) -> dict[str, pd.DataFrame]:
         out = {}
         for name in KEPT:
             frame = store.read_table(name).drop(columns=[*VOLATILE, "changed_at", "lake_seq"], errors="ignore")
-            out[name] = frame.sort_values(list(frame.columns), key=lambda c: c.astype(str)).reset_index(drop=True)
+            out[name] = frame.sort_values(list(frame.columns), key=lambda c: c.map(repr)).reset_index(drop=True)
         return out
 
 
