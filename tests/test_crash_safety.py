@@ -171,6 +171,14 @@ def _kill_backfill_inside_reporting_db(env: dict, days: list[str], dagster_home:
     return run_id
 
 
+def _one_publication_per_day(url: str) -> None:
+    """Each day's tables all come from one publication: never a new product_daily beside an old kpi_daily."""
+    with ReportingStore(url) as store:
+        runs = pd.concat([store.read_table(name)[["day", "run_id"]].drop_duplicates()
+                          for name in ("attributed_orders", "kpi_daily", "member_daily", "product_daily")])
+    assert runs.groupby("day")["run_id"].nunique().max() == 1, runs
+
+
 def _next_backfill_completes(env: dict, days: list[str], dagster_home: Path, dead: str) -> None:
     import dagster as dg
 
@@ -200,6 +208,7 @@ def test_a_backfill_killed_inside_reporting_db_does_not_block_the_next_one_on_sq
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
     env["CHATSALES_HOME"] = str(copy)
     dead = _kill_backfill_inside_reporting_db(env, days, copy / "dagster")
+    _one_publication_per_day(url)
     _next_backfill_completes(env, days, copy / "dagster", dead)
     after = _tables_without_volatile(url)
     for name, frame in before.items():
@@ -226,6 +235,7 @@ def test_a_backfill_killed_inside_reporting_db_does_not_block_the_next_one_on_po
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
     env.update(CHATSALES_HOME=str(home), **settings)
     dead = _kill_backfill_inside_reporting_db(env, days, dagster_home)
+    _one_publication_per_day(pg_url)
     _next_backfill_completes(env, days, dagster_home, dead)
     after = _tables_without_volatile(pg_url)
     for name, frame in before.items():
