@@ -64,7 +64,8 @@ ORDER_FAULTS = {   # name: (how the line is made from order n, reason)
     "boolean total": (lambda n: _order(n, total=True), "total: not a number 'xxxx'"),
     "infinite total": (lambda n: _order(n, total="Infinity"), "total: not a number"),
     # issue 17: a sentinel date overflowed the day arithmetic (OverflowError, no row named); 1e308 made Inf sums
-    "year 9999": (lambda n: _order(n, placed_at="9999-12-31T23:59:59Z"), "placed_at: outside the sane range 2000-01-01.."),
+    "year 9999": (lambda n: _order(n, placed_at="9999-12-31T23:59:59Z"),
+                  "placed_at: outside the sane range 2000-01-01.."),
     "before 2000": (lambda n: _order(n, updated_at="1999-12-31T23:59:59Z"), "updated_at: outside the sane range"),
     "huge total": (lambda n: _order(n, total="1e308"), "total: above CHATSALES_MAX_AMOUNT=1e+06"),
     "huge unit price": (lambda n: _order(n, lines=[{**LINE, "unit_price": "2e6"}]),
