@@ -191,6 +191,12 @@ def cmd_backfill(args) -> int:
     except PoolBusy as busy:
         print(f"chatsales {args.command}: {busy}", file=sys.stderr)
         return 1
+    except SettingsError:
+        raise
+    except Exception as error:    # the instance or the launch itself failed: still one line, never a traceback
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), "no message")
+        print(f"run not started: FAILED at launch: {type(error).__name__}: {first[:300]}")
+        return 1
     print(run_outcome(result, *checked, time.perf_counter() - started))
     return 0 if result.success else 1
 

@@ -60,3 +60,19 @@ def test_a_reporting_database_fault_is_reported_under_reporting_db_with_its_pass
                                         "postgresql+psycopg2://chatsales:***@127.0.0.1:1/reporting cannot be used: "
                                         "OperationalError: ") in last, last
     assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_an_instance_that_cannot_be_opened_fails_the_backfill_in_one_line(tmp_path):
+    """The Dagster instance's PostgreSQL storage is unreachable: `run not started: FAILED at launch: …`, exit
+    code 1, its password hidden (before: a traceback from DagsterInstance.get)."""
+    from pathlib import Path
+
+    home = tmp_path / "dagster"
+    home.mkdir()
+    root = Path(__file__).resolve().parents[1]
+    (home / "dagster.yaml").write_text((root / "dagster-postgres.yaml").read_text())
+    result = run_cli(["backfill", "--from", "2026-01-01", "--to", "2026-01-02"], tmp_path / "home",
+                     DAGSTER_HOME=str(home), DAGSTER_PG_URL="postgresql+psycopg2://dagster:s3cret@127.0.0.1:1/dagster")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1].startswith("run not started: FAILED at launch: ")
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stdout + result.stderr
