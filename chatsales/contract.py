@@ -32,9 +32,11 @@ class SourceFrames:
     rejects: pd.DataFrame = field(default_factory=lambda: schema.empty(schema.REJECTS))
 
 
-def rejects_frame(source: str, location, record_key, reason) -> pd.DataFrame:
+def rejects_frame(source: str, location, record_key, reason, rows=None) -> pd.DataFrame:
+    """Rejects; `rows`: how many source rows each stands for (a file rejected whole counts by its rows)."""
     frame = pd.DataFrame({"source": source, "location": location, "record_key": record_key, "reason": reason})
-    return schema.conform(frame, schema.REJECTS) if len(frame) else schema.empty(schema.REJECTS)
+    out = schema.conform(frame, schema.REJECTS) if len(frame) else schema.empty(schema.REJECTS)
+    return out if rows is None else out.assign(rows=pd.Series(rows, dtype="int64").to_numpy())
 
 
 def concat_rejects(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -43,9 +45,21 @@ def concat_rejects(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _shown(values: pd.Series) -> pd.Series:
-    """Raw values as a reason shows them: quoted and shortened, `missing` for none (call on failing rows only)."""
-    text = values.astype("str").str.slice(0, 60)
-    return ("'" + text + "'").fillna("missing").astype(object)
+    """A failing raw value as a reason shows it: its shape only, letters as x and digits as 9, quoted and
+    shortened (`missing` for none), so that an email or a phone in the wrong field never reaches the rejects
+    table, the logs or the console: '2026-13-45' → '9999-99-99', 'ann@x.org' → 'xxx@x.xxx'."""
+    text = values.astype("str").str.slice(0, 40).str.replace(r"[^\W\d_]", "x", regex=True)
+    return ("'" + text.str.replace(r"\d", "9", regex=True) + "'").fillna("missing").astype(object)
+
+
+EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
+MAX_AMOUNT = 1_000_000.0          # the default of CHATSALES_MAX_AMOUNT
+
+
+def latest_sane() -> pd.Timestamp:
+    """The latest instant a source row may carry: the end of tomorrow (UTC). Later is a typo or a sentinel
+    (9999-12-31) that would overflow the day arithmetic."""
+    return pd.Timestamp.now(tz="UTC").normalize() + pd.Timedelta(days=2)
 
 
 _PLAIN = ("string", "integer", "floating", "mixed-integer-float", "decimal", "empty")
@@ -88,7 +102,11 @@ class Checks:
             self.fail(raw.isna(), f"{name}: missing")
         parsed = parse_instants(raw, naive_tz)
         self.fail(raw.notna() & parsed.isna(), f"{name}: not a valid ISO 8601 timestamp", raw)
-        self.parsed[name] = parsed
+        latest = latest_sane()
+        insane = parsed.notna() & ((parsed < EARLIEST) | (parsed >= latest))
+        self.fail(insane, f"{name}: outside the sane range {EARLIEST.date()}.."
+                          f"{(latest - pd.Timedelta(days=1)).date()}")
+        parsed = self.parsed[name] = parsed.mask(insane)
         return parsed
 
     def enum(self, name: str, allowed: Iterable[str], *, required: bool = True) -> None:
@@ -98,7 +116,9 @@ class Checks:
         self.fail(raw.notna() & ~raw.astype(str).isin(list(allowed)), f"{name}: unknown value", raw)
 
     def number(self, name: str, *, required: bool, minimum: float | None = None,
-               integer: bool = False) -> pd.Series:
+               integer: bool = False, maximum: float | None = None) -> pd.Series:
+        """A finite number; with `maximum`, its absolute value at most that (an amount above
+        CHATSALES_MAX_AMOUNT is a typo or an overflow, never a sale)."""
         raw = self.col(name)
         if required:
             self.fail(raw.isna(), f"{name}: missing")
@@ -112,7 +132,10 @@ class Checks:
             self.fail(parsed.notna() & (parsed != parsed.round()), f"{name}: not a whole number", raw)
         if minimum is not None:
             self.fail(parsed < minimum, f"{name}: below {minimum:g}", raw)
-        self.parsed[name] = parsed
+        if maximum is not None:
+            self.fail(parsed.abs() > maximum, f"{name}: above CHATSALES_MAX_AMOUNT={maximum:g}")
+        parsed = self.parsed[name] = parsed.where(np.isfinite(parsed.fillna(0))
+                                                  & ~(parsed.abs() > (maximum or np.inf)))
         return parsed
 
     def boolean(self, name: str) -> pd.Series:
@@ -151,17 +174,22 @@ class Checks:
 NOT_UTF8 = r"[\udc80-\udcff]"     # bytes that are not UTF-8, decoded with surrogateescape
 
 
-def read_csv_rows(file: Path, columns: list[str], source: str) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+def read_csv_rows(file: Path, columns: list[str], source: str,
+                  key: str | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """One CSV file read defensively: (rows as text with a `_location` column, rejects).
 
     A line that is not UTF-8 or has more or fewer fields than the header is a reject of that line; the other
     lines are read. An empty file, a header lacking some of `columns` or a file the csv module cannot parse
-    is a reject of the whole file (frame None), named by the file.
+    is a reject of the whole file (frame None), named by the file. With `key`, a rejected line carries the
+    value of that column when it can be read (what ties a ragged line to its receipt).
     """
-    def whole_file(reason: str):
-        return None, rejects_frame(source, [file.name], [None], [reason])
-
     text = file.read_bytes().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+
+    def whole_file(reason: str):
+        """The file as one reject that counts by its rows (its non-blank lines after the header, at least one)."""
+        lines = sum(1 for line in text.splitlines()[1:] if line.strip())
+        return None, rejects_frame(source, [file.name], [None], [reason], rows=[max(lines, 1)])
+
     if not text.strip():
         return whole_file("empty file")
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -172,14 +200,17 @@ def read_csv_rows(file: Path, columns: list[str], source: str) -> tuple[pd.DataF
         if missing:
             return whole_file(f"file lacks columns {missing}: none of its rows were read")
         start = reader.line_num + 1
+        at = header.index(key) if key in header else None
         for record in reader:
             line, start = f"{file.name}:{start}", reader.line_num + 1
             if not record or record == [""]:
                 continue
+            found = record[at] if at is not None and at < len(record) else None
+            found = None if found is None or not found.strip() or re.search(NOT_UTF8, found) else found
             if len(record) != len(header):
-                bad.append((line, f"line has {len(record)} fields, the header has {len(header)}"))
+                bad.append((line, f"line has {len(record)} fields, the header has {len(header)}", found))
             elif any(re.search(NOT_UTF8, value) for value in record):
-                bad.append((line, "line is not valid UTF-8"))
+                bad.append((line, "line is not valid UTF-8", found))
             else:
                 records.append(record)
                 where.append(line)
@@ -187,7 +218,7 @@ def read_csv_rows(file: Path, columns: list[str], source: str) -> tuple[pd.DataF
         return whole_file(f"not a readable CSV file: {exc}")
     frame = pd.DataFrame(records, columns=header, dtype=object) if records else pd.DataFrame(columns=header)
     frame = frame.loc[:, ~frame.columns.duplicated()][columns].astype("str").assign(_location=where)
-    rejects = rejects_frame(source, [w for w, _ in bad], [None] * len(bad), [r for _, r in bad])
+    rejects = rejects_frame(source, [w for w, _, _ in bad], [k for _, _, k in bad], [r for _, r, _ in bad])
     return frame, rejects
 
 

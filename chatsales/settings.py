@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         if value:
             try:
                 sa.engine.make_url(value).get_dialect()
-            except sa.exc.ArgumentError:
+            except (sa.exc.ArgumentError, ValueError):      # ValueError: a port that is not a number
                 raise ValueError("not a database URL such as postgresql+psycopg2://user@host/db") from None
             except sa.exc.NoSuchModuleError:
                 raise ValueError("unknown database kind; use sqlite:/// or postgresql+psycopg2://") from None
@@ -136,7 +136,8 @@ class Settings(BaseSettings):
         for name, value in fill.items():
             object.__setattr__(self, name, value)
         if self.start_date is not None and self.start_date > self.today():
-            raise ValueError(f"start_date: {self.start_date} is after today ({self.today()} in {self.timezone})")
+            raise ValueError(f"start_date: {self.start_date} is after today ({self.today()} in {self.timezone}); "
+                             "it accepts a past day YYYY-MM-DD")
         if self.late_horizon_days < self.window_days:
             raise ValueError(f"late_horizon_days: {self.late_horizon_days} is shorter than the attribution "
                              f"window ({self.window_days} days); late data inside the window would be missed")
@@ -202,7 +203,7 @@ def _hide_password(field: str, value: Any) -> Any:
     if field.endswith("_url") and isinstance(value, str):
         try:
             return sa.engine.make_url(value).render_as_string(hide_password=True)
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):
             return "<not a URL>"
     return value
 

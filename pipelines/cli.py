@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from chatsales.dashboard.command import add_dashboard_command
-from chatsales.settings import PROJECT_ROOT, Settings, load_settings, redacted_url
+from chatsales.settings import PROJECT_ROOT, Settings, SettingsError, load_settings, redacted_url
 
 DEMO_DAYS = 90
 KPI_REFERENCE = PROJECT_ROOT / "docs" / "kpi-reference.md"
@@ -135,18 +135,33 @@ def run_owner_tags() -> dict[str, str]:
 
 
 def run_outcome(result, first: date, last: date, elapsed: float) -> str:
-    """`run …: succeeded …`, or `run …: FAILED at <step>: <one line>`."""
+    """`run …: succeeded …`, or `run …: FAILED at <step>: <one line>` whatever failed: a step, a resource (its
+    name as the step: a reporting-database fault is `reporting_db`), or the run itself."""
+    import re
+
     if result.success:
         return f"run {result.run_id}: succeeded for {first}..{last} in {elapsed:.1f} s"
-    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    kinds = ("STEP_FAILURE", "RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE", "RUN_FAILURE")
+    failures = sorted((e for e in result.all_events if e.event_type_value in kinds),
+                      key=lambda e: kinds.index(e.event_type_value))
     if not failures:
-        return f"run {result.run_id}: FAILED for {first}..{last}"
+        return f"run {result.run_id}: FAILED at run: for {first}..{last}, no step failed (see the Dagster UI)"
+    def chain(event) -> list[str]:
+        messages, error = [], getattr(event.event_specific_data, "error", None)
+        while error is not None:
+            messages.append(error.message)
+            error = error.cause
+        return messages
+
     event = failures[0]
-    error = event.event_specific_data.error
     user = getattr(event.event_specific_data, "user_failure_data", None)
-    text = (user.description if user and user.description else (error.cause or error).message if error else "")
+    named = re.search(r"ResourceDefinition (\w+)", " ".join(m for e in failures for m in chain(e)))
+    step = event.step_key or (named.group(1) if named else "run")
+    messages = chain(event)
+    text = user.description if user and user.description else messages[-1] if messages else ""
     line = next((part.strip() for part in str(text).splitlines() if part.strip()), "no message")
-    return f"run {result.run_id}: FAILED at {event.step_key}: {line}"
+    line = re.sub(r"^[A-Za-z_][\w.]*(Error|Unavailable|Exception): ", "", line)    # the class as Dagster adds it
+    return f"run {result.run_id}: FAILED at {step}: {line}"
 
 
 def demo_range(settings: Settings, days: int) -> tuple[date, date]:
@@ -233,6 +248,12 @@ def cmd_backfill(args) -> int:
         result = launch_range(settings, *checked, force=args.force, rebuild=args.command == "rebuild")
     except PoolBusy as busy:
         print(f"chatsales {args.command}: {busy}", file=sys.stderr)
+        return 1
+    except SettingsError:
+        raise
+    except Exception as error:    # the instance or the launch itself failed: still one line, never a traceback
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), "no message")
+        print(f"run not started: FAILED at launch: {type(error).__name__}: {first[:300]}")
         return 1
     print(run_outcome(result, *checked, time.perf_counter() - started))
     return 0 if result.success else 1
@@ -422,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.func(args)
         sys.stdout.flush()
+    except SettingsError as error:       # a bad setting: one line naming the variable and what it accepts
+        print(f"chatsales {args.command}: {error}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # the reader went away (`chatsales kpis ... | head -1`): stop quietly, as other tools do; stdout goes
         # to /dev/null so the interpreter's own flush at exit cannot raise again

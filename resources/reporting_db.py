@@ -8,6 +8,10 @@ from chatsales.reporting.store import ReportingDb
 from chatsales.settings import redacted_url
 
 
+class ReportingDbUnavailable(RuntimeError):
+    """The reporting database cannot be reached or upgraded: the run fails naming it (its password hidden)."""
+
+
 class ReportingDbResource(dg.ConfigurableResource):
     """The reporting database (CHATSALES_REPORTING_DB_URL): a SQLite file by default, PostgreSQL in production."""
 
@@ -17,7 +21,12 @@ class ReportingDbResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Opens the database and brings its schema up to date first (Alembic); a migration is logged."""
         self._db = ReportingDb(self.url)
-        outcome = self._db.ensure_schema()
+        try:
+            outcome = self._db.ensure_schema()
+        except Exception as error:      # named as the reporting database's fault, never the step's that uses it
+            first = next((line for line in str(error).splitlines() if line.strip()), "")
+            raise ReportingDbUnavailable(f"the reporting database {self.shown_url} cannot be used: "
+                                         f"{type(error).__name__}: {first[:200]}") from None
         if outcome != "up to date" and context.log is not None:
             context.log.warning(f"reporting database {self.shown_url}: schema {outcome}")
 

@@ -15,4 +15,5 @@ class StoreSalesResource(dg.ConfigurableResource):
     store_sales_dir: str
 
     def read_files(self, names: set[str], timezone: str, currency: str, max_amount: float) -> SourceFrames:
-        return read_store_sales_dir(Path(self.store_sales_dir), timezone, currency, only=names)
+        return read_store_sales_dir(Path(self.store_sales_dir), timezone, currency, only=names,
+                                    max_amount=max_amount)

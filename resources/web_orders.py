@@ -28,7 +28,7 @@ class WebOrdersResource(dg.ConfigurableResource):
         return f"shopify:{self.shopify_shop}" if self.live else str(self.orders_dir)
 
     def read_files(self, names: set[str], currency: str, max_amount: float) -> SourceFrames:
-        return read_orders_dir(Path(self.orders_dir), currency, only=names)
+        return read_orders_dir(Path(self.orders_dir), currency, only=names, max_amount=max_amount)
 
     def pull(self, since: str | None, currency: str, max_amount: float) -> tuple[SourceFrames, str | None]:
         """Orders updated at or after `since` (an incremental pull), and the newest updated_at seen."""
@@ -40,7 +40,7 @@ class WebOrdersResource(dg.ConfigurableResource):
         for page in client.iter_pages(after):
             records.extend(page.records)
             locations.extend([page.location] * len(page.records))
-        read = normalise_order_records(records, locations, currency, source="web_orders")
+        read = normalise_order_records(records, locations, currency, source="web_orders", max_amount=max_amount)
         updated = read.frames["orders"]["updated_at"]
         newest = pd.Timestamp(updated.max()).isoformat() if len(updated) else since
         return read, newest

@@ -39,6 +39,7 @@ def assert_split(read, frame: str, key: str, good: list[str], bad: dict[str, str
     assert set(got) == set(bad), (got, bad)
     for location, reason in bad.items():
         assert got[location].startswith(reason), (location, got[location], reason)
+    assert not any("example" in reason for reason in got.values()), got     # a raw value is never quoted
 
 
 # --- web orders (JSONL) ----------------------------------------------------------------------------------
@@ -57,24 +58,32 @@ LINE = {"product_id": "p", "quantity": 1, "unit_price": "2.00"}
 ORDER_FAULTS = {   # name: (how the line is made from order n, reason)
     "bad placed_at": (lambda n: _order(n, placed_at="2026-13-45T99:00"), "placed_at: not a valid ISO 8601 timestamp"),
     "no updated_at": (lambda n: _order(n, updated_at="<absent>"), "updated_at: missing"),
-    "unknown status": (lambda n: _order(n, status="shipped"), "status: unknown value 'shipped'"),
-    "negative total": (lambda n: _order(n, total="-3.00"), "total: below 0 '-3.00'"),
-    "text total": (lambda n: _order(n, total="12,50"), "total: not a number '12,50'"),
-    "boolean total": (lambda n: _order(n, total=True), "total: not a number 'True'"),
+    "unknown status": (lambda n: _order(n, status="shipped"), "status: unknown value 'xxxxxxx'"),
+    "negative total": (lambda n: _order(n, total="-3.00"), "total: below 0 '-9.99'"),
+    "text total": (lambda n: _order(n, total="12,50"), "total: not a number '99,99'"),
+    "boolean total": (lambda n: _order(n, total=True), "total: not a number 'xxxx'"),
     "infinite total": (lambda n: _order(n, total="Infinity"), "total: not a number"),
-    "wrong currency": (lambda n: _order(n, currency="USD"), "currency: not the reporting currency EUR 'USD'"),
+    # issue 17: a sentinel date overflowed the day arithmetic (OverflowError, no row named); 1e308 made Inf sums
+    "year 9999": (lambda n: _order(n, placed_at="9999-12-31T23:59:59Z"),
+                  "placed_at: outside the sane range 2000-01-01.."),
+    "before 2000": (lambda n: _order(n, updated_at="1999-12-31T23:59:59Z"), "updated_at: outside the sane range"),
+    "huge total": (lambda n: _order(n, total="1e308"), "total: above CHATSALES_MAX_AMOUNT=1e+06"),
+    "huge unit price": (lambda n: _order(n, lines=[{**LINE, "unit_price": "2e6"}]),
+                        "lines: unit_price: above CHATSALES_MAX_AMOUNT=1e+06"),
+    "email as status": (lambda n: _order(n, status=f"buyer{n}@example.com"), "status: unknown value 'xxxxx"),
+    "wrong currency": (lambda n: _order(n, currency="USD"), "currency: not the reporting currency EUR 'xxx'"),
     "no currency": (lambda n: _order(n, currency=None), "currency: missing"),
     "no order_id": (lambda n: _order(n, order_id="<absent>"), "order_id: missing"),
     "blank order_id": (lambda n: _order(n, order_id="  "), "order_id: missing"),
     "object order_id": (lambda n: _order(n, order_id={"id": n}), "order_id: not a text or a whole number"),
-    "negative refund": (lambda n: _order(n, refunded="-1"), "refunded: below 0 '-1'"),
-    "text first order": (lambda n: _order(n, is_first_order="yes"), "is_first_order: not a boolean 'yes'"),
+    "negative refund": (lambda n: _order(n, refunded="-1"), "refunded: below 0 '-9'"),
+    "text first order": (lambda n: _order(n, is_first_order="yes"), "is_first_order: not a boolean 'xxx'"),
     "lines not a list": (lambda n: _order(n, lines="two"), "lines: not a list"),
     "line not an object": (lambda n: _order(n, lines=[LINE, 7]), "lines: an item is not an object"),
     "text quantity": (lambda n: _order(n, lines=[LINE, {**LINE, "quantity": "two"}]),
-                      "lines: quantity: not a number 'two'"),
+                      "lines: quantity: not a number 'xxx'"),
     "text unit price": (lambda n: _order(n, lines=[{**LINE, "unit_price": "free"}]),
-                        "lines: unit_price: not a number 'free'"),
+                        "lines: unit_price: not a number 'xxxx'"),
     "not JSON": (lambda n: '{"order_id": "o%d", "total": ' % n, "not a JSON order"),
     "JSON array": (lambda n: json.dumps([_order(n)]), "not a JSON order: not a JSON object"),
     "not UTF-8": (lambda n: b'{"order_id": "o%d", "email": "\xe9t\xe9@example.com"}' % n, "not a JSON order"),
@@ -134,10 +143,12 @@ POS_FAULTS = {   # name: (fields or raw bytes for receipt r, reason)
     "bad sold_at": (lambda r: _pos(r, sold_at="02/03/2026 10h"), "sold_at: not a valid ISO 8601 timestamp"),
     "no sold_at": (lambda r: _pos(r, sold_at=""), "sold_at: missing"),
     "spring gap": (lambda r: _pos(r, sold_at="2026-03-29T02:30:00"), "sold_at: not a valid ISO 8601 timestamp"),
-    "text quantity": (lambda r: _pos(r, quantity="one"), "quantity: not a number 'one'"),
-    "text amount": (lambda r: _pos(r, line_amount="10€"), "line_amount: not a number '10€'"),
+    "text quantity": (lambda r: _pos(r, quantity="one"), "quantity: not a number 'xxx'"),
+    "text amount": (lambda r: _pos(r, line_amount="10€"), "line_amount: not a number '99€'"),
     "no amount": (lambda r: _pos(r, line_amount=""), "line_amount: missing"),
-    "wrong currency": (lambda r: _pos(r, currency="GBP"), "currency: not the reporting currency EUR 'GBP'"),
+    "year 9999": (lambda r: _pos(r, sold_at="9999-12-31T23:59:59"), "sold_at: outside the sane range"),
+    "huge amount": (lambda r: _pos(r, line_amount="1e308"), "line_amount: above CHATSALES_MAX_AMOUNT"),
+    "wrong currency": (lambda r: _pos(r, currency="GBP"), "currency: not the reporting currency EUR 'xxx'"),
     "no receipt_id": (lambda r: _pos("", store_name=r), "receipt_id: missing"),
     "no store_id": (lambda r: _pos(r, store_id=""), "store_id: missing"),
     "sign mismatch": (lambda r: _pos(r, quantity="-1", line_amount="10.00"), "line_amount: sign differs"),
@@ -146,8 +157,9 @@ POS_FAULTS = {   # name: (fields or raw bytes for receipt r, reason)
     "not UTF-8": (lambda r: ",".join(_pos(r, store_name="Op\udce9ra")).encode("utf-8", "surrogateescape"),
                   "line is not valid UTF-8"),
 }
-# a line the reader cannot tie to its receipt (no id, unparseable) does not take its receipt's valid lines along
-SIBLING_SURVIVES = ("no receipt_id", "extra field", "missing fields", "not UTF-8")
+# a line without a receipt id cannot be tied to a receipt; a ragged or undecodable line whose receipt_id can be
+# read takes its whole receipt along (a partial receipt is never published)
+SIBLING_SURVIVES = ("no receipt_id",)
 
 
 @FUZZ
@@ -215,14 +227,16 @@ def _message(n: int, **change):
 
 
 MESSAGE_FAULTS = {
-    "bad sent_at": (lambda n: _message(n, sent_at="at ten"), "sent_at: not a valid ISO 8601 timestamp 'at ten'"),
+    "bad sent_at": (lambda n: _message(n, sent_at="at ten"), "sent_at: not a valid ISO 8601 timestamp 'xx xxx'"),
     "number sent_at": (lambda n: _message(n, sent_at=1772359560), "sent_at: not a valid ISO 8601 timestamp"),
     "no sent_at": (lambda n: _message(n, sent_at=None), "sent_at: missing"),
-    "unknown sender": (lambda n: _message(n, sender="bot"), "sender: unknown value 'bot'"),
-    "unknown kind": (lambda n: _message(n, kind="sticker"), "kind: unknown value 'sticker'"),
-    "bad boolean": (lambda n: _message(n, is_automatic="maybe"), "is_automatic: not a boolean 'maybe'"),
+    "year 9999": (lambda n: _message(n, sent_at="9999-12-31 23:59:59"), "sent_at: outside the sane range"),
+    "year 1970": (lambda n: _message(n, sent_at="1970-01-01 00:00:00"), "sent_at: outside the sane range"),
+    "unknown sender": (lambda n: _message(n, sender="bot"), "sender: unknown value 'xxx'"),
+    "unknown kind": (lambda n: _message(n, kind="sticker"), "kind: unknown value 'xxxxxxx'"),
+    "bad boolean": (lambda n: _message(n, is_automatic="maybe"), "is_automatic: not a boolean 'xxxxx'"),
     "no chatroom": (lambda n: _message(n, chatroom_id=None), "chatroom_id: missing"),
-    "unknown chatroom": (lambda n: _message(n, chatroom_id="cr-404"), "chatroom_id: unknown chatroom 'cr-404'"),
+    "unknown chatroom": (lambda n: _message(n, chatroom_id="cr-404"), "chatroom_id: unknown chatroom 'xx-999'"),
     "binary kind": (lambda n: _message(n, kind=b"\xff\xfe"), "kind: not valid UTF-8 text"),
     "not UTF-8 text": (lambda n: _message(n, product_id="<not utf-8>"), "product_id: not valid UTF-8 text"),
     "duplicate id": (lambda n: _message(0), "duplicate message_id"),
@@ -290,19 +304,53 @@ def test_chat_reader_other_tables_missing_keys_and_ranges(tmp_path):
     got = read.rejects[["location", "record_key", "reason"]].values
     assert [[location, _key(key), reason] for location, key, reason in got] == [
         ["table members", None, "member_id: missing"],
-        ["table members", "m-2", "role: not a number 'boss'"],
-        ["table members", "m-3", "role: not a whole number '2.5'"],
+        ["table members", "m-2", "role: not a number 'xxxx'"],
+        ["table members", "m-3", "role: not a whole number '9.9'"],
         ["table members", "m-1", "duplicate member_id (the first one read is kept)"],
-        ["table ratings", "ra-2", "score: above 5 '7'"],
-        ["table ratings", "ra-3", "score: not a number 'five'"],
-        ["table hook_events", "h-1", "event: unknown value 'exploded'"],
+        ["table ratings", "ra-2", "score: above 5 '9'"],
+        ["table ratings", "ra-3", "score: not a number 'xxxx'"],
+        ["table hook_events", "h-1", "event: unknown value 'xxxxxxxx'"],
     ]
+
+
+def test_a_sentinel_session_end_is_one_reject_naming_table_and_key(tmp_path):
+    """Issue 17: a member_sessions.ended_at of 9999-12-31 raised OverflowError for the whole night (rc 1, no row
+    named); now it is one reject naming the table and its key, and the other sessions are read."""
+    with sqlite3.connect(tmp_path / "chat.db") as conn:
+        for table, ddl in CHAT_DDL.items():
+            conn.execute(f"CREATE TABLE {table} ({ddl.replace('PRIMARY KEY', '')})")
+        conn.execute("INSERT INTO members VALUES ('m-1', 'Ann', 'Lee', 1, NULL)")
+        conn.executemany("INSERT INTO member_sessions VALUES (?, ?, ?)",
+                         [("m-1", "2026-03-01 08:00:00", "2026-03-01 12:00:00"),
+                          ("m-1", "2026-03-02 08:00:00", "9999-12-31 23:59:59"),
+                          ("m-1", "1999-12-31 08:00:00", "2026-03-03 12:00:00")])
+    read = read_chat_db(f"sqlite:///{tmp_path / 'chat.db'}")
+    assert read.frames["member_sessions"]["started_at"].astype(str).tolist() == ["2026-03-01 08:00:00+00:00"]
+    got = read.rejects[["location", "record_key", "reason"]].values.tolist()
+    assert [[loc, key, reason.split("..")[0]] for loc, key, reason in got] == [
+        ["table member_sessions", "m-1/2026-03-02 08:00:00", "ended_at: outside the sane range 2000-01-01"],
+        ["table member_sessions", "m-1/1999-12-31 08:00:00", "started_at: outside the sane range 2000-01-01"]]
+
+
+def test_a_pos_file_rejected_whole_counts_by_its_rows(tmp_path):
+    """Issue 17: a POS file rejected whole counted as ONE reject, so the threshold passed while its receipts
+    vanished; it now counts by its rows."""
+    from chatsales.extract import Extracted, empty_changes
+
+    header = ",".join(c for c in COLUMNS if c != "currency")
+    lines = [",".join(_pos(f"R{n}")[:-1]) for n in range(3)]
+    (tmp_path / "no-currency.csv").write_text("\n".join([header, *lines, ""]) + "\n")
+    read = read_store_sales_dir(tmp_path, "Europe/Paris", "EUR")
+    assert read.rejects[["location", "rows"]].values.tolist() == [["no-currency.csv", 3]]
+    extracted = Extracted("store_sales", read_rows=97, rejects=read.rejects, changed={}, changes=empty_changes(),
+                          scope="1 file")
+    assert extracted.reject_rows == 3 and extracted.reject_share == 0.03
 
 
 # --- marketing touchpoints (campaigns CSV) -------------------------------------------------------------
 
 CAMPAIGN_FAULTS = {
-    "unknown kind": (lambda n: f"c{n},Spring,fax,2026-03-01T08:00:00Z", "kind: unknown value 'fax'"),
+    "unknown kind": (lambda n: f"c{n},Spring,fax,2026-03-01T08:00:00Z", "kind: unknown value 'xxx'"),
     "bad sent_at": (lambda n: f"c{n},Spring,mailing,1st of March", "sent_at: not a valid ISO 8601 timestamp"),
     "no id": (lambda n: f",Spring {n},mailing,2026-03-01T08:00:00Z", "campaign_id: missing"),
     "duplicate id": (lambda n: "c0,Again,mailing,2026-03-01T08:00:00Z", "duplicate campaign_id"),
@@ -333,8 +381,8 @@ def test_campaigns_reader_splits_valid_and_bad_lines(kinds):
                                                           "zz,c@example.com,2026-03-02T08:00:00Z\n")
         read = read_campaigns_dir(Path(folder))
     bad.update({"campaign_clicks.csv:3": "email: missing",
-                "campaign_clicks.csv:4": "clicked_at: not a valid ISO 8601 timestamp 'later'",
-                "campaign_clicks.csv:5": "campaign_id: unknown campaign 'zz'"})
+                "campaign_clicks.csv:4": "clicked_at: not a valid ISO 8601 timestamp 'xxxxx'",
+                "campaign_clicks.csv:5": "campaign_id: unknown campaign 'xx'"})
     assert_split(read, "campaigns", "campaign_id", good, bad)
     assert read.frames["campaign_clicks"]["email"].tolist() == ["a@example.com"]
 

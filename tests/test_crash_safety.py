@@ -14,6 +14,7 @@ import pandas as pd
 
 from chatsales.reporting.store import ReportingDb as ReportingStore
 from tests.publish_worker import DAY, N_FACTS, N_MEMBERS, N_ORDERS, day_frames
+from tests.test_never_worse import published_demo  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 VOLATILE = ["run_id", "computed_at"]
@@ -123,3 +124,119 @@ def test_sigkill_mid_publication_on_postgres_keeps_the_previous_day(pg_url, tmp_
     ensure_schema taking the publication lock even when no table is missing, the newcomer reader waits for
     the paused publication's advisory lock, 120 s, and then reads its version 1: the test fails."""
     _crash_then_complete(pg_url, tmp_path)
+
+
+# --- a real `chatsales backfill` killed inside its reporting_db step (issue 17, "Why" 2) ----------------------
+
+def _tables_without_volatile(url: str) -> dict[str, pd.DataFrame]:
+    from tests.test_never_worse import KEPT
+
+    with ReportingStore(url) as store:
+        out = {}
+        for name in KEPT:
+            frame = store.read_table(name).drop(columns=[*VOLATILE, "changed_at", "lake_seq"], errors="ignore")
+            out[name] = frame.sort_values(list(frame.columns), key=lambda c: c.map(repr)).reset_index(drop=True)
+        return out
+
+
+def _kill_backfill_inside_reporting_db(env: dict, days: list[str], dagster_home: Path) -> str:
+    """Start `chatsales backfill`, poll the instance's event log until its run's reporting_db step has started,
+    SIGKILL the process; returns the dead run's id (still STARTED, still holding the pool slot)."""
+    import dagster as dg
+
+    from assets_defs.reporting import PUSH_POOL
+    from pipelines.runs import slot_holders
+
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "backfill", "--from", days[0], "--to", days[-1]],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline = time.monotonic() + 300
+    run_id = None
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        try:
+            while run_id is None:
+                assert process.poll() is None, f"backfill ended first: {process.stdout.read().decode()[-3000:]}"
+                assert time.monotonic() < deadline, "reporting_db never started"
+                for run in instance.get_runs(filters=dg.RunsFilter(tags={"chatsales/pid": str(process.pid)})):
+                    starts = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+                    if any(event.step_key == "reporting_db" for event in starts):
+                        run_id = run.run_id
+                time.sleep(0.05)
+            time.sleep(0.3)                          # inside the step: reading the published days, or writing
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
+        assert slot_holders(instance, PUSH_POOL) == [run_id]      # the stuck state the issue saw
+    return run_id
+
+
+def _one_publication_per_day(url: str) -> None:
+    """Each day's tables all come from one publication: never a new product_daily beside an old kpi_daily."""
+    with ReportingStore(url) as store:
+        runs = pd.concat([store.read_table(name)[["day", "run_id"]].drop_duplicates()
+                          for name in ("attributed_orders", "kpi_daily", "member_daily", "product_daily")])
+    assert runs.groupby("day")["run_id"].nunique().max() == 1, runs
+
+
+def _next_backfill_completes(env: dict, days: list[str], dagster_home: Path, dead: str) -> None:
+    import dagster as dg
+
+    started = time.monotonic()
+    again = subprocess.run([sys.executable, "-m", "pipelines.cli", "backfill", "--from", days[0], "--to", days[-1]],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert f"succeeded for {days[0]}..{days[-1]}" in again.stdout
+    assert time.monotonic() - started < 240
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_backfill_killed_inside_reporting_db_does_not_block_the_next_one_on_sqlite(published_demo, tmp_path):
+    """Seen before the fix (issue 17): the dead run kept its reporting_db pool slot and the next backfill
+    spun at 90% CPU with no output. Checked by removal: without free_dead_runs in launch_range the next
+    backfill is refused (the slot is still held by the dead run) and this test fails on its exit code."""
+    import shutil
+
+    from tests.test_never_worse import run_cli
+
+    home, days = published_demo
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    url = f"sqlite:///{copy / 'reporting.db'}"
+    before = _tables_without_volatile(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
+    env["CHATSALES_HOME"] = str(copy)
+    dead = _kill_backfill_inside_reporting_db(env, days, copy / "dagster")
+    _one_publication_per_day(url)
+    _next_backfill_completes(env, days, copy / "dagster", dead)
+    after = _tables_without_volatile(url)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(after[name], frame, obj=name)
+    assert run_cli(["kpis", "--from", days[0], "--to", days[-1], "--json"], copy).returncode == 0
+
+
+def test_a_backfill_killed_inside_reporting_db_does_not_block_the_next_one_on_postgres(pg_url, tmp_path,
+                                                                                         monkeypatch):
+    """The same with the production instance (dagster-postgres.yaml: runs, events and pool slots in
+    PostgreSQL) and the reporting database in PostgreSQL."""
+    from tests.test_never_worse import run_cli
+
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text((ROOT / "dagster-postgres.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+    home = tmp_path / "home"
+    settings = dict(CHATSALES_REPORTING_DB_URL=pg_url, DAGSTER_HOME=str(dagster_home), DAGSTER_PG_URL=pg_url)
+    demo = run_cli(["demo", "--days", "4", "--scale", "0.02"], home, **settings)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    days = sorted({str(d) for d in ReportingStore(pg_url).read_table("kpi_daily")["day"]})
+    before = _tables_without_volatile(pg_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
+    env.update(CHATSALES_HOME=str(home), **settings)
+    dead = _kill_backfill_inside_reporting_db(env, days, dagster_home)
+    _one_publication_per_day(pg_url)
+    _next_backfill_completes(env, days, dagster_home, dead)
+    after = _tables_without_volatile(pg_url)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(after[name], frame, obj=name)

@@ -46,7 +46,9 @@ def demo(tmp_path_factory):
         for record in records:
             name, phone = _customer(int(record["order_id"]))
             record.update(customer_name=name, phone=phone, shipping={"name": name, "phone": phone})
-        file.write_text("".join(json.dumps(r) + "\n" for r in records))
+        # one order per file with an email in the wrong field: a reject whose reason must not quote it
+        bad = dict(records[0], order_id=f"9{records[0]['order_id']}", status=f"wrong.field{len(records)}@example.net")
+        file.write_text("".join(json.dumps(r) + "\n" for r in [*records, bad]))
     return manifest
 
 
@@ -59,7 +61,8 @@ def _raw_personal_data(demo) -> dict[str, set[str]]:
     receipts = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False)
                           for f in sorted(Path(demo.store_sales_dir).glob("*.csv"))])
     clicks = pd.read_csv(Path(demo.campaigns_dir) / "campaign_clicks.csv", dtype=str)["email"]
-    emails = {*visitors, *(o["email"] for o in orders if o.get("email")), *receipts["customer_email"], *clicks}
+    emails = {*visitors, *(o["email"] for o in orders if o.get("email")), *receipts["customer_email"], *clicks,
+              *(o["status"] for o in orders if "@" in o["status"])}
     emails = {e.strip().lower() for e in emails if e and e.strip()}
     return {"emails": emails, "names": {o["customer_name"].lower() for o in orders},
             "phones": {o["phone"].lower() for o in orders}}
@@ -103,6 +106,7 @@ def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, 
         "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
         "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
         "CHATSALES_REPORTING_DB_URL": reporting_url, "CHATSALES_PII_KEY": PII_KEY, "SHOPIFY_TOKEN": TOKEN,
+        "CHATSALES_REJECT_THRESHOLD": "0.1",      # the run has rejects (an email in the wrong field) and publishes
     }
     for name, value in environ.items():        # dg.EnvVar reads the process environment
         monkeypatch.setenv(name, value)
@@ -132,8 +136,10 @@ def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, 
     with ReportingDb(pg_url) as db:         # the facts, decoded from their streams
         tables.update({f"facts.{name}": frame for name, frame in db.read_facts().items()})
     tables.pop("fact_streams")
-    files = _home_texts(tmp_path / "home")
+    files = _home_texts(tmp_path / "home") | _home_texts(tmp_path / "dagster")     # the Dagster home too
     assert any(name.endswith(".parquet") for name in files) and any("catalog.sqlite" in n for n in files)
+    assert tables["rejects"]["reason"].str.startswith("status: unknown value 'xxxxx").sum() == len(
+        list(Path(demo.orders_dir).glob("*.jsonl")))           # one per file: the run has rejects
     orders = tables["attributed_orders"]
     assert len(orders) > 40 and orders["customer_hash"].notna().sum() > 20
     assert len(dagster_texts) > 100 and any("asset_materialization" in k.lower() for k in dagster_texts)
@@ -152,3 +158,67 @@ def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, 
     # the resources name the secrets by their environment variable, as the UI shows them
     snapshot = dagster_texts["job snapshot"]
     assert "shopify_token" in snapshot and "chatsales_pii_key" in snapshot
+
+
+def _demo_emails(home: Path) -> set[str]:
+    """Every email of a CLI demo's sources, read without the pipeline."""
+    demo = home / "demo"
+    with sqlite3.connect(demo / "chat.db") as conn:
+        visitors = pd.read_sql("select email from visitors where email is not null", conn)["email"]
+    orders = [json.loads(line) for f in sorted((demo / "orders").glob("*.jsonl"))
+              for line in f.read_text().splitlines() if line.strip()]
+    receipts = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False)
+                          for f in sorted((demo / "store_sales").glob("*.csv"))])["customer_email"]
+    clicks = pd.read_csv(demo / "campaigns" / "campaign_clicks.csv", dtype=str)["email"]
+    found = {*visitors, *(o.get("email") or "" for o in orders), *(o.get("status") or "" for o in orders),
+             *receipts, *clicks}
+    return {e.strip().lower() for e in found if "@" in str(e)}
+
+
+def test_the_cli_and_every_file_of_both_homes_hold_no_email_or_password(pg_url, tmp_path):
+    """`chatsales demo`, a `backfill` that reads rejects with an email in the wrong field, and `kpis` (text and
+    JSON, and its error on a database with nothing published), with the reporting database in PostgreSQL
+    behind a password: their output, every file under CHATSALES_HOME but the demo's own sources (the lake,
+    its catalog, the Dagster home with its run storage and compute logs) hold no customer email and never the
+    password. Seen before the fix (issue 17): a reject's reason quoted the raw value, so the email reached the
+    rejects table, stderr, the event log and the compute logs."""
+    from tests.test_never_worse import run_cli
+
+    password = "pg-secret-pw-6022"
+    url = sa.make_url(pg_url).set(password=password).render_as_string(hide_password=False)
+    home = tmp_path / "home"
+    outputs = []
+    demo = run_cli(["demo", "--days", "4", "--scale", "0.02"], home, CHATSALES_REPORTING_DB_URL=url)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    outputs.append(demo.stdout + demo.stderr)
+    info = json.loads((home / "demo" / "manifest.json").read_text())
+    first, last = info["first_day"], info["last_day"]
+    file = sorted((home / "demo" / "orders").glob("orders-*.jsonl"))[-1]
+    order = json.loads(file.read_text().splitlines()[0])
+    with file.open("a") as out:
+        out.write(json.dumps(dict(order, order_id="990001", status="misplaced.person@example.net")) + "\n")
+    backfill = run_cli(["backfill", "--from", first, "--to", last], home, CHATSALES_REPORTING_DB_URL=url,
+                       CHATSALES_REJECT_THRESHOLD="0.1")
+    assert backfill.returncode == 0, backfill.stdout[-2000:] + backfill.stderr[-3000:]
+    assert "1 rows rejected" in backfill.stderr and "first reasons: status: unknown value 'xxxxxxxx" in backfill.stderr
+    outputs.append(backfill.stdout + backfill.stderr)
+    for extra in ([], ["--json"]):
+        kpis = run_cli(["kpis", "--from", first, "--to", last, *extra], home, CHATSALES_REPORTING_DB_URL=url)
+        assert kpis.returncode == 0, kpis.stderr[-3000:]
+        outputs.append(kpis.stdout + kpis.stderr)
+    empty = sa.make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    nothing = run_cli(["kpis", "--from", first, "--to", last], tmp_path / "other", CHATSALES_REPORTING_DB_URL=empty)
+    outputs.append(nothing.stdout + nothing.stderr)
+
+    emails = _demo_emails(home)
+    assert "misplaced.person@example.net" in emails and len(emails) > 50
+    files = {k: v for k, v in _home_texts(home).items() if not k.startswith(str(home / "demo"))}
+    assert any("compute_logs" in name or "storage" in name for name in files), sorted(files)[:20]
+    texts = {**files, **{f"output {n}": text.lower() for n, text in enumerate(outputs)}}
+    assert _found(texts, emails) == {}
+    assert _found(texts, {password}) == {}
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        reasons = pd.read_sql(sa.text("select reason from rejects"), conn)["reason"]
+    engine.dispose()
+    assert reasons.tolist() == ["status: unknown value 'xxxxxxxxx.xxxxxx@xxxxxxx.xxx'"]

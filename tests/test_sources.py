@@ -60,11 +60,11 @@ def test_orders_version_rule_strictly_newer_wins_equal_keeps_first_read(tmp_path
 
 
 @pytest.mark.parametrize("change,reason", [
-    ({"placed_at": "yesterday"}, "placed_at: not a valid ISO 8601 timestamp 'yesterday'"),
-    ({"status": "shipped"}, "status: unknown value 'shipped'"),
-    ({"total": "-5.00"}, "total: below 0 '-5.00'"),
-    ({"total": "abc"}, "total: not a number 'abc'"),
-    ({"currency": "USD"}, "currency: not the reporting currency EUR 'USD'"),
+    ({"placed_at": "yesterday"}, "placed_at: not a valid ISO 8601 timestamp 'xxxxxxxxx'"),
+    ({"status": "shipped"}, "status: unknown value 'xxxxxxx'"),
+    ({"total": "-5.00"}, "total: below 0 '-9.99'"),
+    ({"total": "abc"}, "total: not a number 'xxx'"),
+    ({"currency": "USD"}, "currency: not the reporting currency EUR 'xxx'"),
     ({"order_id": None}, "order_id: missing"),
     ({"updated_at": None}, "updated_at: missing"),
 ])
@@ -109,7 +109,7 @@ def test_receipts_are_grouped_and_local_times_follow_dst(tmp_path):
     assert (receipts.loc["R2", "total"], receipts.loc["R2", "status"]) == (-20.0, "return")
     assert "R3" not in receipts.index     # 02:30 on the spring change does not exist
     assert read.rejects[["location", "record_key", "reason"]].values.tolist() == [
-        ["s1.csv:5", "R3", "sold_at: not a valid ISO 8601 timestamp '2026-03-29T02:30:00'"]]
+        ["s1.csv:5", "R3", "sold_at: not a valid ISO 8601 timestamp '9999-99-99x99:99:99'"]]
     lines = read.frames["order_lines"]
     assert lines[lines["order_id"] == "R1"]["line_no"].tolist() == [0, 1]
 
@@ -138,7 +138,7 @@ def test_bad_lines_reject_their_whole_receipt_and_bad_files_are_reported(tmp_pat
     got = read.rejects[["location", "reason"]].values.tolist()
     assert ["a.csv:2", "receipt has a rejected line"] in got
     assert ["a.csv:3", "quantity: not a number 'x'"] in got
-    assert ["a.csv:4", "currency: not the reporting currency EUR 'USD'"] in got
+    assert ["a.csv:4", "currency: not the reporting currency EUR 'xxx'"] in got
     assert ["b.csv:2", "line is not valid UTF-8"] in got
     assert any(loc == "c.csv" and "lacks columns" in r for loc, r in got)
     assert ["d.csv", "empty file"] in got
@@ -185,11 +185,11 @@ def test_chat_db_reads_validates_and_cascades_rejects(tmp_path):
     assert bool(f["chatrooms"]["is_internal"].iloc[0]) is False
     assert read.rejects[["location", "record_key", "reason"]].values.tolist() == [
         ["table members", "m-2", "role: above 6 '9'"],
-        ["table chatrooms", "cr-2", "channel: unknown value 'fax'"],
-        ["table chatrooms", "cr-3", "request_id: unknown request 'rq-404'"],
-        ["table messages", "ms-2", "chatroom_id: unknown chatroom 'cr-2'"],
-        ["table messages", "ms-3", "sent_at: not a valid ISO 8601 timestamp 'not a time'"],
-        ["table member_sessions", "m-1/2026-03-01 09:00:00", "ended_at: before started_at '2026-03-01 08:00:00'"],
+        ["table chatrooms", "cr-2", "channel: unknown value 'xxx'"],
+        ["table chatrooms", "cr-3", "request_id: unknown request 'xx-999'"],
+        ["table messages", "ms-2", "chatroom_id: unknown chatroom 'xx-9'"],
+        ["table messages", "ms-3", "sent_at: not a valid ISO 8601 timestamp 'xxx x xxxx'"],
+        ["table member_sessions", "m-1/2026-03-01 09:00:00", "ended_at: before started_at '9999-99-99 99:99:99'"],
     ]
 
 
@@ -210,4 +210,4 @@ def test_campaigns_optional_and_validated(tmp_path):
     read = read_campaigns_dir(tmp_path)
     assert read.frames["campaigns"]["campaign_id"].tolist() == ["c1"]
     assert read.frames["campaign_clicks"]["email"].tolist() == ["a@example.com"]
-    assert read.rejects["reason"].tolist() == ["kind: unknown value 'fax'", "campaign_id: unknown campaign 'c2'"]
+    assert read.rejects["reason"].tolist() == ["kind: unknown value 'xxx'", "campaign_id: unknown campaign 'x9'"]

@@ -32,7 +32,7 @@ class Extracted:
         """Rejected rows, a rejected file counting by its rows."""
         if self.rejects.empty:
             return 0
-        return int(self.rejects["rows"].sum()) if "rows" in self.rejects else len(self.rejects)
+        return int(self.rejects["rows"].fillna(1).sum()) if "rows" in self.rejects else len(self.rejects)
 
     @property
     def reject_share(self) -> float:

@@ -41,8 +41,9 @@ class OrderPlan:
 def lake_orders(orders: pd.DataFrame, pii_key: str) -> pd.DataFrame:
     """Orders in the lake's shape: the email replaced by its keyed hash, the read position split out."""
     location = orders["source_location"].astype("str")
-    parts = location.str.rpartition(":")
-    file, line = parts[0], parts[2]
+    # file:line (an empty read has no parts: rpartition would give no columns)
+    file = location.str.replace(r":[^:]*$", "", regex=True)
+    line = location.str.extract(r":([^:]*)$", expand=False)
     out = orders.drop(columns="email").assign(
         customer_hash=hash_emails(normalise_emails(orders["email"]), pii_key),
         source_file=file.where(file.ne(""), location), source_line=pd.to_numeric(line, errors="coerce").fillna(0))

@@ -132,7 +132,8 @@ def plan_file_orders(source: str, folder: Path, pattern: str, read: Callable[[se
 
 
 def _rows_per_file(frames: SourceFrames, files: pd.DataFrame) -> pd.DataFrame:
-    located = frames.frames["orders"]["source_location"].astype("str").str.rpartition(":")[0]
+    # the file of file:line (rpartition gives no columns on an empty read: every row rejected)
+    located = frames.frames["orders"]["source_location"].astype("str").str.replace(r":[^:]*$", "", regex=True)
     counts = located.value_counts()
     return files.drop(columns="status").assign(rows=files["name"].map(counts).fillna(0).astype("int64"))
 

@@ -189,15 +189,26 @@ class ReportingDb:
 
     def _write_ledger(self, conn: Connection, days: list[date], new: pd.DataFrame, run_id: str,
                       changed_at: datetime, forced: bool) -> int:
-        """One ledger row per order whose credited chatroom or reason differs from what is published."""
+        """One ledger row per order whose credited chatroom or reason differs from what is published; a
+        forced publication also names each published order it removes (change `removed`)."""
         o = t.attributed_orders.c
         old = read_rows(conn, t.attributed_orders,
-                        sa.select(o.order_id, o.sales_channel, o.chatroom_id, o.member_id, o.reason, o.attributed)
+                        sa.select(o.order_id, o.sales_channel, o.chatroom_id, o.member_id, o.reason, o.attributed,
+                                  o.day, o.window_days)
                         .where(o.day.in_(days)))
         old = old.astype({c: "str" for c in ("order_id", "sales_channel", "chatroom_id", "member_id", "reason")})
         c = classify_changes(new[["order_id", "sales_channel", "day", "attributed", "chatroom_id", "member_id",
                                   "reason", "window_days"]], old)
         c = c[c["change"] != ""]
+        if forced:
+            keys = ["order_id", "sales_channel"]
+            kept = pd.MultiIndex.from_frame(new[keys].astype("str"))
+            gone = old[~pd.MultiIndex.from_frame(old[keys]).isin(kept)]
+            was = gone["attributed"].astype(bool)
+            c = pd.concat([c, gone.assign(change="removed", old_chatroom_id=gone["chatroom_id"].where(was),
+                                          old_member_id=gone["member_id"].where(was), old_reason=gone["reason"],
+                                          new_chatroom_id=None, new_member_id=None, new_reason=None)],
+                          ignore_index=True)
         if c.empty:
             return 0
         ledger = c.assign(day=day_column(c), changed_at=changed_at, run_id=run_id, forced=forced,
@@ -224,8 +235,7 @@ class ReportingDb:
         again, tables scanned again); rejects of locations not read again stay."""
         self.ensure_schema()
         frame = frame.assign(source=source, run_id=run_id, seen_at=datetime.now(timezone.utc))
-        if "rows" not in frame:
-            frame["rows"] = 1
+        frame["rows"] = frame["rows"].fillna(1).astype("int64") if "rows" in frame else 1
         r = t.rejects
         with self.engine.begin() as conn:
             lock(conn)

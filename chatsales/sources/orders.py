@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 
 from chatsales import schema
-from chatsales.contract import (Checks, SourceError, SourceFrames, concat_rejects, rejects_frame,
+from chatsales.contract import (MAX_AMOUNT, Checks, SourceError, SourceFrames, concat_rejects, rejects_frame,
                                 text_column)
 
 SOURCE = "web_orders"
 
 
-def _order_lines(raw: pd.DataFrame, checks: Checks) -> pd.DataFrame:
+def _order_lines(raw: pd.DataFrame, checks: Checks, max_amount: float) -> pd.DataFrame:
     """The lines of the orders not yet rejected, parsed once (index = the order's row in `raw`).
 
     An order whose `lines` is not a list of objects, or has a line whose quantity or unit_price is not a
@@ -36,7 +36,7 @@ def _order_lines(raw: pd.DataFrame, checks: Checks) -> pd.DataFrame:
     detail.index = exploded.index
     numbers = Checks(detail[["quantity", "unit_price"]], checks.source, "", "")
     for column in ("quantity", "unit_price"):
-        numbers.number(column, required=False)
+        numbers.number(column, required=False, maximum=max_amount)
         detail[column] = numbers.parsed[column].to_numpy()
     bad = pd.Series(numbers.reason.to_numpy(), index=detail.index).dropna()
     bad = bad[~bad.index.duplicated()]          # an order's first bad line gives its reason
@@ -63,7 +63,7 @@ def _lines_frame(order_ids: pd.Series, detail: pd.DataFrame, kept: np.ndarray) -
 
 
 def normalise_order_records(records: list[dict], locations: list[str], currency: str,
-                            source: str = SOURCE) -> SourceFrames:
+                            source: str = SOURCE, max_amount: float = MAX_AMOUNT) -> SourceFrames:
     """Contract-shaped order dicts (JSONL lines or Shopify records) → validated, deduplicated frames."""
     if not records:
         return SourceFrames({"orders": schema.empty(schema.ORDERS), "order_lines": schema.empty(schema.ORDER_LINES)})
@@ -84,12 +84,12 @@ def normalise_order_records(records: list[dict], locations: list[str], currency:
     checks.required("currency")
     checks.fail(checks.col("currency").notna() & checks.col("currency").astype("str").ne(currency),
                 f"currency: not the reporting currency {currency}", checks.col("currency"))
-    total = checks.number("total", required=True, minimum=0)
-    refunded = checks.number("refunded", required=False, minimum=0)
+    total = checks.number("total", required=True, minimum=0, maximum=max_amount)
+    refunded = checks.number("refunded", required=False, minimum=0, maximum=max_amount)
     checks.enum("status", schema.ORDER_STATUSES)
     first = raw["is_first_order"].map(lambda v: None if v is None or v != v else v if isinstance(v, bool) else "bad")
     checks.fail(first.eq("bad"), "is_first_order: not a boolean", raw["is_first_order"])
-    detail = _order_lines(raw, checks)
+    detail = _order_lines(raw, checks, max_amount)
     ok = checks.ok
     orders = pd.DataFrame({
         "order_id": raw["order_id"].astype("str"), "sales_channel": "web", "placed_at": placed,
@@ -123,17 +123,18 @@ def gc_paused():
             gc.enable()
 
 
-def read_orders_dir(path: Path, currency: str, only: set[str] | None = None) -> SourceFrames:
+def read_orders_dir(path: Path, currency: str, only: set[str] | None = None,
+                    max_amount: float = MAX_AMOUNT) -> SourceFrames:
     """Every `*.jsonl` of the folder in name order (or only the files named in `only`); a line that is not
     JSON is a reject (file:line)."""
     path = Path(path)
     if not path.is_dir():
         raise SourceError(f"{SOURCE}: orders folder {path} does not exist")
     with gc_paused():
-        return _read_orders_dir(path, currency, only)
+        return _read_orders_dir(path, currency, only, max_amount)
 
 
-def _read_orders_dir(path: Path, currency: str, only: set[str] | None) -> SourceFrames:
+def _read_orders_dir(path: Path, currency: str, only: set[str] | None, max_amount: float) -> SourceFrames:
     records, locations, bad = [], [], []
     for file in (f for f in sorted(path.glob("*.jsonl")) if only is None or f.name in only):
         for number, line in enumerate(file.read_bytes().splitlines(), start=1):
@@ -149,7 +150,7 @@ def _read_orders_dir(path: Path, currency: str, only: set[str] | None) -> Source
                 continue
             records.append(record)
             locations.append(where)
-    read = normalise_order_records(records, locations, currency)
+    read = normalise_order_records(records, locations, currency, max_amount=max_amount)
     if bad:
         where, reason = zip(*bad)
         read.rejects = concat_rejects([rejects_frame(SOURCE, list(where), None, list(reason)), read.rejects])

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from chatsales import schema
-from chatsales.contract import (Checks, SourceError, SourceFrames, concat_rejects, read_csv_rows, rejects_frame,
-                                text_column)
+from chatsales.contract import (MAX_AMOUNT, Checks, SourceError, SourceFrames, concat_rejects, read_csv_rows,
+                                rejects_frame, text_column)
 
 SOURCE = "store_sales"
 COLUMNS = ["receipt_id", "store_id", "store_name", "store_city", "sold_at", "customer_email", "loyalty_id",
@@ -20,7 +20,7 @@ COLUMNS = ["receipt_id", "store_id", "store_name", "store_city", "sold_at", "cus
 
 def _read_one(file: Path, order: int) -> tuple[pd.DataFrame | None, list[pd.DataFrame]]:
     """The careful path for one file: undecodable or ragged lines and missing columns become rejects."""
-    frame, rejects = read_csv_rows(file, COLUMNS, SOURCE)
+    frame, rejects = read_csv_rows(file, COLUMNS, SOURCE, key="receipt_id")
     return (None if frame is None else frame.assign(_file=order)), [rejects]
 
 
@@ -65,7 +65,8 @@ def _read_files(files: list[Path]) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     return pd.concat(frames, ignore_index=True), rejects
 
 
-def read_store_sales_dir(path: Path, timezone: str, currency: str, only: set[str] | None = None) -> SourceFrames:
+def read_store_sales_dir(path: Path, timezone: str, currency: str, only: set[str] | None = None,
+                         max_amount: float = MAX_AMOUNT) -> SourceFrames:
     """Every `*.csv` of the folder in name order, or only the files named in `only` (the late-data sensor
     reads just the new ones)."""
     path = Path(path)
@@ -78,14 +79,20 @@ def read_store_sales_dir(path: Path, timezone: str, currency: str, only: set[str
     checks = Checks(raw, SOURCE, raw["_location"], raw["receipt_id"])
     checks.required("receipt_id", "store_id")
     sold_at = checks.timestamp("sold_at", required=True, naive_tz=timezone)
-    quantity = checks.number("quantity", required=True)
-    amount = checks.number("line_amount", required=True)
+    quantity = checks.number("quantity", required=True, maximum=max_amount)
+    amount = checks.number("line_amount", required=True, maximum=max_amount)
     checks.fail(checks.col("currency").astype("str").ne(currency), f"currency: not the reporting currency {currency}",
                 checks.col("currency"))
     checks.fail(quantity * amount < 0, "line_amount: sign differs from quantity's", checks.col("line_amount"))
-    # one bad line rejects its whole receipt
+    # one bad line rejects its whole receipt: a line that failed a check, or one the CSV reader could not
+    # parse but whose receipt_id it could read (in the same file)
+    file_of = raw["_location"].astype("str").str.replace(r":\d+$", "", regex=True)
+    bad_lines = concat_rejects(file_rejects)
+    ragged = set((bad_lines["location"].astype("str").str.replace(r":\d+$", "", regex=True) + "\0"
+                  + bad_lines["record_key"]).dropna())
     bad_receipts = set(raw.loc[~checks.ok, "receipt_id"]) - {""}
-    checks.fail(raw["receipt_id"].isin(bad_receipts), "receipt has a rejected line")
+    checks.fail(raw["receipt_id"].isin(bad_receipts) | (file_of + "\0" + raw["receipt_id"]).isin(ragged),
+                "receipt has a rejected line")
     ok = checks.ok
     lines = pd.DataFrame({
         "order_id": raw["receipt_id"], "sales_channel": "store", "sold_at": sold_at,
