@@ -10,15 +10,28 @@ from chatsales import days as chain
 from resources.lake import LakeResource
 
 
-@dg.asset(**DAILY, group_name="facts", kinds={"pandas"}, deps=[chat_platform, conversation_state],
-          description="The day's counted messages (a visitor's or a member's, not automatic) in external "
-                      "chatrooms, with their kind, product and email fill: the messages fact.")
+@dg.asset(
+    **DAILY,
+    group_name="facts",
+    kinds={"pandas"},
+    deps=[chat_platform, conversation_state],
+    description="The day's counted messages (a visitor's or a member's, not automatic) in external "
+    "chatrooms, with their kind, product and email fill: the messages fact.",
+)
 def chat_activity(context: dg.AssetExecutionContext, lake: LakeResource) -> pd.DataFrame:
     days = run_days(context)
     rooms, _ = chain.conversation_state(lake.lake)
     activity = chain.chat_activity(lake.lake, rooms, days)
     by_day = activity.groupby("day")
-    per_day(context, {day: {"messages": len(rows), "chatrooms": rows["chatroom_id"].nunique(),
-                            "visitor_messages": int(rows["sender"].eq("visitor").sum())}
-                      for day, rows in by_day})
+    per_day(
+        context,
+        {
+            day: {
+                "messages": len(rows),
+                "chatrooms": rows["chatroom_id"].nunique(),
+                "visitor_messages": int(rows["sender"].eq("visitor").sum()),
+            }
+            for day, rows in by_day
+        },
+    )
     return activity

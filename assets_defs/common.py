@@ -11,12 +11,17 @@ from pipelines.partitions import daily_partitions
 
 OWNERS = ["team:data"]
 FORCE_TAG = "chatsales/force"
-DAILY = dict(partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-             io_manager_key="lake_io_manager", owners=OWNERS)
+DAILY = dict(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="lake_io_manager",
+    owners=OWNERS,
+)
 # the chat activity an attribution reads: the window before its days (one more day: a window of exact
 # seconds reaches into the local day before), and what a day's KPIs read: two days after it (24 h answers)
-WINDOW_BEFORE = dg.TimeWindowPartitionMapping(start_offset=-(SETTINGS.window_days + 1),
-                                              allow_nonexistent_upstream_partitions=True)
+WINDOW_BEFORE = dg.TimeWindowPartitionMapping(
+    start_offset=-(SETTINGS.window_days + 1), allow_nonexistent_upstream_partitions=True
+)
 ANSWERS_AFTER = dg.TimeWindowPartitionMapping(end_offset=2, allow_nonexistent_upstream_partitions=True)
 
 
@@ -37,5 +42,6 @@ def per_day(context: dg.AssetExecutionContext, figures) -> None:
     if isinstance(context, DirectAssetExecutionContext):
         return
     for day, values in figures.items():
-        context.add_asset_metadata({k: (float(v) if isinstance(v, float) else int(v)) for k, v in values.items()},
-                                   partition_key=str(day))
+        context.add_asset_metadata(
+            {k: (float(v) if isinstance(v, float) else int(v)) for k, v in values.items()}, partition_key=str(day)
+        )

@@ -12,6 +12,7 @@ the same page in a second browser session (cached), then filter changes that eac
 channel, a source, the period (last 30 days) and a time slot; then the same steps without a browser (Streamlit's
 AppTest in this process), which is what the server spends.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,13 @@ def free_port() -> int:
 
 def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen(CLI + ["dashboard", "--port", str(port)], cwd=ROOT, env=env_for(home),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        CLI + ["dashboard", "--port", str(port)],
+        cwd=ROOT,
+        env=env_for(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -88,17 +94,22 @@ def state(driver) -> tuple[dict[str, str], int, bool]:
     return cards, charts, running
 
 
-def wait_complete(driver, cards_expected: int, charts_expected: int, before: dict | None = None,
-                  timeout: float = 120) -> float:
+def wait_complete(
+    driver, cards_expected: int, charts_expected: int, before: dict | None = None, timeout: float = 120
+) -> float:
     """Seconds until the page shows every card (changed from `before`, when given) and chart, idle."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         try:
             cards, charts, running = state(driver)
-        except Exception:       # noqa: BLE001, S112 - an element replaced while reading it: read again
+        except Exception:  # noqa: BLE001, S112 - an element replaced while reading it: read again
             continue
-        if (len(cards) == cards_expected and charts >= charts_expected and not running
-                and (before is None or cards != before)):
+        if (
+            len(cards) == cards_expected
+            and charts >= charts_expected
+            and not running
+            and (before is None or cards != before)
+        ):
             return time.perf_counter() - started
         time.sleep(0.02)
     raise SystemExit(f"the page was not complete within {timeout} s")
@@ -149,10 +160,12 @@ def measure(home: Path) -> list[tuple[str, float]]:
                 results.append(("first page, another session (cached)", time.perf_counter() - started))
             finally:
                 second.quit()
-            for what, change in (("filter change: channel web", lambda: pick(driver, "Channel", "web")),
-                                 ("filter change: source direct", lambda: pick(driver, "Source", "direct")),
-                                 ("period change: last 30 days", lambda: pick(driver, "Period", "Last 30 days")),
-                                 ("filter change: time slot 09:00-19:00", lambda: type_slot(driver, "09:00-19:00"))):
+            for what, change in (
+                ("filter change: channel web", lambda: pick(driver, "Channel", "web")),
+                ("filter change: source direct", lambda: pick(driver, "Source", "direct")),
+                ("period change: last 30 days", lambda: pick(driver, "Period", "Last 30 days")),
+                ("filter change: time slot 09:00-19:00", lambda: type_slot(driver, "09:00-19:00")),
+            ):
                 before = state(driver)[0]
                 started = time.perf_counter()
                 change()
@@ -173,16 +186,20 @@ def screenshots(home: Path, folder: Path) -> list[Path]:
     saved = []
     try:
         driver = browser()
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                               {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+        )
         try:
-            for path, name in (("?period=last_7_days", "dashboard-conversations.png"),
-                               ("members?period=last_30_days", "dashboard-members.png")):
+            for path, name in (
+                ("?period=last_7_days", "dashboard-conversations.png"),
+                ("members?period=last_30_days", "dashboard-members.png"),
+            ):
                 driver.get(f"{url}/{path}")
                 time.sleep(1)
                 while state(driver)[2] or not driver.find_elements("css selector", "h1"):
                     time.sleep(0.2)
-                time.sleep(2)                       # the charts' and the table's drawing
+                time.sleep(2)  # the charts' and the table's drawing
                 saved.append(folder / name)
                 driver.save_screenshot(str(saved[-1]))
         finally:
@@ -207,10 +224,12 @@ def measure_script(home: Path) -> list[tuple[str, float]]:
     started = time.perf_counter()
     at.run()
     results.append(("server only: first page (last 7 days)", time.perf_counter() - started))
-    for what, change in (("channel web", lambda: at.sidebar.selectbox(key="channel").select("web")),
-                         ("source direct", lambda: at.sidebar.selectbox(key="source").select("direct")),
-                         ("last 30 days", lambda: at.sidebar.selectbox(key="period").select("last_30_days")),
-                         ("time slot 09:00-19:00", lambda: at.sidebar.text_input(key="slot").input("09:00-19:00"))):
+    for what, change in (
+        ("channel web", lambda: at.sidebar.selectbox(key="channel").select("web")),
+        ("source direct", lambda: at.sidebar.selectbox(key="source").select("direct")),
+        ("last 30 days", lambda: at.sidebar.selectbox(key="period").select("last_30_days")),
+        ("time slot 09:00-19:00", lambda: at.sidebar.text_input(key="slot").input("09:00-19:00")),
+    ):
         change()
         started = time.perf_counter()
         at.run()
@@ -222,10 +241,16 @@ def measure_script(home: Path) -> list[tuple[str, float]]:
 
 def table(results: list[tuple[str, float]], label: str) -> str:
     load = os.getloadavg()[0]
-    lines = [(f"Measured on {label}, {platform.machine()} with {os.cpu_count()} cores (load average {load:.1f} "
-              "at the end: other work shares the machine), by `python benchmarks/bench_dashboard.py`; browser "
-              "steps: the median of its runs, each on a new server:"),
-             "", "| step | seconds | target |", "|---|---:|---:|"]
+    lines = [
+        (
+            f"Measured on {label}, {platform.machine()} with {os.cpu_count()} cores (load average {load:.1f} "
+            "at the end: other work shares the machine), by `python benchmarks/bench_dashboard.py`; browser "
+            "steps: the median of its runs, each on a new server:"
+        ),
+        "",
+        "| step | seconds | target |",
+        "|---|---:|---:|",
+    ]
     for what, seconds in results:
         target = "3" if "first page" in what else "2"
         lines.append(f"| {what} | {seconds:.2f} | < {target} |")
@@ -245,8 +270,14 @@ def main() -> int:
     home = args.home
     if home is None:
         home = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
-        run = subprocess.run(CLI + ["demo", "--days", str(args.days), "--scale", str(args.scale)], cwd=ROOT,
-                             env=env_for(home), capture_output=True, text=True, check=False)
+        run = subprocess.run(
+            CLI + ["demo", "--days", str(args.days), "--scale", str(args.scale)],
+            cwd=ROOT,
+            env=env_for(home),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if run.returncode != 0:
             print(run.stderr[-3000:], file=sys.stderr)
             return 1

@@ -22,6 +22,7 @@ history) is not timed.
 run, and 90 days as one run, as three runs of 30 days and as 90 runs of one day (in one process, one after
 the other, as the backfill daemon runs them with `max_concurrent_runs: 1`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,11 +53,16 @@ def _settings(case: Path, sources: Path, first_day: date):
     `pipelines` is first imported, so they must start at the case's first day."""
     from chatsales.settings import load_settings
 
-    env = {"CHATSALES_HOME": str(case / "home"), "CHATSALES_TIMEZONE": TZ, "CHATSALES_START_DATE": str(first_day),
-           "CHATSALES_CHAT_DB_URL": f"sqlite:///{sources / 'chat.db'}", "CHATSALES_ORDERS_DIR": str(sources / "orders"),
-           "CHATSALES_STORE_SALES_DIR": str(sources / "store_sales"),
-           "CHATSALES_CAMPAIGNS_DIR": str(sources / "campaigns"),
-           "CHATSALES_REPORTING_DB_URL": f"sqlite:///{case / 'home' / 'reporting.db'}"}
+    env = {
+        "CHATSALES_HOME": str(case / "home"),
+        "CHATSALES_TIMEZONE": TZ,
+        "CHATSALES_START_DATE": str(first_day),
+        "CHATSALES_CHAT_DB_URL": f"sqlite:///{sources / 'chat.db'}",
+        "CHATSALES_ORDERS_DIR": str(sources / "orders"),
+        "CHATSALES_STORE_SALES_DIR": str(sources / "store_sales"),
+        "CHATSALES_CAMPAIGNS_DIR": str(sources / "campaigns"),
+        "CHATSALES_REPORTING_DB_URL": f"sqlite:///{case / 'home' / 'reporting.db'}",
+    }
     os.environ.update(env)
     return load_settings(env)
 
@@ -75,10 +81,15 @@ def _run_days(settings, first: date, last: date, instance=None) -> float:
 
     job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     started = time.perf_counter()
-    with (dg.DagsterInstance.ephemeral() if instance is None else _kept(instance)) as used:
+    with dg.DagsterInstance.ephemeral() if instance is None else _kept(instance) as used:
         tags = range_tags(first, last) if first != last else {}
-        result = job.execute_in_process(instance=used, tags=tags, partition_key=None if tags else str(first),
-                                        run_config=_quiet(), raise_on_error=False)
+        result = job.execute_in_process(
+            instance=used,
+            tags=tags,
+            partition_key=None if tags else str(first),
+            run_config=_quiet(),
+            raise_on_error=False,
+        )
     if not result.success:
         raise SystemExit(f"the run of {first}..{last} failed")
     return time.perf_counter() - started
@@ -99,22 +110,33 @@ class _kept:
 
 def _demo(case: Path, scale: float, days: int):
     """The case's demo (generated once, described in demo.json): `days` days ending yesterday."""
+    from long_demo import long_demo
+
     from chatsales.demo.generator import DemoManifest
     from chatsales.settings import today_in
-    from long_demo import long_demo
 
     saved = case / "demo.json"
     if saved.exists():
         fields = json.loads(saved.read_text())
-        return DemoManifest(**{k: Path(v) if k.endswith(("_dir", "_path", "_file")) else v for k, v in fields.items()
-                               if k not in ("first_day", "last_day")},
-                            first_day=date.fromisoformat(fields["first_day"]),
-                            last_day=date.fromisoformat(fields["last_day"]))
+        return DemoManifest(
+            **{
+                k: Path(v) if k.endswith(("_dir", "_path", "_file")) else v
+                for k, v in fields.items()
+                if k not in ("first_day", "last_day")
+            },
+            first_day=date.fromisoformat(fields["first_day"]),
+            last_day=date.fromisoformat(fields["last_day"]),
+        )
     last = today_in(TZ) - timedelta(days=1)
-    demo = long_demo(case / "demo", last - timedelta(days=days - 1), days=days, scale=scale, timezone=TZ,
-                     withhold_late_store_file=True)
-    saved.write_text(json.dumps({k: str(v) if isinstance(v, (Path, date)) else v
-                                 for k, v in demo.__dict__.items()}))
+    demo = long_demo(
+        case / "demo",
+        last - timedelta(days=days - 1),
+        days=days,
+        scale=scale,
+        timezone=TZ,
+        withhold_late_store_file=True,
+    )
+    saved.write_text(json.dumps({k: str(v) if isinstance(v, (Path, date)) else v for k, v in demo.__dict__.items()}))
     return demo
 
 
@@ -131,14 +153,21 @@ def child(args) -> None:
         sources_as_of(demo, last, sources, TZ)
         run_s = _run_days(_settings(case, sources, demo.first_day), first, last)
         print(json.dumps({"run_s": round(run_s, 1), **_process_stats()}))
-    elif step == "sources":                         # the night's sources, prepared outside the measured process
+    elif step == "sources":  # the night's sources, prepared outside the measured process
         sources_as_of(demo, date.fromisoformat(args.first), sources, TZ)
         print(json.dumps({}))
     elif step == "night":
         night = date.fromisoformat(args.first)
         run_s = _run_days(_settings(case, sources, demo.first_day), night, night)
-        print(json.dumps({"run_s": round(run_s, 2), "import_and_run_s": round(time.perf_counter() - STARTED, 2),
-                          **_process_stats()}))
+        print(
+            json.dumps(
+                {
+                    "run_s": round(run_s, 2),
+                    "import_and_run_s": round(time.perf_counter() - STARTED, 2),
+                    **_process_stats(),
+                }
+            )
+        )
     elif step == "snapshots":
         import dagster as dg
 
@@ -166,11 +195,14 @@ def _tick(settings) -> dict:
     defs = definitions_for(settings)
     sensor = defs.get_repository_def().get_sensor_def(LATE_SENSOR)
     with dg.DagsterInstance.ephemeral() as instance:
+
         def tick(cursor):
-            with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                         resources=defs.resources) as context:
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
+            ) as context:
                 result = sensor(context)
                 return result, (context.cursor if result is None else result.cursor)
+
         cursor, settled = None, 0
         for _ in range(8):
             result, cursor = tick(cursor)
@@ -178,25 +210,43 @@ def _tick(settings) -> dict:
                 break
             for request in result.run_requests:
                 job = defs.resolve_job_def(request.job_name)
-                assert job.execute_in_process(instance=instance, tags=dict(request.tags), run_config=_quiet(),
-                                              asset_selection=request.asset_selection).success
+                assert job.execute_in_process(
+                    instance=instance,
+                    tags=dict(request.tags),
+                    run_config=_quiet(),
+                    asset_selection=request.asset_selection,
+                ).success
                 settled += 1
         started = time.perf_counter()
         result, _ = tick(cursor)
         elapsed = time.perf_counter() - started
-    return {"tick_s": round(elapsed, 3), "requests": len(result.run_requests or []), "settled_runs": settled,
-            **_process_stats()}
+    return {
+        "tick_s": round(elapsed, 3),
+        "requests": len(result.run_requests or []),
+        "settled_runs": settled,
+        **_process_stats(),
+    }
 
 
-def _step(case: Path, scale: float, days: int, step: str, first: date | None = None,
-          last: date | None = None) -> dict:
-    command = [sys.executable, __file__, "--child", step, "--case", str(case), "--scale", str(scale),
-               "--days", str(days)]
+def _step(case: Path, scale: float, days: int, step: str, first: date | None = None, last: date | None = None) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        step,
+        "--case",
+        str(case),
+        "--scale",
+        str(scale),
+        "--days",
+        str(days),
+    ]
     if first is not None:
         command += ["--first", first.isoformat(), "--last", (last or first).isoformat()]
     started = time.perf_counter()
-    out = subprocess.run(command, capture_output=True, text=True,
-                         env={**os.environ, "DAGSTER_HOME": "", "PYTHONWARNINGS": "ignore"})
+    out = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "DAGSTER_HOME": "", "PYTHONWARNINGS": "ignore"}
+    )
     if out.returncode:
         print(out.stderr[-4000:], file=sys.stderr)
         raise SystemExit(f"{case.name} {step} {first}..{last} failed")
@@ -220,8 +270,11 @@ def case(workdir: Path, scale: float, days: int, chunk_days: int) -> dict:
             chunk_last = min(chunk_first + timedelta(days=chunk_days - 1), night - timedelta(days=1))
             chunks.append(_step(folder, scale, days, "chunk", chunk_first, chunk_last))
             print(f"  {folder.name}: history to {chunk_last}: {chunks[-1]}", file=sys.stderr, flush=True)
-        built.write_text(json.dumps({"night": night.isoformat(), "history_s": round(time.perf_counter() - started),
-                                     "chunks": chunks}))
+        built.write_text(
+            json.dumps(
+                {"night": night.isoformat(), "history_s": round(time.perf_counter() - started), "chunks": chunks}
+            )
+        )
         # the night's measure needs the lake as the history left it: keep a copy to measure again
         shutil.copytree(folder / "home", folder / "home.history")
         shutil.copytree(folder / "sources", folder / "sources.history")
@@ -234,19 +287,28 @@ def case(workdir: Path, scale: float, days: int, chunk_days: int) -> dict:
     snapshots = _step(folder, scale, days, "snapshots")
     tick = _step(folder, scale, days, "tick")
     counts = json.loads((folder / "demo.json").read_text())["counts"]
-    return {"case": folder.name, "scale": scale, "days": days,
-            "orders_per_day": round((counts.get("web_orders", 0) + counts.get("store_receipts", 0)) / (days + 1)),
-            "messages_per_day": round(counts.get("messages", 0) / (days + 1)),
-            "night": nightly, "snapshots": snapshots, "tick": tick}
+    return {
+        "case": folder.name,
+        "scale": scale,
+        "days": days,
+        "orders_per_day": round((counts.get("web_orders", 0) + counts.get("store_receipts", 0)) / (days + 1)),
+        "messages_per_day": round(counts.get("messages", 0) / (days + 1)),
+        "night": nightly,
+        "snapshots": snapshots,
+        "tick": tick,
+    }
 
 
 def backfills(workdir: Path) -> list[dict]:
     """From scratch at 1×: a year as one run; 90 days as one run, as 3 × 30 days, as 90 × 1 day."""
     rows = []
     for days, runs in ((365, 1), (90, 1), (90, 3), (90, 90)):
-        out = subprocess.run([sys.executable, __file__, "--backfill", str(days), str(runs), "--workdir",
-                              str(workdir)], capture_output=True, text=True,
-                             env={**os.environ, "DAGSTER_HOME": "", "PYTHONWARNINGS": "ignore"})
+        out = subprocess.run(
+            [sys.executable, __file__, "--backfill", str(days), str(runs), "--workdir", str(workdir)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DAGSTER_HOME": "", "PYTHONWARNINGS": "ignore"},
+        )
         if out.returncode:
             print(out.stderr[-4000:], file=sys.stderr)
             raise SystemExit(f"backfill {days} days in {runs} runs failed")
@@ -274,8 +336,12 @@ def one_backfill(workdir: Path, days: int, runs: int) -> dict:
     started = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
         for start in range(0, days, size):
-            _run_days(settings, first + timedelta(days=start), min(first + timedelta(days=start + size - 1), last),
-                      instance=instance)
+            _run_days(
+                settings,
+                first + timedelta(days=start),
+                min(first + timedelta(days=start + size - 1), last),
+                instance=instance,
+            )
     elapsed = time.perf_counter() - started
     return {"days": days, "runs": runs, "wall_s": round(elapsed, 1), **_process_stats()}
 
@@ -320,14 +386,18 @@ def main() -> None:
 def table(results: dict) -> str:
     lines = []
     if results["cases"]:
-        lines += ["| scale | history (days) | orders/day | messages/day | nightly run (s) | process (s) | CPU (s) | "
-                  "peak RSS (MiB) | snapshots job (s) | snapshots RSS (MiB) | idle sensor tick (s) |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| scale | history (days) | orders/day | messages/day | nightly run (s) | process (s) | CPU (s) | "
+            "peak RSS (MiB) | snapshots job (s) | snapshots RSS (MiB) | idle sensor tick (s) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in results["cases"]:
             n, s, t = r["night"], r["snapshots"], r["tick"]
-            lines.append(f"| {r['scale']:g}× | {r['days']} | {r['orders_per_day']:,} | {r['messages_per_day']:,} | "
-                         f"{n['run_s']} | {n['process_s']} | {n['cpu_s']} | {n['peak_rss_mib']:,} | {s['run_s']} | "
-                         f"{s['peak_rss_mib']:,} | {t['tick_s']} |")
+            lines.append(
+                f"| {r['scale']:g}× | {r['days']} | {r['orders_per_day']:,} | {r['messages_per_day']:,} | "
+                f"{n['run_s']} | {n['process_s']} | {n['cpu_s']} | {n['peak_rss_mib']:,} | {s['run_s']} | "
+                f"{s['peak_rss_mib']:,} | {t['tick_s']} |"
+            )
     if results["backfills"]:
         lines += ["", "| backfill at 1× | runs | wall (s) | CPU (s) | peak RSS (MiB) |", "|---|---|---|---|---|"]
         for r in results["backfills"]:

@@ -14,6 +14,7 @@ range, best of `--repeat`: reading the facts back, the cards alone, the chart bu
 line charts' points, read from kpi_daily when no filter applies, the members list, Insi-6/7), also with a source
 filter and a time slot (the lines then computed day by day), and `chatsales kpis --json` in a new process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,13 +53,18 @@ def prepare(workdir: Path, scale: float, days: int, chunk_days: int | None = Non
     manifest = generate_demo(workdir / "demo", FIRST, days=days, scale=scale, seed=7, timezone=TZ)
     generated = time.perf_counter() - started
     url = f"sqlite:///{workdir / 'reporting.db'}"
-    settings = load_settings({
-        "CHATSALES_HOME": str(workdir), "CHATSALES_START_DATE": str(FIRST), "CHATSALES_TIMEZONE": TZ,
-        "CHATSALES_CHAT_DB_URL": f"sqlite:///{manifest.chat_db_path}",
-        "CHATSALES_ORDERS_DIR": str(manifest.orders_dir),
-        "CHATSALES_STORE_SALES_DIR": str(manifest.store_sales_dir),
-        "CHATSALES_CAMPAIGNS_DIR": str(manifest.campaigns_dir), "CHATSALES_REPORTING_DB_URL": url,
-    })
+    settings = load_settings(
+        {
+            "CHATSALES_HOME": str(workdir),
+            "CHATSALES_START_DATE": str(FIRST),
+            "CHATSALES_TIMEZONE": TZ,
+            "CHATSALES_CHAT_DB_URL": f"sqlite:///{manifest.chat_db_path}",
+            "CHATSALES_ORDERS_DIR": str(manifest.orders_dir),
+            "CHATSALES_STORE_SALES_DIR": str(manifest.store_sales_dir),
+            "CHATSALES_CAMPAIGNS_DIR": str(manifest.campaigns_dir),
+            "CHATSALES_REPORTING_DB_URL": url,
+        }
+    )
     if direct:
         pipeline = publish_facts_directly(settings, manifest, chunk_days or days)
         return _done(done, scale, days, manifest, url, generated, pipeline)
@@ -77,9 +83,16 @@ def prepare(workdir: Path, scale: float, days: int, chunk_days: int | None = Non
 
 
 def _done(done: Path, scale: float, days: int, manifest, url: str, generated: float, pipeline: float) -> dict:
-    info = {"scale": scale, "days": days, "first_day": str(manifest.first_day), "last_day": str(manifest.last_day),
-            "url": url, "generate_s": round(generated, 1), "pipeline_s": round(pipeline, 1),
-            "counts": manifest.counts}
+    info = {
+        "scale": scale,
+        "days": days,
+        "first_day": str(manifest.first_day),
+        "last_day": str(manifest.last_day),
+        "url": url,
+        "generate_s": round(generated, 1),
+        "pipeline_s": round(pipeline, 1),
+        "counts": manifest.counts,
+    }
     done.write_text(json.dumps(info, indent=2))
     return info
 
@@ -99,30 +112,39 @@ def publish_facts_directly(settings, manifest, chunk_days: int) -> float:
     from chatsales.kpis.catalog import LINE_REFS
     from chatsales.period import Periods
     from chatsales.publication import attributed_order_rows
+    from chatsales.reporting.store import ReportingDb as ReportingStore
     from chatsales.sources.chat_db import read_chat_db
     from chatsales.sources.orders import read_orders_dir
     from chatsales.sources.store_sales import read_store_sales_dir
-    from chatsales.reporting.store import ReportingDb as ReportingStore
 
     started = time.perf_counter()
     chat = read_chat_db(settings.chat_db_url).frames
     web = read_orders_dir(Path(settings.orders_dir), settings.currency).frames
     pos = read_store_sales_dir(Path(settings.store_sales_dir), settings.timezone, settings.currency).frames
     every_order = all_orders(web["orders"], pos["orders"])
-    rows = attributed_order_rows(every_order, attribute(every_order, chat, settings.window_days),
-                                 timezone=settings.timezone, pii_key=settings.pii_key)
+    rows = attributed_order_rows(
+        every_order,
+        attribute(every_order, chat, settings.window_days),
+        timezone=settings.timezone,
+        pii_key=settings.pii_key,
+    )
     facts = build_facts(chat, rows, settings.timezone, order_lines=all_orders(web["order_lines"], pos["order_lines"]))
     print(f"sources read, attributed, facts built in {time.perf_counter() - started:.0f} s", flush=True)
     store, first = ReportingStore(settings.reporting_db_url), manifest.first_day
     while first <= manifest.last_day:
         last = min(first + timedelta(days=chunk_days - 1), manifest.last_day)
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        day_facts, snapshots = facts_to_publish(facts.tables(), days)   # snapshots once, with the last range
-        lines = compute_kpis(facts, Periods.daily(days, settings.timezone), dimensions=("all", "source"),
-                             refs=LINE_REFS)                       # what chatsales kpis reads of kpi_daily
-        store.publish_days(days, run_id="bench-direct", facts=day_facts, kpis=lines.assign(
-            day=np.array(days, dtype=object)[lines.pop("period").to_numpy()]),
-            snapshots=snapshots if last == manifest.last_day else None)
+        day_facts, snapshots = facts_to_publish(facts.tables(), days)  # snapshots once, with the last range
+        lines = compute_kpis(
+            facts, Periods.daily(days, settings.timezone), dimensions=("all", "source"), refs=LINE_REFS
+        )  # what chatsales kpis reads of kpi_daily
+        store.publish_days(
+            days,
+            run_id="bench-direct",
+            facts=day_facts,
+            kpis=lines.assign(day=np.array(days, dtype=object)[lines.pop("period").to_numpy()]),
+            snapshots=snapshots if last == manifest.last_day else None,
+        )
         first = last + timedelta(days=1)
     store.dispose()
     return time.perf_counter() - started
@@ -140,10 +162,29 @@ def best(fn, repeat: int) -> tuple[float, object]:
 def command(info: dict) -> None:
     """`chatsales kpis --json` over the whole range in a new process, as a user runs it: interpreter, imports,
     reading, every ref, Smgo-1..5 and the JSON."""
-    env = {**os.environ, "CHATSALES_REPORTING_DB_URL": info["url"], "CHATSALES_TIMEZONE": TZ,
-           "CHATSALES_HOME": str(Path(info["url"].removeprefix("sqlite:///")).parent)}
-    subprocess.run([sys.executable, "-m", "pipelines.cli", "kpis", "--from", info["first_day"], "--to",
-                    info["last_day"], "--json"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "CHATSALES_REPORTING_DB_URL": info["url"],
+        "CHATSALES_TIMEZONE": TZ,
+        "CHATSALES_HOME": str(Path(info["url"].removeprefix("sqlite:///")).parent),
+    }
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "kpis",
+            "--from",
+            info["first_day"],
+            "--to",
+            info["last_day"],
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def measure(info: dict, repeat: int) -> dict:
@@ -160,8 +201,9 @@ def measure(info: dict, repeat: int) -> dict:
     out["compute_charts_s"], _ = best(lambda: compute_charts(facts, periods, dimensions=("all",)), repeat)
     out["period_kpis_s"], rows = best(lambda: period_kpis(url, first, last, TZ), repeat)
 
-    def catalog(filters=None, time_slot=None):   # what `chatsales kpis --json` computes: every ref of the period
+    def catalog(filters=None, time_slot=None):  # what `chatsales kpis --json` computes: every ref of the period
         return catalog_of_period(url, Periods.range(first, last, TZ, time_slot=time_slot), filters or {})
+
     out["catalog_s"], values = best(catalog, repeat)
     out["catalog_source_slot_s"], _ = best(lambda: catalog({"source": "direct"}, "09:00-19:00"), repeat)
     out["command_s"], _ = best(lambda: command(info), repeat)
@@ -180,8 +222,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep (and reuse) the prepared demo here")
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--chunk-days", type=int, help="prepare in runs of this many days (memory)")
-    parser.add_argument("--direct", action="store_true",
-                        help="prepare without Dagster: sources read once, facts published by chunk")
+    parser.add_argument(
+        "--direct", action="store_true", help="prepare without Dagster: sources read once, facts published by chunk"
+    )
     args = parser.parse_args()
     tmp = None
     if args.workdir is None:
@@ -194,12 +237,16 @@ def main() -> None:
         return
     got = measure(info, args.repeat)
     print(json.dumps(got, indent=2))
-    print("\n| scale | days | fact rows | read facts (s) | cards (s) | charts (s) | period_kpis (s) | "
-          "whole catalog (s) | catalog, source + slot (s) | `chatsales kpis --json`, new process (s) |")
+    print(
+        "\n| scale | days | fact rows | read facts (s) | cards (s) | charts (s) | period_kpis (s) | "
+        "whole catalog (s) | catalog, source + slot (s) | `chatsales kpis --json`, new process (s) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {info['scale']:g}× | {info['days']} | {sum(got['fact_rows'].values()):,} | {got['read_facts_s']:.2f} | "
-          f"{got['compute_kpis_s']:.2f} | {got['compute_charts_s']:.2f} | {got['period_kpis_s']:.2f} | "
-          f"{got['catalog_s']:.2f} | {got['catalog_source_slot_s']:.2f} | {got['command_s']:.2f} |")
+    print(
+        f"| {info['scale']:g}× | {info['days']} | {sum(got['fact_rows'].values()):,} | {got['read_facts_s']:.2f} | "
+        f"{got['compute_kpis_s']:.2f} | {got['compute_charts_s']:.2f} | {got['period_kpis_s']:.2f} | "
+        f"{got['catalog_s']:.2f} | {got['catalog_source_slot_s']:.2f} | {got['command_s']:.2f} |"
+    )
     if tmp:
         tmp.cleanup()
 

@@ -4,6 +4,7 @@ pandas 3 keeps text in Arrow, but `Series.isin(values)` converts `values` elemen
 anything up: testing a day's messages against a year of chatroom ids costs seconds, and the cost grows with the
 history. Arrow's own hash lookup does the same test in milliseconds, whatever the sizes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -18,8 +19,11 @@ def _arrow(values) -> pa.Array | pa.ChunkedArray:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values
     if isinstance(values, (pd.Series, pd.Index)):
-        return pa.array(values.array, from_pandas=True) if not isinstance(values.dtype, pd.CategoricalDtype) \
+        return (
+            pa.array(values.array, from_pandas=True)
+            if not isinstance(values.dtype, pd.CategoricalDtype)
             else pa.array(values.astype("str").array, from_pandas=True)
+        )
     return pa.array(list(values) if isinstance(values, (set, frozenset)) else values, from_pandas=True)
 
 

@@ -12,6 +12,7 @@ message when that is before T; otherwise the as-of message inside the window; ot
 silent through the whole window, then spoke again after T) its last active day before the window, from the
 state's room days. All instants are int64 µs; string joins run in DuckDB, the rest is numpy.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -23,14 +24,23 @@ import pandas as pd
 import pyarrow as pa
 
 from chatsales import schema
-from chatsales.identity import NAT, arrow_text, candidate_codes, external_chatrooms, hashed, micros, take_text
+from chatsales.identity import NAT, candidate_codes, external_chatrooms, hashed, micros, take_text
 from chatsales.period import US_PER_DAY
 
-NEVER = np.iinfo(np.int64).max      # "no such message": later than any instant
+NEVER = np.iinfo(np.int64).max  # "no such message": later than any instant
 REASON_NAMES = pd.Series(schema.REASONS, dtype="str")
 MATCH_KEY_NAMES = pd.Series(schema.MATCH_KEYS, dtype="str")
-ROOM_COLUMNS = ["chatroom_id", "visitor_id", "member_id", "source", "channel", "first_visitor_at",
-                "first_member_at", "established_at", "last_message_at"]
+ROOM_COLUMNS = [
+    "chatroom_id",
+    "visitor_id",
+    "member_id",
+    "source",
+    "channel",
+    "first_visitor_at",
+    "first_member_at",
+    "established_at",
+    "last_message_at",
+]
 
 # only messages from the room's establishment on, and before the latest T asked, can be an answer
 ASOF_SQL = """
@@ -65,8 +75,9 @@ def _register_window(con: duckdb.DuckDBPyConnection, rooms: pd.DataFrame, messag
     con.register("counted", pa.table({"rk": rk[keep].astype(np.int32), "t": t[keep]}))
 
 
-def last_before(con: duckdb.DuckDBPyConnection, pair_rk: np.ndarray, pair_t: np.ndarray,
-                established: np.ndarray) -> np.ndarray:
+def last_before(
+    con: duckdb.DuckDBPyConnection, pair_rk: np.ndarray, pair_t: np.ndarray, established: np.ndarray
+) -> np.ndarray:
     """For each (room, T): the room's last counted message strictly before T among the window's (NAT: none)."""
     out = np.full(len(pair_rk), NAT)
     if not len(pair_rk):
@@ -75,8 +86,9 @@ def last_before(con: duckdb.DuckDBPyConnection, pair_rk: np.ndarray, pair_t: np.
     until = np.full(len(rooms), NAT)
     np.maximum.at(until, inverse, pair_t)
     con.register("span", pa.table({"rk": rooms.astype(np.int32), "since": established[rooms], "until": until}))
-    con.register("q", pa.table({"qi": np.arange(len(pair_rk), dtype=np.int64), "rk": pair_rk.astype(np.int32),
-                                "t": pair_t}))
+    con.register(
+        "q", pa.table({"qi": np.arange(len(pair_rk), dtype=np.int64), "rk": pair_rk.astype(np.int32), "t": pair_t})
+    )
     found = con.sql(ASOF_SQL).fetchnumpy()
     out[found["qi"]] = found["t"]
     return out
@@ -86,14 +98,18 @@ def last_before(con: duckdb.DuckDBPyConnection, pair_rk: np.ndarray, pair_t: np.
 class Pairs:
     """The (order, candidate chatroom) pairs of an attribution, one entry each, as parallel arrays."""
 
-    order: np.ndarray          # position of the order
-    room: np.ndarray           # position of the chatroom in ChatWindow.rooms
-    rank: np.ndarray           # strongest identity key reaching it (schema.MATCH_KEYS position)
-    last: np.ndarray           # its last counted message before the order (µs; eligible pairs only)
+    order: np.ndarray  # position of the order
+    room: np.ndarray  # position of the chatroom in ChatWindow.rooms
+    rank: np.ndarray  # strongest identity key reaching it (schema.MATCH_KEYS position)
+    last: np.ndarray  # its last counted message before the order (µs; eligible pairs only)
 
 
-def eligible_pairs(con: duckdb.DuckDBPyConnection, window: ChatWindow, order_t: np.ndarray,
-                   pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[Pairs, np.ndarray, np.ndarray]:
+def eligible_pairs(
+    con: duckdb.DuckDBPyConnection,
+    window: ChatWindow,
+    order_t: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[Pairs, np.ndarray, np.ndarray]:
     """The eligible pairs (a dialogue established before the order) with their last message before it, and
     per order how many candidates it has and whether any party spoke in one before it."""
     n = len(order_t)
@@ -108,25 +124,29 @@ def eligible_pairs(con: duckdb.DuckDBPyConnection, window: ChatWindow, order_t: 
     keep = established[rk] < pt
     oi, rk, rank, pt = oi[keep], rk[keep], rank[keep], pt[keep]
     pair_last = last[rk]
-    active = np.flatnonzero(pair_last >= pt)            # the room went on after T: look T up in the window
+    active = np.flatnonzero(pair_last >= pt)  # the room went on after T: look T up in the window
     pair_last[active] = last_before(con, rk[active], pt[active], established)
     silent = active[pair_last[active] == NAT]
     if len(silent):
         if window.older is None:
-            raise ValueError("attribution: a chatroom has no counted message before an order after its "
-                             "establishment, which the whole history cannot have")
+            raise ValueError(
+                "attribution: a chatroom has no counted message before an order after its "
+                "establishment, which the whole history cannot have"
+            )
         before = pd.Series(pd.to_datetime(pt[silent], unit="us", utc=True)).astype(schema.TS)
         found = window.older(rooms["chatroom_id"].iloc[rk[silent]].reset_index(drop=True), before)
         pair_last[silent] = _instants(found, NAT)
     return Pairs(oi, rk, rank, pair_last), candidates, spoke
 
 
-def candidate_pairs(orders: pd.DataFrame, rooms: pd.DataFrame, candidates: pd.DataFrame
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_pairs(
+    orders: pd.DataFrame, rooms: pd.DataFrame, candidates: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """identity.order_candidates rows as (order position, room position, match rank), sorted, one per pair."""
     order_key = pd.MultiIndex.from_arrays([orders["sales_channel"].astype("str"), orders["order_id"].astype("str")])
-    oi = order_key.get_indexer(pd.MultiIndex.from_arrays([candidates["sales_channel"].astype("str"),
-                                                           candidates["order_id"].astype("str")]))
+    oi = order_key.get_indexer(
+        pd.MultiIndex.from_arrays([candidates["sales_channel"].astype("str"), candidates["order_id"].astype("str")])
+    )
     rk = pd.Index(rooms["chatroom_id"]).get_indexer(candidates["chatroom_id"])
     keep = (oi >= 0) & (rk >= 0)
     found = pd.DataFrame({"oi": oi[keep], "rk": rk[keep], "rank": candidates["match_rank"].to_numpy()[keep]})
@@ -134,8 +154,14 @@ def candidate_pairs(orders: pd.DataFrame, rooms: pd.DataFrame, candidates: pd.Da
     return (found["oi"].to_numpy(np.int64), found["rk"].to_numpy(np.int64), found["rank"].to_numpy(np.int8))
 
 
-def attribute_orders(orders: pd.DataFrame, visitors: pd.DataFrame, identity_links: pd.DataFrame,
-                     window: ChatWindow, window_days: int, candidates: pd.DataFrame | None = None) -> pd.DataFrame:
+def attribute_orders(
+    orders: pd.DataFrame,
+    visitors: pd.DataFrame,
+    identity_links: pd.DataFrame,
+    window: ChatWindow,
+    window_days: int,
+    candidates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One schema.ATTRIBUTION row per order (web orders and receipts), in input order. `orders` and
     `visitors` carry keyed email hashes (`customer_hash`, `email_hash`); `candidates` (identity.py's pairs),
     when the identity step already found them."""
@@ -147,8 +173,11 @@ def attribute_orders(orders: pd.DataFrame, visitors: pd.DataFrame, identity_link
     window = ChatWindow(rooms, window.messages, window.older)
     order_t = micros(orders["placed_at"], "orders", orders["order_id"])
     with duckdb.connect() as con:
-        codes = candidate_codes(con, orders, order_t, visitors, rooms, identity_links) if candidates is None \
+        codes = (
+            candidate_codes(con, orders, order_t, visitors, rooms, identity_links)
+            if candidates is None
             else candidate_pairs(orders, rooms, candidates)
+        )
         _register_window(con, rooms, window.messages)
         pairs, candidates, spoke = eligible_pairs(con, window, order_t, codes)
 
@@ -158,7 +187,7 @@ def attribute_orders(orders: pd.DataFrame, visitors: pd.DataFrame, identity_link
     np.maximum.at(best, oi, pairs.last)
     top = np.flatnonzero(pairs.last == best[oi])
     winner = np.full(n, -1)
-    winner[oi[top]] = top                          # one of the tied pairs, fixed just below
+    winner[oi[top]] = top  # one of the tied pairs, fixed just below
     tied = top[(np.bincount(oi[top], minlength=n) > 1)[oi[top]]]
     if len(tied):
         ties = pd.DataFrame({"oi": oi[tied], "chatroom_id": take_text(rooms["chatroom_id"], prk[tied]), "pair": tied})
@@ -169,29 +198,33 @@ def attribute_orders(orders: pd.DataFrame, visitors: pd.DataFrame, identity_link
     last_message = np.where(has_winner, best, NAT)
     attributed = has_winner & (order_t - last_message <= span)
     keyed = hashed(orders, "email", "customer_hash")
-    has_identity = (keyed["visitor_id"].notna().to_numpy() | keyed["customer_id"].notna().to_numpy()
-                    | keyed["customer_hash"].notna().to_numpy())
+    has_identity = (
+        keyed["visitor_id"].notna().to_numpy()
+        | keyed["customer_id"].notna().to_numpy()
+        | keyed["customer_hash"].notna().to_numpy()
+    )
     # the first reason that applies (REASONS order); -1: attributed
-    reason = np.select([attributed, ~has_identity, candidates == 0, ~spoke, ~has_winner],
-                       [-1, 0, 1, 2, 3], default=4)
+    reason = np.select([attributed, ~has_identity, candidates == 0, ~spoke, ~has_winner], [-1, 0, 1, 2, 3], default=4)
     # attributed or outside_window: the winner's room and key explain it
     shown = np.where(has_winner, prk[winner] if len(prk) else -1, -1)
     match_rank = np.where(has_winner, pairs.rank[winner] if len(pairs.rank) else -1, -1)
 
-    frame = pd.DataFrame({
-        "order_id": orders["order_id"].astype("str").reset_index(drop=True),
-        "sales_channel": orders["sales_channel"].astype("str").reset_index(drop=True),
-        "placed_at": orders["placed_at"].astype(schema.TS).reset_index(drop=True),
-        "attributed": attributed,
-        "reason": take_text(REASON_NAMES, reason),
-        "chatroom_id": take_text(rooms["chatroom_id"], shown),
-        "member_id": take_text(rooms["member_id"], shown),
-        "source": take_text(rooms["source"], shown),
-        "touchpoint": take_text(rooms["channel"], shown),
-        "match_key": take_text(MATCH_KEY_NAMES, match_rank),
-        "last_message_at": pd.Series(last_message.view("datetime64[us]")).dt.tz_localize("UTC"),
-        "window_days": np.full(n, int(window_days), dtype=np.int64),
-    })
+    frame = pd.DataFrame(
+        {
+            "order_id": orders["order_id"].astype("str").reset_index(drop=True),
+            "sales_channel": orders["sales_channel"].astype("str").reset_index(drop=True),
+            "placed_at": orders["placed_at"].astype(schema.TS).reset_index(drop=True),
+            "attributed": attributed,
+            "reason": take_text(REASON_NAMES, reason),
+            "chatroom_id": take_text(rooms["chatroom_id"], shown),
+            "member_id": take_text(rooms["member_id"], shown),
+            "source": take_text(rooms["source"], shown),
+            "touchpoint": take_text(rooms["channel"], shown),
+            "match_key": take_text(MATCH_KEY_NAMES, match_rank),
+            "last_message_at": pd.Series(last_message.view("datetime64[us]")).dt.tz_localize("UTC"),
+            "window_days": np.full(n, int(window_days), dtype=np.int64),
+        }
+    )
     return schema.conform(frame, schema.ATTRIBUTION)
 
 

@@ -4,6 +4,7 @@ reads after a re-attribution (orders gained, lost, moved between members, sales 
 One function classifies every order, so the ledger written at publication and the re-attribution job's
 report can never disagree.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,12 +26,20 @@ def classify_changes(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
     room, room_old = m["chatroom_id"].where(now), m["chatroom_id_old"].where(was)
     moved = was & now & room.ne(room_old).to_numpy()
     reason_changed = ~was & ~now & m["reason"].fillna("").ne(m["reason_old"].fillna("")).to_numpy()
-    change = np.select([is_new, ~was & now, was & ~now, moved, reason_changed],
-                       ["first", "gained", "lost", "moved", "reason"], default="")
+    change = np.select(
+        [is_new, ~was & now, was & ~now, moved, reason_changed],
+        ["first", "gained", "lost", "moved", "reason"],
+        default="",
+    )
     return m.drop(columns="_merge").assign(
-        change=change, old_chatroom_id=room_old, new_chatroom_id=room,
-        old_member_id=m["member_id_old"].where(was), new_member_id=m["member_id"].where(now),
-        old_reason=m["reason_old"], new_reason=m["reason"])
+        change=change,
+        old_chatroom_id=room_old,
+        new_chatroom_id=room,
+        old_member_id=m["member_id_old"].where(was),
+        new_member_id=m["member_id"].where(now),
+        old_reason=m["reason_old"],
+        new_reason=m["reason"],
+    )
 
 
 def credited_sales(rows: pd.DataFrame) -> pd.Series:
@@ -51,21 +60,33 @@ def attribution_diff(new: pd.DataFrame, old: pd.DataFrame) -> tuple[dict[str, fl
     changes = classify_changes(new, old)
     before, after = credited_sales(old), credited_sales(new)
     counts = changes["change"].value_counts()
-    summary = {"orders": int(len(new)), "orders_gained": int(counts.get("gained", 0)),
-               "orders_lost": int(counts.get("lost", 0)), "orders_moved": int(counts.get("moved", 0)),
-               "orders_first_seen": int(counts.get("first", 0)), "reason_changed": int(counts.get("reason", 0)),
-               "sales_before": cents(before.sum()), "sales_after": cents(after.sum()),
-               "sales_delta": cents(after.sum() - before.sum())}
+    summary = {
+        "orders": int(len(new)),
+        "orders_gained": int(counts.get("gained", 0)),
+        "orders_lost": int(counts.get("lost", 0)),
+        "orders_moved": int(counts.get("moved", 0)),
+        "orders_first_seen": int(counts.get("first", 0)),
+        "reason_changed": int(counts.get("reason", 0)),
+        "sales_before": cents(before.sum()),
+        "sales_after": cents(after.sum()),
+        "sales_delta": cents(after.sum() - before.sum()),
+    }
     gained = changes[changes["change"].isin(["gained", "moved", "first"]) & changes["new_member_id"].notna()]
     lost = changes[changes["change"].isin(["lost", "moved"])]
-    table = pd.DataFrame({"orders_gained": gained.groupby("new_member_id").size(),
-                          "orders_lost": lost.groupby("old_member_id").size(),
-                          "sales_before": before, "sales_after": after}).fillna(0.0)
+    table = pd.DataFrame(
+        {
+            "orders_gained": gained.groupby("new_member_id").size(),
+            "orders_lost": lost.groupby("old_member_id").size(),
+            "sales_before": before,
+            "sales_after": after,
+        }
+    ).fillna(0.0)
     table["sales_delta"] = table["sales_after"] - table["sales_before"]
     table = table[(table["orders_gained"] > 0) | (table["orders_lost"] > 0) | (table["sales_delta"].abs() > 1e-9)]
     table = table.astype({"orders_gained": "int64", "orders_lost": "int64"})
-    table[["sales_before", "sales_after", "sales_delta"]] = table[["sales_before", "sales_after",
-                                                                   "sales_delta"]].round(2)
+    table[["sales_before", "sales_after", "sales_delta"]] = table[["sales_before", "sales_after", "sales_delta"]].round(
+        2
+    )
     table.index.name = "member_id"
     return summary, table.sort_values(["sales_delta", "orders_gained"], ascending=[False, False]).reset_index()
 
@@ -75,5 +96,18 @@ def changed_orders(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
     old and new chatroom, member and reason, the day and the order's total."""
     changes = classify_changes(new, old)
     changes = changes[changes["change"] != ""]
-    return changes[["order_id", "sales_channel", "day", "change", "old_chatroom_id", "new_chatroom_id",
-                    "old_member_id", "new_member_id", "old_reason", "new_reason", "total"]].reset_index(drop=True)
+    return changes[
+        [
+            "order_id",
+            "sales_channel",
+            "day",
+            "change",
+            "old_chatroom_id",
+            "new_chatroom_id",
+            "old_member_id",
+            "new_member_id",
+            "old_reason",
+            "new_reason",
+            "total",
+        ]
+    ].reset_index(drop=True)

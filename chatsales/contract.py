@@ -4,6 +4,7 @@ was (file:line, table, API page), its key and the problem, and is removed before
 A reader builds a `Checks` over its raw rows (all text), adds vectorised checks in order, and splits:
 the first failing check of a row is its reason. A source that cannot be read at all raises SourceError.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from chatsales.arrays import is_in
 from chatsales import schema
+from chatsales.arrays import is_in
 
 
 class SourceError(RuntimeError):
@@ -53,7 +54,7 @@ def _shown(values: pd.Series) -> pd.Series:
 
 
 EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
-MAX_AMOUNT = 1_000_000.0          # the default of CHATSALES_MAX_AMOUNT
+MAX_AMOUNT = 1_000_000.0  # the default of CHATSALES_MAX_AMOUNT
 
 
 def latest_sane() -> pd.Timestamp:
@@ -104,8 +105,7 @@ class Checks:
         self.fail(raw.notna() & parsed.isna(), f"{name}: not a valid ISO 8601 timestamp", raw)
         latest = latest_sane()
         insane = parsed.notna() & ((parsed < EARLIEST) | (parsed >= latest))
-        self.fail(insane, f"{name}: outside the sane range {EARLIEST.date()}.."
-                          f"{(latest - pd.Timedelta(days=1)).date()}")
+        self.fail(insane, f"{name}: outside the sane range {EARLIEST.date()}..{(latest - pd.Timedelta(days=1)).date()}")
         parsed = self.parsed[name] = parsed.mask(insane)
         return parsed
 
@@ -115,8 +115,15 @@ class Checks:
             self.fail(raw.isna(), f"{name}: missing")
         self.fail(raw.notna() & ~raw.astype(str).isin(list(allowed)), f"{name}: unknown value", raw)
 
-    def number(self, name: str, *, required: bool, minimum: float | None = None,
-               integer: bool = False, maximum: float | None = None) -> pd.Series:
+    def number(
+        self,
+        name: str,
+        *,
+        required: bool,
+        minimum: float | None = None,
+        integer: bool = False,
+        maximum: float | None = None,
+    ) -> pd.Series:
         """A finite number; with `maximum`, its absolute value at most that (an amount above
         CHATSALES_MAX_AMOUNT is a typo or an overflow, never a sale)."""
         raw = self.col(name)
@@ -126,16 +133,14 @@ class Checks:
         if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) not in _PLAIN:
             # JSON true/false would pass for 1 and 0
             parsed = parsed.mask(raw.map(lambda v: isinstance(v, bool)).astype(bool))
-        self.fail(raw.notna() & (parsed.isna() | ~np.isfinite(parsed.fillna(0))),
-                  f"{name}: not a number", raw)
+        self.fail(raw.notna() & (parsed.isna() | ~np.isfinite(parsed.fillna(0))), f"{name}: not a number", raw)
         if integer:
             self.fail(parsed.notna() & (parsed != parsed.round()), f"{name}: not a whole number", raw)
         if minimum is not None:
             self.fail(parsed < minimum, f"{name}: below {minimum:g}", raw)
         if maximum is not None:
             self.fail(parsed.abs() > maximum, f"{name}: above CHATSALES_MAX_AMOUNT={maximum:g}")
-        parsed = self.parsed[name] = parsed.where(np.isfinite(parsed.fillna(0))
-                                                  & ~(parsed.abs() > (maximum or np.inf)))
+        parsed = self.parsed[name] = parsed.where(np.isfinite(parsed.fillna(0)) & ~(parsed.abs() > (maximum or np.inf)))
         return parsed
 
     def boolean(self, name: str) -> pd.Series:
@@ -144,8 +149,16 @@ class Checks:
         if raw.dtype == bool:
             parsed = raw
         else:
-            table = {"1": True, "true": True, "t": True, "0": False, "false": False, "f": False,
-                     "1.0": True, "0.0": False}
+            table = {
+                "1": True,
+                "true": True,
+                "t": True,
+                "0": False,
+                "false": False,
+                "f": False,
+                "1.0": True,
+                "0.0": False,
+            }
             parsed = raw.astype("str").str.strip().str.lower().map(table)
         self.fail(parsed.isna(), f"{name}: not a boolean", raw)
         self.parsed[name] = parsed.fillna(False).astype(bool)
@@ -167,15 +180,17 @@ class Checks:
     def rejects(self) -> pd.DataFrame:
         bad = ~self.ok
         key = self.key.astype(object).where(self.key.notna(), None)
-        return rejects_frame(self.source, self.location[bad].to_numpy(), key[bad].to_numpy(),
-                             self.reason[bad].to_numpy())
+        return rejects_frame(
+            self.source, self.location[bad].to_numpy(), key[bad].to_numpy(), self.reason[bad].to_numpy()
+        )
 
 
-NOT_UTF8 = r"[\udc80-\udcff]"     # bytes that are not UTF-8, decoded with surrogateescape
+NOT_UTF8 = r"[\udc80-\udcff]"  # bytes that are not UTF-8, decoded with surrogateescape
 
 
-def read_csv_rows(file: Path, columns: list[str], source: str,
-                  key: str | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+def read_csv_rows(
+    file: Path, columns: list[str], source: str, key: str | None = None
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """One CSV file read defensively: (rows as text with a `_location` column, rejects).
 
     A line that is not UTF-8 or has more or fewer fields than the header is a reject of that line; the other
@@ -240,7 +255,7 @@ def parse_instants(raw: pd.Series, naive_tz: str = "UTC") -> pd.Series:
         if naive_tz == "UTC":
             out[naive] = local.dt.tz_localize("UTC")
         else:
-            first = np.ones(int(naive.sum()), dtype=bool)   # ambiguous → DST side = first occurrence
+            first = np.ones(int(naive.sum()), dtype=bool)  # ambiguous → DST side = first occurrence
             out[naive] = local.dt.tz_localize(naive_tz, ambiguous=first, nonexistent="NaT").dt.tz_convert("UTC")
     return out.astype(schema.TS)
 

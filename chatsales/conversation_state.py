@@ -15,6 +15,7 @@ never deletes a message nor changes who sent it or when, so combining tonight's 
 milestones gives exactly what all messages would: `rebuild` (every message at once) and the nightly update
 (the new ones) are the same function. Each update returns what changed as day spans for the late-data sensor.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,21 +24,38 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from chatsales.arrays import is_in
 from chatsales import schema
+from chatsales.arrays import is_in
 from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.insights import first_shown
 from chatsales.lake.datasets import CHAT_DATASETS
 from chatsales.lake.store import Dataset, Lake, Upserted
 from chatsales.period import NAT, US_PER_DAY
 
-ROOM_ATTRIBUTES = ["chatroom_id", "request_id", "visitor_id", "member_id", "source", "channel", "started_at",
-                   "is_internal", "is_blocked"]
+ROOM_ATTRIBUTES = [
+    "chatroom_id",
+    "request_id",
+    "visitor_id",
+    "member_id",
+    "source",
+    "channel",
+    "started_at",
+    "is_internal",
+    "is_blocked",
+]
 MILESTONES = ["first_visitor_at", "first_member_at", "established_at", "last_message_at"]
-ROOM_STATE = {**{c: schema.CHAT_TABLES["chatrooms"][c] for c in ROOM_ATTRIBUTES}, "request_created_at": schema.TS,
-              **{m: schema.TS for m in MILESTONES}, "answered_24h": "bool"}
-REQUEST_STATE = {**schema.CHAT_TABLES["conversation_requests"], "chatroom_id": "str", "channel": "str",
-                 "established_at": schema.TS}
+ROOM_STATE = {
+    **{c: schema.CHAT_TABLES["chatrooms"][c] for c in ROOM_ATTRIBUTES},
+    "request_created_at": schema.TS,
+    **{m: schema.TS for m in MILESTONES},
+    "answered_24h": "bool",
+}
+REQUEST_STATE = {
+    **schema.CHAT_TABLES["conversation_requests"],
+    "chatroom_id": "str",
+    "channel": "str",
+    "established_at": schema.TS,
+}
 ROOM_DAYS = {"chatroom_id": "str", "day_start": schema.TS, "last_at": schema.TS}
 ROOM_PRODUCTS = {"chatroom_id": "str", "product_id": "str", "first_shown_at": schema.TS}
 
@@ -51,8 +69,8 @@ DAY = pd.Timedelta(days=1)
 
 @dataclass
 class StateUpdate:
-    changes: pd.DataFrame          # (what, first_day, last_day, rows)
-    changed: dict[str, int]        # rows changed per state dataset
+    changes: pd.DataFrame  # (what, first_day, last_day, rows)
+    changed: dict[str, int]  # rows changed per state dataset
 
 
 def counted(messages: pd.DataFrame) -> pd.DataFrame:
@@ -65,12 +83,19 @@ def _milestones(messages: pd.DataFrame) -> pd.DataFrame:
     """Per chatroom: first visitor / member message and last message among `messages` (counted ones)."""
     by_visitor = messages["sender"].eq("visitor").to_numpy()
     sent = messages["sent_at"].astype(schema.TS).reset_index(drop=True)
-    frame = pd.DataFrame({"chatroom_id": messages["chatroom_id"].to_numpy(),
-                          "first_visitor_at": sent.where(by_visitor), "first_member_at": sent.where(~by_visitor),
-                          "last_message_at": sent})
-    out = frame.groupby("chatroom_id", sort=False).agg(first_visitor_at=("first_visitor_at", "min"),
-                                                       first_member_at=("first_member_at", "min"),
-                                                       last_message_at=("last_message_at", "max"))
+    frame = pd.DataFrame(
+        {
+            "chatroom_id": messages["chatroom_id"].to_numpy(),
+            "first_visitor_at": sent.where(by_visitor),
+            "first_member_at": sent.where(~by_visitor),
+            "last_message_at": sent,
+        }
+    )
+    out = frame.groupby("chatroom_id", sort=False).agg(
+        first_visitor_at=("first_visitor_at", "min"),
+        first_member_at=("first_member_at", "min"),
+        last_message_at=("last_message_at", "max"),
+    )
     return out.astype(schema.TS)
 
 
@@ -81,20 +106,24 @@ def _combine(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=index)
     for column in ("first_visitor_at", "first_member_at"):
         out[column] = a[column].where(~(b[column] < a[column]) & a[column].notna(), b[column])
-    out["last_message_at"] = a["last_message_at"].where(~(b["last_message_at"] > a["last_message_at"])
-                                                        & a["last_message_at"].notna(), b["last_message_at"])
+    out["last_message_at"] = a["last_message_at"].where(
+        ~(b["last_message_at"] > a["last_message_at"]) & a["last_message_at"].notna(), b["last_message_at"]
+    )
     both = out["first_visitor_at"].notna() & out["first_member_at"].notna()
     out["established_at"] = out[["first_visitor_at", "first_member_at"]].max(axis=1).where(both)
     return out.astype(schema.TS)
 
 
-def room_state(old: pd.DataFrame, rooms: pd.DataFrame, new_messages: pd.DataFrame,
-               request_created: pd.Series) -> pd.DataFrame:
+def room_state(
+    old: pd.DataFrame, rooms: pd.DataFrame, new_messages: pd.DataFrame, request_created: pd.Series
+) -> pd.DataFrame:
     """The chatroom state after tonight: stored rows, with the chatroom rows read tonight replacing their
     attributes and tonight's counted messages moving the milestones. `request_created`: created_at by
     request_id for the requests the changed rooms point to."""
-    attributes = pd.concat([old[ROOM_ATTRIBUTES + ["request_created_at"]],
-                            rooms[ROOM_ATTRIBUTES].assign(request_created_at=pd.NaT)], ignore_index=True)
+    attributes = pd.concat(
+        [old[ROOM_ATTRIBUTES + ["request_created_at"]], rooms[ROOM_ATTRIBUTES].assign(request_created_at=pd.NaT)],
+        ignore_index=True,
+    )
     attributes = attributes.drop_duplicates("chatroom_id", keep="last").set_index("chatroom_id")
     fresh = attributes.index.isin(rooms["chatroom_id"])
     ids = attributes.loc[fresh, "request_id"]
@@ -124,8 +153,13 @@ def room_days(messages: pd.DataFrame, timezone: str) -> pd.DataFrame:
     """(chatroom, local day) of counted messages, with the day's last message."""
     msgs = counted(messages)
     day_start = msgs["sent_at"].dt.tz_convert(timezone).dt.normalize().dt.tz_convert("UTC")
-    frame = pd.DataFrame({"chatroom_id": msgs["chatroom_id"].to_numpy(), "day_start": day_start.to_numpy(),
-                          "last_at": msgs["sent_at"].to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "chatroom_id": msgs["chatroom_id"].to_numpy(),
+            "day_start": day_start.to_numpy(),
+            "last_at": msgs["sent_at"].to_numpy(),
+        }
+    )
     return frame.groupby(["chatroom_id", "day_start"], sort=False)["last_at"].max().reset_index()
 
 
@@ -145,8 +179,10 @@ def state_changes(upserted: Upserted, new_messages: pd.DataFrame, timezone: str,
     def day(values: pd.Series) -> pd.Series:
         return local_dates(values.astype(schema.TS), timezone)
 
-    parts = [spans("new_chatroom", day(new.loc[~known, "started_at"])),
-             spans("chatroom_of_older_request", day(new.loc[~known, "request_created_at"]))]
+    parts = [
+        spans("new_chatroom", day(new.loc[~known, "started_at"])),
+        spans("chatroom_of_older_request", day(new.loc[~known, "request_created_at"])),
+    ]
     attributes = [c for c in ROOM_ATTRIBUTES if c != key]
     moved = known & (new[attributes].astype(str) != old[attributes].astype(str)).any(axis=1).to_numpy()
     since = new[["first_visitor_at", "first_member_at", "started_at"]].min(axis=1)
@@ -158,28 +194,39 @@ def state_changes(upserted: Upserted, new_messages: pd.DataFrame, timezone: str,
     low = pd.concat([e0, e1], axis=1).min(axis=1)[changed]
     high = pd.concat([e0, e1], axis=1).max(axis=1)[changed]
     open_ended = (e0.isna() | e1.isna())[changed]
-    parts += [spans("dialogue_established", day(low), day(high).where(~open_ended, np.datetime64(today, "D"))),
-              spans("dialogue_established", day(new.loc[changed[changed].index, "request_created_at"])),
-              spans("dialogue_established", day(new.loc[changed[changed].index, "started_at"])
-                    .where(day(new.loc[changed[changed].index, "started_at"]) == day(low)))]
+    parts += [
+        spans("dialogue_established", day(low), day(high).where(~open_ended, np.datetime64(today, "D"))),
+        spans("dialogue_established", day(new.loc[changed[changed].index, "request_created_at"])),
+        spans(
+            "dialogue_established",
+            day(new.loc[changed[changed].index, "started_at"]).where(
+                day(new.loc[changed[changed].index, "started_at"]) == day(low)
+            ),
+        ),
+    ]
 
     f0, f1 = old["first_visitor_at"], new["first_visitor_at"]
     first_moved = (f0 != f1).fillna(True) & f1.notna() & known
-    parts += [spans("first_visitor_message", day(f0[first_moved])),
-              spans("first_visitor_message", day(f1[~known & f1.notna()]))]
+    parts += [
+        spans("first_visitor_message", day(f0[first_moved])),
+        spans("first_visitor_message", day(f1[~known & f1.notna()])),
+    ]
     answered = known & (new["answered_24h"].astype(bool) != old["answered_24h"].fillna(False).astype(bool))
     parts.append(spans("answer_within_24h", day(f1[answered & ~first_moved])))
 
     blocked = new["is_blocked"].astype(bool)
     l0, l1 = old["last_message_at"], new["last_message_at"]
     last_moved = blocked & known & (l0 != l1).fillna(True)
-    parts += [spans("blocked_room_last_message", day(l0[last_moved])),
-              spans("blocked_room_last_message", day(l1[last_moved]))]
+    parts += [
+        spans("blocked_room_last_message", day(l0[last_moved])),
+        spans("blocked_room_last_message", day(l1[last_moved])),
+    ]
     return combine(parts)
 
 
-def update_state(lake: Lake, written: dict[str, list[str]] | None, *, today: date, window_days: int
-                 ) -> tuple[StateUpdate, list[Upserted]]:
+def update_state(
+    lake: Lake, written: dict[str, list[str]] | None, *, today: date, window_days: int
+) -> tuple[StateUpdate, list[Upserted]]:
     """Plan the state update from the chat partitions the extractions wrote since the last update
     (`written`: dataset path → partition labels; None: rebuild from every partition of the lake). Rows of a
     partition re-read are combined again, which changes nothing: the update may be re-run after a crash."""
@@ -193,15 +240,17 @@ def update_state(lake: Lake, written: dict[str, list[str]] | None, *, today: dat
         return lake.read(ds) if written is None else lake.read(ds, written.get(ds.path, []))
 
     rooms_read, requests_read, messages = read("chatrooms"), read("conversation_requests"), read("messages")
-    if written is None:                                 # a rebuild: every request, no stored state
+    if written is None:  # a rebuild: every request, no stored state
         old_rooms, old_products = schema.empty(ROOM_STATE), schema.empty(dict(ROOM_PRODUCT.columns))
         every_request = lake.read(CHAT_DATASETS["conversation_requests"])
-    else:       # only the chatrooms and requests tonight's rows touch, with every chatroom of those requests
-        reached = lake.read_matching(ROOMS, "chatroom_id", pd.concat([rooms_read["chatroom_id"],
-                                                                       messages["chatroom_id"]]))
+    else:  # only the chatrooms and requests tonight's rows touch, with every chatroom of those requests
+        reached = lake.read_matching(
+            ROOMS, "chatroom_id", pd.concat([rooms_read["chatroom_id"], messages["chatroom_id"]])
+        )
         request_ids = pd.concat([requests_read["request_id"], rooms_read["request_id"], reached["request_id"]])
-        old_rooms = pd.concat([reached, lake.read_matching(ROOMS, "request_id", request_ids)],
-                              ignore_index=True).drop_duplicates("chatroom_id")
+        old_rooms = pd.concat(
+            [reached, lake.read_matching(ROOMS, "request_id", request_ids)], ignore_index=True
+        ).drop_duplicates("chatroom_id")
         old_products = lake.read_matching(ROOM_PRODUCT, "chatroom_id", messages["chatroom_id"])
         every_request = lake.read_matching(CHAT_DATASETS["conversation_requests"], "request_id", request_ids)
     created = every_request.drop_duplicates("request_id").set_index("request_id")["created_at"]
@@ -210,12 +259,15 @@ def update_state(lake: Lake, written: dict[str, list[str]] | None, *, today: dat
     plans = [lake.plan_upsert(ROOMS, rooms, **_rebuilt(lake, ROOMS, rooms, written))]
 
     changed_rooms = plans[0].new["chatroom_id"]
-    touched = set(requests_read["request_id"]) | set(rooms.loc[is_in(rooms["chatroom_id"], changed_rooms),
-                                                               "request_id"].dropna())
-    requests = request_state(every_request[is_in(every_request["request_id"], touched)] if written is not None
-                             else every_request, rooms)
-    dropped = every_request[is_in(every_request["request_id"], touched)
-                            & ~is_in(every_request["request_id"], requests["request_id"])]
+    touched = set(requests_read["request_id"]) | set(
+        rooms.loc[is_in(rooms["chatroom_id"], changed_rooms), "request_id"].dropna()
+    )
+    requests = request_state(
+        every_request[is_in(every_request["request_id"], touched)] if written is not None else every_request, rooms
+    )
+    dropped = every_request[
+        is_in(every_request["request_id"], touched) & ~is_in(every_request["request_id"], requests["request_id"])
+    ]
     remove = {label: frame for label, frame in dropped.groupby(lake.labels_for(REQUESTS, dropped))}
     plans.append(lake.plan_upsert(REQUESTS, requests, remove=remove, **_rebuilt(lake, REQUESTS, requests, written)))
     days = room_days(messages, tz)
@@ -245,8 +297,11 @@ def answered_within_24h(lake: Lake, old: pd.DataFrame, rooms: pd.DataFrame, mess
     before = old.set_index("chatroom_id").reindex(rooms["chatroom_id"])
     first = rooms["first_visitor_at"]
     same_first = (before["first_visitor_at"].to_numpy() == first.to_numpy()) & first.notna().to_numpy()
-    answered = np.where(same_first, before.get("answered_24h", pd.Series(False, index=before.index))
-                        .fillna(False).to_numpy(dtype=bool), False)
+    answered = np.where(
+        same_first,
+        before.get("answered_24h", pd.Series(False, index=before.index)).fillna(False).to_numpy(dtype=bool),
+        False,
+    )
     # a first visitor message that moved, or that a known chatroom gets tonight (a late visitor message may
     # precede member messages read on earlier nights)
     known = is_in(rooms["chatroom_id"], old["chatroom_id"])
@@ -254,7 +309,7 @@ def answered_within_24h(lake: Lake, old: pd.DataFrame, rooms: pd.DataFrame, mess
     answered |= answers_within_24h(messages, rooms["chatroom_id"], first)
     if moved.any():
         starts = local_dates(first[moved], lake.timezone)
-        days = sorted({d + timedelta(days=k) for d in starts for k in range(3)})     # 24 h spans 3 local days
+        days = sorted({d + timedelta(days=k) for d in starts for k in range(3)})  # 24 h spans 3 local days
         nearby = lake.read(CHAT_DATASETS["messages"], [d.isoformat() for d in days])
         answered[moved] |= answers_within_24h(nearby, rooms["chatroom_id"][moved], first[moved])
     return answered
@@ -300,7 +355,7 @@ def last_message_before(lake: Lake, rooms: pd.Series, before: pd.Series) -> pd.S
     months = lake.partitions(ROOM_DAY)
     cutoff_label = before.min().tz_convert(tz).strftime("%Y-%m")
     pending = pd.DataFrame({"chatroom_id": rooms.to_numpy(), "before": before.to_numpy(), "row": rooms.index})
-    for label in sorted((m for m in months if m <= cutoff_label), reverse=True):   # a loop over months
+    for label in sorted((m for m in months if m <= cutoff_label), reverse=True):  # a loop over months
         days = lake.read(ROOM_DAY, [label])
         found = pending.merge(days, on="chatroom_id")
         found = found[found["last_at"] < found["before"]]
@@ -311,5 +366,3 @@ def last_message_before(lake: Lake, rooms: pd.Series, before: pd.Series) -> pd.S
         if pending.empty:
             break
     return out
-
-

@@ -5,6 +5,7 @@ it (and of two days after it, for the 24-hour answer of Chat-Card-9), and the st
 requests with their milestones, room days, products shown, the order index for first orders. The Dagster
 assets and the re-attribution job both call these functions, so there is one chain.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,15 +14,24 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from chatsales.arrays import is_in
 from chatsales import schema
+from chatsales.arrays import is_in
 from chatsales.attribution import ChatWindow, attribute_orders
 from chatsales.campaigns import credit_orders
 from chatsales.conversation_state import REQUESTS, ROOM_PRODUCT, ROOMS, last_message_before
 from chatsales.customer_keys import order_identities
-from chatsales.extract.orders import customer_key, first_sales as index_first_sales
-from chatsales.facts import (Facts, chatroom_facts, hook_facts, message_facts, order_facts, rating_facts,
-                             request_facts, session_facts)
+from chatsales.extract.orders import customer_key
+from chatsales.extract.orders import first_sales as index_first_sales
+from chatsales.facts import (
+    Facts,
+    chatroom_facts,
+    hook_facts,
+    message_facts,
+    order_facts,
+    rating_facts,
+    request_facts,
+    session_facts,
+)
 from chatsales.identity import order_candidates
 from chatsales.insights import order_line_facts
 from chatsales.lake.catalog import Catalog
@@ -30,7 +40,7 @@ from chatsales.lake.store import Lake
 from chatsales.period import local_midnight_us
 from chatsales.publication import attributed_order_rows
 
-ANSWER_DAYS = 2       # Chat-Card-9 looks up to 24 h after a first visitor message: two local days at most
+ANSWER_DAYS = 2  # Chat-Card-9 looks up to 24 h after a first visitor message: two local days at most
 SESSION_DAYS_KEY = "longest_session_days"
 
 
@@ -43,7 +53,7 @@ class DayRange:
     timezone: str
 
     @classmethod
-    def of(cls, days: Sequence[date], timezone: str) -> "DayRange":
+    def of(cls, days: Sequence[date], timezone: str) -> DayRange:
         days = sorted(days)
         if (days[-1] - days[0]).days + 1 != len(set(days)):
             raise ValueError(f"days {days[0]}..{days[-1]} are not consecutive")
@@ -53,7 +63,7 @@ class DayRange:
     def days(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
 
-    def widened(self, before: int = 0, after: int = 0) -> "DayRange":
+    def widened(self, before: int = 0, after: int = 0) -> DayRange:
         return DayRange(self.first - timedelta(days=before), self.last + timedelta(days=after), self.timezone)
 
     @property
@@ -66,6 +76,7 @@ class DayRange:
 
 
 # --- reading ---------------------------------------------------------------------------------------------
+
 
 def orders_of(lake: Lake, days: DayRange) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Web orders and receipts placed on the days (latest versions, lake shape), and their lines."""
@@ -103,10 +114,12 @@ def members(lake: Lake) -> pd.DataFrame:
 
 # --- identity and attribution ------------------------------------------------------------------------------
 
+
 def identities(orders: pd.DataFrame, lake: Lake, rooms: pd.DataFrame) -> pd.DataFrame:
     """One row per (order, candidate chatroom) with the strongest key reaching it (identity.py)."""
-    return order_candidates(orders, lake.read(CHAT_DATASETS["visitors"]), rooms,
-                            lake.read(CHAT_DATASETS["identity_links"]))
+    return order_candidates(
+        orders, lake.read(CHAT_DATASETS["visitors"]), rooms, lake.read(CHAT_DATASETS["identity_links"])
+    )
 
 
 def identity_summary(orders: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
@@ -116,8 +129,11 @@ def identity_summary(orders: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataF
 def attribution_window(lake: Lake, rooms: pd.DataFrame, activity: pd.DataFrame) -> ChatWindow:
     """The chat an attribution of some days reads: the chatrooms' milestones, the window's counted messages,
     and the room days for a chatroom silent through the whole window."""
-    return ChatWindow(rooms, activity[["chatroom_id", "sent_at", "sender"]],
-                      older=lambda ids, before: last_message_before(lake, ids, before))
+    return ChatWindow(
+        rooms,
+        activity[["chatroom_id", "sent_at", "sender"]],
+        older=lambda ids, before: last_message_before(lake, ids, before),
+    )
 
 
 def first_order_flags(orders: pd.DataFrame, catalog: Catalog) -> pd.Series:
@@ -126,28 +142,51 @@ def first_order_flags(orders: pd.DataFrame, catalog: Catalog) -> pd.Series:
     first = index_first_sales(catalog.orders_of("customer", customers.dropna()))
     mine = first.set_index("customer").reindex(customers.to_numpy())
     is_first = (mine["order_id"].to_numpy() == orders["order_id"].to_numpy()) & (
-        mine["sales_channel"].to_numpy() == orders["sales_channel"].to_numpy())
+        mine["sales_channel"].to_numpy() == orders["sales_channel"].to_numpy()
+    )
     return pd.Series(is_first, index=orders.index, dtype="boolean").mask(customers.isna())
 
 
-def attribute_days(orders: pd.DataFrame, candidates: pd.DataFrame, lake: Lake, window: ChatWindow,
-                   window_days: int, catalog: Catalog, timezone: str) -> pd.DataFrame:
+def attribute_days(
+    orders: pd.DataFrame,
+    candidates: pd.DataFrame,
+    lake: Lake,
+    window: ChatWindow,
+    window_days: int,
+    catalog: Catalog,
+    timezone: str,
+) -> pd.DataFrame:
     """The attributed_orders rows of the days' orders."""
-    attribution = attribute_orders(orders, lake.read(CHAT_DATASETS["visitors"]),
-                                   lake.read(CHAT_DATASETS["identity_links"]), window, window_days,
-                                   candidates=candidates)
-    return attributed_order_rows(orders, attribution, timezone=timezone, first_orders=first_order_flags(orders,
-                                                                                                        catalog))
+    attribution = attribute_orders(
+        orders,
+        lake.read(CHAT_DATASETS["visitors"]),
+        lake.read(CHAT_DATASETS["identity_links"]),
+        window,
+        window_days,
+        candidates=candidates,
+    )
+    return attributed_order_rows(
+        orders, attribution, timezone=timezone, first_orders=first_order_flags(orders, catalog)
+    )
 
 
 # --- facts and KPIs -----------------------------------------------------------------------------------------
+
 
 def longest_session_days(catalog: Catalog) -> int:
     return int(catalog.get(SESSION_DAYS_KEY) or 1)
 
 
-def day_facts(lake: Lake, days: DayRange, rooms: pd.DataFrame, people: pd.DataFrame, rows: pd.DataFrame,
-              lines: pd.DataFrame, window_messages: pd.DataFrame, session_days: int) -> dict[str, pd.DataFrame]:
+def day_facts(
+    lake: Lake,
+    days: DayRange,
+    rooms: pd.DataFrame,
+    people: pd.DataFrame,
+    rows: pd.DataFrame,
+    lines: pd.DataFrame,
+    window_messages: pd.DataFrame,
+    session_days: int,
+) -> dict[str, pd.DataFrame]:
     """The facts of the days that are not chat activity: ratings, hook events, member sessions (the pieces
     of the days, sessions being split at local midnight), orders with their attribution, and the lines of
     attributed sales (shown before the order: the state's products shown)."""
@@ -160,9 +199,13 @@ def day_facts(lake: Lake, days: DayRange, rooms: pd.DataFrame, people: pd.DataFr
     pieces = pieces[pieces["day"].isin(set(days.days))].reset_index(drop=True)
     orders = order_facts(rows, window_messages, people.set_index("member_id")["role"])
     shown = lake.read(ROOM_PRODUCT)
-    return {"ratings": rating_facts(ratings, external, people, tz), "hook_events": hook_facts(hooks, people, tz),
-            "member_sessions": pieces, "orders": orders,
-            "order_lines": order_line_facts(orders, lines, shown=shown)}
+    return {
+        "ratings": rating_facts(ratings, external, people, tz),
+        "hook_events": hook_facts(hooks, people, tz),
+        "member_sessions": pieces,
+        "orders": orders,
+        "order_lines": order_line_facts(orders, lines, shown=shown),
+    }
 
 
 ROOM_INSTANTS = ("started_at", "established_at", "first_visitor_at", "last_message_at")
@@ -176,28 +219,44 @@ def _touching(frame: pd.DataFrame, columns, start: pd.Timestamp, end: pd.Timesta
     return inside
 
 
-def relevant_state(rooms: pd.DataFrame, requests: pd.DataFrame, days: DayRange, activity: pd.DataFrame,
-                   ratings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def relevant_state(
+    rooms: pd.DataFrame, requests: pd.DataFrame, days: DayRange, activity: pd.DataFrame, ratings: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The chatrooms and requests a KPI of the days can read: those with a date basis inside them (a day of
     margin each side), and the chatrooms of their messages and ratings. The others cannot change a KPI of
     these days, so a day's KPIs cost the same whatever the length of the history."""
     start = pd.Timestamp(local_midnight_us(days.first - timedelta(days=1), days.timezone), unit="us", tz="UTC")
     end = days.end + pd.Timedelta(days=1)
-    keep = _touching(rooms, ROOM_INSTANTS, start, end) | is_in(rooms["chatroom_id"], activity["chatroom_id"]) \
+    keep = (
+        _touching(rooms, ROOM_INSTANTS, start, end)
+        | is_in(rooms["chatroom_id"], activity["chatroom_id"])
         | is_in(rooms["chatroom_id"], ratings["chatroom_id"])
+    )
     return rooms[keep.to_numpy()], requests[_touching(requests, REQUEST_INSTANTS, start, end).to_numpy()]
 
 
-def kpi_facts(rooms: pd.DataFrame, requests: pd.DataFrame, people: pd.DataFrame, first_sales: pd.Series,
-              activity: pd.DataFrame, facts: dict[str, pd.DataFrame], timezone: str) -> Facts:
+def kpi_facts(
+    rooms: pd.DataFrame,
+    requests: pd.DataFrame,
+    people: pd.DataFrame,
+    first_sales: pd.Series,
+    activity: pd.DataFrame,
+    facts: dict[str, pd.DataFrame],
+    timezone: str,
+) -> Facts:
     """Everything the KPIs of the days read: the state's chatrooms and requests (see `relevant_state`), the
     chat activity of the days and of the two days after them, the days' other facts."""
-    return Facts(requests=request_facts(requests, people, timezone),
-                 chatrooms=chatroom_facts(rooms, people, first_sales, timezone), messages=activity, **facts)
+    return Facts(
+        requests=request_facts(requests, people, timezone),
+        chatrooms=chatroom_facts(rooms, people, first_sales, timezone),
+        messages=activity,
+        **facts,
+    )
 
 
-def state_facts(rooms: pd.DataFrame, requests: pd.DataFrame, people: pd.DataFrame, timezone: str
-                ) -> dict[str, pd.DataFrame]:
+def state_facts(
+    rooms: pd.DataFrame, requests: pd.DataFrame, people: pd.DataFrame, timezone: str
+) -> dict[str, pd.DataFrame]:
     """The chatroom and request facts of the state, as published (the chatrooms' first sales are added by
     the publication, from what it publishes)."""
     chatrooms = chatroom_facts(rooms, people, pd.Series(dtype=schema.TS), timezone).drop(columns="first_sale_at")
@@ -217,8 +276,9 @@ def campaign_orders(lake: Lake, rows: pd.DataFrame, days: DayRange, window_days:
     """Smgo-1: the days' sales credited to the campaign of the customer's latest click in the window."""
     clicks = lake.read_days(CLICKS, days.first - timedelta(days=window_days + 1), days.last)
     campaigns = lake.read(CAMPAIGNS).set_index("campaign_id")
-    hashed = clicks.assign(kind=clicks["campaign_id"].map(campaigns["kind"]).astype("str"),
-                           campaign_name=clicks["campaign_id"].map(campaigns["name"]).astype("str"))
+    hashed = clicks.assign(
+        kind=clicks["campaign_id"].map(campaigns["kind"]).astype("str"),
+        campaign_name=clicks["campaign_id"].map(campaigns["name"]).astype("str"),
+    )
     hashed = hashed[hashed["customer_hash"].notna()].reset_index(drop=True)
     return credit_orders(rows, hashed, window_days)
-

@@ -4,6 +4,7 @@ Fetching facts back row by row costs about 4 µs a row through any Python driver
 10×); the same frames, encoded per day as Arrow IPC (LZ4), decode at memory speed. A digest per stream lets a
 publication rewrite only the days whose rows changed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
@@ -18,8 +19,22 @@ COMPRESSION = "lz4"
 
 # text columns with a handful of values: stored dictionary-encoded, so they decode as pandas categoricals
 # and filtering ten million messages copies one byte per row instead of the text (same values, same results)
-CODED = frozenset({"sender", "kind", "source", "channel", "touchpoint", "sales_channel", "status", "currency",
-                   "reason", "event", "category", "match_key"})
+CODED = frozenset(
+    {
+        "sender",
+        "kind",
+        "source",
+        "channel",
+        "touchpoint",
+        "sales_channel",
+        "status",
+        "currency",
+        "reason",
+        "event",
+        "category",
+        "match_key",
+    }
+)
 
 
 def _arrow(frame: pd.DataFrame) -> pa.Table:
@@ -29,7 +44,7 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     table = pa.Table.from_pandas(frame.astype(units) if units else frame, preserve_index=False)
     for i, name in enumerate(table.column_names):
         if name in CODED:
-            text = table.column(i).cast(pa.large_string())        # all-null days too: one type every day
+            text = table.column(i).cast(pa.large_string())  # all-null days too: one type every day
             table = table.set_column(i, name, text.dictionary_encode())
     return table
 
@@ -38,7 +53,7 @@ def encode_days(frame: pd.DataFrame, days: Sequence[date]) -> list[tuple[date, i
     """(day, rows, stream) for each of `days`, rows in the frame's order; a day without rows gets an
     empty stream, so "this day was published with no rows" is stored too."""
     codes, found = pd.factorize(frame["day"])
-    by_day = _arrow(frame).take(pa.array(np.argsort(codes, kind="stable")))     # each day's rows together
+    by_day = _arrow(frame).take(pa.array(np.argsort(codes, kind="stable")))  # each day's rows together
     counts = np.bincount(codes, minlength=len(found))
     starts = dict(zip(found, np.cumsum(counts) - counts))
     counts = dict(zip(found, counts))
@@ -77,7 +92,7 @@ def _read(stream: bytes, skip: Collection[str], pool: pa.MemoryPool) -> pa.Table
     before a column was added has fewer."""
     options = None
     if skip:
-        schema = pa.ipc.open_stream(memoryview(stream)).schema      # reads the schema message only
+        schema = pa.ipc.open_stream(memoryview(stream)).schema  # reads the schema message only
         keep = [i for i, name in enumerate(schema.names) if name not in skip]
         options = pa.ipc.IpcReadOptions(included_fields=keep) if len(keep) < len(schema.names) else None
     return pa.ipc.open_stream(memoryview(stream), options=options, memory_pool=pool).read_all()

@@ -5,6 +5,7 @@ day in one transaction, and carries the columns the filters need (source, channe
 whole catalog can later be computed from the stored facts alone. Internal chatrooms are left out of every
 fact; messages are the counted ones only (visitor or member, not automatic); no raw email appears.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -14,8 +15,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from chatsales.arrays import is_in
 from chatsales import schema
+from chatsales.arrays import is_in
 from chatsales.insights import LINE_FACT_COLUMNS, order_line_facts
 from chatsales.period import to_us
 from chatsales.publication import local_day, tables_of_days
@@ -43,7 +44,7 @@ class Facts:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_tables(cls, tables: Mapping[str, pd.DataFrame]) -> "Facts":
+    def from_tables(cls, tables: Mapping[str, pd.DataFrame]) -> Facts:
         return cls(**{f.name: tables[f.name] for f in fields(cls) if f.name in tables})
 
 
@@ -65,19 +66,36 @@ MARGIN_DAYS = 2
 # publication replaces): the period query does not decode them, and every filter of a KPI then copies fewer
 # columns. The pipeline tests compare every day's period query with the daily rows computed from the whole
 # facts, so a KPI that needed one would fail.
-QUERY_SKIPS = {name: ("day", *columns) for name, columns in {
-    "requests": ("request_id", "chatroom_id", "visitor_id"),
-    "chatrooms": ("chatroom_id", "request_id", "visitor_id", "first_member_at"),
-    "messages": ("message_id", "chatroom_id"), "ratings": ("rating_id", "chatroom_id"),
-    "hook_events": ("event_id",), "member_sessions": (),
-    "order_lines": ("order_id", "chatroom_id", "line_no", "category", "first_shown_at"),
-    "orders": ("order_id", "customer_hash", "currency", "status", "store_id", "reason", "chatroom_id", "match_key",
-               "refunded", "is_cancelled", "window_days"),
-}.items()}
+QUERY_SKIPS = {
+    name: ("day", *columns)
+    for name, columns in {
+        "requests": ("request_id", "chatroom_id", "visitor_id"),
+        "chatrooms": ("chatroom_id", "request_id", "visitor_id", "first_member_at"),
+        "messages": ("message_id", "chatroom_id"),
+        "ratings": ("rating_id", "chatroom_id"),
+        "hook_events": ("event_id",),
+        "member_sessions": (),
+        "order_lines": ("order_id", "chatroom_id", "line_no", "category", "first_shown_at"),
+        "orders": (
+            "order_id",
+            "customer_hash",
+            "currency",
+            "status",
+            "store_id",
+            "reason",
+            "chatroom_id",
+            "match_key",
+            "refunded",
+            "is_cancelled",
+            "window_days",
+        ),
+    }.items()
+}
 
 
-def facts_to_publish(facts: Mapping[str, pd.DataFrame], days: Sequence[date]
-                     ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+def facts_to_publish(
+    facts: Mapping[str, pd.DataFrame], days: Sequence[date]
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """(facts of `days`, snapshots): what a run publishes of its facts. The day-bound facts are replaced for
     the run's days; the whole-history ones (WHOLE_HISTORY) whole, as the run's KPIs saw them."""
     whole = {name: frame for name, frame in facts.items() if name in WHOLE_HISTORY}
@@ -105,8 +123,10 @@ def check_room_keys(rooms: pd.DataFrame) -> None:
     but it would fail here, naming them, rather than be counted silently."""
     clash = rooms["room"].duplicated(keep=False) & ~rooms["chatroom_id"].duplicated(keep=False)
     if clash.any():
-        raise ValueError(f"chat_platform: chatroom ids {rooms.loc[clash, 'chatroom_id'].tolist()[:4]} have the "
-                         "same 64-bit room key; rename one of them in the chat platform")
+        raise ValueError(
+            f"chat_platform: chatroom ids {rooms.loc[clash, 'chatroom_id'].tolist()[:4]} have the "
+            "same 64-bit room key; rename one of them in the chat platform"
+        )
 
 
 def with_room_key(frame: pd.DataFrame) -> pd.DataFrame:
@@ -125,8 +145,9 @@ def _instants_of(keys: pd.Series, mapping: pd.Series) -> pd.Series:
 
 
 def _ts(us: np.ndarray) -> pd.Series:
-    return pd.Series(pd.to_datetime(pd.array(np.where(us == np.iinfo(np.int64).min, None, us), dtype="Int64"),
-                                    unit="us", utc=True)).astype("datetime64[us, UTC]")
+    return pd.Series(
+        pd.to_datetime(pd.array(np.where(us == np.iinfo(np.int64).min, None, us), dtype="Int64"), unit="us", utc=True)
+    ).astype("datetime64[us, UTC]")
 
 
 def counted_messages(messages: pd.DataFrame) -> pd.DataFrame:
@@ -140,20 +161,38 @@ def _roles(members: pd.DataFrame, member_ids: pd.Series) -> pd.Series:
     return pd.Series(roles.reindex(member_ids.to_numpy()).to_numpy(), index=member_ids.index).astype("Int64")
 
 
-ROOM_FACT_COLUMNS = ["chatroom_id", "request_id", "visitor_id", "member_id", "source", "channel", "started_at",
-                     "is_blocked", "role", "request_created_at", "first_visitor_at", "first_member_at",
-                     "established_at", "last_message_at", "answered_24h", "day", "first_sale_at"]
+ROOM_FACT_COLUMNS = [
+    "chatroom_id",
+    "request_id",
+    "visitor_id",
+    "member_id",
+    "source",
+    "channel",
+    "started_at",
+    "is_blocked",
+    "role",
+    "request_created_at",
+    "first_visitor_at",
+    "first_member_at",
+    "established_at",
+    "last_message_at",
+    "answered_24h",
+    "day",
+    "first_sale_at",
+]
 
 
-def chatroom_facts(state: pd.DataFrame, members: pd.DataFrame, first_sales: pd.Series, timezone: str
-                   ) -> pd.DataFrame:
+def chatroom_facts(state: pd.DataFrame, members: pd.DataFrame, first_sales: pd.Series, timezone: str) -> pd.DataFrame:
     """One row per external chatroom of the conversation state (its milestones as of now, and whether a member
     answered within 24 h of its first visitor message, looked up in every message the state has seen: a
     period's messages end with it), with the role of its member, its reporting day (started_at) and its first
     attributed sale (`first_sales`: by chatroom_id)."""
     rooms = state[~state["is_internal"].to_numpy(bool)].reset_index(drop=True)
-    out = rooms.assign(role=_roles(members, rooms["member_id"]), day=local_day(rooms["started_at"], timezone),
-                       first_sale_at=_instants_of(rooms["chatroom_id"], first_sales))
+    out = rooms.assign(
+        role=_roles(members, rooms["member_id"]),
+        day=local_day(rooms["started_at"], timezone),
+        first_sale_at=_instants_of(rooms["chatroom_id"], first_sales),
+    )
     return with_room_key(out[ROOM_FACT_COLUMNS])
 
 
@@ -175,7 +214,9 @@ def message_facts(messages: pd.DataFrame, rooms: pd.DataFrame, timezone: str) ->
 def rating_facts(ratings: pd.DataFrame, rooms: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
     """Ratings of the external chatrooms, by the day they were requested."""
     out = ratings[is_in(ratings["chatroom_id"], rooms["chatroom_id"])].reset_index(drop=True)
-    return with_room_key(out.assign(day=local_day(out["requested_at"], timezone), role=_roles(members, out["member_id"])))
+    return with_room_key(
+        out.assign(day=local_day(out["requested_at"], timezone), role=_roles(members, out["member_id"]))
+    )
 
 
 def hook_facts(hooks: pd.DataFrame, members: pd.DataFrame, timezone: str) -> pd.DataFrame:
@@ -191,14 +232,23 @@ def session_facts(sessions: pd.DataFrame, members: pd.DataFrame, timezone: str) 
     n_days = (pd.to_datetime(last) - pd.to_datetime(first)).dt.days.to_numpy() + 1
     row = np.repeat(np.arange(len(s)), n_days)
     offset = np.arange(len(row)) - np.repeat(np.cumsum(n_days) - n_days, n_days)
-    day = (pd.to_datetime(first).to_numpy()[row] + offset.astype("timedelta64[D]"))
+    day = pd.to_datetime(first).to_numpy()[row] + offset.astype("timedelta64[D]")
     day_start = pd.Series(pd.DatetimeIndex(day).tz_localize(timezone, ambiguous=True, nonexistent="shift_forward"))
-    day_end = pd.Series(pd.DatetimeIndex(day + np.timedelta64(1, "D")).tz_localize(
-        timezone, ambiguous=True, nonexistent="shift_forward"))
+    day_end = pd.Series(
+        pd.DatetimeIndex(day + np.timedelta64(1, "D")).tz_localize(
+            timezone, ambiguous=True, nonexistent="shift_forward"
+        )
+    )
     start_us = np.maximum(to_us(s["started_at"])[row], to_us(day_start))
     end_us = np.minimum(to_us(s["ended_at"])[row], to_us(day_end))
-    out = pd.DataFrame({"member_id": s["member_id"].to_numpy()[row], "started_at": _ts(start_us),
-                        "ended_at": _ts(end_us), "day": pd.DatetimeIndex(day).date})
+    out = pd.DataFrame(
+        {
+            "member_id": s["member_id"].to_numpy()[row],
+            "started_at": _ts(start_us),
+            "ended_at": _ts(end_us),
+            "day": pd.DatetimeIndex(day).date,
+        }
+    )
     out["role"] = out["member_id"].map(members.set_index("member_id")["role"]).astype("Int64")
     return out
 
@@ -208,11 +258,22 @@ def first_visitor_messages(order_rows: pd.DataFrame, messages: pd.DataFrame) -> 
     [placed_at − window, placed_at) (NaT: none, or not attributed). `messages` must reach back a window."""
     out = order_rows.reset_index(drop=True)
     attributed = out[out["attributed"].astype(bool)]
-    probe = pd.DataFrame({"row": attributed.index, "chatroom_id": attributed["chatroom_id"].astype("str"),
-                          "from": attributed["placed_at"] - pd.to_timedelta(attributed["window_days"], unit="D")})
+    probe = pd.DataFrame(
+        {
+            "row": attributed.index,
+            "chatroom_id": attributed["chatroom_id"].astype("str"),
+            "from": attributed["placed_at"] - pd.to_timedelta(attributed["window_days"], unit="D"),
+        }
+    )
     visitor = messages.loc[messages["sender"] == "visitor", ["chatroom_id", "sent_at"]]
-    first = pd.merge_asof(probe.sort_values("from"), visitor.astype({"chatroom_id": "str"}).sort_values("sent_at"),
-                          left_on="from", right_on="sent_at", by="chatroom_id", direction="forward")
+    first = pd.merge_asof(
+        probe.sort_values("from"),
+        visitor.astype({"chatroom_id": "str"}).sort_values("sent_at"),
+        left_on="from",
+        right_on="sent_at",
+        by="chatroom_id",
+        direction="forward",
+    )
     first = first.set_index("row")["sent_at"].reindex(out.index).astype("datetime64[us, UTC]")
     return first.where(first < out["placed_at"])
 
@@ -234,8 +295,9 @@ def first_sales(order_rows: pd.DataFrame) -> pd.Series:
     return sales.groupby("chatroom_id")["placed_at"].min()
 
 
-def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, timezone: str,
-                order_lines: pd.DataFrame | None = None) -> Facts:
+def build_facts(
+    chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, timezone: str, order_lines: pd.DataFrame | None = None
+) -> Facts:
     """Every fact table from the whole chat history in memory (schema.CHAT_TABLES frames), the published
     order rows (publication.py) and the order lines: the conversation state is derived from all of it at once,
     then the same fact builders run as for a day of the nightly pipeline."""
@@ -248,30 +310,44 @@ def build_facts(chat: Mapping[str, pd.DataFrame], order_rows: pd.DataFrame, time
     rooms = chatroom_facts(state, members, first_sales(order_rows), timezone)
     messages = message_facts(chat["messages"], rooms, timezone)
     orders = order_facts(order_rows, messages, members.set_index("member_id")["role"])
-    lines = order_line_facts(orders, schema.empty(schema.ORDER_LINES) if order_lines is None else order_lines,
-                             messages)
-    facts = Facts(requests=request_facts(request_state(chat["conversation_requests"], state), members, timezone),
-                  chatrooms=rooms, messages=messages, ratings=rating_facts(chat["ratings"], rooms, members, timezone),
-                  hook_events=hook_facts(chat["hook_events"], members, timezone),
-                  member_sessions=session_facts(chat["member_sessions"], members, timezone),
-                  orders=orders, order_lines=lines)
+    lines = order_line_facts(orders, schema.empty(schema.ORDER_LINES) if order_lines is None else order_lines, messages)
+    facts = Facts(
+        requests=request_facts(request_state(chat["conversation_requests"], state), members, timezone),
+        chatrooms=rooms,
+        messages=messages,
+        ratings=rating_facts(chat["ratings"], rooms, members, timezone),
+        hook_events=hook_facts(chat["hook_events"], members, timezone),
+        member_sessions=session_facts(chat["member_sessions"], members, timezone),
+        orders=orders,
+        order_lines=lines,
+    )
     check_room_keys(facts.chatrooms)
     return Facts(**{name: in_fact_order(name, frame) for name, frame in facts.tables().items()})
 
 
 # columns whose type a database round trip loses (SQLite keeps booleans as 0/1, integers as floats when
 # a column has nulls); everything else is text, timestamps or amounts
-STORED_TYPES = {"is_blocked": "bool", "attributed": "bool", "is_sale": "bool", "is_return": "bool",
-                "is_cancelled": "bool", "is_first_order": "boolean", "role": "Int64", "score": "Int64",
-                "window_days": "int64", "shown_before": "bool", "line_no": "int64",
-                "answered_24h": "boolean"}   # nullable: chatrooms published before it have none
+STORED_TYPES = {
+    "is_blocked": "bool",
+    "attributed": "bool",
+    "is_sale": "bool",
+    "is_return": "bool",
+    "is_cancelled": "bool",
+    "is_first_order": "boolean",
+    "role": "Int64",
+    "score": "Int64",
+    "window_days": "int64",
+    "shown_before": "bool",
+    "line_no": "int64",
+    "answered_24h": "boolean",
+}  # nullable: chatrooms published before it have none
 
 
 def facts_from_stored(tables: Mapping[str, pd.DataFrame], *, in_order: bool = False) -> Facts:
     """Facts read back from the reporting database (`fact_*` tables), with their types restored, so the
     period query computes from exactly what the daily partitions computed from. `in_order`: the tables are
     already in ORDER (the per-day streams keep the published order, days ascending), so no sort."""
-    restored = {name: restore_types(tables[name]) for name in ORDER if name in tables}   # order_lines: later
+    restored = {name: restore_types(tables[name]) for name in ORDER if name in tables}  # order_lines: later
     if not in_order:
         restored = {name: in_fact_order(name, frame) for name, frame in restored.items()}
     return Facts(**restored)
@@ -280,8 +356,13 @@ def facts_from_stored(tables: Mapping[str, pd.DataFrame], *, in_order: bool = Fa
 def restore_types(frame: pd.DataFrame) -> pd.DataFrame:
     """A fact table read back from a database with the types its facts had when published."""
     types = {column: STORED_TYPES[column] for column in frame.columns if column in STORED_TYPES}
-    types.update({column: "str" for column in frame.columns
-                  if column not in types and column != "day" and frame[column].dtype == object})
+    types.update(
+        {
+            column: "str"
+            for column in frame.columns
+            if column not in types and column != "day" and frame[column].dtype == object
+        }
+    )
     return frame.astype(types)
 
 
@@ -293,7 +374,16 @@ def in_fact_order(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 # a stable row order, day first then by key: the same inputs give the same rows in the same order, whatever
 # the source's; day first so the days published one by one, read back in day order, are already in it
-ORDER = {name: ["day", *key] for name, key in {
-    "requests": ["request_id"], "chatrooms": ["chatroom_id"], "messages": ["chatroom_id", "sent_at", "message_id"],
-    "ratings": ["rating_id"], "hook_events": ["event_id"], "member_sessions": ["member_id", "started_at", "ended_at"],
-    "orders": ["sales_channel", "order_id"], "order_lines": ["sales_channel", "order_id", "line_no"]}.items()}
+ORDER = {
+    name: ["day", *key]
+    for name, key in {
+        "requests": ["request_id"],
+        "chatrooms": ["chatroom_id"],
+        "messages": ["chatroom_id", "sent_at", "message_id"],
+        "ratings": ["rating_id"],
+        "hook_events": ["event_id"],
+        "member_sessions": ["member_id", "started_at", "ended_at"],
+        "orders": ["sales_channel", "order_id"],
+        "order_lines": ["sales_channel", "order_id", "line_no"],
+    }.items()
+}

@@ -6,6 +6,7 @@ normalised email. Internal chatrooms reach nothing.
 The string joins run in DuckDB (parallel hash joins on Arrow data, no copies); what comes back is integer
 codes only (order position, chatroom position), which attribution.py works on with numpy.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -15,7 +16,6 @@ import pyarrow as pa
 
 from chatsales.period import NAT
 from chatsales.pii import hash_emails, normalise_emails
-
 
 
 def micros(ts: pd.Series, table: str, key: pd.Series) -> np.ndarray:
@@ -57,7 +57,7 @@ SELECT o.oi, r.rk, 3 FROM o JOIN v ON v.email = o.email JOIN r ON r.visitor_id =
 """
 
 
-MATCH_KEY = "chatsales-match"      # hashes made only to match in memory (whole-history path); never stored
+MATCH_KEY = "chatsales-match"  # hashes made only to match in memory (whole-history path); never stored
 
 
 def hashed(frame: pd.DataFrame, email: str, into: str) -> pd.DataFrame:
@@ -68,28 +68,50 @@ def hashed(frame: pd.DataFrame, email: str, into: str) -> pd.DataFrame:
     return frame.assign(**{into: hash_emails(normalise_emails(frame[email]), MATCH_KEY)})
 
 
-def candidate_codes(con: duckdb.DuckDBPyConnection, orders: pd.DataFrame, order_t: np.ndarray,
-                    visitors: pd.DataFrame, rooms: pd.DataFrame,
-                    identity_links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_codes(
+    con: duckdb.DuckDBPyConnection,
+    orders: pd.DataFrame,
+    order_t: np.ndarray,
+    visitors: pd.DataFrame,
+    rooms: pd.DataFrame,
+    identity_links: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(oi, rk, match_rank): one entry per (order position, position in `rooms`), sorted by order then room,
     with the strongest key that reached the room. `orders` carry `customer_hash` and `visitors` `email_hash`
     (keyed hashes of the normalised email); `rooms` are external chatrooms; `order_t` the orders' placed_at
     in µs. The inputs are registered in `con` as o, v, r, l."""
     orders, visitors = hashed(orders, "email", "customer_hash"), hashed(visitors, "email", "email_hash")
     tables = {
-        "o": pa.table({"oi": np.arange(len(orders), dtype=np.int64), "t": order_t,
-                       "visitor_id": arrow_text(orders["visitor_id"]),
-                       "customer_id": arrow_text(orders["customer_id"]),
-                       "email": arrow_text(orders["customer_hash"])}),
-        "v": pa.table({"visitor_id": arrow_text(visitors["visitor_id"]),
-                       "customer_id": arrow_text(visitors["customer_id"]),
-                       "email": arrow_text(visitors["email_hash"])}),
-        "r": pa.table({"rk": np.arange(len(rooms), dtype=np.int32), "visitor_id": arrow_text(rooms["visitor_id"]),
-                       "chatroom_id": arrow_text(rooms["chatroom_id"])}),
-        "l": pa.table({"visitor_id": arrow_text(identity_links["visitor_id"]),
-                       "linked_visitor_id": arrow_text(identity_links["linked_visitor_id"]),
-                       "linked_at": micros(identity_links["linked_at"], "identity_links",
-                                           identity_links["linked_visitor_id"])}),
+        "o": pa.table(
+            {
+                "oi": np.arange(len(orders), dtype=np.int64),
+                "t": order_t,
+                "visitor_id": arrow_text(orders["visitor_id"]),
+                "customer_id": arrow_text(orders["customer_id"]),
+                "email": arrow_text(orders["customer_hash"]),
+            }
+        ),
+        "v": pa.table(
+            {
+                "visitor_id": arrow_text(visitors["visitor_id"]),
+                "customer_id": arrow_text(visitors["customer_id"]),
+                "email": arrow_text(visitors["email_hash"]),
+            }
+        ),
+        "r": pa.table(
+            {
+                "rk": np.arange(len(rooms), dtype=np.int32),
+                "visitor_id": arrow_text(rooms["visitor_id"]),
+                "chatroom_id": arrow_text(rooms["chatroom_id"]),
+            }
+        ),
+        "l": pa.table(
+            {
+                "visitor_id": arrow_text(identity_links["visitor_id"]),
+                "linked_visitor_id": arrow_text(identity_links["linked_visitor_id"]),
+                "linked_at": micros(identity_links["linked_at"], "identity_links", identity_links["linked_visitor_id"]),
+            }
+        ),
     }
     for name, table in tables.items():
         con.register(name, table)
@@ -105,15 +127,20 @@ def candidate_codes(con: duckdb.DuckDBPyConnection, orders: pd.DataFrame, order_
     return pair // n_rooms, pair % n_rooms, (packed & 3).astype(np.int8)
 
 
-def order_candidates(orders: pd.DataFrame, visitors: pd.DataFrame, chatrooms: pd.DataFrame,
-                     identity_links: pd.DataFrame) -> pd.DataFrame:
+def order_candidates(
+    orders: pd.DataFrame, visitors: pd.DataFrame, chatrooms: pd.DataFrame, identity_links: pd.DataFrame
+) -> pd.DataFrame:
     """One row per (order, candidate chatroom): order_id, sales_channel, chatroom_id, match_rank
     (0 visitor_id, 1 linked_visitor_id, 2 customer_id, 3 email: the strongest key reaching it)."""
     rooms = external_chatrooms(chatrooms)
     order_t = micros(orders["placed_at"], "orders", orders["order_id"])
     with duckdb.connect() as con:
         oi, rk, rank = candidate_codes(con, orders, order_t, visitors, rooms, identity_links)
-    return pd.DataFrame({"order_id": take_text(orders["order_id"], oi),
-                         "sales_channel": take_text(orders["sales_channel"], oi),
-                         "chatroom_id": take_text(rooms["chatroom_id"], rk),
-                         "match_rank": rank.astype(np.int64)})
+    return pd.DataFrame(
+        {
+            "order_id": take_text(orders["order_id"], oi),
+            "sales_channel": take_text(orders["sales_channel"], oi),
+            "chatroom_id": take_text(rooms["chatroom_id"], rk),
+            "match_rank": rank.astype(np.int64),
+        }
+    )

@@ -8,6 +8,7 @@ KPIs were computed (Chat-Card-86, from the ledger). Only published days are re-r
 belongs to the schedule or a backfill), only inside the late horizon, and consecutive days go into one run.
 Each run says why, and its key is derived from what it covers, so a retried tick requests nothing twice.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,8 @@ from chatsales.extract.changes import expand
 
 @dataclass(frozen=True)
 class LateRun:
-    days: tuple[date, ...]                 # consecutive reporting days
-    reasons: tuple[tuple[str, int], ...]   # (kind of change, number of the run's days it touched)
+    days: tuple[date, ...]  # consecutive reporting days
+    reasons: tuple[tuple[str, int], ...]  # (kind of change, number of the run's days it touched)
     run_key: str
 
     @property
@@ -40,9 +41,12 @@ def spans(days, most: int = 6) -> str:
     ordinals = np.unique([d.toordinal() for d in days])
     starts = np.r_[0, np.flatnonzero(np.diff(ordinals) != 1) + 1]
     ends = np.r_[starts[1:], len(ordinals)] - 1
-    text = [str(date.fromordinal(int(ordinals[a]))) if a == b
-            else f"{date.fromordinal(int(ordinals[a]))}..{date.fromordinal(int(ordinals[b]))}"
-            for a, b in zip(starts[:most], ends[:most])]
+    text = [
+        str(date.fromordinal(int(ordinals[a])))
+        if a == b
+        else f"{date.fromordinal(int(ordinals[a]))}..{date.fromordinal(int(ordinals[b]))}"
+        for a, b in zip(starts[:most], ends[:most])
+    ]
     rest = int(ordinals.size - (ends[most - 1] + 1)) if len(starts) > most else 0
     return ", ".join(text) + (f" and {rest} more day{'s' if rest > 1 else ''}" if rest else "")
 
@@ -50,9 +54,9 @@ def spans(days, most: int = 6) -> str:
 @dataclass(frozen=True)
 class LatePlan:
     runs: tuple[LateRun, ...]
-    beyond_horizon_days: tuple[date, ...] = ()     # affected days older than the horizon: not re-run
-    not_published_days: tuple[date, ...] = ()      # affected days never published yet: the schedule's or a backfill's
-    up_to_date_days: tuple[date, ...] = ()         # affected days published after the change already
+    beyond_horizon_days: tuple[date, ...] = ()  # affected days older than the horizon: not re-run
+    not_published_days: tuple[date, ...] = ()  # affected days never published yet: the schedule's or a backfill's
+    up_to_date_days: tuple[date, ...] = ()  # affected days published after the change already
 
     beyond_horizon = property(lambda self: len(self.beyond_horizon_days))
     not_published = property(lambda self: len(self.not_published_days))
@@ -60,18 +64,20 @@ class LatePlan:
 
     def summary(self) -> str:
         """What a tick does, day by day: the runs with their reasons, then the days it leaves alone and why."""
-        parts = ["re-run " + "; ".join(f"{r.label} [{r.why}]" for r in self.runs) if self.runs
-                 else "nothing to re-run"]
-        for days, what in ((self.beyond_horizon_days, "beyond the late horizon"),
-                           (self.not_published_days, "not published yet (the schedule's or a backfill's)"),
-                           (self.up_to_date_days, "already computed after the change")):
+        parts = ["re-run " + "; ".join(f"{r.label} [{r.why}]" for r in self.runs) if self.runs else "nothing to re-run"]
+        for days, what in (
+            (self.beyond_horizon_days, "beyond the late horizon"),
+            (self.not_published_days, "not published yet (the schedule's or a backfill's)"),
+            (self.up_to_date_days, "already computed after the change"),
+        ):
             if days:
                 parts.append(f"{len(days)} day{'s' if len(days) > 1 else ''} {what} left alone: {spans(days)}")
         return "; ".join(parts)
 
 
-def sales_on_older_dialogues(sales: pd.DataFrame, chatrooms: pd.DataFrame, kpi_computed: pd.DataFrame,
-                             timezone: str) -> pd.DataFrame:
+def sales_on_older_dialogues(
+    sales: pd.DataFrame, chatrooms: pd.DataFrame, kpi_computed: pd.DataFrame, timezone: str
+) -> pd.DataFrame:
     """Chat-Card-86 counts the dialogues established in the period to which a sale was attributed, ever:
     a sale published after the KPI rows of its dialogue's establishment day changes that day.
 
@@ -90,12 +96,14 @@ def sales_on_older_dialogues(sales: pd.DataFrame, chatrooms: pd.DataFrame, kpi_c
     known = kpi_computed.assign(day=pd.to_datetime(kpi_computed["day"]).dt.date)
     rooms = rooms.merge(known, on="day", how="inner", suffixes=("", "_kpi"))
     stale = pd.to_datetime(rooms["computed_at_kpi"], utc=True) < pd.to_datetime(rooms["computed_at"], utc=True)
-    return pd.DataFrame({"what": "sale_on_older_dialogue", "day": sorted(set(rooms.loc[stale, "day"]))},
-                        columns=["what", "day"])
+    return pd.DataFrame(
+        {"what": "sale_on_older_dialogue", "day": sorted(set(rooms.loc[stale, "day"]))}, columns=["what", "day"]
+    )
 
 
-def plan_late_runs(changes: pd.DataFrame, published: pd.DataFrame, ledger_days: pd.DataFrame, today: date,
-                   horizon_days: int) -> LatePlan:
+def plan_late_runs(
+    changes: pd.DataFrame, published: pd.DataFrame, ledger_days: pd.DataFrame, today: date, horizon_days: int
+) -> LatePlan:
     """`changes`: the catalog's change rows (seq, what, first_day, last_day); `published`: pipeline_days
     (day, lake_seq); `ledger_days`: (what, day) that the ledger makes stale."""
     first = date.fromordinal(today.toordinal() - horizon_days)
@@ -120,7 +128,7 @@ def plan_late_runs(changes: pd.DataFrame, published: pd.DataFrame, ledger_days: 
     unique = np.unique(ordinals)
     segment = np.cumsum(np.r_[1, np.diff(unique) != 1])[np.searchsorted(unique, ordinals)]
     runs = []
-    for _, rows_of_run in keep.assign(segment=segment).groupby("segment", sort=True):   # a loop over runs
+    for _, rows_of_run in keep.assign(segment=segment).groupby("segment", sort=True):  # a loop over runs
         days = tuple(sorted(set(rows_of_run["day"])))
         reasons = rows_of_run.groupby("what")["day"].nunique().sort_values(ascending=False, kind="stable")
         mark = int(rows_of_run["seq"].clip(upper=np.iinfo(np.int64).max - 1).max())

@@ -5,6 +5,7 @@ One abstraction serves both, so a one-day period equals that day's daily row by 
 by a time slot (start-inclusive, end-exclusive, wrapping midnight when start > end) and days of the week,
 both matched on the event's local time. `label` gives each timestamp its window, vectorised.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,25 +45,30 @@ def parse_weekdays(text: str) -> frozenset[int]:
 
 @dataclass(frozen=True)
 class Periods:
-    first_days: tuple[date, ...]      # first local day of each window
-    last_days: tuple[date, ...]       # last local day of each window (inclusive)
+    first_days: tuple[date, ...]  # first local day of each window
+    last_days: tuple[date, ...]  # last local day of each window (inclusive)
     timezone: str
     time_slot: tuple[int, int] | None = None
     weekdays: frozenset[int] | None = None
 
     @classmethod
-    def daily(cls, days: Sequence[date], timezone: str) -> "Periods":
+    def daily(cls, days: Sequence[date], timezone: str) -> Periods:
         days = tuple(sorted(days))
         return cls(days, days, timezone)
 
     @classmethod
-    def range(cls, first_day: date, last_day: date, timezone: str, time_slot: str | None = None,
-              weekdays: str | None = None) -> "Periods":
+    def range(
+        cls, first_day: date, last_day: date, timezone: str, time_slot: str | None = None, weekdays: str | None = None
+    ) -> Periods:
         if last_day < first_day:
             raise ValueError(f"period ends ({last_day}) before it starts ({first_day})")
-        return cls((first_day,), (last_day,), timezone,
-                   parse_time_slot(time_slot) if time_slot else None,
-                   parse_weekdays(weekdays) if weekdays else None)
+        return cls(
+            (first_day,),
+            (last_day,),
+            timezone,
+            parse_time_slot(time_slot) if time_slot else None,
+            parse_weekdays(weekdays) if weekdays else None,
+        )
 
     def __len__(self) -> int:
         return len(self.first_days)
@@ -74,8 +80,9 @@ class Periods:
     @property
     def ends(self) -> np.ndarray:
         """The local midnight after each window's last day: 'by the period's end', time slot or not."""
-        return np.array([local_midnight_us(d + timedelta(days=1), self.timezone) for d in self.last_days],
-                        dtype=np.int64)
+        return np.array(
+            [local_midnight_us(d + timedelta(days=1), self.timezone) for d in self.last_days], dtype=np.int64
+        )
 
     @property
     def filtered(self) -> bool:
@@ -83,7 +90,7 @@ class Periods:
 
     def _window(self, us: np.ndarray) -> np.ndarray:
         starts, ends = self.starts, self.ends
-        if len(starts) == 1:        # a user's period: two comparisons (NaT, the int64 minimum, is before it)
+        if len(starts) == 1:  # a user's period: two comparisons (NaT, the int64 minimum, is before it)
             return ((us >= starts[0]) & (us < ends[0])).astype(np.int64) - 1
         idx = np.searchsorted(starts, us, side="right") - 1
         inside = (idx >= 0) & (us < ends[np.clip(idx, 0, None)]) & (us != NAT)
@@ -123,8 +130,8 @@ class Periods:
         s = np.where(labels >= 0, s, 0)
         e = np.where(labels >= 0, np.maximum(e, s), 0)
         wall_s, wall_e = self._wall(s), self._wall(e)
-        day_wall = wall_s - wall_s % US_PER_DAY         # the local date's midnight on the wall clock
-        if self.weekdays is not None:                   # 1970-01-01 was a Thursday
+        day_wall = wall_s - wall_s % US_PER_DAY  # the local date's midnight on the wall clock
+        if self.weekdays is not None:  # 1970-01-01 was a Thursday
             labels = np.where(np.isin((day_wall // US_PER_DAY + 3) % 7, list(self.weekdays)), labels, -1)
         if self.time_slot is None:
             return labels, s, e
@@ -138,15 +145,18 @@ class Periods:
         # an offset change within the day (DST) makes the wall clock skip or repeat the hour before it: the
         # instants after it take that hour's slot time off (skipped) or add it (repeated)
         day_start = self._instant(day_wall)
-        offset = day_wall - day_start                   # the offset the day starts with
+        offset = day_wall - day_start  # the offset the day starts with
         after_s, after_e = wall_s - s != offset, wall_e - e != offset
         change = np.zeros(len(s), dtype=np.int64)
         if after_e.any():
             at = self._change(day_start[after_e], offset[after_e]) - day_start[after_e]
             jump = (wall_e - e - offset)[after_e]
             change[after_e] = slot_before(at + jump) - slot_before(at)
-        return (labels, day_start + slot_before(wall_s - day_wall) - np.where(after_s, change, 0),
-                day_start + slot_before(wall_e - day_wall) - np.where(after_e, change, 0))
+        return (
+            labels,
+            day_start + slot_before(wall_s - day_wall) - np.where(after_s, change, 0),
+            day_start + slot_before(wall_e - day_wall) - np.where(after_e, change, 0),
+        )
 
     def _wall(self, us: np.ndarray) -> np.ndarray:
         """Each instant's local wall-clock time, as µs of a naive clock."""
@@ -156,7 +166,8 @@ class Periods:
     def _instant(self, wall: np.ndarray) -> np.ndarray:
         """The instant of each local midnight given on the wall clock (as facts.session_facts splits days)."""
         local = pd.DatetimeIndex(wall.astype("datetime64[us]")).tz_localize(
-            self.timezone, ambiguous=True, nonexistent="shift_forward")
+            self.timezone, ambiguous=True, nonexistent="shift_forward"
+        )
         return local.as_unit("us").asi8
 
     def _change(self, day_start: np.ndarray, offset: np.ndarray) -> np.ndarray:

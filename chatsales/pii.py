@@ -1,5 +1,6 @@
 """Emails are needed only to match customers: they are normalised for matching and otherwise kept only as
 a keyed hash (HMAC-SHA256), so no address ever reaches the reporting database."""
+
 from __future__ import annotations
 
 import hashlib

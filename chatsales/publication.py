@@ -2,6 +2,7 @@
 trust a commission: the amounts, the customer's hash (never the email), the reporting day, and the
 attribution's winner or reason.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -24,10 +25,14 @@ def sale_flags(orders: pd.DataFrame) -> pd.DataFrame:
     """is_cancelled / is_sale / is_return as attribution.md defines them (latest version of the order)."""
     is_cancelled = orders["status"].eq("cancelled").to_numpy()
     total = orders["total"].to_numpy()
-    return pd.DataFrame({"is_cancelled": is_cancelled,
-                         "is_sale": ~is_cancelled & (total > 0),
-                         "is_return": ~is_cancelled & (total <= 0) & orders["sales_channel"].eq("store").to_numpy()},
-                        index=orders.index)
+    return pd.DataFrame(
+        {
+            "is_cancelled": is_cancelled,
+            "is_sale": ~is_cancelled & (total > 0),
+            "is_return": ~is_cancelled & (total <= 0) & orders["sales_channel"].eq("store").to_numpy(),
+        },
+        index=orders.index,
+    )
 
 
 def derive_first_orders(orders: pd.DataFrame, customer_hash: pd.Series) -> pd.Series:
@@ -38,8 +43,9 @@ def derive_first_orders(orders: pd.DataFrame, customer_hash: pd.Series) -> pd.Se
     given = orders["is_first_order"].astype("boolean")
     customer = customer_hash.fillna("cid:" + orders["customer_id"]).astype(object)
     flags = sale_flags(orders)
-    sales = pd.DataFrame({"customer": customer, "placed_at": orders["placed_at"],
-                          "order_id": orders["order_id"]})[flags["is_sale"].to_numpy() & customer.notna().to_numpy()]
+    sales = pd.DataFrame({"customer": customer, "placed_at": orders["placed_at"], "order_id": orders["order_id"]})[
+        flags["is_sale"].to_numpy() & customer.notna().to_numpy()
+    ]
     first = sales.sort_values(["customer", "placed_at", "order_id"]).drop_duplicates("customer")
     is_first = pd.Series(pd.NA, index=orders.index, dtype="boolean")
     known = customer.notna().to_numpy()
@@ -48,30 +54,65 @@ def derive_first_orders(orders: pd.DataFrame, customer_hash: pd.Series) -> pd.Se
     return given.fillna(is_first)
 
 
-def attributed_order_rows(orders: pd.DataFrame, attribution: pd.DataFrame, *, timezone: str,
-                          pii_key: str | None = None, first_orders: pd.Series | None = None) -> pd.DataFrame:
+def attributed_order_rows(
+    orders: pd.DataFrame,
+    attribution: pd.DataFrame,
+    *,
+    timezone: str,
+    pii_key: str | None = None,
+    first_orders: pd.Series | None = None,
+) -> pd.DataFrame:
     """The `attributed_orders` columns (less run_id / computed_at) for every order of `orders`: raw orders
     (their email hashed with `pii_key`), or lake orders that carry `customer_hash` already. `first_orders`:
     whether each is its customer's first sale, from the whole order history (the catalog's index); without
     it, derived from `orders` themselves."""
-    customer_hash = orders["customer_hash"] if "customer_hash" in orders else \
-        hash_emails(normalise_emails(orders["email"]), pii_key)
+    customer_hash = (
+        orders["customer_hash"]
+        if "customer_hash" in orders
+        else hash_emails(normalise_emails(orders["email"]), pii_key)
+    )
     flags = sale_flags(orders)
-    net = np.where(flags["is_sale"], orders["total"] - orders["refunded"].fillna(0.0),
-                   np.where(flags["is_return"], orders["total"], 0.0))
-    base = pd.DataFrame({
-        "order_id": orders["order_id"], "sales_channel": orders["sales_channel"],
-        "placed_at": orders["placed_at"], "day": local_day(orders["placed_at"], timezone),
-        "customer_hash": customer_hash, "total": orders["total"], "net_total": net,
-        "refunded": orders["refunded"].fillna(0.0),
-        "currency": orders["currency"], "status": orders["status"],
-        "is_cancelled": flags["is_cancelled"], "is_sale": flags["is_sale"], "is_return": flags["is_return"],
-        "is_first_order": derive_first_orders(orders, customer_hash) if first_orders is None
-        else orders["is_first_order"].astype("boolean").fillna(first_orders.astype("boolean")),
-        "store_id": orders["store_id"],
-    })
-    attr = attribution[["order_id", "sales_channel", "attributed", "reason", "chatroom_id", "member_id",
-                        "source", "touchpoint", "match_key", "last_message_at", "window_days"]]
+    net = np.where(
+        flags["is_sale"],
+        orders["total"] - orders["refunded"].fillna(0.0),
+        np.where(flags["is_return"], orders["total"], 0.0),
+    )
+    base = pd.DataFrame(
+        {
+            "order_id": orders["order_id"],
+            "sales_channel": orders["sales_channel"],
+            "placed_at": orders["placed_at"],
+            "day": local_day(orders["placed_at"], timezone),
+            "customer_hash": customer_hash,
+            "total": orders["total"],
+            "net_total": net,
+            "refunded": orders["refunded"].fillna(0.0),
+            "currency": orders["currency"],
+            "status": orders["status"],
+            "is_cancelled": flags["is_cancelled"],
+            "is_sale": flags["is_sale"],
+            "is_return": flags["is_return"],
+            "is_first_order": derive_first_orders(orders, customer_hash)
+            if first_orders is None
+            else orders["is_first_order"].astype("boolean").fillna(first_orders.astype("boolean")),
+            "store_id": orders["store_id"],
+        }
+    )
+    attr = attribution[
+        [
+            "order_id",
+            "sales_channel",
+            "attributed",
+            "reason",
+            "chatroom_id",
+            "member_id",
+            "source",
+            "touchpoint",
+            "match_key",
+            "last_message_at",
+            "window_days",
+        ]
+    ]
     rows = base.merge(attr, on=ORDER_KEY, how="left", validate="one_to_one")
     missing = rows["attributed"].isna()
     if missing.any():

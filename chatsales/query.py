@@ -1,6 +1,7 @@
 """The questions people ask the reporting database, answered from what the days published: the KPI catalog
 of any period and filters, its chart buckets, and the campaign and segment figures. The CLI and the dashboard
 both call these, so they cannot disagree. No Dagster here."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -12,23 +13,36 @@ class NothingPublished(LookupError):
     """The reporting database holds no published facts yet (the pipeline has not run)."""
 
 
-def stored_facts(reporting_url: str, first: date | None = None, last: date | None = None, *,
-                 read_only: bool = False):
+def stored_facts(reporting_url: str, first: date | None = None, last: date | None = None, *, read_only: bool = False):
     """The fact tables of the reporting database (order_lines may be missing in a database published before
     it existed: then no line facts). With first..last, only what a period inside it needs: the history of
     requests and chatrooms, the days around the period of the others (facts.PERIOD_BOUND)."""
     from chatsales.facts import ORDER, PERIOD_BOUND, QUERY_SKIPS, days_to_read, facts_from_stored
+
     with ReportingDb(reporting_url, read_only=read_only) as db:
-        tables = (db.read_facts(skip=QUERY_SKIPS) if first is None else
-                  db.read_facts(*days_to_read(first, last), bounded=PERIOD_BOUND, skip=QUERY_SKIPS))
+        tables = (
+            db.read_facts(skip=QUERY_SKIPS)
+            if first is None
+            else db.read_facts(*days_to_read(first, last), bounded=PERIOD_BOUND, skip=QUERY_SKIPS)
+        )
     missing = [n for n in ORDER if n not in tables and n != "order_lines"]
     if missing:
         raise NothingPublished(f"the reporting database has no {missing}: run the pipeline first")
     return facts_from_stored(tables, in_order=True)
 
 
-def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
-                time_slot: str | None = None, weekdays: str | None = None, facts=None, memo: dict | None = None):
+def period_kpis(
+    reporting_url: str,
+    first: date,
+    last: date,
+    timezone: str,
+    *,
+    filters: dict | None = None,
+    time_slot: str | None = None,
+    weekdays: str | None = None,
+    facts=None,
+    memo: dict | None = None,
+):
     """The KPI catalog for any period and filters, from the facts in the reporting database (not by
     adding up days: medians, distinct counts and 'within the period' conditions do not add up)."""
     from chatsales.kpis import compute_kpis
@@ -39,8 +53,18 @@ def period_kpis(reporting_url: str, first: date, last: date, timezone: str, *, f
     return compute_kpis(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
 
 
-def period_charts(reporting_url: str, first: date, last: date, timezone: str, *, filters: dict | None = None,
-                  time_slot: str | None = None, weekdays: str | None = None, facts=None, memo: dict | None = None):
+def period_charts(
+    reporting_url: str,
+    first: date,
+    last: date,
+    timezone: str,
+    *,
+    filters: dict | None = None,
+    time_slot: str | None = None,
+    weekdays: str | None = None,
+    facts=None,
+    memo: dict | None = None,
+):
     """The chart buckets (Chat-Donut-*, Chat-Bar-*) for any period and filters, from the same facts."""
     from chatsales.kpis.charts import compute_charts
     from chatsales.period import Periods
@@ -50,24 +74,28 @@ def period_charts(reporting_url: str, first: date, last: date, timezone: str, *,
     return compute_charts(facts, periods, dimensions=("all",), filters=filters or {}, memo=memo)
 
 
-def period_campaigns_and_segments(reporting_url: str, first: date, last: date, *,
-                                  read_only: bool = False) -> dict[str, object]:
+def period_campaigns_and_segments(
+    reporting_url: str, first: date, last: date, *, read_only: bool = False
+) -> dict[str, object]:
     """Smgo-1..5 for `chatsales kpis`: campaign sales placed in the period (per campaign and per kind),
     and, as of the last nightly run, clicker conversion, segments, revenue trends and the product mix."""
     from chatsales.campaigns import period_campaign_stats
     from chatsales.kpis.catalog import json_records
     from chatsales.segments import segment_counts
+
     with ReportingDb(reporting_url, read_only=read_only) as db:
         credited = db.read_table("campaign_orders", first_day=first, last_day=last)
         stats = db.read_table("campaign_stats")
         counts = segment_counts(*db.customer_counts())
         mix = db.read_table("product_mix")
     conversion = stats[["level", "campaign_id", "kind", "clickers", "buyers", "conversion"]]
-    return {"Smgo-1": period_campaign_stats(credited),
-            "Smgo-2": json_records(conversion),
-            "Smgo-3": {"as_of": counts["as_of"], "customers": counts["segments"]},
-            "Smgo-4": {"as_of": counts["as_of"], "customers": counts["trends"]},
-            "Smgo-5": json_records(mix.drop(columns=[c for c in ("run_id", "computed_at") if c in mix]).head(50))}
+    return {
+        "Smgo-1": period_campaign_stats(credited),
+        "Smgo-2": json_records(conversion),
+        "Smgo-3": {"as_of": counts["as_of"], "customers": counts["segments"]},
+        "Smgo-4": {"as_of": counts["as_of"], "customers": counts["trends"]},
+        "Smgo-5": json_records(mix.drop(columns=[c for c in ("run_id", "computed_at") if c in mix]).head(50)),
+    }
 
 
 def catalog_of_period(reporting_url: str, period, filters: dict, *, read_only: bool = False) -> dict[str, object]:
@@ -106,6 +134,7 @@ def _reader(reporting_url: str) -> ReportingDb | None:
     parsed = sa.engine.make_url(reporting_url)
     if parsed.get_backend_name() == "sqlite":
         from pathlib import Path
+
         if not parsed.database or parsed.database == ":memory:" or not Path(parsed.database).exists():
             return None
     db = ReportingDb(reporting_url, read_only=True)

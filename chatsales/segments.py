@@ -20,6 +20,7 @@ segments as they were then.
 - Smgo-5 `product_mix`: per product × sales channel × store: orders, units, sales, distinct customers and the
   product's rank by sales in that channel and store (1 = best seller; ties by product_id).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,12 +43,14 @@ def _before(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return frame[frame["placed_at"] < as_of]
 
 
-def purchase_lines(order_rows: pd.DataFrame, orders: pd.DataFrame, order_lines: pd.DataFrame,
-                   as_of: pd.Timestamp) -> pd.DataFrame:
+def purchase_lines(
+    order_rows: pd.DataFrame, orders: pd.DataFrame, order_lines: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
     """Lines of sales placed before as_of, with the customer hash and the store (name, city) of receipts."""
     sales = _before(order_rows[order_rows["is_sale"].astype(bool)], as_of)
     sales = sales[[*KEY, "placed_at", "customer_hash", "store_id"]].merge(
-        orders[[*KEY, "store_name", "store_city"]], on=KEY, how="left", validate="one_to_one")
+        orders[[*KEY, "store_name", "store_city"]], on=KEY, how="left", validate="one_to_one"
+    )
     lines = order_lines[[*KEY, "line_no", "product_id", "category", "quantity", "unit_price", "line_amount"]]
     return lines.merge(sales, on=KEY, how="inner", validate="many_to_one")
 
@@ -68,20 +71,42 @@ def customer_segments(lines: pd.DataFrame, edges: Sequence[float]) -> pd.DataFra
     """Smgo-3: one row per customer × segment_type × segment (see the module doc)."""
     known = lines[lines["customer_hash"].notna()]
     is_store = known["sales_channel"].eq("store")
-    values = {"product": known["product_id"], "category": known["category"],
-              "price_band": price_bands(known["unit_price"], edges), "location": known["sales_channel"],
-              "store": known["store_id"].where(is_store), "city": known["store_city"].where(is_store)}
+    values = {
+        "product": known["product_id"],
+        "category": known["category"],
+        "price_band": price_bands(known["unit_price"], edges),
+        "location": known["sales_channel"],
+        "store": known["store_id"].where(is_store),
+        "city": known["store_city"].where(is_store),
+    }
     base = known[["customer_hash", "order_id", "sales_channel", "quantity", "line_amount", "placed_at"]]
-    long = pd.concat([base.assign(segment_type=kind, segment=value.astype("str")) for kind, value in values.items()],
-                     ignore_index=True)
+    long = pd.concat(
+        [base.assign(segment_type=kind, segment=value.astype("str")) for kind, value in values.items()],
+        ignore_index=True,
+    )
     long = long[long["segment"].notna()]
     long["order"] = long["sales_channel"] + "/" + long["order_id"]
-    out = long.groupby(["customer_hash", "segment_type", "segment"], sort=True).agg(
-        orders=("order", "nunique"), units=("quantity", "sum"), spend=("line_amount", "sum"),
-        first_purchase_at=("placed_at", "min"), last_purchase_at=("placed_at", "max")).reset_index()
+    out = (
+        long.groupby(["customer_hash", "segment_type", "segment"], sort=True)
+        .agg(
+            orders=("order", "nunique"),
+            units=("quantity", "sum"),
+            spend=("line_amount", "sum"),
+            first_purchase_at=("placed_at", "min"),
+            last_purchase_at=("placed_at", "max"),
+        )
+        .reset_index()
+    )
     out["orders"] = out["orders"].astype("int64")
-    return out.astype({"customer_hash": "str", "segment_type": "str", "segment": "str",
-                       "first_purchase_at": schema.TS, "last_purchase_at": schema.TS})
+    return out.astype(
+        {
+            "customer_hash": "str",
+            "segment_type": "str",
+            "segment": "str",
+            "first_purchase_at": schema.TS,
+            "last_purchase_at": schema.TS,
+        }
+    )
 
 
 def first_orders(order_rows: pd.DataFrame) -> pd.Series:
@@ -90,29 +115,42 @@ def first_orders(order_rows: pd.DataFrame) -> pd.Series:
     return sales.groupby("customer_hash")["placed_at"].min()
 
 
-def customer_trends(order_rows: pd.DataFrame, as_of: pd.Timestamp, *, trend_days: int, stable_pct: float,
-                    data_start: pd.Timestamp | None = None, first_order_at: pd.Series | None = None
-                    ) -> pd.DataFrame:
+def customer_trends(
+    order_rows: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    trend_days: int,
+    stable_pct: float,
+    data_start: pd.Timestamp | None = None,
+    first_order_at: pd.Series | None = None,
+) -> pd.DataFrame:
     """Smgo-4: per customer, spend of [as_of − N days, as_of) against [as_of − 2N, as_of − N), for customers
     whose first order (`first_order_at` by customer_hash; default: their first sale among `order_rows`) is no
     younger than as_of − 2N, and only when the data (from `data_start`; None: as far back as needed) covers
     that start: otherwise `new` / `insufficient_history`, never a trend made up of a span without data."""
     span = pd.Timedelta(days=trend_days)
     window_start = as_of - 2 * span
-    rows = order_rows[order_rows["customer_hash"].notna()
-                      & (order_rows["is_sale"].astype(bool) | order_rows["is_return"].astype(bool))]
+    rows = order_rows[
+        order_rows["customer_hash"].notna()
+        & (order_rows["is_sale"].astype(bool) | order_rows["is_return"].astype(bool))
+    ]
     rows = _before(rows, as_of)
     first = first_orders(_before(order_rows, as_of)) if first_order_at is None else first_order_at
     rows = rows[rows["placed_at"] >= window_start]
     recent = (rows["placed_at"] >= as_of - span).to_numpy()
-    frame = pd.DataFrame({"customer_hash": rows["customer_hash"].to_numpy(),
-                          "spend_recent": np.where(recent, rows["net_total"], 0.0),
-                          "spend_previous": np.where(recent, 0.0, rows["net_total"]),
-                          "orders_recent": recent.astype("int64"), "orders_previous": (~recent).astype("int64")})
+    frame = pd.DataFrame(
+        {
+            "customer_hash": rows["customer_hash"].to_numpy(),
+            "spend_recent": np.where(recent, rows["net_total"], 0.0),
+            "spend_previous": np.where(recent, 0.0, rows["net_total"]),
+            "orders_recent": recent.astype("int64"),
+            "orders_previous": (~recent).astype("int64"),
+        }
+    )
     out = frame.groupby("customer_hash", sort=True).sum().reset_index()
     change = out["spend_recent"] - out["spend_previous"]
     previous = out["spend_previous"]
-    stable = change.abs() * 100 <= stable_pct * previous          # inclusive, and exact for whole percents
+    stable = change.abs() * 100 <= stable_pct * previous  # inclusive, and exact for whole percents
     # a customer with only returns since the data starts bought before it: as old as the window
     since = pd.Series(first.reindex(out["customer_hash"].to_numpy()).array, index=out.index)
     young = (since > window_start).fillna(False).to_numpy(dtype=bool)
@@ -124,43 +162,109 @@ def customer_trends(order_rows: pd.DataFrame, as_of: pd.Timestamp, *, trend_days
     out["trend"] = pd.Series(trend, index=out.index, dtype="str")
     out["as_of"] = pd.Series(as_of, index=out.index).astype(schema.TS)
     out["trend_days"], out["stable_pct"] = int(trend_days), float(stable_pct)
-    return out[["customer_hash", "trend", "spend_recent", "spend_previous", "change_pct", "orders_recent",
-                "orders_previous", "as_of", "trend_days", "stable_pct"]].astype({"customer_hash": "str"})
+    return out[
+        [
+            "customer_hash",
+            "trend",
+            "spend_recent",
+            "spend_previous",
+            "change_pct",
+            "orders_recent",
+            "orders_previous",
+            "as_of",
+            "trend_days",
+            "stable_pct",
+        ]
+    ].astype({"customer_hash": "str"})
 
 
 def product_mix(lines: pd.DataFrame) -> pd.DataFrame:
     """Smgo-5: per product × sales channel × store (web: no store), what sold and its rank there."""
     frame = lines[lines["product_id"].notna()].assign(order=lambda f: f["sales_channel"] + "/" + f["order_id"])
     keys = ["product_id", "sales_channel", "store_id"]
-    out = frame.groupby(keys, dropna=False, sort=True).agg(
-        category=("category", "first"), store_city=("store_city", "first"), orders=("order", "nunique"),
-        units=("quantity", "sum"), sales=("line_amount", "sum"), customers=("customer_hash", "nunique")).reset_index()
-    out = out.sort_values(["sales_channel", "store_id", "sales", "product_id"], ascending=[True, True, False, True],
-                          na_position="first", kind="stable")
+    out = (
+        frame.groupby(keys, dropna=False, sort=True)
+        .agg(
+            category=("category", "first"),
+            store_city=("store_city", "first"),
+            orders=("order", "nunique"),
+            units=("quantity", "sum"),
+            sales=("line_amount", "sum"),
+            customers=("customer_hash", "nunique"),
+        )
+        .reset_index()
+    )
+    out = out.sort_values(
+        ["sales_channel", "store_id", "sales", "product_id"],
+        ascending=[True, True, False, True],
+        na_position="first",
+        kind="stable",
+    )
     out["rank"] = out.groupby(["sales_channel", "store_id"], dropna=False).cumcount() + 1
-    out = out.astype({"product_id": "str", "sales_channel": "str", "store_id": "str", "category": "str",
-                      "store_city": "str", "orders": "int64", "customers": "int64", "rank": "int64"})
-    return out[["sales_channel", "store_id", "store_city", "rank", "product_id", "category", "orders", "units", "sales",
-                "customers"]].reset_index(drop=True)
+    out = out.astype(
+        {
+            "product_id": "str",
+            "sales_channel": "str",
+            "store_id": "str",
+            "category": "str",
+            "store_city": "str",
+            "orders": "int64",
+            "customers": "int64",
+            "rank": "int64",
+        }
+    )
+    return out[
+        [
+            "sales_channel",
+            "store_id",
+            "store_city",
+            "rank",
+            "product_id",
+            "category",
+            "orders",
+            "units",
+            "sales",
+            "customers",
+        ]
+    ].reset_index(drop=True)
 
 
-def customer_tables(order_rows: pd.DataFrame, orders: pd.DataFrame, order_lines: pd.DataFrame,
-                    as_of: pd.Timestamp, *, price_band_edges: Sequence[float], trend_days: int,
-                    stable_pct: float, data_start: pd.Timestamp | None = None,
-                    first_order_at: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+def customer_tables(
+    order_rows: pd.DataFrame,
+    orders: pd.DataFrame,
+    order_lines: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    price_band_edges: Sequence[float],
+    trend_days: int,
+    stable_pct: float,
+    data_start: pd.Timestamp | None = None,
+    first_order_at: pd.Series | None = None,
+) -> dict[str, pd.DataFrame]:
     """The three nightly tables at once (`data_start`, `first_order_at`: see customer_trends)."""
     lines = purchase_lines(order_rows, orders, order_lines, as_of)
-    return {"customer_segments": customer_segments(lines, price_band_edges).assign(
-                as_of=pd.Series(as_of).astype(schema.TS).iloc[0]),
-            "customer_trends": customer_trends(order_rows, as_of, trend_days=trend_days, stable_pct=stable_pct,
-                                               data_start=data_start, first_order_at=first_order_at),
-            "product_mix": product_mix(lines).assign(as_of=pd.Series(as_of).astype(schema.TS).iloc[0])}
+    return {
+        "customer_segments": customer_segments(lines, price_band_edges).assign(
+            as_of=pd.Series(as_of).astype(schema.TS).iloc[0]
+        ),
+        "customer_trends": customer_trends(
+            order_rows,
+            as_of,
+            trend_days=trend_days,
+            stable_pct=stable_pct,
+            data_start=data_start,
+            first_order_at=first_order_at,
+        ),
+        "product_mix": product_mix(lines).assign(as_of=pd.Series(as_of).astype(schema.TS).iloc[0]),
+    }
 
 
 def segment_counts(per_segment: pd.DataFrame, per_trend: pd.DataFrame, as_of: pd.Timestamp | None) -> dict[str, dict]:
     """Smgo-3 (customers per segment, by segment type) and Smgo-4 (customers per revenue trend) as the
     CLI prints them, from the counts the database made (InsightsStore.customer_counts)."""
     segments = per_segment.sort_values(["segment_type", "segment"]).set_index(["segment_type", "segment"])["customers"]
-    return {"as_of": None if as_of is None else str(as_of),
-            "segments": {t: group.droplevel(0).astype(int).to_dict() for t, group in segments.groupby(level=0)},
-            "trends": per_trend.sort_values("trend").set_index("trend")["customers"].astype(int).to_dict()}
+    return {
+        "as_of": None if as_of is None else str(as_of),
+        "segments": {t: group.droplevel(0).astype(int).to_dict() for t, group in segments.groupby(level=0)},
+        "trends": per_trend.sort_values("trend").set_index("trend")["customers"].astype(int).to_dict(),
+    }

@@ -5,6 +5,7 @@ The variable names are an interface deployments rely on. A bad value is refused 
 one line naming the variable and what it accepts (`SettingsError`); the CLI turns it into exit code 2, and
 Dagster shows it as the code location's load error.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,14 @@ def variable(field: str) -> str:
 class Settings(BaseSettings):
     """Every setting of chatsales. Paths left empty point into the demo under `home`."""
 
-    model_config = SettingsConfigDict(env_prefix=PREFIX, env_file=PROJECT_ROOT / ".env", extra="ignore",
-                                      frozen=True, populate_by_name=True, validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_file=PROJECT_ROOT / ".env",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        validate_default=True,
+    )
 
     home: Path = Field(PROJECT_ROOT / ".chatsales", description="demo data, the lake and the embedded databases")
     timezone: str = Field("Europe/Paris", description="reporting timezone (days, time slots)")
@@ -58,28 +65,42 @@ class Settings(BaseSettings):
     reporting_db_url: str = Field("", description="reporting database, any SQLAlchemy URL")
     lake_dir: Path | None = Field(None, description="the lake: every source record read, by reporting day")
     pii_key: str = Field(DEMO_PII_KEY, min_length=1, description="key of the email hash (HMAC-SHA256)")
-    shopify_shop: str | None = Field(None, validation_alias=AliasChoices("shopify_shop", "SHOPIFY_SHOP"),
-                                     description="live orders from this Shopify shop instead of the folder")
-    shopify_token: str | None = Field(None, validation_alias=AliasChoices("shopify_token", "SHOPIFY_TOKEN"),
-                                      description="Shopify Admin API token")
+    shopify_shop: str | None = Field(
+        None,
+        validation_alias=AliasChoices("shopify_shop", "SHOPIFY_SHOP"),
+        description="live orders from this Shopify shop instead of the folder",
+    )
+    shopify_token: str | None = Field(
+        None, validation_alias=AliasChoices("shopify_token", "SHOPIFY_TOKEN"), description="Shopify Admin API token"
+    )
     reject_threshold: float = Field(0.01, ge=0, le=1, description="share of a source's rows that may be rejected")
-    max_day_drop_pct: float = Field(50.0, ge=0, le=100, description="a source's rows of a day may fall by at "
-                                    "most this % against the published day before publication stops")
+    max_day_drop_pct: float = Field(
+        50.0,
+        ge=0,
+        le=100,
+        description="a source's rows of a day may fall by at "
+        "most this % against the published day before publication stops",
+    )
     max_amount: float = Field(1_000_000.0, gt=0, description="amounts above this are rejects")
     late_horizon_days: int = Field(30, ge=1, description="how far back late data is read and re-run")
     sensor_interval_seconds: int = Field(300, ge=1, description="minimum time between two late-data ticks")
-    published_by: str = Field("07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
-                              description="yesterday's KPIs are due by this local time (freshness check)")
+    published_by: str = Field(
+        "07:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="yesterday's KPIs are due by this local time (freshness check)",
+    )
     dashboard_url: str = Field("http://127.0.0.1:8501", description="where the dashboard is served")
     campaign_window_days: int = Field(7, gt=0, description="a sale counts for a click at most this many days")
     trend_days: int = Field(90, gt=0, description="revenue trend: last N days against the N before")
     trend_stable_pct: float = Field(20.0, gt=0, description="revenue trend: a change within this % is stable")
     price_bands: Annotated[tuple[float, ...], NoDecode] = Field(
-        (25.0, 50.0, 100.0, 200.0), description="price-band bounds, ascending, lower bound inclusive")
+        (25.0, 50.0, 100.0, 200.0), description="price-band bounds, ascending, lower bound inclusive"
+    )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, dotenv_settings
 
     @field_validator("timezone")
@@ -116,31 +137,37 @@ class Settings(BaseSettings):
         if value:
             try:
                 sa.engine.make_url(value).get_dialect()
-            except (sa.exc.ArgumentError, ValueError):      # ValueError: a port that is not a number
+            except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
                 raise ValueError("not a database URL such as postgresql+psycopg2://user@host/db") from None
             except sa.exc.NoSuchModuleError:
                 raise ValueError("unknown database kind; use sqlite:/// or postgresql+psycopg2://") from None
         return value
 
     @model_validator(mode="after")
-    def _defaults_and_bounds(self) -> "Settings":
+    def _defaults_and_bounds(self) -> Settings:
         home = self.home.expanduser().resolve()
         demo = home / "demo"
-        fill = {"home": home,
-                "chat_db_url": self.chat_db_url or f"sqlite:///{demo / 'chat.db'}",
-                "orders_dir": self.orders_dir or demo / "orders",
-                "store_sales_dir": self.store_sales_dir or demo / "store_sales",
-                "campaigns_dir": self.campaigns_dir or demo / "campaigns",
-                "reporting_db_url": self.reporting_db_url or f"sqlite:///{home / 'reporting.db'}",
-                "lake_dir": self.lake_dir or home / "lake"}
+        fill = {
+            "home": home,
+            "chat_db_url": self.chat_db_url or f"sqlite:///{demo / 'chat.db'}",
+            "orders_dir": self.orders_dir or demo / "orders",
+            "store_sales_dir": self.store_sales_dir or demo / "store_sales",
+            "campaigns_dir": self.campaigns_dir or demo / "campaigns",
+            "reporting_db_url": self.reporting_db_url or f"sqlite:///{home / 'reporting.db'}",
+            "lake_dir": self.lake_dir or home / "lake",
+        }
         for name, value in fill.items():
             object.__setattr__(self, name, value)
         if self.start_date is not None and self.start_date > self.today():
-            raise ValueError(f"start_date: {self.start_date} is after today ({self.today()} in {self.timezone}); "
-                             "it accepts a past day YYYY-MM-DD")
+            raise ValueError(
+                f"start_date: {self.start_date} is after today ({self.today()} in {self.timezone}); "
+                "it accepts a past day YYYY-MM-DD"
+            )
         if self.late_horizon_days < self.window_days:
-            raise ValueError(f"late_horizon_days: {self.late_horizon_days} is shorter than the attribution "
-                             f"window ({self.window_days} days); late data inside the window would be missed")
+            raise ValueError(
+                f"late_horizon_days: {self.late_horizon_days} is shorter than the attribution "
+                f"window ({self.window_days} days); late data inside the window would be missed"
+            )
         return self
 
     # --- derived ---------------------------------------------------------------------------------------
@@ -165,7 +192,7 @@ class Settings(BaseSettings):
             return date.fromisoformat(json.loads(manifest.read_text())["first_day"])
         return FALLBACK_START
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         return self.model_copy(update=changes)
 
 
@@ -177,12 +204,19 @@ class _FromMapping(Settings):
         return (init_settings,)
 
 
-PLAIN = {"int_parsing": "not a whole number", "int_from_float": "not a whole number",
-         "float_parsing": "not a number", "date_from_datetime_parsing": "not a date (YYYY-MM-DD)",
-         "date_parsing": "not a date (YYYY-MM-DD)", "bool_parsing": "not true or false",
-         "greater_than": "must be above {gt}", "greater_than_equal": "must be at least {ge}",
-         "less_than_equal": "must be at most {le}", "string_pattern_mismatch": "not a time of day HH:MM",
-         "string_too_short": "must not be empty"}
+PLAIN = {
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+    "float_parsing": "not a number",
+    "date_from_datetime_parsing": "not a date (YYYY-MM-DD)",
+    "date_parsing": "not a date (YYYY-MM-DD)",
+    "bool_parsing": "not true or false",
+    "greater_than": "must be above {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "string_pattern_mismatch": "not a time of day HH:MM",
+    "string_too_short": "must not be empty",
+}
 
 
 def _message(error: ValidationError) -> str:
@@ -190,12 +224,15 @@ def _message(error: ValidationError) -> str:
     field = str(first["loc"][0]) if first["loc"] else ""
     plain = PLAIN.get(first["type"])
     text = plain.format(**first.get("ctx", {})) if plain else first["msg"].removeprefix("Value error, ")
-    if not field and ":" in text:        # a model-level check says which field it is about
+    if not field and ":" in text:  # a model-level check says which field it is about
         field, _, text = text.partition(": ")
     name = variable(field) if field else "a setting"
     value = first.get("input")
-    shown = "" if field in ("pii_key", "shopify_token") or isinstance(value, Mapping) or value is None \
+    shown = (
+        ""
+        if field in ("pii_key", "shopify_token") or isinstance(value, Mapping) or value is None
         else f"={_hide_password(field, value)!r}"
+    )
     return f"{name}{shown}: {text}"
 
 
@@ -231,15 +268,26 @@ def redacted_url(url: str) -> str:
 
 def warn_if_demo_key(settings: Settings, context: str) -> None:
     if settings.uses_demo_pii_key:
-        warnings.warn(f"{context}: CHATSALES_PII_KEY is not set; customer hashes use the public demo key. "
-                      "Set a secret key in production.", stacklevel=2)
+        warnings.warn(
+            f"{context}: CHATSALES_PII_KEY is not set; customer hashes use the public demo key. "
+            "Set a secret key in production.",
+            stacklevel=2,
+        )
 
 
-SHOWN_DEFAULTS = {"home": "`.chatsales` in the project", "start_date": "the demo's first day",
-                  "chat_db_url": "the demo's", "orders_dir": "the demo's", "store_sales_dir": "the demo's",
-                  "campaigns_dir": "the demo's", "reporting_db_url": "`reporting.db` in `CHATSALES_HOME` (SQLite)",
-                  "lake_dir": "`lake` in `CHATSALES_HOME`", "pii_key": "a public demo key: set yours",
-                  "shopify_shop": "unset (read the folder)", "shopify_token": "unset"}
+SHOWN_DEFAULTS = {
+    "home": "`.chatsales` in the project",
+    "start_date": "the demo's first day",
+    "chat_db_url": "the demo's",
+    "orders_dir": "the demo's",
+    "store_sales_dir": "the demo's",
+    "campaigns_dir": "the demo's",
+    "reporting_db_url": "`reporting.db` in `CHATSALES_HOME` (SQLite)",
+    "lake_dir": "`lake` in `CHATSALES_HOME`",
+    "pii_key": "a public demo key: set yours",
+    "shopify_shop": "unset (read the folder)",
+    "shopify_token": "unset",
+}
 
 
 def settings_table() -> str:
@@ -247,9 +295,16 @@ def settings_table() -> str:
     rows = ["| variable | meaning | default |", "|---|---|---|"]
     for field, info in Settings.model_fields.items():
         default = info.default
-        shown = (SHOWN_DEFAULTS[field] if field in SHOWN_DEFAULTS else
-                 "`" + ",".join(f"{b:g}" for b in default) + "`" if isinstance(default, tuple) else
-                 f"`{int(default):,}`" if isinstance(default, float) and default.is_integer() else
-                 f"`{default:g}`" if isinstance(default, float) else f"`{default}`")
+        shown = (
+            SHOWN_DEFAULTS[field]
+            if field in SHOWN_DEFAULTS
+            else "`" + ",".join(f"{b:g}" for b in default) + "`"
+            if isinstance(default, tuple)
+            else f"`{int(default):,}`"
+            if isinstance(default, float) and default.is_integer()
+            else f"`{default:g}`"
+            if isinstance(default, float)
+            else f"`{default}`"
+        )
         rows.append(f"| `{variable(field)}` | {info.description} | {shown} |")
     return "\n".join(rows)

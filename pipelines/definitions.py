@@ -12,8 +12,9 @@ import dagster as dg
 # warning still shows. Before the asset modules are imported: they warn while being defined.
 OUR_BETA_PARAMETERS = ("backfill_policy", "allow_nonexistent_upstream_partitions")
 for _category in (dg.BetaWarning, dg.PreviewWarning):
-    warnings.filterwarnings("ignore", category=_category,
-                            message=rf"Parameter `({'|'.join(OUR_BETA_PARAMETERS)})` of .* is currently in")
+    warnings.filterwarnings(
+        "ignore", category=_category, message=rf"Parameter `({'|'.join(OUR_BETA_PARAMETERS)})` of .* is currently in"
+    )
 
 from assets_defs import activity, attribution, campaigns, facts, identity, kpis, reporting, snapshots, sources, state
 from chatsales.settings import Settings
@@ -51,8 +52,11 @@ def resources_for(settings: Settings) -> dict[str, object]:
     return {
         "settings": SettingsResource.from_settings(settings, pii_key),
         "chat_platform": ChatPlatformResource(url=secret_url("chat_db_url")),
-        "web_orders": WebOrdersResource(orders_dir=str(settings.orders_dir), shopify_shop=settings.shopify_shop or "",
-                                        shopify_token=_from_env("SHOPIFY_TOKEN", settings.shopify_token)),
+        "web_orders": WebOrdersResource(
+            orders_dir=str(settings.orders_dir),
+            shopify_shop=settings.shopify_shop or "",
+            shopify_token=_from_env("SHOPIFY_TOKEN", settings.shopify_token),
+        ),
         "store_sales": StoreSalesResource(store_sales_dir=str(settings.store_sales_dir)),
         "marketing_touchpoints": MarketingTouchpointsResource(campaigns_dir=str(settings.campaigns_dir)),
         "reporting_db": ReportingDbResource(url=secret_url("reporting_db_url")),
@@ -63,10 +67,14 @@ def resources_for(settings: Settings) -> dict[str, object]:
 
 def definitions_for(settings: Settings) -> dg.Definitions:
     """The definitions with the resources of `settings` (the assets, partitions and jobs are the module's)."""
-    return dg.Definitions(assets=dg.load_assets_from_modules(ASSET_MODULES), jobs=[daily_pipeline, extract_sources, customer_snapshots, reattribute],
-                          schedules=[nightly, snapshots_schedule],
-                          sensors=[late_data], resources=resources_for(settings),
-                          executor=dg.in_process_executor)
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        jobs=[daily_pipeline, extract_sources, customer_snapshots, reattribute],
+        schedules=[nightly, snapshots_schedule],
+        sensors=[late_data],
+        resources=resources_for(settings),
+        executor=dg.in_process_executor,
+    )
 
 
 defs = definitions_for(SETTINGS)

@@ -6,6 +6,7 @@ started by `chatsales` in its own process carries its host and pid (tags chatsal
 that process is gone, the run is marked failed and its pool slots freed before the next command starts. A
 run still alive, or from another host, is left alone and named, with how to free it.
 """
+
 from __future__ import annotations
 
 import os

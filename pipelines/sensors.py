@@ -18,9 +18,9 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from chatsales.conversation_state import ROOMS
 from chatsales.extract.chat import signature
 from chatsales.extract.files import listing
-from chatsales.conversation_state import ROOMS
 from chatsales.late_runs import LateRun, plan_late_runs, sales_on_older_dialogues
 from chatsales.settings import today_in
 from pipelines.config import SETTINGS
@@ -35,29 +35,39 @@ from resources.store_sales import StoreSalesResource
 from resources.web_orders import WebOrdersResource
 
 LATE_SENSOR = "late_data"
-IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-             dg.DagsterRunStatus.STARTED]
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 TRIGGER_TAG = "chatsales/trigger"
 REASONS_TAG = "chatsales/late_data"
 
 
-def moved_sources(lake: LakeResource, chat_platform: ChatPlatformResource, web_orders: WebOrdersResource,
-                  store_sales: StoreSalesResource, marketing_touchpoints: MarketingTouchpointsResource
-                  ) -> list[str]:
+def moved_sources(
+    lake: LakeResource,
+    chat_platform: ChatPlatformResource,
+    web_orders: WebOrdersResource,
+    store_sales: StoreSalesResource,
+    marketing_touchpoints: MarketingTouchpointsResource,
+) -> list[str]:
     """The sources whose content moved since their last extraction (no content is read)."""
     catalog = lake.catalog
     moved = []
     last = catalog.last_extraction("chat_platform")
     if last is None:
         moved.append("chat_platform")
-    else:       # the same question the last extraction asked, of the same scope: has the answer moved?
+    else:  # the same question the last extraction asked, of the same scope: has the answer moved?
         since = datetime.fromisoformat(last["watermark"].split("|")[0])
         if f"{since.isoformat()}|{signature(chat_platform.url, since)}" != last["watermark"]:
             moved.append("chat_platform")
-    folders = {"store_sales": (store_sales.store_sales_dir, "*.csv"),
-               "marketing_touchpoints": (marketing_touchpoints.campaigns_dir, "campaign*.csv")}
+    folders = {
+        "store_sales": (store_sales.store_sales_dir, "*.csv"),
+        "marketing_touchpoints": (marketing_touchpoints.campaigns_dir, "campaign*.csv"),
+    }
     if web_orders.live:
-        moved.append("web_orders")        # an incremental pull by updated_at is the cheapest question to ask
+        moved.append("web_orders")  # an incremental pull by updated_at is the cheapest question to ask
     else:
         folders["web_orders"] = (web_orders.orders_dir, "*.jsonl")
     for source, (folder, pattern) in folders.items():
@@ -70,8 +80,9 @@ def moved_sources(lake: LakeResource, chat_platform: ChatPlatformResource, web_o
 
 def _request(run: LateRun) -> dg.RunRequest:
     tags = {TRIGGER_TAG: "late_data", REASONS_TAG: run.why[:900], **range_tags(run.days[0], run.days[-1])}
-    return dg.RunRequest(run_key=run.run_key, job_name=daily_pipeline.name, asset_selection=_days_selection(),
-                         tags=tags)
+    return dg.RunRequest(
+        run_key=run.run_key, job_name=daily_pipeline.name, asset_selection=_days_selection(), tags=tags
+    )
 
 
 def _days_selection() -> list[dg.AssetKey]:
@@ -80,33 +91,51 @@ def _days_selection() -> list[dg.AssetKey]:
     return sorted(DAYS.resolve(defs.resolve_asset_graph()))
 
 
-@dg.sensor(name=LATE_SENSOR, jobs=[daily_pipeline, extract_sources],
-           minimum_interval_seconds=SETTINGS.sensor_interval_seconds, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Reads the sources when they change (late messages, ratings, questions, email fills, order "
-                       "updates and refunds, late or corrected POS files, campaign clicks), then re-runs exactly "
-                       f"the published days the changes affect, up to {SETTINGS.late_horizon_days} days back. "
-                       "Each tick's log names the days it re-runs or leaves alone, and why; each run's tags too.")
-def late_data(context: dg.SensorEvaluationContext, lake: LakeResource, chat_platform: ChatPlatformResource,
-              web_orders: WebOrdersResource, store_sales: StoreSalesResource,
-              marketing_touchpoints: MarketingTouchpointsResource, reporting_db: ReportingDbResource,
-              settings: SettingsResource):
+@dg.sensor(
+    name=LATE_SENSOR,
+    jobs=[daily_pipeline, extract_sources],
+    minimum_interval_seconds=SETTINGS.sensor_interval_seconds,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Reads the sources when they change (late messages, ratings, questions, email fills, order "
+    "updates and refunds, late or corrected POS files, campaign clicks), then re-runs exactly "
+    f"the published days the changes affect, up to {SETTINGS.late_horizon_days} days back. "
+    "Each tick's log names the days it re-runs or leaves alone, and why; each run's tags too.",
+)
+def late_data(
+    context: dg.SensorEvaluationContext,
+    lake: LakeResource,
+    chat_platform: ChatPlatformResource,
+    web_orders: WebOrdersResource,
+    store_sales: StoreSalesResource,
+    marketing_touchpoints: MarketingTouchpointsResource,
+    reporting_db: ReportingDbResource,
+    settings: SettingsResource,
+):
     requests = []
     with reporting_db.db as db:
         if db.pipeline_days().empty:
-            return dg.SensorResult(skip_reason="nothing published yet: the nightly schedule or a backfill comes "
-                                               "first", cursor=context.cursor)
+            return dg.SensorResult(
+                skip_reason="nothing published yet: the nightly schedule or a backfill comes first",
+                cursor=context.cursor,
+            )
     moved = moved_sources(lake, chat_platform, web_orders, store_sales, marketing_touchpoints)
     mark = lake.catalog.last_seq()
     reading = context.instance.get_runs(dg.RunsFilter(job_name=extract_sources.name, statuses=IN_FLIGHT), limit=1)
     if moved and reading:
-        sources_line = f"sources that changed since their last read: {', '.join(moved)}: run " \
-                       f"{reading[0].run_id} is reading them"
+        sources_line = (
+            f"sources that changed since their last read: {', '.join(moved)}: run {reading[0].run_id} is reading them"
+        )
     elif not moved:
         sources_line = "no source changed since its last read"
     else:
         digest = hashlib.sha1(f"{sorted(moved)}|{mark}|{context.cursor}".encode()).hexdigest()[:20]
-        requests.append(dg.RunRequest(run_key=f"extract-{digest}", job_name=extract_sources.name,
-                                      tags={TRIGGER_TAG: "late_data", REASONS_TAG: "changed: " + ", ".join(moved)}))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"extract-{digest}",
+                job_name=extract_sources.name,
+                tags={TRIGGER_TAG: "late_data", REASONS_TAG: "changed: " + ", ".join(moved)},
+            )
+        )
         sources_line = f"sources that changed since their last read: {', '.join(moved)}: reading them"
     context.log.info(sources_line)
     db = reporting_db.db
@@ -122,8 +151,9 @@ def late_data(context: dg.SensorEvaluationContext, lake: LakeResource, chat_plat
             sold, computed = db.attribution_changes_since(oldest.to_pydatetime(), ledger_mark)
             if len(sold):
                 rooms = lake.lake.read(ROOMS, columns=["chatroom_id", "established_at"])
-                stale = sales_on_older_dialogues(sold, rooms[rooms["chatroom_id"].isin(sold["chatroom_id"])],
-                                                 computed, settings.timezone)
+                stale = sales_on_older_dialogues(
+                    sold, rooms[rooms["chatroom_id"].isin(sold["chatroom_id"])], computed, settings.timezone
+                )
         plan = plan_late_runs(changes, published, stale, today_in(settings.timezone), settings.late_horizon_days)
     finally:
         db.dispose()

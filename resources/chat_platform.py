@@ -1,4 +1,5 @@
 """The chat platform's database (CHATSALES_CHAT_DB_URL), any SQLAlchemy URL."""
+
 from __future__ import annotations
 
 import dagster as dg

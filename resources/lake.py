@@ -6,6 +6,7 @@ including empty days, so a re-run clears stale rows; a load reads exactly the da
 wrote them. A day never written is an error that names the asset and the day. Each folder is written beside
 its target and swapped in, so a crash never leaves a half-written day visible.
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,19 +82,24 @@ class LakeIOManager(dg.ConfigurableIOManager):
         for name, text in day_text.items():
             stray = sorted(set(text) - set(keys))
             if stray:
-                raise ValueError(f"{context.asset_key.to_user_string()}: table {name} has rows for days "
-                                 f"{stray[:3]} outside the run's partitions")
+                raise ValueError(
+                    f"{context.asset_key.to_user_string()}: table {name} has rows for days "
+                    f"{stray[:3]} outside the run's partitions"
+                )
         for key in keys:
-            _write_tables(self._root(context.asset_key) / f"day={key}",
-                          {name: frame[day_text[name].eq(key).to_numpy()] for name, frame in tables.items()})
+            _write_tables(
+                self._root(context.asset_key) / f"day={key}",
+                {name: frame[day_text[name].eq(key).to_numpy()] for name, frame in tables.items()},
+            )
 
     def load_input(self, context: dg.InputContext):
         parts: dict[str, list[pd.DataFrame]] = {}
         for key in context.asset_partition_keys:
             folder = self._root(context.asset_key) / f"day={key}"
             if not folder.exists():
-                raise FileNotFoundError(f"{context.asset_key.to_user_string()} has no data for day {key}: "
-                                        "materialise that partition first")
+                raise FileNotFoundError(
+                    f"{context.asset_key.to_user_string()} has no data for day {key}: materialise that partition first"
+                )
             for path in sorted(folder.glob("*.parquet")):
                 parts.setdefault(path.stem, []).append(pd.read_parquet(path))
         tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}

@@ -1,4 +1,5 @@
 """Optional campaigns and their clicks (CHATSALES_CAMPAIGNS_DIR); a missing folder means no campaigns."""
+
 from __future__ import annotations
 
 import dagster as dg

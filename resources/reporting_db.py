@@ -1,4 +1,5 @@
 """The reporting database as a Dagster resource: one engine per run, disposed when the run's step ends."""
+
 from __future__ import annotations
 
 import dagster as dg
@@ -23,10 +24,11 @@ class ReportingDbResource(dg.ConfigurableResource):
         self._db = ReportingDb(self.url)
         try:
             outcome = self._db.ensure_schema()
-        except Exception as error:      # named as the reporting database's fault, never the step's that uses it
+        except Exception as error:  # named as the reporting database's fault, never the step's that uses it
             first = next((line for line in str(error).splitlines() if line.strip()), "")
-            raise ReportingDbUnavailable(f"the reporting database {self.shown_url} cannot be used: "
-                                         f"{type(error).__name__}: {first[:200]}") from None
+            raise ReportingDbUnavailable(
+                f"the reporting database {self.shown_url} cannot be used: {type(error).__name__}: {first[:200]}"
+            ) from None
         if outcome != "up to date" and context.log is not None:
             context.log.warning(f"reporting database {self.shown_url}: schema {outcome}")
 
@@ -37,7 +39,7 @@ class ReportingDbResource(dg.ConfigurableResource):
 
     @property
     def db(self) -> ReportingDb:
-        if self._db is None:          # used outside a run (a sensor's evaluation): the caller disposes
+        if self._db is None:  # used outside a run (a sensor's evaluation): the caller disposes
             self._db = ReportingDb(self.url)
         return self._db
 

@@ -1,5 +1,6 @@
 """The brand's settings as one resource, so every asset reads the same values and the UI shows them. Its
 defaults come from the one settings model (chatsales.settings): nothing is written twice."""
+
 from __future__ import annotations
 
 import dagster as dg
@@ -27,12 +28,13 @@ class SettingsResource(dg.ConfigurableResource):
     campaign_window_days: int = _default("campaign_window_days")
     trend_days: int = _default("trend_days")
     trend_stable_pct: float = _default("trend_stable_pct")
-    price_bands: list[float] = Field(default=list(DEFAULTS["price_bands"].default),
-                                     description=DEFAULTS["price_bands"].description)
+    price_bands: list[float] = Field(
+        default=list(DEFAULTS["price_bands"].default), description=DEFAULTS["price_bands"].description
+    )
     pii_key: str = Field(description="key of the email hash; set through EnvVar('CHATSALES_PII_KEY'): never shown")
 
     @classmethod
-    def from_settings(cls, settings: Settings, pii_key) -> "SettingsResource":
+    def from_settings(cls, settings: Settings, pii_key) -> SettingsResource:
         names = [n for n in cls.model_fields if n != "pii_key"]
         values = {n: getattr(settings, n) for n in names}
         values["price_bands"] = list(settings.price_bands)

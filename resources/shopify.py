@@ -6,6 +6,7 @@ for the cost bucket to refill, 5xx / timeouts / malformed pages back off exponen
 repeated cursor or exhausted retries raise ShopifyError naming the endpoint, the page and the cause.
 Pages already received are kept: a retry resumes from the last good cursor. The token is never shown.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,14 @@ query Orders($first: Int!, $after: String, $query: String) {
   }
 }
 """
-STATUSES = {"PAID": "paid", "PARTIALLY_REFUNDED": "partially_refunded", "REFUNDED": "refunded",
-            "PENDING": "pending", "AUTHORIZED": "pending", "PARTIALLY_PAID": "pending"}
+STATUSES = {
+    "PAID": "paid",
+    "PARTIALLY_REFUNDED": "partially_refunded",
+    "REFUNDED": "refunded",
+    "PENDING": "pending",
+    "AUTHORIZED": "pending",
+    "PARTIALLY_PAID": "pending",
+}
 VISITOR_ATTRIBUTE = "chat_visitor_id"
 
 
@@ -70,18 +77,36 @@ def to_contract_order(node: dict) -> dict:
     """A Shopify order node → the normalised JSON order of data-contract.md §2 (validated downstream)."""
     attributes = {a.get("key"): a.get("value") for a in node.get("customAttributes") or []}
     customer = node.get("customer") or {}
-    status = "cancelled" if node.get("cancelledAt") else STATUSES.get(
-        node.get("displayFinancialStatus") or "", str(node.get("displayFinancialStatus") or "").lower())
+    status = (
+        "cancelled"
+        if node.get("cancelledAt")
+        else STATUSES.get(
+            node.get("displayFinancialStatus") or "", str(node.get("displayFinancialStatus") or "").lower()
+        )
+    )
     record = {
-        "order_id": _tail(node.get("id")), "placed_at": node.get("processedAt") or node.get("createdAt"),
-        "updated_at": node.get("updatedAt"), "email": node.get("email"), "customer_id": _tail(customer.get("id")),
-        "visitor_id": attributes.get(VISITOR_ATTRIBUTE), "currency": node.get("currencyCode"),
-        "total": _money(node.get("totalPriceSet")), "status": status, "cancelled_at": node.get("cancelledAt"),
+        "order_id": _tail(node.get("id")),
+        "placed_at": node.get("processedAt") or node.get("createdAt"),
+        "updated_at": node.get("updatedAt"),
+        "email": node.get("email"),
+        "customer_id": _tail(customer.get("id")),
+        "visitor_id": attributes.get(VISITOR_ATTRIBUTE),
+        "currency": node.get("currencyCode"),
+        "total": _money(node.get("totalPriceSet")),
+        "status": status,
+        "cancelled_at": node.get("cancelledAt"),
         "refunded": _money(node.get("totalRefundedSet")) or "0.00",
-        "lines": [{"product_id": _tail((item.get("product") or {}).get("id")), "sku": item.get("sku"),
-                   "title": item.get("title"), "category": (item.get("product") or {}).get("productType"),
-                   "quantity": item.get("quantity"), "unit_price": _money(item.get("originalUnitPriceSet"))}
-                  for item in (node.get("lineItems") or {}).get("nodes") or []],
+        "lines": [
+            {
+                "product_id": _tail((item.get("product") or {}).get("id")),
+                "sku": item.get("sku"),
+                "title": item.get("title"),
+                "category": (item.get("product") or {}).get("productType"),
+                "quantity": item.get("quantity"),
+                "unit_price": _money(item.get("originalUnitPriceSet")),
+            }
+            for item in (node.get("lineItems") or {}).get("nodes") or []
+        ],
     }
     if customer.get("numberOfOrders") is not None:
         record["is_first_order"] = int(customer["numberOfOrders"]) == 1
@@ -89,9 +114,20 @@ def to_contract_order(node: dict) -> dict:
 
 
 class ShopifyClient:
-    def __init__(self, shop: str, token: str, api_version: str = "2025-10", *, base_url: str | None = None,
-                 page_size: int = 100, max_retries: int = 6, backoff_base: float = 0.5, backoff_cap: float = 30.0,
-                 timeout: float = 30.0, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        shop: str,
+        token: str,
+        api_version: str = "2025-10",
+        *,
+        base_url: str | None = None,
+        page_size: int = 100,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.endpoint = f"{(base_url or f'https://{shop}').rstrip('/')}/admin/api/{api_version}/graphql.json"
         self._token = token
         self.page_size, self.max_retries, self.timeout = page_size, max_retries, timeout
@@ -99,13 +135,17 @@ class ShopifyClient:
         self.session = requests.Session()
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.backoff_cap, self.backoff_base * 2 ** attempt)
+        return min(self.backoff_cap, self.backoff_base * 2**attempt)
 
     def _post(self, variables: dict) -> dict:
         """One page request; raises _Retry for what is worth retrying, ShopifyError for what is not."""
         try:
-            response = self.session.post(self.endpoint, json={"query": ORDERS_QUERY, "variables": variables},
-                                         headers={"X-Shopify-Access-Token": self._token}, timeout=self.timeout)
+            response = self.session.post(
+                self.endpoint,
+                json={"query": ORDERS_QUERY, "variables": variables},
+                headers={"X-Shopify-Access-Token": self._token},
+                timeout=self.timeout,
+            )
         except requests.Timeout:
             raise _Retry(f"no answer within {self.timeout:g} s") from None
         except requests.ConnectionError as exc:
@@ -153,21 +193,24 @@ class ShopifyClient:
                     break
                 except _Retry as retry:
                     if attempt == self.max_retries:
-                        raise ShopifyError(f"{where}: gave up after {self.max_retries} retries; "
-                                           f"last cause: {retry.cause}") from None
+                        raise ShopifyError(
+                            f"{where}: gave up after {self.max_retries} retries; last cause: {retry.cause}"
+                        ) from None
                     wait = retry.wait if retry.wait is not None else self._backoff(attempt)
                     self.sleep(min(wait, self.backoff_cap))
                 except ShopifyError as exc:
                     raise ShopifyError(f"{where}: {exc}") from None
             info = orders.get("pageInfo") or {}
             next_cursor = info.get("endCursor")
-            yield OrdersPage([to_contract_order(n) for n in orders["nodes"]], f"shopify:orders page {page}",
-                             next_cursor)
+            yield OrdersPage(
+                [to_contract_order(n) for n in orders["nodes"]], f"shopify:orders page {page}", next_cursor
+            )
             if not info.get("hasNextPage"):
                 return
             if not next_cursor or next_cursor in seen or next_cursor == cursor:
-                raise ShopifyError(f"{where}: the API returned cursor {next_cursor!r} again; stopping "
-                                   "instead of looping")
+                raise ShopifyError(
+                    f"{where}: the API returned cursor {next_cursor!r} again; stopping instead of looping"
+                )
             seen.add(next_cursor)
             cursor, page = next_cursor, page + 1
 

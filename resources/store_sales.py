@@ -1,4 +1,5 @@
 """In-store receipts: the POS CSV folder (CHATSALES_STORE_SALES_DIR)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,5 +16,4 @@ class StoreSalesResource(dg.ConfigurableResource):
     store_sales_dir: str
 
     def read_files(self, names: set[str], timezone: str, currency: str, max_amount: float) -> SourceFrames:
-        return read_store_sales_dir(Path(self.store_sales_dir), timezone, currency, only=names,
-                                    max_amount=max_amount)
+        return read_store_sales_dir(Path(self.store_sales_dir), timezone, currency, only=names, max_amount=max_amount)

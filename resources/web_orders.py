@@ -1,4 +1,5 @@
 """Web orders: live from the Shopify Admin GraphQL API when SHOPIFY_SHOP is set, else the JSONL folder."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,7 +17,7 @@ class WebOrdersResource(dg.ConfigurableResource):
 
     orders_dir: str
     shopify_shop: str = ""
-    shopify_token: str = ""     # set with dg.EnvVar("SHOPIFY_TOKEN"): never printed, never in run config
+    shopify_token: str = ""  # set with dg.EnvVar("SHOPIFY_TOKEN"): never printed, never in run config
     shopify_base_url: str = ""  # another endpoint than https://<shop> (a test server)
 
     @property

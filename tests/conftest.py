@@ -1,4 +1,5 @@
 """Shared fixtures. PostgreSQL is real (127.0.0.1:5432 here): a test that needs it FAILS when it is missing."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,11 @@ import sqlalchemy as sa
 # is an empty folder, and the partitions start early enough for every test's dates.
 os.environ["CHATSALES_HOME"] = tempfile.mkdtemp(prefix="chatsales-tests-")
 os.environ["CHATSALES_START_DATE"] = "2026-01-01"
-for _name in [n for n in os.environ if n.startswith("CHATSALES_") and n not in ("CHATSALES_HOME", "CHATSALES_START_DATE",
-                                                                                 "CHATSALES_TEST_PG_URL")]:
+for _name in [
+    n
+    for n in os.environ
+    if n.startswith("CHATSALES_") and n not in ("CHATSALES_HOME", "CHATSALES_START_DATE", "CHATSALES_TEST_PG_URL")
+]:
     del os.environ[_name]
 
 PG_ADMIN_URL = os.environ.get("CHATSALES_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
@@ -25,8 +29,7 @@ def _admin_engine():
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
     except Exception as exc:  # a missing server is a failure of the run, never a skip
-        pytest.fail(f"PostgreSQL is required for this test and is unreachable at {PG_ADMIN_URL}: {exc}",
-                    pytrace=False)
+        pytest.fail(f"PostgreSQL is required for this test and is unreachable at {PG_ADMIN_URL}: {exc}", pytrace=False)
     return engine
 
 

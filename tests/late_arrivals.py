@@ -1,5 +1,6 @@
 """Late data written into a demo's sources, as it arrives in real life: shared by the in-process sensor
 test (test_late_data.py) and the webserver + daemon one (test_e2e_dagster.py)."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,13 @@ def answer_a_rating_late(demo, first_day: date, score: int) -> date:
     chat = sqlite3.connect(demo.chat_db_path)
     requested, newest = chat.execute(
         "SELECT requested_at, (SELECT max(given_at) FROM ratings) FROM ratings WHERE given_at IS NULL "
-        "AND requested_at >= ? ORDER BY requested_at LIMIT 1", (f"{first_day} 12:00:00",)).fetchone()
-    chat.execute("UPDATE ratings SET given_at = datetime(?, '+1 minute'), score = ? WHERE requested_at = ? "
-                 "AND given_at IS NULL", (newest, score, requested))
+        "AND requested_at >= ? ORDER BY requested_at LIMIT 1",
+        (f"{first_day} 12:00:00",),
+    ).fetchone()
+    chat.execute(
+        "UPDATE ratings SET given_at = datetime(?, '+1 minute'), score = ? WHERE requested_at = ? AND given_at IS NULL",
+        (newest, score, requested),
+    )
     chat.commit()
     chat.close()
     return local_dates(pd.to_datetime(pd.Series([requested]), utc=True), TZ).dt.date.iloc[0]
@@ -39,11 +44,25 @@ def refund_an_attributed_order(demo, store) -> pd.Series:
     """The first attributed, paid web order is refunded in full (a newer version in a new export file);
     returns its published attributed_orders row as it was before."""
     orders = store.read_table("attributed_orders")
-    refunded = orders[(orders["sales_channel"] == "web") & orders["attributed"] & ~orders["is_cancelled"]
-                      & (orders["net_total"] > 0)].sort_values("order_id").iloc[0]
-    versions = [json.loads(line) for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
-                for line in f.read_text().splitlines() if json.loads(line)["order_id"] == refunded["order_id"]]
+    refunded = (
+        orders[
+            (orders["sales_channel"] == "web")
+            & orders["attributed"]
+            & ~orders["is_cancelled"]
+            & (orders["net_total"] > 0)
+        ]
+        .sort_values("order_id")
+        .iloc[0]
+    )
+    versions = [
+        json.loads(line)
+        for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+        if json.loads(line)["order_id"] == refunded["order_id"]
+    ]
     latest = max(versions, key=lambda v: pd.Timestamp(v["updated_at"]))
-    Path(demo.orders_dir, "zz-refunds.jsonl").write_text(json.dumps(
-        {**latest, "status": "refunded", "refunded": latest["total"], "updated_at": "2026-12-01T10:00:00Z"}) + "\n")
+    Path(demo.orders_dir, "zz-refunds.jsonl").write_text(
+        json.dumps({**latest, "status": "refunded", "refunded": latest["total"], "updated_at": "2026-12-01T10:00:00Z"})
+        + "\n"
+    )
     return refunded

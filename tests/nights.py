@@ -1,6 +1,7 @@
 """Running the pipeline as the data team's nights go, in process: the nightly partition, then the late-data
 sensor's ticks and the runs they request, until it has nothing more to do. Shared by the tests of late data,
 of day-local equality and of multi-run backfills."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -18,39 +19,71 @@ from pipelines.partitions import range_tags
 from pipelines.sensors import LATE_SENSOR
 
 VOLATILE = ["run_id", "computed_at"]
-PUBLISHED = {"attributed_orders": ["sales_channel", "order_id"], "kpi_daily": ["day", "kpi", "dimension",
-                                                                              "dimension_value"],
-             "kpi_buckets_daily": ["day", "chart", "bucket", "dimension", "dimension_value"],
-             "member_daily": ["day", "member_id"], "product_daily": ["day", "product_id"],
-             "campaign_orders": ["sales_channel", "order_id"], "campaign_stats": ["level", "kind", "campaign_id"],
-             "customer_segments": ["customer_hash", "segment_type", "segment"], "customer_trends": ["customer_hash"],
-             "product_mix": ["sales_channel", "store_id", "product_id"], "pipeline_days": ["day"]}
+PUBLISHED = {
+    "attributed_orders": ["sales_channel", "order_id"],
+    "kpi_daily": ["day", "kpi", "dimension", "dimension_value"],
+    "kpi_buckets_daily": ["day", "chart", "bucket", "dimension", "dimension_value"],
+    "member_daily": ["day", "member_id"],
+    "product_daily": ["day", "product_id"],
+    "campaign_orders": ["sales_channel", "order_id"],
+    "campaign_stats": ["level", "kind", "campaign_id"],
+    "customer_segments": ["customer_hash", "segment_type", "segment"],
+    "customer_trends": ["customer_hash"],
+    "product_mix": ["sales_channel", "store_id", "product_id"],
+    "pipeline_days": ["day"],
+}
 
 
 def settings_for(home: Path, sources: dict[str, Path], **extra: str):
-    return load_settings({
-        "CHATSALES_HOME": str(home), "CHATSALES_CHAT_DB_URL": f"sqlite:///{sources['chat_db']}",
-        "CHATSALES_ORDERS_DIR": str(sources["orders"]), "CHATSALES_STORE_SALES_DIR": str(sources["store_sales"]),
-        "CHATSALES_CAMPAIGNS_DIR": str(sources["campaigns"]),
-        "CHATSALES_REPORTING_DB_URL": f"sqlite:///{home / 'reporting.db'}", **extra})
+    return load_settings(
+        {
+            "CHATSALES_HOME": str(home),
+            "CHATSALES_CHAT_DB_URL": f"sqlite:///{sources['chat_db']}",
+            "CHATSALES_ORDERS_DIR": str(sources["orders"]),
+            "CHATSALES_STORE_SALES_DIR": str(sources["store_sales"]),
+            "CHATSALES_CAMPAIGNS_DIR": str(sources["campaigns"]),
+            "CHATSALES_REPORTING_DB_URL": f"sqlite:///{home / 'reporting.db'}",
+            **extra,
+        }
+    )
 
 
 def demo_sources(demo) -> dict[str, Path]:
-    return {"chat_db": demo.chat_db_path, "orders": demo.orders_dir, "store_sales": demo.store_sales_dir,
-            "campaigns": demo.campaigns_dir}
+    return {
+        "chat_db": demo.chat_db_path,
+        "orders": demo.orders_dir,
+        "store_sales": demo.store_sales_dir,
+        "campaigns": demo.campaigns_dir,
+    }
 
 
-def run(defs, instance, *, first: date | None = None, last: date | None = None, partition: str | None = None,
-        job: str = DAILY_JOB, selection=None, tags=None, run_config=None):
+def run(
+    defs,
+    instance,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    partition: str | None = None,
+    job: str = DAILY_JOB,
+    selection=None,
+    tags=None,
+    run_config=None,
+):
     tags = dict(tags or {})
     if first is not None:
         tags.update(range_tags(first, last))
     config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **(run_config or {})}
-    result = defs.resolve_job_def(job).execute_in_process(instance=instance, partition_key=partition,
-                                                          asset_selection=selection, tags=tags,
-                                                          run_config=config, raise_on_error=False)
-    failures = [_explain(e.event_specific_data.error) for e in result.all_events
-                if e.event_type_value == "STEP_FAILURE"]
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=instance,
+        partition_key=partition,
+        asset_selection=selection,
+        tags=tags,
+        run_config=config,
+        raise_on_error=False,
+    )
+    failures = [
+        _explain(e.event_specific_data.error) for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+    ]
     assert result.success, failures
     return result
 
@@ -63,16 +96,23 @@ def _explain(error) -> str:
 
 
 def tick(defs, instance, cursor: str | None):
-    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                 resources=defs.resources) as context:
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
+    ) as context:
         result = defs.get_repository_def().get_sensor_def(LATE_SENSOR)(context)
         return result, (context.cursor if result is None else result.cursor)
 
 
 def execute(defs, instance, request: dg.RunRequest):
     tags = dict(request.tags)
-    return run(defs, instance, job=request.job_name, selection=request.asset_selection, partition=request.partition_key,
-               tags=tags)
+    return run(
+        defs,
+        instance,
+        job=request.job_name,
+        selection=request.asset_selection,
+        partition=request.partition_key,
+        tags=tags,
+    )
 
 
 def settle(defs, instance, cursor: str | None, max_ticks: int = 8) -> tuple[str | None, list[dg.RunRequest]]:
@@ -111,8 +151,10 @@ def published(url: str) -> dict[str, pd.DataFrame]:
     from chatsales.reporting.store import ReportingDb
 
     with ReportingDb(url) as db:
-        tables = {name: db.read_table(name).drop(columns=VOLATILE, errors="ignore").sort_values(key)
-                  .reset_index(drop=True) for name, key in PUBLISHED.items()}
+        tables = {
+            name: db.read_table(name).drop(columns=VOLATILE, errors="ignore").sort_values(key).reset_index(drop=True)
+            for name, key in PUBLISHED.items()
+        }
         facts = db.read_facts()
     tables["pipeline_days"] = tables["pipeline_days"].drop(columns="lake_seq")
     for name, frame in facts.items():

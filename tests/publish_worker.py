@@ -11,6 +11,7 @@ test can kill it or start a rival there (with --wait-for, it stays paused until 
 --timings gets the wall-clock time of its first insert and of the
 return of publish_days (JSON), to show which publication waited for the other.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,19 +29,45 @@ N_ORDERS, N_MEMBERS, N_FACTS = 40, 25, 300
 def day_frames(version: int) -> dict:
     """A day's publication; `version` changes every value, so a mix of two versions is visible."""
     t = pd.Timestamp("2026-03-29T10:00:00Z")
-    attribution = pd.DataFrame({
-        "order_id": [f"o{i}" for i in range(N_ORDERS)], "sales_channel": "web", "placed_at": t, "day": DAY,
-        "customer_hash": "h", "total": [float(i + version) for i in range(N_ORDERS)],
-        "net_total": [float(i + version) for i in range(N_ORDERS)], "currency": "EUR", "is_cancelled": False,
-        "is_first_order": True, "attributed": True, "reason": None,
-        "chatroom_id": [f"cr-{(i + version) % 7}" for i in range(N_ORDERS)],
-        "member_id": [f"m-{i % 5}" for i in range(N_ORDERS)], "source": "direct", "touchpoint": "web",
-        "match_key": "email", "last_message_at": t, "window_days": 14, "store_id": None})
-    kpis = pd.DataFrame({"day": DAY, "kpi": [f"Chat-Card-{i}" for i in range(N_MEMBERS)], "dimension": "all",
-                         "dimension_value": "all", "value": float(version), "numerator": None,
-                         "denominator": None, "is_fluctuating": False})
-    facts = {"messages": pd.DataFrame({"day": DAY, "message_id": [f"ms-{i}" for i in range(N_FACTS)],
-                                       "version": version})}
+    attribution = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(N_ORDERS)],
+            "sales_channel": "web",
+            "placed_at": t,
+            "day": DAY,
+            "customer_hash": "h",
+            "total": [float(i + version) for i in range(N_ORDERS)],
+            "net_total": [float(i + version) for i in range(N_ORDERS)],
+            "currency": "EUR",
+            "is_cancelled": False,
+            "is_first_order": True,
+            "attributed": True,
+            "reason": None,
+            "chatroom_id": [f"cr-{(i + version) % 7}" for i in range(N_ORDERS)],
+            "member_id": [f"m-{i % 5}" for i in range(N_ORDERS)],
+            "source": "direct",
+            "touchpoint": "web",
+            "match_key": "email",
+            "last_message_at": t,
+            "window_days": 14,
+            "store_id": None,
+        }
+    )
+    kpis = pd.DataFrame(
+        {
+            "day": DAY,
+            "kpi": [f"Chat-Card-{i}" for i in range(N_MEMBERS)],
+            "dimension": "all",
+            "dimension_value": "all",
+            "value": float(version),
+            "numerator": None,
+            "denominator": None,
+            "is_fluctuating": False,
+        }
+    )
+    facts = {
+        "messages": pd.DataFrame({"day": DAY, "message_id": [f"ms-{i}" for i in range(N_FACTS)], "version": version})
+    }
     return {"tables": {"attributed_orders": attribution, "kpi_daily": kpis}, "day_facts": facts}
 
 
@@ -55,8 +82,12 @@ def main() -> None:
     parser.add_argument("--timings")
     parser.add_argument("--wait-for", help="when paused, first wait until this file exists")
     parser.add_argument("--started-marker", help="written just before publish_days is called")
-    parser.add_argument("--pause-before-create", type=float, default=0.0,
-                        help="sleep between the schema check and the CREATE TABLEs of a fresh database")
+    parser.add_argument(
+        "--pause-before-create",
+        type=float,
+        default=0.0,
+        help="sleep between the schema check and the CREATE TABLEs of a fresh database",
+    )
     args = parser.parse_args()
 
     import sqlalchemy as sa
@@ -79,7 +110,7 @@ def main() -> None:
         return written
 
     reporting.bulk_insert = observed
-    if args.pause_before_create:      # every table the migrations create waits first
+    if args.pause_before_create:  # every table the migrations create waits first
         sa.event.listen(sa.Table, "before_create", lambda *a, **k: time.sleep(args.pause_before_create))
     store = reporting.ReportingDb(args.url)
     timings["started"] = time.time()

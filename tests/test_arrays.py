@@ -1,4 +1,5 @@
 """chatsales.arrays.is_in agrees with pandas' isin on text, missing values and other dtypes."""
+
 import numpy as np
 import pandas as pd
 

@@ -6,6 +6,7 @@ How each protection was checked to fail when removed: the readers' checks were a
 in test_sources.py; these tests were written against the readers as they were and found gaps (noted on
 each test), fixed in chatsales/; reverting each reader to its previous version fails its tests (checked).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,13 @@ from chatsales.sources.chat_db import read_chat_db
 from chatsales.sources.orders import read_orders_dir
 from chatsales.sources.store_sales import COLUMNS, read_store_sales_dir
 
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def _key(value):
@@ -39,23 +45,35 @@ def assert_split(read, frame: str, key: str, good: list[str], bad: dict[str, str
     assert set(got) == set(bad), (got, bad)
     for location, reason in bad.items():
         assert got[location].startswith(reason), (location, got[location], reason)
-    assert not any("example" in reason for reason in got.values()), got     # a raw value is never quoted
+    assert not any("example" in reason for reason in got.values()), got  # a raw value is never quoted
 
 
 # --- web orders (JSONL) ----------------------------------------------------------------------------------
 
+
 def _order(n: int, **change) -> dict:
-    record = {"order_id": f"o{n}", "placed_at": "2026-03-02T18:04:11+01:00", "updated_at": "2026-03-05T09:00:00Z",
-              "email": f"buyer{n}@example.com", "customer_id": f"c{n}", "visitor_id": None, "currency": "EUR",
-              "total": f"{n}.50", "status": "paid", "cancelled_at": None, "refunded": "0.00",
-              "lines": [{"product_id": "p", "sku": "s", "title": "t", "category": "c", "quantity": 1,
-                         "unit_price": f"{n}.50"}]}
+    record = {
+        "order_id": f"o{n}",
+        "placed_at": "2026-03-02T18:04:11+01:00",
+        "updated_at": "2026-03-05T09:00:00Z",
+        "email": f"buyer{n}@example.com",
+        "customer_id": f"c{n}",
+        "visitor_id": None,
+        "currency": "EUR",
+        "total": f"{n}.50",
+        "status": "paid",
+        "cancelled_at": None,
+        "refunded": "0.00",
+        "lines": [
+            {"product_id": "p", "sku": "s", "title": "t", "category": "c", "quantity": 1, "unit_price": f"{n}.50"}
+        ],
+    }
     record.update(change)
     return {k: v for k, v in record.items() if v != "<absent>"}
 
 
 LINE = {"product_id": "p", "quantity": 1, "unit_price": "2.00"}
-ORDER_FAULTS = {   # name: (how the line is made from order n, reason)
+ORDER_FAULTS = {  # name: (how the line is made from order n, reason)
     "bad placed_at": (lambda n: _order(n, placed_at="2026-13-45T99:00"), "placed_at: not a valid ISO 8601 timestamp"),
     "no updated_at": (lambda n: _order(n, updated_at="<absent>"), "updated_at: missing"),
     "unknown status": (lambda n: _order(n, status="shipped"), "status: unknown value 'xxxxxxx'"),
@@ -64,12 +82,16 @@ ORDER_FAULTS = {   # name: (how the line is made from order n, reason)
     "boolean total": (lambda n: _order(n, total=True), "total: not a number 'xxxx'"),
     "infinite total": (lambda n: _order(n, total="Infinity"), "total: not a number"),
     # issue 17: a sentinel date overflowed the day arithmetic (OverflowError, no row named); 1e308 made Inf sums
-    "year 9999": (lambda n: _order(n, placed_at="9999-12-31T23:59:59Z"),
-                  "placed_at: outside the sane range 2000-01-01.."),
+    "year 9999": (
+        lambda n: _order(n, placed_at="9999-12-31T23:59:59Z"),
+        "placed_at: outside the sane range 2000-01-01..",
+    ),
     "before 2000": (lambda n: _order(n, updated_at="1999-12-31T23:59:59Z"), "updated_at: outside the sane range"),
     "huge total": (lambda n: _order(n, total="1e308"), "total: above CHATSALES_MAX_AMOUNT=1e+06"),
-    "huge unit price": (lambda n: _order(n, lines=[{**LINE, "unit_price": "2e6"}]),
-                        "lines: unit_price: above CHATSALES_MAX_AMOUNT=1e+06"),
+    "huge unit price": (
+        lambda n: _order(n, lines=[{**LINE, "unit_price": "2e6"}]),
+        "lines: unit_price: above CHATSALES_MAX_AMOUNT=1e+06",
+    ),
     "email as status": (lambda n: _order(n, status=f"buyer{n}@example.com"), "status: unknown value 'xxxxx"),
     "wrong currency": (lambda n: _order(n, currency="USD"), "currency: not the reporting currency EUR 'xxx'"),
     "no currency": (lambda n: _order(n, currency=None), "currency: missing"),
@@ -80,11 +102,15 @@ ORDER_FAULTS = {   # name: (how the line is made from order n, reason)
     "text first order": (lambda n: _order(n, is_first_order="yes"), "is_first_order: not a boolean 'xxx'"),
     "lines not a list": (lambda n: _order(n, lines="two"), "lines: not a list"),
     "line not an object": (lambda n: _order(n, lines=[LINE, 7]), "lines: an item is not an object"),
-    "text quantity": (lambda n: _order(n, lines=[LINE, {**LINE, "quantity": "two"}]),
-                      "lines: quantity: not a number 'xxx'"),
-    "text unit price": (lambda n: _order(n, lines=[{**LINE, "unit_price": "free"}]),
-                        "lines: unit_price: not a number 'xxxx'"),
-    "not JSON": (lambda n: '{"order_id": "o%d", "total": ' % n, "not a JSON order"),
+    "text quantity": (
+        lambda n: _order(n, lines=[LINE, {**LINE, "quantity": "two"}]),
+        "lines: quantity: not a number 'xxx'",
+    ),
+    "text unit price": (
+        lambda n: _order(n, lines=[{**LINE, "unit_price": "free"}]),
+        "lines: unit_price: not a number 'xxxx'",
+    ),
+    "not JSON": (lambda n: f'{{"order_id": "o{n}", "total": ', "not a JSON order"),
     "JSON array": (lambda n: json.dumps([_order(n)]), "not a JSON order: not a JSON object"),
     "not UTF-8": (lambda n: b'{"order_id": "o%d", "email": "\xe9t\xe9@example.com"}' % n, "not a JSON order"),
 }
@@ -100,8 +126,9 @@ def test_orders_reader_splits_valid_and_bad_lines(kinds):
         lines, good, bad = [], [], {}
         for n, kind in enumerate(kinds):
             made = _order(n) if kind is None else ORDER_FAULTS[kind][0](n)
-            lines.append(made if isinstance(made, bytes) else
-                         (made if isinstance(made, str) else json.dumps(made)).encode())
+            lines.append(
+                made if isinstance(made, bytes) else (made if isinstance(made, str) else json.dumps(made)).encode()
+            )
             if kind is None:
                 good.append(f"o{n}")
             else:
@@ -119,9 +146,14 @@ def test_orders_reader_splits_valid_and_bad_lines(kinds):
 def test_orders_duplicate_ids_follow_the_version_rule_and_an_empty_file_is_no_orders(tmp_path):
     """Duplicate order ids are versions, not rejects (data-contract.md §2): the strictly newer updated_at
     wins, on a tie the first read stays. An empty .jsonl holds zero orders: nothing read, nothing rejected."""
-    (tmp_path / "a.jsonl").write_text(json.dumps(_order(1, total="1.00")) + "\n"
-                                      + json.dumps(_order(1, total="2.00")) + "\n"
-                                      + json.dumps(_order(2, total="3.00")) + "\n")
+    (tmp_path / "a.jsonl").write_text(
+        json.dumps(_order(1, total="1.00"))
+        + "\n"
+        + json.dumps(_order(1, total="2.00"))
+        + "\n"
+        + json.dumps(_order(2, total="3.00"))
+        + "\n"
+    )
     (tmp_path / "b.jsonl").write_text(json.dumps(_order(2, total="4.00", updated_at="2026-03-06T00:00:00Z")) + "\n")
     (tmp_path / "c.jsonl").write_bytes(b"")
     read = read_orders_dir(tmp_path, "EUR")
@@ -131,15 +163,27 @@ def test_orders_duplicate_ids_follow_the_version_rule_and_an_empty_file_is_no_or
 
 # --- in-store sales (POS CSV) -------------------------------------------------------------------------
 
+
 def _pos(receipt: str, **change) -> list[str]:
-    row = {"receipt_id": receipt, "store_id": "S1", "store_name": "Opera", "store_city": "Paris",
-           "sold_at": "2026-03-02T10:00:00", "customer_email": "", "loyalty_id": "", "product_id": "p",
-           "category": "c", "quantity": "1", "line_amount": "10.00", "currency": "EUR"}
+    row = {
+        "receipt_id": receipt,
+        "store_id": "S1",
+        "store_name": "Opera",
+        "store_city": "Paris",
+        "sold_at": "2026-03-02T10:00:00",
+        "customer_email": "",
+        "loyalty_id": "",
+        "product_id": "p",
+        "category": "c",
+        "quantity": "1",
+        "line_amount": "10.00",
+        "currency": "EUR",
+    }
     row.update(change)
     return [row[c] for c in COLUMNS]
 
 
-POS_FAULTS = {   # name: (fields or raw bytes for receipt r, reason)
+POS_FAULTS = {  # name: (fields or raw bytes for receipt r, reason)
     "bad sold_at": (lambda r: _pos(r, sold_at="02/03/2026 10h"), "sold_at: not a valid ISO 8601 timestamp"),
     "no sold_at": (lambda r: _pos(r, sold_at=""), "sold_at: missing"),
     "spring gap": (lambda r: _pos(r, sold_at="2026-03-29T02:30:00"), "sold_at: not a valid ISO 8601 timestamp"),
@@ -154,8 +198,10 @@ POS_FAULTS = {   # name: (fields or raw bytes for receipt r, reason)
     "sign mismatch": (lambda r: _pos(r, quantity="-1", line_amount="10.00"), "line_amount: sign differs"),
     "extra field": (lambda r: _pos(r) + ["surplus"], "line has 13 fields, the header has 12"),
     "missing fields": (lambda r: _pos(r)[:5], "line has 5 fields, the header has 12"),
-    "not UTF-8": (lambda r: ",".join(_pos(r, store_name="Op\udce9ra")).encode("utf-8", "surrogateescape"),
-                  "line is not valid UTF-8"),
+    "not UTF-8": (
+        lambda r: ",".join(_pos(r, store_name="Op\udce9ra")).encode("utf-8", "surrogateescape"),
+        "line is not valid UTF-8",
+    ),
 }
 # a line without a receipt id cannot be tied to a receipt; a ragged or undecodable line whose receipt_id can be
 # read takes its whole receipt along (a partial receipt is never published)
@@ -174,8 +220,11 @@ def test_pos_reader_splits_valid_and_bad_lines(rows):
         out, good, bad = [",".join(COLUMNS).encode()], [], {}
         for n, (kind, two_lines) in enumerate(rows):
             receipt = f"R{n}"
-            made = _pos(receipt, quantity="-1", line_amount="-4.00") if kind is None and n % 3 == 0 else (
-                _pos(receipt) if kind is None else POS_FAULTS[kind][0](receipt))
+            made = (
+                _pos(receipt, quantity="-1", line_amount="-4.00")
+                if kind is None and n % 3 == 0
+                else (_pos(receipt) if kind is None else POS_FAULTS[kind][0](receipt))
+            )
             out.append(made if isinstance(made, bytes) else ",".join(made).encode())
             if kind is None:
                 good.append(receipt)
@@ -202,16 +251,20 @@ def test_pos_file_level_problems_are_rejects_naming_the_file_and_other_files_are
     (tmp_path / "2-no-currency.csv").write_text(",".join(COLUMNS[:-1]) + "\n" + ",".join(_pos("R2")[:-1]) + "\n")
     (tmp_path / "3-empty.csv").write_bytes(b"")
     (tmp_path / "4-blank.csv").write_text("  \n\n")
-    (tmp_path / "5-quote.csv").write_text(header + "\n" + ",".join(_pos("R5", store_name='"Opera')) + "\n"
-                                          + ",".join(_pos("R6")) + "\n")
+    (tmp_path / "5-quote.csv").write_text(
+        header + "\n" + ",".join(_pos("R5", store_name='"Opera')) + "\n" + ",".join(_pos("R6")) + "\n"
+    )
     (tmp_path / "6-binary.csv").write_bytes(bytes(range(256)) * 4)
     read = read_store_sales_dir(tmp_path, "Europe/Paris", "EUR")
     assert read.frames["orders"]["order_id"].tolist() == ["R1"]
     got = read.rejects[["location", "reason"]].values.tolist()
-    assert got == [["2-no-currency.csv", "file lacks columns ['currency']: none of its rows were read"],
-                   ["3-empty.csv", "empty file"], ["4-blank.csv", "empty file"],
-                   ["5-quote.csv:2", "line has 3 fields, the header has 12"],
-                   ["6-binary.csv", f"file lacks columns {COLUMNS}: none of its rows were read"]]
+    assert got == [
+        ["2-no-currency.csv", "file lacks columns ['currency']: none of its rows were read"],
+        ["3-empty.csv", "empty file"],
+        ["4-blank.csv", "empty file"],
+        ["5-quote.csv:2", "line has 3 fields, the header has 12"],
+        ["6-binary.csv", f"file lacks columns {COLUMNS}: none of its rows were read"],
+    ]
 
 
 # --- chat platform database --------------------------------------------------------------------------
@@ -220,8 +273,16 @@ ROOM = ("cr-1", None, "v-1", "m-1", "direct", "web", "2026-03-01 10:05:00", 0, 0
 
 
 def _message(n: int, **change):
-    row = {"message_id": f"ms-{n}", "chatroom_id": "cr-1", "sender": "visitor", "sent_at": "2026-03-01 10:06:00",
-           "is_automatic": 0, "kind": "text", "product_id": None, "email_filled_at": None}
+    row = {
+        "message_id": f"ms-{n}",
+        "chatroom_id": "cr-1",
+        "sender": "visitor",
+        "sent_at": "2026-03-01 10:06:00",
+        "is_automatic": 0,
+        "kind": "text",
+        "product_id": None,
+        "email_filled_at": None,
+    }
     row.update(change)
     return tuple(row.values())
 
@@ -263,8 +324,9 @@ def test_chat_reader_splits_valid_and_bad_messages(kinds):
             for n, kind in enumerate(kinds):
                 row = _message(n) if kind is None else MESSAGE_FAULTS[kind][0](n)
                 if kind == "not UTF-8 text":
-                    conn.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, CAST(x'c328' AS TEXT), ?)",
-                                 row[:6] + row[7:])
+                    conn.execute(
+                        "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, CAST(x'c328' AS TEXT), ?)", row[:6] + row[7:]
+                    )
                 else:
                     conn.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
                 if kind is None:
@@ -277,8 +339,10 @@ def test_chat_reader_splits_valid_and_bad_messages(kinds):
     assert (rejects["location"] == "table messages").all() and (rejects["source"] == "chat_platform").all()
     expected_keys = sorted("ms-0" if kind == "duplicate id" else f"ms-{n}" for n, kind in enumerate(kinds) if kind)
     assert sorted(rejects["record_key"].map(_key)) == expected_keys
-    matched = [max((e for e in set(bad.values()) if reason.startswith(e)), key=len, default=reason)
-               for reason in rejects["reason"]]
+    matched = [
+        max((e for e in set(bad.values()) if reason.startswith(e)), key=len, default=reason)
+        for reason in rejects["reason"]
+    ]
     assert sorted(matched) == sorted(bad.values())
     assert read.frames["chatrooms"]["chatroom_id"].tolist() == ["cr-1"]
 
@@ -288,15 +352,26 @@ def test_chat_reader_other_tables_missing_keys_and_ranges(tmp_path):
     with sqlite3.connect(tmp_path / "chat.db") as conn:
         for table, ddl in CHAT_DDL.items():
             conn.execute(f"CREATE TABLE {table} ({ddl.replace('PRIMARY KEY', '')})")
-        conn.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?)",
-                         [("m-1", "Ann", "Lee", 1, None), (None, "No", "Id", 1, None), ("m-2", "A", "B", "boss", None),
-                          ("m-3", "A", "B", 2.5, None), ("m-1", "Again", "Lee", 1, None)])
+        conn.executemany(
+            "INSERT INTO members VALUES (?, ?, ?, ?, ?)",
+            [
+                ("m-1", "Ann", "Lee", 1, None),
+                (None, "No", "Id", 1, None),
+                ("m-2", "A", "B", "boss", None),
+                ("m-3", "A", "B", 2.5, None),
+                ("m-1", "Again", "Lee", 1, None),
+            ],
+        )
         conn.execute("INSERT INTO visitors VALUES ('v-1', NULL, NULL, '2026-03-01 09:00:00')")
         conn.execute(f"INSERT INTO chatrooms VALUES ({','.join('?' * len(ROOM))})", ROOM)
-        conn.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?)",
-                         [("ra-1", "cr-1", "m-1", "2026-03-01 12:00:00", None, None),
-                          ("ra-2", "cr-1", "m-1", "2026-03-01 12:00:00", "2026-03-01 13:00:00", 7),
-                          ("ra-3", "cr-1", "m-1", "2026-03-01 12:00:00", "2026-03-01 13:00:00", "five")])
+        conn.executemany(
+            "INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                ("ra-1", "cr-1", "m-1", "2026-03-01 12:00:00", None, None),
+                ("ra-2", "cr-1", "m-1", "2026-03-01 12:00:00", "2026-03-01 13:00:00", 7),
+                ("ra-3", "cr-1", "m-1", "2026-03-01 12:00:00", "2026-03-01 13:00:00", "five"),
+            ],
+        )
         conn.execute("INSERT INTO hook_events VALUES ('h-1', 'm-1', NULL, 'exploded', '2026-03-01 10:00:00')")
     read = read_chat_db(f"sqlite:///{tmp_path / 'chat.db'}")
     assert read.frames["members"]["first_name"].tolist() == ["Ann"]
@@ -320,16 +395,21 @@ def test_a_sentinel_session_end_is_one_reject_naming_table_and_key(tmp_path):
         for table, ddl in CHAT_DDL.items():
             conn.execute(f"CREATE TABLE {table} ({ddl.replace('PRIMARY KEY', '')})")
         conn.execute("INSERT INTO members VALUES ('m-1', 'Ann', 'Lee', 1, NULL)")
-        conn.executemany("INSERT INTO member_sessions VALUES (?, ?, ?)",
-                         [("m-1", "2026-03-01 08:00:00", "2026-03-01 12:00:00"),
-                          ("m-1", "2026-03-02 08:00:00", "9999-12-31 23:59:59"),
-                          ("m-1", "1999-12-31 08:00:00", "2026-03-03 12:00:00")])
+        conn.executemany(
+            "INSERT INTO member_sessions VALUES (?, ?, ?)",
+            [
+                ("m-1", "2026-03-01 08:00:00", "2026-03-01 12:00:00"),
+                ("m-1", "2026-03-02 08:00:00", "9999-12-31 23:59:59"),
+                ("m-1", "1999-12-31 08:00:00", "2026-03-03 12:00:00"),
+            ],
+        )
     read = read_chat_db(f"sqlite:///{tmp_path / 'chat.db'}")
     assert read.frames["member_sessions"]["started_at"].astype(str).tolist() == ["2026-03-01 08:00:00+00:00"]
     got = read.rejects[["location", "record_key", "reason"]].values.tolist()
     assert [[loc, key, reason.split("..")[0]] for loc, key, reason in got] == [
         ["table member_sessions", "m-1/2026-03-02 08:00:00", "ended_at: outside the sane range 2000-01-01"],
-        ["table member_sessions", "m-1/1999-12-31 08:00:00", "started_at: outside the sane range 2000-01-01"]]
+        ["table member_sessions", "m-1/1999-12-31 08:00:00", "started_at: outside the sane range 2000-01-01"],
+    ]
 
 
 def test_a_pos_file_rejected_whole_counts_by_its_rows(tmp_path):
@@ -342,8 +422,9 @@ def test_a_pos_file_rejected_whole_counts_by_its_rows(tmp_path):
     (tmp_path / "no-currency.csv").write_text("\n".join([header, *lines, ""]) + "\n")
     read = read_store_sales_dir(tmp_path, "Europe/Paris", "EUR")
     assert read.rejects[["location", "rows"]].values.tolist() == [["no-currency.csv", 3]]
-    extracted = Extracted("store_sales", read_rows=97, rejects=read.rejects, changed={}, changes=empty_changes(),
-                          scope="1 file")
+    extracted = Extracted(
+        "store_sales", read_rows=97, rejects=read.rejects, changed={}, changes=empty_changes(), scope="1 file"
+    )
     assert extracted.reject_rows == 3 and extracted.reject_share == 0.03
 
 
@@ -374,15 +455,21 @@ def test_campaigns_reader_splits_valid_and_bad_lines(kinds):
             else:
                 bad[f"campaigns.csv:{len(lines)}"] = CAMPAIGN_FAULTS[kind][1]
         (Path(folder) / "campaigns.csv").write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
-        (Path(folder) / "campaign_clicks.csv").write_text("campaign_id,email,clicked_at\n"
-                                                          "c0,a@example.com,2026-03-02T08:00:00Z\n"
-                                                          "c0,,2026-03-02T08:00:00Z\n"
-                                                          "c0,b@example.com,later\n"
-                                                          "zz,c@example.com,2026-03-02T08:00:00Z\n")
+        (Path(folder) / "campaign_clicks.csv").write_text(
+            "campaign_id,email,clicked_at\n"
+            "c0,a@example.com,2026-03-02T08:00:00Z\n"
+            "c0,,2026-03-02T08:00:00Z\n"
+            "c0,b@example.com,later\n"
+            "zz,c@example.com,2026-03-02T08:00:00Z\n"
+        )
         read = read_campaigns_dir(Path(folder))
-    bad.update({"campaign_clicks.csv:3": "email: missing",
-                "campaign_clicks.csv:4": "clicked_at: not a valid ISO 8601 timestamp 'xxxxx'",
-                "campaign_clicks.csv:5": "campaign_id: unknown campaign 'xx'"})
+    bad.update(
+        {
+            "campaign_clicks.csv:3": "email: missing",
+            "campaign_clicks.csv:4": "clicked_at: not a valid ISO 8601 timestamp 'xxxxx'",
+            "campaign_clicks.csv:5": "campaign_id: unknown campaign 'xx'",
+        }
+    )
     assert_split(read, "campaigns", "campaign_id", good, bad)
     assert read.frames["campaign_clicks"]["email"].tolist() == ["a@example.com"]
 
@@ -395,10 +482,12 @@ def test_campaign_files_empty_or_lacking_a_column_are_rejects_naming_the_file(tm
     assert read.frames["campaigns"].empty and read.frames["campaign_clicks"].empty
     assert read.rejects[["location", "reason"]].values.tolist() == [
         ["campaigns.csv", "empty file"],
-        ["campaign_clicks.csv", "file lacks columns ['email']: none of its rows were read"]]
+        ["campaign_clicks.csv", "file lacks columns ['email']: none of its rows were read"],
+    ]
 
 
 # --- the asset check reports them ------------------------------------------------------------------------
+
 
 def test_rejects_over_the_threshold_stop_the_source_and_write_nothing(tmp_path):
     """The store_sales source asset materialised with dagster's materialize() on a tiny folder: the rejects
@@ -422,11 +511,15 @@ def test_rejects_over_the_threshold_stop_the_source_and_write_nothing(tmp_path):
     lake = LakeResource(lake_dir=str(tmp_path / "lake"), timezone="Europe/Paris")
 
     def run(threshold: float):
-        resources = {"store_sales": StoreSalesResource(store_sales_dir=str(pos)),
-                     "reporting_db": ReportingDbResource(url=url), "lake": lake,
-                     "settings": SettingsResource(pii_key="k", reject_threshold=threshold)}
-        result = dg.materialize([store_sales], resources=resources, instance=dg.DagsterInstance.ephemeral(),
-                                raise_on_error=False)
+        resources = {
+            "store_sales": StoreSalesResource(store_sales_dir=str(pos)),
+            "reporting_db": ReportingDbResource(url=url),
+            "lake": lake,
+            "settings": SettingsResource(pii_key="k", reject_threshold=threshold),
+        }
+        result = dg.materialize(
+            [store_sales], resources=resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        )
         [evaluation] = result.get_asset_check_evaluations()
         assert evaluation.check_name == REJECTS_CHECK
         return result, evaluation
@@ -434,12 +527,16 @@ def test_rejects_over_the_threshold_stop_the_source_and_write_nothing(tmp_path):
     # 1 rejected line; the share is taken over every row read: 9 receipts + 9 lines + 1 reject
     result, failed = run(0.05)
     assert not failed.passed and not result.success
-    assert {k: v.value for k, v in failed.metadata.items()} == {"rejects": 1, "reject_share": round(1 / 19, 6),
-                                                               "threshold": 0.05}
+    assert {k: v.value for k, v in failed.metadata.items()} == {
+        "rejects": 1,
+        "reject_share": round(1 / 19, 6),
+        "threshold": 0.05,
+    }
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert failure.event_specific_data.user_failure_data.description.startswith(
         "store_sales: 1 of 19 rows rejected (5.3%), above CHATSALES_REJECT_THRESHOLD=0.05; nothing of this "
-        "source was written")
+        "source was written"
+    )
     assert lake.lake.read(ORDER_DATASETS["store_sales"]["orders"]).empty
     with ReportingDb(url) as db:
         rejects = db.read_table("rejects")

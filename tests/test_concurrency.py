@@ -1,6 +1,7 @@
 """Two runs of the same partition at once cannot interleave their writes: the database lock (PostgreSQL
 advisory lock, SQLite's write lock taken at the start of the publication) with two real processes, and the
 Dagster concurrency pool on the reporting push."""
+
 from __future__ import annotations
 
 import json
@@ -27,15 +28,16 @@ def _two_publishers_at_once(url: str, tmp_path: Path) -> None:
     # A takes the lock, writes its first tables and holds its transaction open until B has started
     # publishing, then PAUSE seconds more; B publishes the same day (same content) meanwhile
     b_started = tmp_path / "rB.started"
-    a, a_inside, a_timings = start_worker(url, "rA", 1, tmp_path, pause_after="attributed_orders", pause=PAUSE,
-                                          extra=("--wait-for", str(b_started)))
+    a, a_inside, a_timings = start_worker(
+        url, "rA", 1, tmp_path, pause_after="attributed_orders", pause=PAUSE, extra=("--wait-for", str(b_started))
+    )
     wait_for(a_inside, a)
     b, _, b_timings = start_worker(url, "rB", 1, tmp_path, extra=("--started-marker", str(b_started)))
     finish(a)
     finish(b)
     ta, tb = (json.loads(p.read_text()) for p in (a_timings, b_timings))
-    assert tb["started"] < ta["resumed"]              # B was publishing while A was inside its transaction
-    assert tb["first_insert"] >= ta["resumed"], (ta, tb)   # and B wrote nothing until A went on (and committed)
+    assert tb["started"] < ta["resumed"]  # B was publishing while A was inside its transaction
+    assert tb["first_insert"] >= ta["resumed"], (ta, tb)  # and B wrote nothing until A went on (and committed)
     # one complete version (B's, the last one), no duplicates anywhere
     rows = assert_one_version(store, 1, "rB")
     ledger = rows["attribution_ledger"]
@@ -67,30 +69,39 @@ def test_two_first_publications_on_a_fresh_database_do_not_collide(reporting_url
     locked transaction (as it was), the second CREATE fails: on PostgreSQL UniqueViolation on
     pg_type_typname_nsp_index, on SQLite `table attributed_orders already exists`. This test found that gap
     (seen first without the pause, in one of two tries on PostgreSQL)."""
-    workers = [start_worker(reporting_url, run_id, 1, tmp_path, extra=("--pause-before-create", "1.0"))
-               for run_id in ("rA", "rB")]
+    workers = [
+        start_worker(reporting_url, run_id, 1, tmp_path, extra=("--pause-before-create", "1.0"))
+        for run_id in ("rA", "rB")
+    ]
     for process, _, _ in workers:
         finish(process)
     store = ReportingStore(reporting_url)
     last = max(("rA", "rB"), key=lambda r: json.loads((tmp_path / f"{r}.timings.json").read_text())["returned"])
     rows = assert_one_version(store, 1, last)
-    assert len(rows["attribution_ledger"]) == N_ORDERS     # the first publication's "first" rows, once
+    assert len(rows["attribution_ledger"]) == N_ORDERS  # the first publication's "first" rows, once
     store.dispose()
 
 
 def test_the_reporting_push_is_in_a_dagster_pool_limited_to_one(tmp_path):
     """Checked by removal: without `pool=` on reporting_db (or without `concurrency: pools:` in dagster.yaml)
     the assertions below fail; Dagster then lets two runs' pushes execute at the same time."""
-    from pipelines.definitions import definitions_for
     from chatsales.settings import load_settings
+    from pipelines.definitions import definitions_for
 
     defs = definitions_for(load_settings({"CHATSALES_HOME": str(tmp_path)}))
-    pools = {key.to_user_string(): defs.resolve_assets_def(key).op.pool
-             for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    pools = {
+        key.to_user_string(): defs.resolve_assets_def(key).op.pool
+        for key in defs.resolve_asset_graph().get_all_asset_keys()
+    }
     # only the push is serialised; everything upstream of it may run side by side
     assert pools.pop("reporting_db") == "reporting_db"
     assert {key for key, pool in pools.items() if pool == "lake"} == {
-        "chat_platform", "web_orders", "store_sales", "marketing_touchpoints", "conversation_state"}
+        "chat_platform",
+        "web_orders",
+        "store_sales",
+        "marketing_touchpoints",
+        "conversation_state",
+    }
     assert {pools[key] for key in pools if pools[key] != "lake"} == {None}
     for config_file in ("dagster.yaml", "dagster-postgres.yaml"):
         config = yaml.safe_load((ROOT / config_file).read_text())
@@ -171,12 +182,22 @@ def _pool_scenario(home: Path, tmp_path: Path) -> list[str]:
     script = tmp_path / "pool_run.py"
     script.write_text(POOL_RUN)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    runs = [subprocess.Popen([sys.executable, str(script), str(home)], cwd=ROOT, env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(home)],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
-    spans = sorted(tuple(map(float, line.split()[1:])) for out in outputs for line in out.splitlines()
-                   if line.startswith("SPAN"))
+    spans = sorted(
+        tuple(map(float, line.split()[1:])) for out in outputs for line in out.splitlines() if line.startswith("SPAN")
+    )
     assert len(spans) == 2, "\n=====\n".join(o[-6000:] for o in outputs)
-    assert spans[1][0] >= spans[0][1], spans          # the second push started after the first ended
+    assert spans[1][0] >= spans[0][1], spans  # the second push started after the first ended
     return outputs

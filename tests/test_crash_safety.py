@@ -1,6 +1,7 @@
 """Crash safety of the publication, with a real process killed by SIGKILL in the middle of its transaction,
 on SQLite and on PostgreSQL: readers keep the previous complete version, the next run completes the day,
 and re-running a day any number of times gives identical rows."""
+
 from __future__ import annotations
 
 import os
@@ -20,13 +21,20 @@ ROOT = Path(__file__).resolve().parents[1]
 VOLATILE = ["run_id", "computed_at"]
 
 
-def start_worker(url: str, run_id: str, version: int, tmp_path: Path, *, pause_after: str | None = None,
-                 pause: float = 0.0, name: str | None = None, extra: tuple[str, ...] = ()
-                 ) -> tuple[subprocess.Popen, Path, Path]:
+def start_worker(
+    url: str,
+    run_id: str,
+    version: int,
+    tmp_path: Path,
+    *,
+    pause_after: str | None = None,
+    pause: float = 0.0,
+    name: str | None = None,
+    extra: tuple[str, ...] = (),
+) -> tuple[subprocess.Popen, Path, Path]:
     name = name or run_id
     marker, timings = tmp_path / f"{name}.inside", tmp_path / f"{name}.timings.json"
-    args = [sys.executable, "-m", "tests.publish_worker", url, run_id, str(version), "--timings", str(timings),
-            *extra]
+    args = [sys.executable, "-m", "tests.publish_worker", url, run_id, str(version), "--timings", str(timings), *extra]
     if pause_after:
         args += ["--pause-after", pause_after, "--marker", str(marker), "--pause", str(pause)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -49,8 +57,9 @@ def finish(process: subprocess.Popen, timeout: float = 120) -> None:
 
 
 def day_rows(store: ReportingStore) -> dict[str, pd.DataFrame]:
-    rows = {table: store.read_table(table, days=[DAY]) for table in ("attributed_orders", "kpi_daily",
-                                                                      "attribution_ledger")}
+    rows = {
+        table: store.read_table(table, days=[DAY]) for table in ("attributed_orders", "kpi_daily", "attribution_ledger")
+    }
     messages = store.read_facts(DAY, DAY, bounded=("messages",)).get("messages")
     rows["messages"] = messages if messages is not None else pd.DataFrame(columns=["message_id", "version"])
     return rows
@@ -77,8 +86,8 @@ def _crash_then_complete(url: str, tmp_path: Path) -> None:
     # version 1, killed once the ledger, attributed_orders and kpi_daily rows are in (facts not yet)
     process, marker, _ = start_worker(url, "r1", 1, tmp_path, pause_after="kpi_daily", pause=120)
     wait_for(marker, process)
-    assert_one_version(store, 0, "r0")            # a reader during the open transaction: the old version
-    started = time.monotonic()                    # and a reader that connects now does not wait for it
+    assert_one_version(store, 0, "r0")  # a reader during the open transaction: the old version
+    started = time.monotonic()  # and a reader that connects now does not wait for it
     newcomer = ReportingStore(url)
     assert_one_version(newcomer, 0, "r0")
     newcomer.dispose()
@@ -87,7 +96,7 @@ def _crash_then_complete(url: str, tmp_path: Path) -> None:
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     after_crash = assert_one_version(store, 0, "r0")
-    for table, frame in before.items():           # the previous version, byte for byte
+    for table, frame in before.items():  # the previous version, byte for byte
         pd.testing.assert_frame_equal(frame, after_crash[table])
 
     # the next run completes the day (on PostgreSQL it first waits for the dead session's lock to go)
@@ -106,9 +115,9 @@ def _crash_then_complete(url: str, tmp_path: Path) -> None:
             key = list(first[table].columns.drop(VOLATILE, errors="ignore"))
             pd.testing.assert_frame_equal(
                 first[table].drop(columns=VOLATILE, errors="ignore").sort_values(key).reset_index(drop=True),
-                again[table].drop(columns=VOLATILE, errors="ignore").sort_values(key).reset_index(drop=True))
-        pd.testing.assert_frame_equal(ledger.reset_index(drop=True),
-                                      again["attribution_ledger"].reset_index(drop=True))
+                again[table].drop(columns=VOLATILE, errors="ignore").sort_values(key).reset_index(drop=True),
+            )
+        pd.testing.assert_frame_equal(ledger.reset_index(drop=True), again["attribution_ledger"].reset_index(drop=True))
     store.dispose()
 
 
@@ -127,6 +136,7 @@ def test_sigkill_mid_publication_on_postgres_keeps_the_previous_day(pg_url, tmp_
 
 
 # --- a real `chatsales backfill` killed inside its reporting_db step (issue 17, "Why" 2) ----------------------
+
 
 def _tables_without_volatile(url: str) -> dict[str, pd.DataFrame]:
     from tests.test_never_worse import KEPT
@@ -147,9 +157,14 @@ def _kill_backfill_inside_reporting_db(env: dict, days: list[str], dagster_home:
     from assets_defs.reporting import PUSH_POOL
     from pipelines.runs import slot_holders
 
-    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "backfill", "--from", days[0], "--to", days[-1]],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "backfill", "--from", days[0], "--to", days[-1]],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     run_id = None
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
@@ -162,20 +177,24 @@ def _kill_backfill_inside_reporting_db(env: dict, days: list[str], dagster_home:
                     if any(event.step_key == "reporting_db" for event in starts):
                         run_id = run.run_id
                 time.sleep(0.05)
-            time.sleep(0.3)                          # inside the step: reading the published days, or writing
+            time.sleep(0.3)  # inside the step: reading the published days, or writing
         finally:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
-        assert slot_holders(instance, PUSH_POOL) == [run_id]      # the stuck state the issue saw
+        assert slot_holders(instance, PUSH_POOL) == [run_id]  # the stuck state the issue saw
     return run_id
 
 
 def _one_publication_per_day(url: str) -> None:
     """Each day's tables all come from one publication: never a new product_daily beside an old kpi_daily."""
     with ReportingStore(url) as store:
-        runs = pd.concat([store.read_table(name)[["day", "run_id"]].drop_duplicates()
-                          for name in ("attributed_orders", "kpi_daily", "member_daily", "product_daily")])
+        runs = pd.concat(
+            [
+                store.read_table(name)[["day", "run_id"]].drop_duplicates()
+                for name in ("attributed_orders", "kpi_daily", "member_daily", "product_daily")
+            ]
+        )
     assert runs.groupby("day")["run_id"].nunique().max() == 1, runs
 
 
@@ -183,8 +202,14 @@ def _next_backfill_completes(env: dict, days: list[str], dagster_home: Path, dea
     import dagster as dg
 
     started = time.monotonic()
-    again = subprocess.run([sys.executable, "-m", "pipelines.cli", "backfill", "--from", days[0], "--to", days[-1]],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    again = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "backfill", "--from", days[0], "--to", days[-1]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     assert f"succeeded for {days[0]}..{days[-1]}" in again.stdout
     assert time.monotonic() - started < 240
@@ -216,8 +241,7 @@ def test_a_backfill_killed_inside_reporting_db_does_not_block_the_next_one_on_sq
     assert run_cli(["kpis", "--from", days[0], "--to", days[-1], "--json"], copy).returncode == 0
 
 
-def test_a_backfill_killed_inside_reporting_db_does_not_block_the_next_one_on_postgres(pg_url, tmp_path,
-                                                                                         monkeypatch):
+def test_a_backfill_killed_inside_reporting_db_does_not_block_the_next_one_on_postgres(pg_url, tmp_path, monkeypatch):
     """The same with the production instance (dagster-postgres.yaml: runs, events and pool slots in
     PostgreSQL) and the reporting database in PostgreSQL."""
     from tests.test_never_worse import run_cli

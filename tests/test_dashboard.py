@@ -2,6 +2,7 @@
 filters (the same query function, formatted by kpis.presentation), on every page, in Streamlit's AppTest and
 in a real browser (headless Chromium driven by selenium) against `chatsales dashboard`. The attribution
 explorer's answers are the published rows; its order id never reaches SQL text."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,11 @@ from chatsales.reporting.store import ReportingDb
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "chatsales" / "dashboard" / "app.py"
 CLI = [sys.executable, "-m", "pipelines.cli"]
-CARD_PAGES = {"views/popsell.py": ("Wlst-", "Hook-", "Chat-", "Amb-"), "views/iadvize.py": ("Iadv-",),
-              "views/insights.py": ("Insi-",)}
+CARD_PAGES = {
+    "views/popsell.py": ("Wlst-", "Hook-", "Chat-", "Amb-"),
+    "views/iadvize.py": ("Iadv-",),
+    "views/insights.py": ("Insi-",),
+}
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -41,8 +45,15 @@ def _env(home: Path) -> dict[str, str]:
 def demo(tmp_path_factory):
     """A small published demo (6 days): its home, reporting URL and published days."""
     home = tmp_path_factory.mktemp("dashboard")
-    run = subprocess.run(CLI + ["demo", "--days", "6", "--scale", "0.02"], cwd=ROOT, env=_env(home),
-                         capture_output=True, text=True, timeout=600, check=False)
+    run = subprocess.run(
+        CLI + ["demo", "--days", "6", "--scale", "0.02"],
+        cwd=ROOT,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "open the dashboard: CHATSALES_HOME=" in run.stdout and "chatsales dashboard" in run.stdout
     url = f"sqlite:///{home / 'reporting.db'}"
@@ -52,8 +63,15 @@ def demo(tmp_path_factory):
 
 
 def kpis_json(home: Path, first: date, last: date, *options: str) -> dict:
-    run = subprocess.run(CLI + ["kpis", "--from", str(first), "--to", str(last), "--json", *options], cwd=ROOT,
-                         env=_env(home), capture_output=True, text=True, timeout=300, check=False)
+    run = subprocess.run(
+        CLI + ["kpis", "--from", str(first), "--to", str(last), "--json", *options],
+        cwd=ROOT,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout)
 
@@ -69,15 +87,18 @@ def shown_cards(values: dict, prefixes: tuple[str, ...]) -> dict[str, str]:
 
 # --- pure parts ---------------------------------------------------------------------------------------
 
+
 def test_presets_count_back_from_the_last_published_day():
     first, last = date(2026, 9, 5), date(2026, 12, 3)
     assert preset_range("yesterday", last, first) == (last, last)
     assert preset_range("last_7_days", last, first) == (date(2026, 11, 27), last)
     assert preset_range("last_30_days", last, first) == (date(2026, 11, 4), last)
     assert preset_range("month_to_date", last, first) == (date(2026, 12, 1), last)
-    assert preset_range("custom", last, first, (date(2026, 10, 1), date(2026, 10, 3))) == (date(2026, 10, 1),
-                                                                                         date(2026, 10, 3))
-    assert preset_range("last_30_days", date(2026, 9, 10), first) == (first, date(2026, 9, 10))    # clipped
+    assert preset_range("custom", last, first, (date(2026, 10, 1), date(2026, 10, 3))) == (
+        date(2026, 10, 1),
+        date(2026, 10, 3),
+    )
+    assert preset_range("last_30_days", date(2026, 9, 10), first) == (first, date(2026, 9, 10))  # clipped
     assert previous_range(date(2026, 11, 27), last) == (date(2026, 11, 20), date(2026, 11, 26))
     assert previous_range(last, last) == (last - timedelta(days=1), last - timedelta(days=1))
     with pytest.raises(ValueError, match="ends .* before it starts"):
@@ -99,6 +120,7 @@ def test_a_bad_port_is_refused_in_one_line(port, capsys):
 
 # --- the attribution explorer -------------------------------------------------------------------------
 
+
 def test_the_explorer_explains_every_outcome_with_the_published_row_and_its_ledger(demo):
     _, url, _ = demo
     with ReportingDb(url) as db:
@@ -119,8 +141,10 @@ def test_the_explorer_explains_every_outcome_with_the_published_row_and_its_ledg
         history = ledger[ledger["order_id"] == order_id]
         assert list(found.history["change"]) == list(history.sort_values("changed_at")["change"])
         assert found.history["change"].iloc[0] == "first"
-        assert explorer.why(None if outcome == "attributed" else outcome) == explorer.REASONS[
-            None if outcome == "attributed" else outcome]
+        assert (
+            explorer.why(None if outcome == "attributed" else outcome)
+            == explorer.REASONS[None if outcome == "attributed" else outcome]
+        )
 
 
 def test_what_a_person_types_never_reaches_the_sql_text(demo):
@@ -131,19 +155,23 @@ def test_what_a_person_types_never_reaches_the_sql_text(demo):
     some = explorer.sample_orders(url)["attributed"]
     assert some in explorer.order_ids_like(url, some[:3], limit=1000)
     with ReportingDb(url) as db:
-        assert len(db.read_table("attributed_orders")) > 0        # still there
+        assert len(db.read_table("attributed_orders")) > 0  # still there
     with pytest.raises(ValueError, match="order id: give 1 to 200 characters"):
         explorer.explain_order(url, "   ")
 
 
 def test_the_dashboard_connection_cannot_write(demo):
     _, url, _ = demo
-    with (ReportingDb(url, read_only=True) as db, db.engine.connect() as conn,
-          pytest.raises(sa.exc.OperationalError, match="readonly")):
+    with (
+        ReportingDb(url, read_only=True) as db,
+        db.engine.connect() as conn,
+        pytest.raises(sa.exc.OperationalError, match="readonly"),
+    ):
         conn.execute(sa.text("DELETE FROM kpi_daily"))
 
 
 # --- Streamlit AppTest: every page, quickly -------------------------------------------------------------
+
 
 @pytest.fixture
 def app(demo, monkeypatch):
@@ -165,8 +193,9 @@ def test_before_anything_is_published_the_dashboard_says_what_to_run(tmp_path, m
     monkeypatch.setenv("CHATSALES_REPORTING_DB_URL", f"sqlite:///{tmp_path / 'reporting.db'}")
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not at.exception and [w.value for w in at.warning] == [
-        "Nothing is published yet: run `chatsales demo`, or the pipeline, then reload this page."]
-    assert not (tmp_path / "reporting.db").exists()          # asking created nothing
+        "Nothing is published yet: run `chatsales demo`, or the pipeline, then reload this page."
+    ]
+    assert not (tmp_path / "reporting.db").exists()  # asking created nothing
 
 
 def app_cards(at) -> dict[str, str]:
@@ -179,7 +208,7 @@ def app_cards(at) -> dict[str, str]:
 
 def test_every_page_shows_the_catalog_of_the_chosen_period(demo, app):
     home, _, days = demo
-    first, last = max(days[0], days[-1] - timedelta(days=6)), days[-1]     # the default: last 7 days
+    first, last = max(days[0], days[-1] - timedelta(days=6)), days[-1]  # the default: last 7 days
     values = kpis_json(home, first, last)
     seen: dict[str, str] = {}
     for page, prefixes in CARD_PAGES.items():
@@ -188,7 +217,7 @@ def test_every_page_shows_the_catalog_of_the_chosen_period(demo, app):
         shown = app_cards(app)
         assert shown == shown_cards(values, prefixes), page
         seen.update(shown)
-    assert set(seen) == set(REGISTRY)            # every card of the catalog is on a page
+    assert set(seen) == set(REGISTRY)  # every card of the catalog is on a page
     app.switch_page("views/popsell.py").run()
     charts = app.get("vega_lite_chart")
     assert len(charts) == len(CHARTS) + len(LINE_SERIES) == 12
@@ -230,10 +259,13 @@ def test_a_card_shows_its_parts_its_change_and_whether_it_fluctuates(demo, app):
         if entry["denominator"] is None:
             assert ratio is None, ref
         else:
-            assert ratio.groups() == (fmt.format_value(entry["numerator"], num_unit),
-                                      fmt.format_value(entry["denominator"], den_unit)), ref
-        change = fmt.format_change(fmt.shown_value(ref, entry["value"]),
-                                   fmt.shown_value(ref, before[ref]["value"]), unit)
+            assert ratio.groups() == (
+                fmt.format_value(entry["numerator"], num_unit),
+                fmt.format_value(entry["denominator"], den_unit),
+            ), ref
+        change = fmt.format_change(
+            fmt.shown_value(ref, entry["value"]), fmt.shown_value(ref, before[ref]["value"]), unit
+        )
         shown = re.search(r'<div class="cs-change [^"]+">(.*?) vs previous</div>', body)
         assert (shown.group(1) if shown else fmt.MISSING) == change, ref
         changed += shown is not None
@@ -246,15 +278,21 @@ def test_filters_and_the_period_follow_the_cli(demo, app):
     app.sidebar.selectbox(key="channel").select("web").run()
     app.sidebar.selectbox(key="period").select("yesterday").run()
     app.sidebar.text_input(key="slot").input("09:00-19:00").run()
-    app.sidebar.multiselect(key="days").select("mon").select("tue").select("wed").select("thu").select("fri") \
-        .select("sat").run()
+    app.sidebar.multiselect(key="days").select("mon").select("tue").select("wed").select("thu").select("fri").select(
+        "sat"
+    ).run()
     assert not app.exception
     last = days[-1]
-    values = kpis_json(home, last, last, "--channel", "web", "--time-slot", "09:00-19:00",
-                       "--days", "mon,tue,wed,thu,fri,sat")
+    values = kpis_json(
+        home, last, last, "--channel", "web", "--time-slot", "09:00-19:00", "--days", "mon,tue,wed,thu,fri,sat"
+    )
     assert app_cards(app) == shown_cards(values, CARD_PAGES["views/popsell.py"])
-    assert dict(app.query_params) == {"period": "yesterday", "channel": "web", "slot": "09:00-19:00",
-                                      "days": "mon,tue,wed,thu,fri,sat"}
+    assert dict(app.query_params) == {
+        "period": "yesterday",
+        "channel": "web",
+        "slot": "09:00-19:00",
+        "days": "mon,tue,wed,thu,fri,sat",
+    }
     app.sidebar.text_input(key="slot").input("9-17").run()
     assert [e.value for e in app.sidebar.error] == ["time slot '9-17' is not HH:MM-HH:MM"]
 
@@ -284,6 +322,7 @@ def test_the_explorer_page_answers_an_order_id(demo, app):
 
 # --- a real browser against `chatsales dashboard` ----------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -296,8 +335,14 @@ def server(demo, tmp_path):
     home, _, _ = demo
     port = free_port()
     log = (tmp_path / "dashboard.log").open("w")
-    process = subprocess.Popen(CLI + ["dashboard", "--port", str(port)], cwd=ROOT, env=_env(home),
-                               stdout=log, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        CLI + ["dashboard", "--port", str(port)],
+        cwd=ROOT,
+        env=_env(home),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -318,7 +363,7 @@ def server(demo, tmp_path):
             if process.poll() is None:
                 process.kill()
             log.close()
-        with pytest.raises(OSError):                     # Streamlit stopped with the command
+        with pytest.raises(OSError):  # Streamlit stopped with the command
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
@@ -332,8 +377,9 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+    )
     yield driver
     driver.quit()
 
@@ -341,8 +387,10 @@ def browser():
 def page_cards(driver) -> dict[str, str]:
     from selenium.webdriver.common.by import By
 
-    return {c.get_attribute("data-ref"): c.find_element(By.CLASS_NAME, "cs-value").text
-            for c in driver.find_elements(By.CSS_SELECTOR, ".cs-card")}
+    return {
+        c.get_attribute("data-ref"): c.find_element(By.CLASS_NAME, "cs-value").text
+        for c in driver.find_elements(By.CSS_SELECTOR, ".cs-card")
+    }
 
 
 def wait_for(driver, condition, what: str, timeout: float = 90):
@@ -353,7 +401,7 @@ def wait_for(driver, condition, what: str, timeout: float = 90):
             last = condition(driver)
             if last:
                 return last
-        except Exception as error:      # noqa: BLE001 - an element replaced while reading it: read again
+        except Exception as error:  # noqa: BLE001 - an element replaced while reading it: read again
             last = error
         time.sleep(0.25)
     raise AssertionError(f"waited {timeout} s for {what}; last saw {last!r}")
@@ -363,10 +411,15 @@ def pick(driver, label: str, option: str) -> None:
     """Choose `option` in the sidebar's selectbox `label`, as a person does: open it, click the option."""
     from selenium.webdriver.common.by import By
 
-    driver.find_element(By.CSS_SELECTOR, f"[data-testid='stSidebar'] [data-testid='stSelectbox'] "
-                                         f"input[aria-label='{label}']").click()
-    choice = wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "[role='option']")
-                                         if o.text.strip() == option], f"option {option!r} of {label}", 20)
+    driver.find_element(
+        By.CSS_SELECTOR, f"[data-testid='stSidebar'] [data-testid='stSelectbox'] input[aria-label='{label}']"
+    ).click()
+    choice = wait_for(
+        driver,
+        lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "[role='option']") if o.text.strip() == option],
+        f"option {option!r} of {label}",
+        20,
+    )
     choice[0].click()
 
 
@@ -384,35 +437,52 @@ def test_a_browser_sees_the_cli_numbers_on_every_page_and_follows_the_filters(de
         want = shown_cards(values, CARD_PAGES[page])
         wait_for(browser, lambda d, want=want: page_cards(d) == want, f"the cards of /{path} = chatsales kpis")
         browser.save_screenshot(str(tmp_path / f"page-{path or 'home'}.png"))
-    for path, title in (("campaigns", "Campaigns and segments"), ("members", "Members leaderboard (Chat-List-1)"),
-                        ("explorer", "Attribution explorer")):
+    for path, title in (
+        ("campaigns", "Campaigns and segments"),
+        ("members", "Members leaderboard (Chat-List-1)"),
+        ("explorer", "Attribution explorer"),
+    ):
         browser.get(f"{server}/{path}")
-        wait_for(browser, lambda d, title=title: [h for h in d.find_elements(By.TAG_NAME, "h1")
-                                                  if h.text.strip() == title], f"the title of /{path}")
-        wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame'], "
-                                                                      "[data-testid='stTextInput']"),
-                 f"the content of /{path}")
+        wait_for(
+            browser,
+            lambda d, title=title: [h for h in d.find_elements(By.TAG_NAME, "h1") if h.text.strip() == title],
+            f"the title of /{path}",
+        )
+        wait_for(
+            browser,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame'], [data-testid='stTextInput']"),
+            f"the content of /{path}",
+        )
         assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
         browser.save_screenshot(str(tmp_path / f"page-{path}.png"))
 
-    order_id = explorer.sample_orders(url)["attributed"]   # the explorer, typed in
+    order_id = explorer.sample_orders(url)["attributed"]  # the explorer, typed in
     field = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Order id']")
     field.send_keys(order_id, Keys.ENTER)
-    wait_for(browser, lambda d: [h for h in d.find_elements(By.TAG_NAME, "h3") if h.text.endswith(": attributed")],
-             "the explorer's verdict")
+    wait_for(
+        browser,
+        lambda d: [h for h in d.find_elements(By.TAG_NAME, "h3") if h.text.endswith(": attributed")],
+        "the explorer's verdict",
+    )
     browser.save_screenshot(str(tmp_path / "page-explorer-order.png"))
 
-    browser.get(server)                 # a filter, then the period, changed through the sidebar
+    browser.get(server)  # a filter, then the period, changed through the sidebar
     wait_for(browser, lambda d: page_cards(d) == shown_cards(values, CARD_PAGES["views/popsell.py"]), "the cards")
     pick(browser, "Channel", "web")
     web = kpis_json(home, first, last, "--channel", "web")
-    assert shown_cards(web, ("Chat-Card-81",)) != shown_cards(values, ("Chat-Card-81",))   # the filter matters
-    wait_for(browser, lambda d: page_cards(d) == shown_cards(web, CARD_PAGES["views/popsell.py"]),
-             "the cards with channel web")
+    assert shown_cards(web, ("Chat-Card-81",)) != shown_cards(values, ("Chat-Card-81",))  # the filter matters
+    wait_for(
+        browser,
+        lambda d: page_cards(d) == shown_cards(web, CARD_PAGES["views/popsell.py"]),
+        "the cards with channel web",
+    )
     pick(browser, "Period", "Yesterday")
     yesterday = kpis_json(home, last, last, "--channel", "web")
-    wait_for(browser, lambda d: page_cards(d) == shown_cards(yesterday, CARD_PAGES["views/popsell.py"]),
-             "the cards of yesterday with channel web")
+    wait_for(
+        browser,
+        lambda d: page_cards(d) == shown_cards(yesterday, CARD_PAGES["views/popsell.py"]),
+        "the cards of yesterday with channel web",
+    )
     assert "period=yesterday" in browser.current_url and "channel=web" in browser.current_url
     browser.save_screenshot(str(tmp_path / "page-yesterday-web.png"))
 
@@ -429,8 +499,13 @@ def test_the_documented_postgres_role_reads_and_cannot_write(pg_url):
     url = sa.engine.make_url(pg_url)
     role = f"chatsales_dash_{uuid.uuid4().hex[:8]}"
     block = re.search(r"```sql\n(.*?)```", (ROOT / "docs" / "dashboard.md").read_text(), re.DOTALL).group(1)
-    statements = [s.strip() for s in block.replace("chatsales_dashboard", role)
-                  .replace("DATABASE reporting", f'DATABASE "{url.database}"').split(";") if s.strip()]
+    statements = [
+        s.strip()
+        for s in block.replace("chatsales_dashboard", role)
+        .replace("DATABASE reporting", f'DATABASE "{url.database}"')
+        .split(";")
+        if s.strip()
+    ]
     assert len(statements) == 6
     owner = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
@@ -438,18 +513,21 @@ def test_the_documented_postgres_role_reads_and_cannot_write(pg_url):
             for statement in statements:
                 conn.execute(sa.text(statement))
         reader_url = url.set(username=role, password="change-me").render_as_string(hide_password=False)
-        assert query_published_range(reader_url) is None         # it reads (nothing is published here)
+        assert query_published_range(reader_url) is None  # it reads (nothing is published here)
         assert not explorer.explain_order(reader_url, "100001").found
         reader = sa.create_engine(reader_url)
         with reader.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
             conn.execute(sa.text("DELETE FROM kpi_daily"))
         with reader.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="permission denied"):
-            conn.execute(sa.text("SET TRANSACTION READ WRITE"))     # past the read-only default: no grant
+            conn.execute(sa.text("SET TRANSACTION READ WRITE"))  # past the read-only default: no grant
             conn.execute(sa.text("DELETE FROM kpi_daily"))
         reader.dispose()
-        with (ReportingDb(pg_url, read_only=True) as db, db.engine.connect() as conn,
-              pytest.raises(sa.exc.DBAPIError, match="read-only transaction")):
-            conn.execute(sa.text("DELETE FROM kpi_daily"))     # the owner too, through the dashboard's session
+        with (
+            ReportingDb(pg_url, read_only=True) as db,
+            db.engine.connect() as conn,
+            pytest.raises(sa.exc.DBAPIError, match="read-only transaction"),
+        ):
+            conn.execute(sa.text("DELETE FROM kpi_daily"))  # the owner too, through the dashboard's session
     finally:
         with owner.connect() as conn:
             conn.execute(sa.text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"))
@@ -475,7 +553,10 @@ def test_an_address_opens_its_view(demo, monkeypatch):
     at.query_params.update({"period": "yesterday", "channel": "store", "member": "m-nobody"})
     at.run()
     assert not at.exception
-    assert (at.sidebar.selectbox(key="period").value, at.sidebar.selectbox(key="channel").value,
-            at.sidebar.selectbox(key="member").value) == ("yesterday", "store", "")
+    assert (
+        at.sidebar.selectbox(key="period").value,
+        at.sidebar.selectbox(key="channel").value,
+        at.sidebar.selectbox(key="member").value,
+    ) == ("yesterday", "store", "")
     want = kpis_json(home, days[-1], days[-1], "--channel", "store")
     assert app_cards(at) == shown_cards(want, CARD_PAGES["views/popsell.py"])

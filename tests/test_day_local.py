@@ -6,6 +6,7 @@ answered days later, questions asked late, requests handled late or canceled, em
 old chatrooms, dialogues established days after their start, refunds and cancellations in later exports, a
 store file three days late, offsite link clicks, sales credited to dialogues of earlier days, campaign clicks.
 On top: a message inserted late with an old timestamp, and a POS file delivered again with a correction."""
+
 from __future__ import annotations
 
 import shutil
@@ -18,9 +19,9 @@ import pytest
 
 from chatsales.demo import generate_demo
 from chatsales.settings import today_in
-from pipelines.jobs import SNAPSHOTS_JOB
-from tests.nights import VOLATILE, nights, published, run, settings_for
 from pipelines.definitions import definitions_for
+from pipelines.jobs import SNAPSHOTS_JOB
+from tests.nights import nights, published, run, settings_for
 
 TZ = "Europe/Paris"
 DAYS = 10
@@ -43,7 +44,9 @@ def _late_message(night, sources):
             "SELECT m.chatroom_id FROM messages m JOIN chatrooms c USING (chatroom_id) WHERE NOT c.is_internal "
             "GROUP BY m.chatroom_id HAVING sum(m.sender = 'member' AND NOT m.is_automatic) = 0 "
             "AND min(CASE WHEN m.sender = 'visitor' AND NOT m.is_automatic THEN m.sent_at END) < ? "
-            "ORDER BY m.chatroom_id LIMIT 1", (stamp,)).fetchone()[0]
+            "ORDER BY m.chatroom_id LIMIT 1",
+            (stamp,),
+        ).fetchone()[0]
         conn.execute("INSERT INTO messages VALUES ('late-msg-1', ?, 'member', ?, 0, 'text', NULL, NULL)", (room, stamp))
         conn.commit()
     finally:
@@ -79,8 +82,12 @@ def history(tmp_path_factory):
 def test_night_by_night_equals_one_backfill(history):
     root, nightly, requested = history
     full_home = root / "full"
-    sources = {"chat_db": full_home / "chat.db", "orders": full_home / "orders",
-               "store_sales": full_home / "store_sales", "campaigns": full_home / "campaigns"}
+    sources = {
+        "chat_db": full_home / "chat.db",
+        "orders": full_home / "orders",
+        "store_sales": full_home / "store_sales",
+        "campaigns": full_home / "campaigns",
+    }
     shutil.copytree(nightly.home / "sources", full_home)
     full = settings_for(full_home, sources)
     defs, instance = definitions_for(full), dg.DagsterInstance.ephemeral()
@@ -93,6 +100,16 @@ def test_night_by_night_equals_one_backfill(history):
     # the nights did re-run past days, each for a reason
     reasons = {r.tags.get("chatsales/late_data", "") for night in requested.values() for r in night}
     joined = " ".join(reasons)
-    for kind in ("late_rating", "new_receipt", "corrected_receipt", "order_update", "sale_on_older_dialogue",
-                 "new_message", "dialogue_established", "late_question", "request_canceled_late", "member_session"):
+    for kind in (
+        "late_rating",
+        "new_receipt",
+        "corrected_receipt",
+        "order_update",
+        "sale_on_older_dialogue",
+        "new_message",
+        "dialogue_established",
+        "late_question",
+        "request_canceled_late",
+        "member_session",
+    ):
         assert kind in joined, (kind, reasons)

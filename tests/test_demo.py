@@ -1,5 +1,6 @@
 """The demo dataset follows the data contract, holds every case the rule and KPIs distinguish, and is
 byte-identical for the same seed."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,13 +15,14 @@ from chatsales.sources.chat_db import read_chat_db
 from chatsales.sources.orders import read_orders_dir
 from chatsales.sources.store_sales import read_store_sales_dir
 
-FIRST = date(2026, 10, 20)      # 10 days that include the autumn DST change (2026-10-25)
+FIRST = date(2026, 10, 20)  # 10 days that include the autumn DST change (2026-10-25)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return generate_demo(tmp_path_factory.mktemp("d") / "demo", FIRST, days=10, scale=0.06, seed=5,
-                         withhold_late_store_file=True)
+    return generate_demo(
+        tmp_path_factory.mktemp("d") / "demo", FIRST, days=10, scale=0.06, seed=5, withhold_late_store_file=True
+    )
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -57,30 +59,54 @@ def _count(demo, sql):
         return conn.execute(sql).fetchone()[0]
 
 
-@pytest.mark.parametrize("case,sql", [
-    ("every source", "select count(distinct source) = 4 from chatrooms"),
-    ("every channel", "select count(distinct channel) = 7 from chatrooms"),
-    ("waiting list handled after a day", "select count(*) from conversation_requests where source='waiting_list' "
-                                         "and julianday(handled_at) - julianday(created_at) > 1"),
-    ("waiting list never handled", "select count(*) from conversation_requests where source='waiting_list' "
-                                   "and handled_at is null and canceled_at is null"),
-    ("canceled", "select count(*) from conversation_requests where canceled_at is not null"),
-    ("late question", "select count(*) from conversation_requests where julianday(question_at) - julianday(created_at) > 1"),
-    ("dialogue established days later", "select count(*) from messages a join messages b using (chatroom_id) "
-     "where a.sender='visitor' and b.sender='member' and not b.is_automatic "
-     "and julianday(b.sent_at) - julianday(a.sent_at) > 1"),
-    ("automatic messages", "select count(*) from messages where is_automatic"),
-    ("system messages", "select count(*) from messages where sender='system'"),
-    ("every message kind", "select count(distinct kind) = 8 from messages"),
-    ("email filled days later", "select count(*) from messages where julianday(email_filled_at) - julianday(sent_at) > 1"),
-    ("rating given days later", "select count(*) from ratings where julianday(given_at) - julianday(requested_at) > 1"),
-    ("rating never given", "select count(*) from ratings where given_at is null"),
-    ("hook clicks", "select count(*) from hook_events where event='clicked'"),
-    ("internal chatrooms", "select count(*) from chatrooms where is_internal"),
-    ("blocked chatrooms", "select count(*) from chatrooms where is_blocked"),
-    ("offsite identity links", "select count(*) from identity_links"),
-    ("session crossing midnight", "select count(*) from member_sessions where time(started_at) > '20:00' and time(ended_at) < '04:00'"),
-])
+@pytest.mark.parametrize(
+    "case,sql",
+    [
+        ("every source", "select count(distinct source) = 4 from chatrooms"),
+        ("every channel", "select count(distinct channel) = 7 from chatrooms"),
+        (
+            "waiting list handled after a day",
+            "select count(*) from conversation_requests where source='waiting_list' "
+            "and julianday(handled_at) - julianday(created_at) > 1",
+        ),
+        (
+            "waiting list never handled",
+            "select count(*) from conversation_requests where source='waiting_list' "
+            "and handled_at is null and canceled_at is null",
+        ),
+        ("canceled", "select count(*) from conversation_requests where canceled_at is not null"),
+        (
+            "late question",
+            "select count(*) from conversation_requests where julianday(question_at) - julianday(created_at) > 1",
+        ),
+        (
+            "dialogue established days later",
+            "select count(*) from messages a join messages b using (chatroom_id) "
+            "where a.sender='visitor' and b.sender='member' and not b.is_automatic "
+            "and julianday(b.sent_at) - julianday(a.sent_at) > 1",
+        ),
+        ("automatic messages", "select count(*) from messages where is_automatic"),
+        ("system messages", "select count(*) from messages where sender='system'"),
+        ("every message kind", "select count(distinct kind) = 8 from messages"),
+        (
+            "email filled days later",
+            "select count(*) from messages where julianday(email_filled_at) - julianday(sent_at) > 1",
+        ),
+        (
+            "rating given days later",
+            "select count(*) from ratings where julianday(given_at) - julianday(requested_at) > 1",
+        ),
+        ("rating never given", "select count(*) from ratings where given_at is null"),
+        ("hook clicks", "select count(*) from hook_events where event='clicked'"),
+        ("internal chatrooms", "select count(*) from chatrooms where is_internal"),
+        ("blocked chatrooms", "select count(*) from chatrooms where is_blocked"),
+        ("offsite identity links", "select count(*) from identity_links"),
+        (
+            "session crossing midnight",
+            "select count(*) from member_sessions where time(started_at) > '20:00' and time(ended_at) < '04:00'",
+        ),
+    ],
+)
 def test_every_chat_case_is_present(demo, case, sql):
     assert _count(demo, sql) > 0, case
 
@@ -88,16 +114,18 @@ def test_every_chat_case_is_present(demo, case, sql):
 def test_every_order_case_is_present(demo):
     orders = read_orders_dir(demo.orders_dir, "EUR").frames["orders"]
     assert {"paid", "cancelled", "refunded", "partially_refunded"} <= set(orders["status"])
-    assert orders["email"].str.contains(r"^\s|\s$|[A-Z]", regex=True).fillna(False).any()   # dirty emails
+    assert orders["email"].str.contains(r"^\s|\s$|[A-Z]", regex=True).fillna(False).any()  # dirty emails
     no_identity = orders["email"].isna() & orders["customer_id"].isna() & orders["visitor_id"].isna()
     assert no_identity.any()
-    assert orders["visitor_id"].str.startswith("v-b").fillna(False).any()                  # linked browsers
+    assert orders["visitor_id"].str.startswith("v-b").fillna(False).any()  # linked browsers
     assert orders["is_first_order"].isna().any() and orders["is_first_order"].notna().any()
     receipts = read_store_sales_dir(demo.store_sales_dir, "Europe/Paris", "EUR").frames["orders"]
     assert (receipts["status"] == "return").any() and receipts["email"].isna().any()
     dst = receipts[receipts["order_id"].str.startswith("R-dst")]
-    withheld = demo.late_store_file.read_text().count("R-dst-")       # one store's file arrives late
-    assert len(dst) + withheld == 3 and dst["placed_at"].dt.tz_convert("Europe/Paris").dt.hour.tolist() == [2] * len(dst)
+    withheld = demo.late_store_file.read_text().count("R-dst-")  # one store's file arrives late
+    assert len(dst) + withheld == 3 and dst["placed_at"].dt.tz_convert("Europe/Paris").dt.hour.tolist() == [2] * len(
+        dst
+    )
 
 
 def test_the_late_store_file_is_withheld(demo):

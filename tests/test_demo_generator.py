@@ -1,5 +1,6 @@
 """The demo generator writes the data contract's shapes, byte-identical for a seed, with every case the
 attribution rule and the KPIs distinguish (read back with plain sqlite3 / json / csv, not the pipeline)."""
+
 from __future__ import annotations
 
 import csv
@@ -15,22 +16,56 @@ import pytest
 
 from chatsales.demo import generate_demo
 from chatsales.demo.generator import build_demo, plan_demo
-from chatsales.schema import (CHANNELS, CHAT_KEYS, CHAT_TABLES, HOOK_EVENTS, MESSAGE_KINDS, ORDER_STATUSES,
-                              REQUEST_SOURCES, SENDERS)
+from chatsales.schema import (
+    CHANNELS,
+    CHAT_KEYS,
+    CHAT_TABLES,
+    HOOK_EVENTS,
+    MESSAGE_KINDS,
+    ORDER_STATUSES,
+    REQUEST_SOURCES,
+    SENDERS,
+)
 
-FIRST = date(2026, 10, 20)        # 10 days over the autumn DST change (Sunday 2026-10-25, 25 hours in Paris)
-POS_HEADER = ["receipt_id", "store_id", "store_name", "store_city", "sold_at", "customer_email", "loyalty_id",
-              "product_id", "category", "quantity", "line_amount", "currency"]
-ORDER_KEYS = ["order_id", "placed_at", "updated_at", "email", "customer_id", "visitor_id", "currency", "total",
-              "status", "cancelled_at", "refunded", "is_first_order", "lines"]
+FIRST = date(2026, 10, 20)  # 10 days over the autumn DST change (Sunday 2026-10-25, 25 hours in Paris)
+POS_HEADER = [
+    "receipt_id",
+    "store_id",
+    "store_name",
+    "store_city",
+    "sold_at",
+    "customer_email",
+    "loyalty_id",
+    "product_id",
+    "category",
+    "quantity",
+    "line_amount",
+    "currency",
+]
+ORDER_KEYS = [
+    "order_id",
+    "placed_at",
+    "updated_at",
+    "email",
+    "customer_id",
+    "visitor_id",
+    "currency",
+    "total",
+    "status",
+    "cancelled_at",
+    "refunded",
+    "is_first_order",
+    "lines",
+]
 DB_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)?$")
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return generate_demo(tmp_path_factory.mktemp("gen") / "demo", FIRST, days=10, scale=0.05, seed=3,
-                         withhold_late_store_file=True)
+    return generate_demo(
+        tmp_path_factory.mktemp("gen") / "demo", FIRST, days=10, scale=0.05, seed=3, withhold_late_store_file=True
+    )
 
 
 def _sql(demo, query):
@@ -48,7 +83,7 @@ def _instant(value: str) -> datetime:
 
 def _latest(demo) -> dict[str, dict]:
     latest: dict[str, dict] = {}
-    for o in _orders(demo):            # the contract's rule: a strictly newer updated_at replaces
+    for o in _orders(demo):  # the contract's rule: a strictly newer updated_at replaces
         if o["order_id"] not in latest or _instant(o["updated_at"]) > _instant(latest[o["order_id"]]["updated_at"]):
             latest[o["order_id"]] = o
     return latest
@@ -65,8 +100,11 @@ def _pos_rows(folder: Path) -> list[dict]:
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # --- the contract ---------------------------------------------------------------------------------------
@@ -79,8 +117,15 @@ def test_chat_db_has_the_contract_tables_columns_and_types(demo):
             assert [c[1] for c in info] == list(columns), table
             for _, name, declared, _, _, _ in info:
                 dtype = columns[name]
-                expected = ("TIMESTAMP" if dtype.startswith("datetime") else "BOOLEAN" if dtype == "bool"
-                            else "INTEGER" if dtype in ("int64", "Int64") else "TEXT")
+                expected = (
+                    "TIMESTAMP"
+                    if dtype.startswith("datetime")
+                    else "BOOLEAN"
+                    if dtype == "bool"
+                    else "INTEGER"
+                    if dtype in ("int64", "Int64")
+                    else "TEXT"
+                )
                 assert declared == expected, (table, name)
             assert tuple(c[1] for c in info if c[5]) == (CHAT_KEYS[table] or ()), table
     assert _sql(demo, "select count(*) from messages")[0][0] == demo.counts["messages"] > 0
@@ -92,15 +137,26 @@ def test_chat_db_has_the_contract_tables_columns_and_types(demo):
     assert {r[0] for r in _sql(demo, "select distinct event from hook_events")} == set(HOOK_EVENTS)
     assert {r[0] for r in _sql(demo, "select distinct is_internal from chatrooms")} == {0, 1}
     assert _sql(demo, "select count(*) from ratings where score not between 1 and 5")[0][0] == 0
-    stamps = _sql(demo, "select sent_at from messages union all select email_filled_at from messages "
-                        "where email_filled_at is not null union all select created_at from visitors")
+    stamps = _sql(
+        demo,
+        "select sent_at from messages union all select email_filled_at from messages "
+        "where email_filled_at is not null union all select created_at from visitors",
+    )
     assert all(DB_TS.match(s) for (s,) in stamps)
     assert _sql(demo, "select count(*) from messages where typeof(is_automatic) != 'integer'")[0][0] == 0
     # references hold: every chatroom's member and visitor exist, every message's chatroom exists
-    assert _sql(demo, "select count(*) from chatrooms where member_id not in (select member_id from members) "
-                      "or visitor_id not in (select visitor_id from visitors)")[0][0] == 0
-    assert _sql(demo, "select count(*) from messages where chatroom_id not in "
-                      "(select chatroom_id from chatrooms)")[0][0] == 0
+    assert (
+        _sql(
+            demo,
+            "select count(*) from chatrooms where member_id not in (select member_id from members) "
+            "or visitor_id not in (select visitor_id from visitors)",
+        )[0][0]
+        == 0
+    )
+    assert (
+        _sql(demo, "select count(*) from messages where chatroom_id not in (select chatroom_id from chatrooms)")[0][0]
+        == 0
+    )
     # nothing happens after the generated period's end (the database is a snapshot at that instant)
     assert _sql(demo, "select max(sent_at) from messages")[0][0] < "2026-10-29 23:00:00"
 
@@ -146,8 +202,9 @@ def test_only_reserved_email_domains(demo):
     emails = [r[0] for r in _sql(demo, "select email from visitors where email is not null")]
     emails += [o["email"] for o in _orders(demo) if o["email"]]
     emails += [r["customer_email"] for r in _pos_rows(demo.store_sales_dir) if r["customer_email"]]
-    assert emails and all(e.strip().lower().rsplit("@", 1)[1] in {"example.com", "example.org", "example.net"}
-                          for e in emails)
+    assert emails and all(
+        e.strip().lower().rsplit("@", 1)[1] in {"example.com", "example.org", "example.net"} for e in emails
+    )
 
 
 # --- determinism and the late file ----------------------------------------------------------------------
@@ -158,12 +215,12 @@ def test_same_seed_same_bytes_and_the_folder_is_replaced(demo, tmp_path):
     other = generate_demo(tmp_path / "again", FIRST, days=10, scale=0.05, seed=4)
     assert not (other.out_dir / "stale.txt").exists()
     assert _digest(other.out_dir)["chat.db"] != _digest(demo.out_dir)["chat.db"]
-    assert [p.name for p in tmp_path.iterdir()] == ["again"]         # no staging folder left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["again"]  # no staging folder left behind
 
 
 def test_the_late_store_file_is_withheld_and_then_delivered(demo, tmp_path):
     late = demo.late_store_file
-    assert late == demo.out_dir / "late" / "store-st-00-2026-10-26.csv"          # day X = last day - 3
+    assert late == demo.out_dir / "late" / "store-st-00-2026-10-26.csv"  # day X = last day - 3
     assert late.exists() and not (demo.store_sales_dir / late.name).exists()
     assert {r["sold_at"][:10] for r in _pos_rows(late.parent)} == {"2026-10-26"}
     delivered = generate_demo(tmp_path / "d", FIRST, days=10, scale=0.05, seed=3)
@@ -173,65 +230,124 @@ def test_the_late_store_file_is_withheld_and_then_delivered(demo, tmp_path):
 
 
 # --- every case is present ----------------------------------------------------------------------------
-@pytest.mark.parametrize("case,query", [
-    ("waiting list handled within a minute", "select count(*) from conversation_requests where source='waiting_list' "
-     "and julianday(handled_at) - julianday(created_at) < 1.0/1440"),
-    ("waiting list handled hours later", "select count(*) from conversation_requests where source='waiting_list' "
-     "and julianday(handled_at) - julianday(created_at) between 1.0/24 and 0.5"),
-    ("waiting list handled days later", "select count(*) from conversation_requests where source='waiting_list' "
-     "and julianday(handled_at) - julianday(created_at) > 1"),
-    ("waiting list never handled", "select count(*) from conversation_requests where source='waiting_list' "
-     "and handled_at is null and canceled_at is null"),
-    ("canceled requests", "select count(*) from conversation_requests where canceled_at is not null "
-     "and handled_at is null"),
-    ("other sources handled at creation", "select count(*) = sum(handled_at = created_at) from conversation_requests "
-     "where source != 'waiting_list'"),
-    ("request without question", "select count(*) from conversation_requests where question_at is null"),
-    ("question asked later", "select count(*) from conversation_requests "
-     "where julianday(question_at) - julianday(created_at) > 1.0/24"),
-    ("dialogue established days later", "select count(*) from chatrooms c where (select min(sent_at) from messages m "
-     "where m.chatroom_id = c.chatroom_id and sender='member' and not is_automatic) > datetime((select min(sent_at) "
-     "from messages m where m.chatroom_id = c.chatroom_id and sender='visitor'), '+1 day')"),
-    ("visitor-only room", "select count(*) from chatrooms c where not is_internal and exists (select 1 from messages m "
-     "where m.chatroom_id=c.chatroom_id and sender='visitor') and not exists (select 1 from messages m "
-     "where m.chatroom_id=c.chatroom_id and sender='member' and not is_automatic)"),
-    ("member-only room", "select count(*) from chatrooms c where not is_internal and exists (select 1 from messages m "
-     "where m.chatroom_id=c.chatroom_id and sender='member' and not is_automatic) and not exists "
-     "(select 1 from messages m where m.chatroom_id=c.chatroom_id and sender='visitor')"),
-    ("room without counted message", "select count(*) from chatrooms c where not exists (select 1 from messages m "
-     "where m.chatroom_id=c.chatroom_id and sender != 'system' and not is_automatic)"),
-    ("automatic member messages", "select count(*) from messages where is_automatic and sender='member'"),
-    ("system messages", "select count(*) from messages where sender='system'"),
-    ("products from the catalog", "select count(*) from messages where kind='product' and product_id like 'p-%'"),
-    ("only product messages carry a product", "select count(*) = 0 from messages where (kind='product') != "
-     "(product_id is not null)"),
-    ("email filled minutes later", "select count(*) from messages where kind='email_request' "
-     "and julianday(email_filled_at) - julianday(sent_at) < 1.0/24"),
-    ("email filled days later", "select count(*) from messages "
-     "where julianday(email_filled_at) - julianday(sent_at) > 1"),
-    ("email never filled", "select count(*) from messages where kind='email_request' and email_filled_at is null"),
-    ("rating given within minutes", "select count(*) from ratings "
-     "where julianday(given_at) - julianday(requested_at) < 1.0/12"),
-    ("rating given days later", "select count(*) from ratings where julianday(given_at) - julianday(requested_at) > 1"),
-    ("rating never given", "select count(*) from ratings where given_at is null and score is null"),
-    ("rating request messages", "select count(*) from messages where kind='rating_request'"),
-    ("hook clicked by a visitor", "select count(*) from hook_events where event='clicked' and visitor_id is not null"),
-    ("hook displayed, never clicked", "select count(*) from hook_events d where event='displayed' and not exists "
-     "(select 1 from hook_events c where c.event='clicked' and c.visitor_id=d.visitor_id and c.member_id=d.member_id)"),
-    ("overlapping sessions of one member", "select count(*) from member_sessions a join member_sessions b "
-     "on a.member_id=b.member_id and a.rowid < b.rowid and b.started_at < a.ended_at and a.started_at < b.ended_at"),
-    ("session crossing local midnight", "select count(*) from member_sessions where date(started_at, '+2 hours') "
-     "!= date(ended_at, '+1 hours')"),
-    ("internal chatrooms", "select count(*) from chatrooms where is_internal and request_id is null"),
-    ("blocked chatrooms", "select count(*) from chatrooms where is_blocked"),
-    ("five roles among five members", "select count(distinct role) = 5 from members"),
-    ("members of a store", "select count(*) from members where store_id is not null"),
-    ("members without store", "select count(*) from members where store_id is null"),
-    ("offsite identity links", "select count(*) from identity_links l join chatrooms c on c.visitor_id = l.visitor_id "
-     "where c.channel in ('messenger','whatsapp','sms')"),
-    ("visitor with a clean email", "select count(*) from visitors where email = lower(trim(email))"),
-    ("logged-in visitor", "select count(*) from visitors where customer_id is not null"),
-])
+@pytest.mark.parametrize(
+    "case,query",
+    [
+        (
+            "waiting list handled within a minute",
+            "select count(*) from conversation_requests where source='waiting_list' "
+            "and julianday(handled_at) - julianday(created_at) < 1.0/1440",
+        ),
+        (
+            "waiting list handled hours later",
+            "select count(*) from conversation_requests where source='waiting_list' "
+            "and julianday(handled_at) - julianday(created_at) between 1.0/24 and 0.5",
+        ),
+        (
+            "waiting list handled days later",
+            "select count(*) from conversation_requests where source='waiting_list' "
+            "and julianday(handled_at) - julianday(created_at) > 1",
+        ),
+        (
+            "waiting list never handled",
+            "select count(*) from conversation_requests where source='waiting_list' "
+            "and handled_at is null and canceled_at is null",
+        ),
+        (
+            "canceled requests",
+            "select count(*) from conversation_requests where canceled_at is not null and handled_at is null",
+        ),
+        (
+            "other sources handled at creation",
+            "select count(*) = sum(handled_at = created_at) from conversation_requests where source != 'waiting_list'",
+        ),
+        ("request without question", "select count(*) from conversation_requests where question_at is null"),
+        (
+            "question asked later",
+            "select count(*) from conversation_requests where julianday(question_at) - julianday(created_at) > 1.0/24",
+        ),
+        (
+            "dialogue established days later",
+            "select count(*) from chatrooms c where (select min(sent_at) from messages m "
+            "where m.chatroom_id = c.chatroom_id and sender='member' and not is_automatic) > datetime((select min(sent_at) "
+            "from messages m where m.chatroom_id = c.chatroom_id and sender='visitor'), '+1 day')",
+        ),
+        (
+            "visitor-only room",
+            "select count(*) from chatrooms c where not is_internal and exists (select 1 from messages m "
+            "where m.chatroom_id=c.chatroom_id and sender='visitor') and not exists (select 1 from messages m "
+            "where m.chatroom_id=c.chatroom_id and sender='member' and not is_automatic)",
+        ),
+        (
+            "member-only room",
+            "select count(*) from chatrooms c where not is_internal and exists (select 1 from messages m "
+            "where m.chatroom_id=c.chatroom_id and sender='member' and not is_automatic) and not exists "
+            "(select 1 from messages m where m.chatroom_id=c.chatroom_id and sender='visitor')",
+        ),
+        (
+            "room without counted message",
+            "select count(*) from chatrooms c where not exists (select 1 from messages m "
+            "where m.chatroom_id=c.chatroom_id and sender != 'system' and not is_automatic)",
+        ),
+        ("automatic member messages", "select count(*) from messages where is_automatic and sender='member'"),
+        ("system messages", "select count(*) from messages where sender='system'"),
+        ("products from the catalog", "select count(*) from messages where kind='product' and product_id like 'p-%'"),
+        (
+            "only product messages carry a product",
+            "select count(*) = 0 from messages where (kind='product') != (product_id is not null)",
+        ),
+        (
+            "email filled minutes later",
+            "select count(*) from messages where kind='email_request' "
+            "and julianday(email_filled_at) - julianday(sent_at) < 1.0/24",
+        ),
+        (
+            "email filled days later",
+            "select count(*) from messages where julianday(email_filled_at) - julianday(sent_at) > 1",
+        ),
+        ("email never filled", "select count(*) from messages where kind='email_request' and email_filled_at is null"),
+        (
+            "rating given within minutes",
+            "select count(*) from ratings where julianday(given_at) - julianday(requested_at) < 1.0/12",
+        ),
+        (
+            "rating given days later",
+            "select count(*) from ratings where julianday(given_at) - julianday(requested_at) > 1",
+        ),
+        ("rating never given", "select count(*) from ratings where given_at is null and score is null"),
+        ("rating request messages", "select count(*) from messages where kind='rating_request'"),
+        (
+            "hook clicked by a visitor",
+            "select count(*) from hook_events where event='clicked' and visitor_id is not null",
+        ),
+        (
+            "hook displayed, never clicked",
+            "select count(*) from hook_events d where event='displayed' and not exists "
+            "(select 1 from hook_events c where c.event='clicked' and c.visitor_id=d.visitor_id and c.member_id=d.member_id)",
+        ),
+        (
+            "overlapping sessions of one member",
+            "select count(*) from member_sessions a join member_sessions b "
+            "on a.member_id=b.member_id and a.rowid < b.rowid and b.started_at < a.ended_at and a.started_at < b.ended_at",
+        ),
+        (
+            "session crossing local midnight",
+            "select count(*) from member_sessions where date(started_at, '+2 hours') != date(ended_at, '+1 hours')",
+        ),
+        ("internal chatrooms", "select count(*) from chatrooms where is_internal and request_id is null"),
+        ("blocked chatrooms", "select count(*) from chatrooms where is_blocked"),
+        ("five roles among five members", "select count(distinct role) = 5 from members"),
+        ("members of a store", "select count(*) from members where store_id is not null"),
+        ("members without store", "select count(*) from members where store_id is null"),
+        (
+            "offsite identity links",
+            "select count(*) from identity_links l join chatrooms c on c.visitor_id = l.visitor_id "
+            "where c.channel in ('messenger','whatsapp','sms')",
+        ),
+        ("visitor with a clean email", "select count(*) from visitors where email = lower(trim(email))"),
+        ("logged-in visitor", "select count(*) from visitors where customer_id is not null"),
+    ],
+)
 def test_every_chat_case_is_present(demo, case, query):
     assert _sql(demo, query)[0][0] > 0, case
 
@@ -256,20 +372,32 @@ def test_every_order_case_is_present(demo):
     assert any(o["customer_id"] in customers for o in orders)
     chat_emails = {v[0] for v in visitors.values() if v[0]}
     by_email = [o for o in orders if o["email"] and o["email"].strip().lower() in chat_emails]
-    assert by_email and any(o["email"] not in chat_emails for o in by_email)          # dirty but matchable
+    assert by_email and any(o["email"] not in chat_emails for o in by_email)  # dirty but matchable
     # share of orders from customers who chatted (any key reaches a chat visitor)
-    chatted = sum(bool(o["visitor_id"] in visitors or o["customer_id"] in customers
-                       or (o["email"] and o["email"].strip().lower() in chat_emails)) for o in orders)
+    chatted = sum(
+        bool(
+            o["visitor_id"] in visitors
+            or o["customer_id"] in customers
+            or (o["email"] and o["email"].strip().lower() in chat_emails)
+        )
+        for o in orders
+    )
     assert 0.15 <= chatted / len(orders) <= 0.35
 
 
 def test_orders_fall_before_inside_and_outside_the_window(demo):
     """Orders by email of chat visitors, placed before the visitor's first counted message, within 14 days
     after its last one, and more than 14 days after it."""
-    spans = {r[0]: r[1:] for r in _sql(demo, "select v.email, min(m.sent_at), max(m.sent_at) from messages m "
-                                             "join chatrooms c using (chatroom_id) join visitors v using (visitor_id) "
-                                             "where m.sender != 'system' and not m.is_automatic "
-                                             "and v.email is not null group by v.email")}
+    spans = {
+        r[0]: r[1:]
+        for r in _sql(
+            demo,
+            "select v.email, min(m.sent_at), max(m.sent_at) from messages m "
+            "join chatrooms c using (chatroom_id) join visitors v using (visitor_id) "
+            "where m.sender != 'system' and not m.is_automatic "
+            "and v.email is not null group by v.email",
+        )
+    }
     utc = ZoneInfo("UTC")
     cases = {"before": 0, "inside": 0, "outside": 0}
     for o in _latest(demo).values():
@@ -289,7 +417,7 @@ def test_orders_fall_before_inside_and_outside_the_window(demo):
 
 def test_every_store_case_is_present(demo):
     rows = _pos_rows(demo.store_sales_dir) + _pos_rows(demo.late_store_file.parent)
-    assert any(int(r["quantity"]) < 0 and float(r["line_amount"]) < 0 for r in rows)            # returns
+    assert any(int(r["quantity"]) < 0 and float(r["line_amount"]) < 0 for r in rows)  # returns
     assert any(r["customer_email"] == "" for r in rows)
     assert any(r["customer_email"] != r["customer_email"].strip() for r in rows)
     lines: dict[str, int] = {}
@@ -301,18 +429,29 @@ def test_every_store_case_is_present(demo):
     assert any(r["customer_email"].strip().lower() in chat_emails for r in rows)
     # the autumn DST night: local times without offset around the change, the repeated hour with its offset
     night = {r["receipt_id"]: r["sold_at"] for r in rows if r["receipt_id"].startswith(("R-dst", "R-night"))}
-    assert night == {"R-night-1": "2026-10-25T01:30:00", "R-dst-1": "2026-10-25T02:15:00",
-                     "R-dst-2": "2026-10-25T02:39:36", "R-dst-3": "2026-10-25T02:30:00+01:00",
-                     "R-night-2": "2026-10-25T03:30:00"}
+    assert night == {
+        "R-night-1": "2026-10-25T01:30:00",
+        "R-dst-1": "2026-10-25T02:15:00",
+        "R-dst-2": "2026-10-25T02:39:36",
+        "R-dst-3": "2026-10-25T02:30:00+01:00",
+        "R-night-2": "2026-10-25T03:30:00",
+    }
 
 
 def test_spring_dst_night_has_local_times_around_the_gap(tmp_path):
     demo = generate_demo(tmp_path / "spring", date(2026, 3, 26), days=5, scale=0.02, seed=1)
-    night = {r["receipt_id"]: r["sold_at"] for r in _pos_rows(demo.store_sales_dir)
-             if r["receipt_id"].startswith(("R-dst", "R-night"))}
-    assert night == {"R-dst-1": "2026-03-29T01:30:00", "R-dst-2": "2026-03-29T03:15:00",
-                     "R-dst-3": "2026-03-29T03:45:00+02:00", "R-night-1": "2026-03-29T01:45:00",
-                     "R-night-2": "2026-03-29T03:30:00"}
+    night = {
+        r["receipt_id"]: r["sold_at"]
+        for r in _pos_rows(demo.store_sales_dir)
+        if r["receipt_id"].startswith(("R-dst", "R-night"))
+    }
+    assert night == {
+        "R-dst-1": "2026-03-29T01:30:00",
+        "R-dst-2": "2026-03-29T03:15:00",
+        "R-dst-3": "2026-03-29T03:45:00+02:00",
+        "R-night-1": "2026-03-29T01:45:00",
+        "R-night-2": "2026-03-29T03:30:00",
+    }
 
 
 def test_campaign_clicks_before_orders_within_and_after_a_week_and_never(demo):

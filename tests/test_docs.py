@@ -7,6 +7,7 @@ Each check was seen to fail: a link to docs/missing.md, an anchor #no-such-secti
 duplicated second half was removed (two `## Reporting database`…), and tests/test_cli.py while it read the
 KPI catalog from outside the repository.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # built from parts, so that this file does not mention what it looks for
 OUTSIDE_FIXED = ["../" + "shared", "/work/" + "shared"]
-OUTSIDE_PATTERN = "shared" + r"""["']?\s*/\s*["']?""" + "spec"      # as a path, or joined with pathlib's /
+OUTSIDE_PATTERN = "shared" + r"""["']?\s*/\s*["']?""" + "spec"  # as a path, or joined with pathlib's /
 FENCE = re.compile(r"^\s*(```|~~~)")
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -78,13 +79,14 @@ def links(path: Path) -> list[tuple[int, str]]:
 def test_every_relative_link_reaches_a_file_of_the_repository_and_its_anchor():
     tracked = tracked_files()
     folders = {str(Path(name).parent) for name in tracked} | {
-        str(parent) for name in tracked for parent in Path(name).parents}
+        str(parent) for name in tracked for parent in Path(name).parents
+    }
     broken = []
     for document in DOCUMENTS:
         where = document.relative_to(ROOT)
         for number, target in links(document):
             if SCHEME.match(target):
-                continue                                 # https:, mailto:: not a file of the repository
+                continue  # https:, mailto:: not a file of the repository
             path, _, anchor = target.partition("#")
             file = (document.parent / path).resolve() if path else document
             try:
@@ -97,7 +99,7 @@ def test_every_relative_link_reaches_a_file_of_the_repository_and_its_anchor():
             elif anchor and file.suffix == ".md" and anchor not in anchors(file):
                 broken.append(f"{where}:{number}: {target}: {relative} has no heading #{anchor}")
     assert not broken, "\n".join(broken)
-    assert sum(len(links(d)) for d in DOCUMENTS) > 20          # the parser does find the links
+    assert sum(len(links(d)) for d in DOCUMENTS) > 20  # the parser does find the links
 
 
 def test_no_document_has_two_sections_with_one_heading():
@@ -116,14 +118,17 @@ def test_no_tracked_file_reads_or_links_the_design_notes_outside_the_repository(
     found = []
     for args in (["-F", *[x for pattern in OUTSIDE_FIXED for x in ("-e", pattern)]], ["-E", "-e", OUTSIDE_PATTERN]):
         grep = subprocess.run(["git", "grep", "-n", "-I", *args], cwd=ROOT, capture_output=True, text=True)
-        assert grep.returncode in (0, 1), grep.stderr          # 1: no match
+        assert grep.returncode in (0, 1), grep.stderr  # 1: no match
         found += grep.stdout.splitlines()
     assert not found, "\n".join(found)
 
 
 def test_every_test_and_repository_path_the_documents_name_exists():
-    defined = {name for file in (ROOT / "tests").glob("test_*.py")
-               for name in re.findall(r"^def (test_\w+)", file.read_text(), re.M)}
+    defined = {
+        name
+        for file in (ROOT / "tests").glob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)", file.read_text(), re.M)
+    }
     tracked = tracked_files()
     missing = []
     for document in DOCUMENTS:

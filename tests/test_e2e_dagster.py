@@ -7,6 +7,7 @@ the late-data sensor, which must re-run exactly the affected partitions (then, i
 whose Chat-Card-86 the new sales change); the reporting DB must hold the new values and the ledger the
 changes. Every process is stopped, also when the test fails.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,9 +32,22 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 FIRST, DAYS, TZ = date(2026, 6, 1), 6, "Europe/Paris"
 # at least these: the backfill selects every partitioned asset the webserver lists (see the test)
-ASSETS = {"chat_platform", "web_orders", "store_sales", "marketing_touchpoints", "conversation_state",
-          "chat_activity", "customer_identities", "order_attribution", "conversation_facts", "kpi_daily",
-          "campaign_attribution", "reporting_db", "campaign_stats", "customer_segments"}
+ASSETS = {
+    "chat_platform",
+    "web_orders",
+    "store_sales",
+    "marketing_touchpoints",
+    "conversation_state",
+    "chat_activity",
+    "customer_identities",
+    "order_attribution",
+    "conversation_facts",
+    "kpi_daily",
+    "campaign_attribution",
+    "reporting_db",
+    "campaign_stats",
+    "customer_segments",
+}
 TIMEOUT = 240
 
 
@@ -74,35 +88,53 @@ class Dagster:
     def sensor(self, running: bool) -> None:
         """Start or stop the late-data sensor, as the Automation page's toggle does."""
         if running:
-            done = self.graphql("""mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) {
-                __typename } }""", s=self.SENSOR)["startSensor"]
+            done = self.graphql(
+                """mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) {
+                __typename } }""",
+                s=self.SENSOR,
+            )["startSensor"]
         else:
-            sensor_id = self.graphql("""query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) {
-                ... on Sensor { id } } }""", s=self.SENSOR)["sensorOrError"]["id"]
-            done = self.graphql("""mutation($id: String) { stopSensor(id: $id) { __typename } }""",
-                                id=sensor_id)["stopSensor"]
+            sensor_id = self.graphql(
+                """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) {
+                ... on Sensor { id } } }""",
+                s=self.SENSOR,
+            )["sensorOrError"]["id"]
+            done = self.graphql("""mutation($id: String) { stopSensor(id: $id) { __typename } }""", id=sensor_id)[
+                "stopSensor"
+            ]
         assert "Error" not in done["__typename"], done
 
     def failure(self, run_id: str) -> list[str]:
         """The messages of a run's failed steps (what a person reads on the run's page)."""
-        logs = self.graphql("""query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
+        logs = self.graphql(
+            """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
             __typename ... on ExecutionStepFailureEvent { stepKey error { message causes { message } } } } } } }""",
-                            id=run_id)["logsForRun"]["events"]
-        return [f"{e['stepKey']}: {e['error']['message']} {[c['message'] for c in e['error']['causes']]}"[:1500]
-                for e in logs if e["__typename"] == "ExecutionStepFailureEvent"]
+            id=run_id,
+        )["logsForRun"]["events"]
+        return [
+            f"{e['stepKey']}: {e['error']['message']} {[c['message'] for c in e['error']['causes']]}"[:1500]
+            for e in logs
+            if e["__typename"] == "ExecutionStepFailureEvent"
+        ]
 
     def runs(self, key: str, value: str) -> list[dict]:
-        data = self.graphql("""query($filter: RunsFilter) { runsOrError(filter: $filter) {
+        data = self.graphql(
+            """query($filter: RunsFilter) { runsOrError(filter: $filter) {
             ... on Runs { results { runId status tags { key value } } } } }""",
-                            filter={"tags": [{"key": key, "value": value}]})
+            filter={"tags": [{"key": key, "value": value}]},
+        )
         return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in data["runsOrError"]["results"]]
 
     def launch(self, job: str, tag: str) -> None:
         """Launch an unpartitioned job, as its page's Materialize button does, tagged to be found again."""
-        launched = self.graphql("""mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
-            __typename ... on PythonError { message } } }""", params={
-            "selector": {"repositoryLocationName": "chatsales", "repositoryName": "__repository__", "jobName": job},
-            "executionMetadata": {"tags": [{"key": "test", "value": tag}]}})["launchRun"]
+        launched = self.graphql(
+            """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+            __typename ... on PythonError { message } } }""",
+            params={
+                "selector": {"repositoryLocationName": "chatsales", "repositoryName": "__repository__", "jobName": job},
+                "executionMetadata": {"tags": [{"key": "test", "value": tag}]},
+            },
+        )["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
 
 
@@ -131,13 +163,20 @@ def _run_days(run: dict) -> list[date]:
 
 def demo_env(tmp_path: Path, demo, first: date) -> dict:
     """The environment of the Dagster processes over a demo: a home, the demo's sources, a SQLite reporting DB."""
-    return {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "PYTHONPATH": str(ROOT),
-            "CHATSALES_HOME": str(tmp_path), "CHATSALES_START_DATE": str(first),
-            "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
-            "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir),
-            "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
-            "CHATSALES_REPORTING_DB_URL": f"sqlite:///{tmp_path / 'reporting.db'}",
-            "CHATSALES_LATE_HORIZON_DAYS": "100000", "CHATSALES_SENSOR_INTERVAL_SECONDS": "5"}
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "PYTHONPATH": str(ROOT),
+        "CHATSALES_HOME": str(tmp_path),
+        "CHATSALES_START_DATE": str(first),
+        "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}",
+        "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
+        "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir),
+        "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
+        "CHATSALES_REPORTING_DB_URL": f"sqlite:///{tmp_path / 'reporting.db'}",
+        "CHATSALES_LATE_HORIZON_DAYS": "100000",
+        "CHATSALES_SENSOR_INTERVAL_SECONDS": "5",
+    }
 
 
 @contextmanager
@@ -151,10 +190,20 @@ def dagster_processes(env: dict, logs: Path, instance_yaml: str = "dagster.yaml"
     logs.mkdir(parents=True, exist_ok=True)
     processes = []
     try:
+
         def start(name: str, command: list[str]) -> None:
-            processes.append(subprocess.Popen(command, cwd=ROOT, env=env, preexec_fn=_default_signals,
-                                              start_new_session=True, stdout=open(logs / f"{name}.log", "w"),
-                                              stderr=subprocess.STDOUT))
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    env=env,
+                    preexec_fn=_default_signals,
+                    start_new_session=True,
+                    stdout=open(logs / f"{name}.log", "w"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
         client = Dagster(f"http://127.0.0.1:{port}")
 
         def up():
@@ -163,9 +212,12 @@ def dagster_processes(env: dict, logs: Path, instance_yaml: str = "dagster.yaml"
                 return requests.get(f"{client.url}/server_info", timeout=2).ok
             except requests.ConnectionError:
                 return False
+
         # the webserver creates the instance's storage; the daemon starts once it exists (not both at once)
-        start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w",
-                            str(ROOT / "workspace.yaml")])
+        start(
+            "webserver",
+            [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(ROOT / "workspace.yaml")],
+        )
         _wait("the webserver", up, timeout=90, every=1)
         start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")])
 
@@ -173,10 +225,14 @@ def dagster_processes(env: dict, logs: Path, instance_yaml: str = "dagster.yaml"
             entries = client.graphql("""{ workspaceOrError { ... on Workspace { locationEntries {
                 name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }""")
             entries = entries["workspaceOrError"]["locationEntries"]
-            errors = [e["locationOrLoadError"] for e in entries
-                      if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"]
+            errors = [
+                e["locationOrLoadError"]
+                for e in entries
+                if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"
+            ]
             assert not errors, errors
             return entries and all(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries)
+
         _wait("the code location", loaded, timeout=90, every=1)
         yield client
     finally:
@@ -203,10 +259,15 @@ def _late_data(demo, store: ReportingStore) -> tuple[dict, set[date]]:
     store_day, late_receipts = deliver_late_store_file(demo)
     refunded = refund_an_attributed_order(demo, store)
     kpis = store.read_table("kpi_daily")
-    ratings_given = kpis[(kpis["kpi"] == "Chat-Card-72") & (kpis["dimension"] == "all")
-                         & (kpis["day"] == rating_day)]["value"].iloc[0]
-    before = {"rating_day": rating_day, "ratings_given": ratings_given, "refunded": refunded,
-              "late_receipts": late_receipts}
+    ratings_given = kpis[(kpis["kpi"] == "Chat-Card-72") & (kpis["dimension"] == "all") & (kpis["day"] == rating_day)][
+        "value"
+    ].iloc[0]
+    before = {
+        "rating_day": rating_day,
+        "ratings_given": ratings_given,
+        "refunded": refunded,
+        "late_receipts": late_receipts,
+    }
     return before, {rating_day, store_day, refunded["day"]}
 
 
@@ -215,24 +276,36 @@ def test_backfill_then_late_data_through_webserver_and_daemon(dagster):
     last = FIRST + timedelta(days=DAYS - 1)
     nodes = client.graphql("{ assetNodes { assetKey { path } isMaterializable isPartitioned } }")["assetNodes"]
     selection = [n["assetKey"]["path"] for n in nodes if n["isMaterializable"]]
-    assert {"/".join(path) for path in selection} >= ASSETS, selection      # "materialize all", as in the UI
-    launched = client.graphql("""mutation($params: LaunchBackfillParams!) {
+    assert {"/".join(path) for path in selection} >= ASSETS, selection  # "materialize all", as in the UI
+    launched = client.graphql(
+        """mutation($params: LaunchBackfillParams!) {
         launchPartitionBackfill(backfillParams: $params) {
           __typename ... on LaunchBackfillSuccess { backfillId } ... on Error { message } } }""",
-                              params={"partitionNames": [str(FIRST + timedelta(days=n)) for n in range(DAYS)],
-                                      "selector": {"partitionSetName": "daily_pipeline_partition_set",
-                                                   "repositorySelector": {"repositoryName": "__repository__",
-                                                                          "repositoryLocationName": "chatsales"}}}
-                              )["launchPartitionBackfill"]
+        params={
+            "partitionNames": [str(FIRST + timedelta(days=n)) for n in range(DAYS)],
+            "selector": {
+                "partitionSetName": "daily_pipeline_partition_set",
+                "repositorySelector": {"repositoryName": "__repository__", "repositoryLocationName": "chatsales"},
+            },
+        },
+    )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill = launched["backfillId"]
 
     def backfill_done():
-        status = client.graphql("""query($id: String!) { partitionBackfillOrError(backfillId: $id) {
-            ... on PartitionBackfill { status } } }""", id=backfill)["partitionBackfillOrError"]["status"]
+        status = client.graphql(
+            """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+            ... on PartitionBackfill { status } } }""",
+            id=backfill,
+        )["partitionBackfillOrError"]["status"]
         runs = client.runs("dagster/backfill", backfill)
-        return runs and status not in ("REQUESTED", "CANCELING") and \
-            all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs) and (status, runs)
+        return (
+            runs
+            and status not in ("REQUESTED", "CANCELING")
+            and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
+            and (status, runs)
+        )
+
     status, runs = _wait("the backfill", backfill_done)
     assert {r["status"] for r in runs} == {"SUCCESS"}, [client.failure(r["runId"]) for r in runs]
     ranged = [r for r in runs if "dagster/asset_partition_range_start" in r["tags"]]
@@ -240,28 +313,43 @@ def test_backfill_then_late_data_through_webserver_and_daemon(dagster):
     assert sorted(set(store.read_table("kpi_daily")["day"])) == [FIRST + timedelta(days=n) for n in range(DAYS)]
     assert set(store.read_table("product_daily")["day"]) <= {FIRST + timedelta(days=n) for n in range(DAYS)}
     assert len(store.read_table("product_daily")) > 0 and store.read_table("customer_segments").empty
-    client.launch("customer_snapshots", "snapshots")        # the whole-history snapshots are their own job
-    done = _wait("the snapshots", lambda: (rs := client.runs("test", "snapshots")) and rs[0]["status"] in (
-        "SUCCESS", "FAILURE", "CANCELED") and rs[0])
+    client.launch("customer_snapshots", "snapshots")  # the whole-history snapshots are their own job
+    done = _wait(
+        "the snapshots",
+        lambda: (
+            (rs := client.runs("test", "snapshots")) and rs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED") and rs[0]
+        ),
+    )
     assert done["status"] == "SUCCESS", client.failure(done["runId"])
     assert len(store.read_table("customer_segments")) > 0 and len(store.read_table("campaign_stats")) > 0
     assert client.runs("chatsales/trigger", "late_data") == []
 
-    client.sensor(running=False)           # the late data lands at once, not between two ticks
+    client.sensor(running=False)  # the late data lands at once, not between two ticks
     before, affected = _late_data(demo, store)
     client.sensor(running=True)
 
     def settled():
         runs = client.runs("chatsales/trigger", "late_data")
         finished = runs and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
-        first_wave = [r for r in _day_runs(runs) if "sale_on_older_dialogue" not in r["tags"]["chatsales/late_data"]
-                      or "late_rating" in r["tags"]["chatsales/late_data"]]
+        first_wave = [
+            r
+            for r in _day_runs(runs)
+            if "sale_on_older_dialogue" not in r["tags"]["chatsales/late_data"]
+            or "late_rating" in r["tags"]["chatsales/late_data"]
+        ]
         covered = {d for r in first_wave for d in _run_days(r)} >= affected
         return finished and covered and runs
+
     _wait(f"the sensor's runs (the days hit: {sorted(affected)}, before: {before})", settled)
-    time.sleep(12)     # two more ticks: a second wave (Chat-Card-86 of other days) may follow, then nothing
-    runs = _wait("the second wave", lambda: (rs := client.runs("chatsales/trigger", "late_data")) and all(
-        r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in rs) and rs)
+    time.sleep(12)  # two more ticks: a second wave (Chat-Card-86 of other days) may follow, then nothing
+    runs = _wait(
+        "the second wave",
+        lambda: (
+            (rs := client.runs("chatsales/trigger", "late_data"))
+            and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in rs)
+            and rs
+        ),
+    )
     assert all(r["status"] == "SUCCESS" for r in runs), runs
     extractions = [r for r in runs if r not in _day_runs(runs)]
     assert extractions and all(r["tags"]["chatsales/late_data"].startswith("changed: ") for r in extractions)
@@ -269,13 +357,16 @@ def test_backfill_then_late_data_through_webserver_and_daemon(dagster):
     first = [r for r in days_runs if not r["tags"]["chatsales/late_data"].startswith("sale_on_older_dialogue")]
     second = [r for r in days_runs if r not in first]
     first_days = [d for r in first for d in _run_days(r)]
-    assert sorted(first_days) == sorted(affected), [(r["tags"].get("dagster/run_key"), r["tags"]["chatsales/late_data"], _run_days(r)) for r in runs]    # exactly those, each once
+    assert sorted(first_days) == sorted(affected), [
+        (r["tags"].get("dagster/run_key"), r["tags"]["chatsales/late_data"], _run_days(r)) for r in runs
+    ]  # exactly those, each once
     second_days = [d for r in second for d in _run_days(r)]
     assert len(second_days) == len(set(second_days))
 
     kpis = store.read_table("kpi_daily")
-    given = kpis[(kpis["kpi"] == "Chat-Card-72") & (kpis["dimension"] == "all")
-                 & (kpis["day"] == before["rating_day"])]["value"].iloc[0]
+    given = kpis[
+        (kpis["kpi"] == "Chat-Card-72") & (kpis["dimension"] == "all") & (kpis["day"] == before["rating_day"])
+    ]["value"].iloc[0]
     assert given == before["ratings_given"] + 1
     orders = store.read_table("attributed_orders")
     assert before["late_receipts"] <= set(orders.loc[orders["sales_channel"] == "store", "order_id"])
@@ -283,6 +374,7 @@ def test_backfill_then_late_data_through_webserver_and_daemon(dagster):
     assert refunded["net_total"].tolist() == [0.0]
     ledger = store.read_table("attribution_ledger")
     late_runs = {r["runId"] for r in first}
-    assert before["late_receipts"] <= set(ledger.loc[ledger["run_id"].isin(late_runs)
-                                                     & (ledger["change"] == "first"), "order_id"])
+    assert before["late_receipts"] <= set(
+        ledger.loc[ledger["run_id"].isin(late_runs) & (ledger["change"] == "first"), "order_id"]
+    )
     assert last in set(kpis["day"])

@@ -1,6 +1,7 @@
 """A home written by chatsales before the day-local pipeline: its reporting database is migrated (Alembic,
 from the first revision), its lake (whole snapshots, no catalog) is moved aside and rebuilt from the
 sources, the run's log says which, and what is then published equals what a fresh home publishes."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def _cli(args: list[str], home: Path, url: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
     env.update(CHATSALES_HOME=str(home), CHATSALES_REPORTING_DB_URL=url)
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def _age(home: Path, url: str) -> None:

@@ -1,5 +1,6 @@
 """The chatroom key the KPIs join on: stable across versions (it is stored), added wherever facts lack it,
 and a clash between two ids is an error, never a silent merge."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,14 +20,14 @@ def test_room_keys_are_pinned():
 
 def test_facts_get_the_room_key_when_missing_or_incomplete():
     rooms = pd.DataFrame({"chatroom_id": ["cr-1", "cr-2"]})
-    messages = pd.DataFrame({"chatroom_id": ["cr-2", "cr-1"], "room": [np.nan, 7.0]})   # rows of an older version
+    messages = pd.DataFrame({"chatroom_id": ["cr-2", "cr-1"], "room": [np.nan, 7.0]})  # rows of an older version
     ratings = pd.DataFrame({"chatroom_id": ["cr-1"], "room": np.array([123], dtype="int64")})
     others = {name: pd.DataFrame() for name in ("requests", "hook_events", "member_sessions", "orders")}
     facts = Facts.from_tables({"chatrooms": rooms, "messages": messages, "ratings": ratings, **others})
     assert facts.chatrooms["room"].tolist() == room_keys(rooms["chatroom_id"]).tolist()
     assert facts.messages["room"].tolist() == room_keys(pd.Series(["cr-2", "cr-1"])).tolist()
-    assert facts.ratings["room"].tolist() == [123]                 # already keyed: kept as stored
-    assert "room" not in rooms.columns                              # the caller's frame is not modified
+    assert facts.ratings["room"].tolist() == [123]  # already keyed: kept as stored
+    assert "room" not in rooms.columns  # the caller's frame is not modified
 
 
 def test_two_ids_with_one_key_are_an_error():
@@ -46,8 +47,9 @@ def test_streams_of_coded_text_concatenate_across_days():
     d1, d2 = date(2026, 3, 1), date(2026, 3, 2)
     first = pd.DataFrame({"day": [d1], "sender": [None], "n": [1]})
     second = pd.DataFrame({"day": [d2, d2], "sender": pd.Series(["visitor", "member"], dtype="str"), "n": [2, 3]})
-    streams = [s for frame, day in ((first, d1), (second, d2), (second.iloc[0:0], d2))
-               for _, _, s in encode_days(frame, [day])]
+    streams = [
+        s for frame, day in ((first, d1), (second, d2), (second.iloc[0:0], d2)) for _, _, s in encode_days(frame, [day])
+    ]
     out = decode_days(streams)
     assert isinstance(out["sender"].dtype, pd.CategoricalDtype)
     assert out["sender"].astype(object).where(out["sender"].notna(), None).tolist() == [None, "visitor", "member"]

@@ -13,6 +13,7 @@ Orders:
   o-4  03-10 16:00Z ann 150 € (p-1 ×5) cancelled: no sale
 Day 03-10: active dialogues 3, with products 2 (cr-1, cr-3), sales 3 for 170 €, units 5 of which 2 shown before.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -46,60 +47,152 @@ def T(s: str) -> str:
 def world():
     chat = {
         "members": frame([("m-1", "A", "One", 1, None), ("m-2", "B", "Two", 2, None)], schema.CHAT_TABLES["members"]),
-        "visitors": frame([("v-1", "ann@example.com", None, T("01T00:00:00Z")),
-                           ("v-2", "bob@example.com", None, T("01T00:00:00Z")),
-                           ("v-3", None, None, T("01T00:00:00Z"))], schema.CHAT_TABLES["visitors"]),
-        "conversation_requests": frame([
-            (f"rq-{n}", v, src, T(at), None, None, T(at), m) for n, v, src, at, m in (
-                (1, "v-1", "direct", "10T09:00:00Z", "m-1"), (2, "v-2", "hook", "10T10:00:00Z", "m-2"),
-                (3, "v-3", "direct", "10T11:00:00Z", "m-1"))], schema.CHAT_TABLES["conversation_requests"]),
-        "chatrooms": frame([
-            ("cr-1", "rq-1", "v-1", "m-1", "direct", "web", T("10T09:00:00Z"), False, False),
-            ("cr-2", "rq-2", "v-2", "m-2", "hook", "messenger", T("10T10:00:00Z"), False, False),
-            ("cr-3", "rq-3", "v-3", "m-1", "direct", "web", T("10T11:00:00Z"), False, False)],
-            schema.CHAT_TABLES["chatrooms"]),
-        "messages": frame([
-            ("ms-1", "cr-1", "visitor", T("10T09:00:00Z"), False, "text", None, None),
-            ("ms-2", "cr-1", "member", T("10T09:05:00Z"), False, "product", "p-1", None),
-            ("ms-3", "cr-1", "member", T("10T09:06:00Z"), False, "product", "p-2", None),
-            ("ms-4", "cr-1", "member", T("10T09:07:00Z"), True, "product", "p-3", None),     # automatic
-            ("ms-5", "cr-1", "visitor", T("10T09:10:00Z"), False, "product", "p-1", None),
-            ("ms-6", "cr-2", "visitor", T("10T10:00:00Z"), False, "text", None, None),
-            ("ms-7", "cr-2", "member", T("10T10:05:00Z"), False, "text", None, None),
-            ("ms-8", "cr-3", "visitor", T("10T11:00:00Z"), False, "text", None, None),
-            ("ms-9", "cr-3", "member", T("10T11:01:00Z"), False, "product", "p-2", None),
-            ("ms-10", "cr-3", "member", T("10T15:00:00Z"), False, "product", "p-1", None)],
-            schema.CHAT_TABLES["messages"]),
+        "visitors": frame(
+            [
+                ("v-1", "ann@example.com", None, T("01T00:00:00Z")),
+                ("v-2", "bob@example.com", None, T("01T00:00:00Z")),
+                ("v-3", None, None, T("01T00:00:00Z")),
+            ],
+            schema.CHAT_TABLES["visitors"],
+        ),
+        "conversation_requests": frame(
+            [
+                (f"rq-{n}", v, src, T(at), None, None, T(at), m)
+                for n, v, src, at, m in (
+                    (1, "v-1", "direct", "10T09:00:00Z", "m-1"),
+                    (2, "v-2", "hook", "10T10:00:00Z", "m-2"),
+                    (3, "v-3", "direct", "10T11:00:00Z", "m-1"),
+                )
+            ],
+            schema.CHAT_TABLES["conversation_requests"],
+        ),
+        "chatrooms": frame(
+            [
+                ("cr-1", "rq-1", "v-1", "m-1", "direct", "web", T("10T09:00:00Z"), False, False),
+                ("cr-2", "rq-2", "v-2", "m-2", "hook", "messenger", T("10T10:00:00Z"), False, False),
+                ("cr-3", "rq-3", "v-3", "m-1", "direct", "web", T("10T11:00:00Z"), False, False),
+            ],
+            schema.CHAT_TABLES["chatrooms"],
+        ),
+        "messages": frame(
+            [
+                ("ms-1", "cr-1", "visitor", T("10T09:00:00Z"), False, "text", None, None),
+                ("ms-2", "cr-1", "member", T("10T09:05:00Z"), False, "product", "p-1", None),
+                ("ms-3", "cr-1", "member", T("10T09:06:00Z"), False, "product", "p-2", None),
+                ("ms-4", "cr-1", "member", T("10T09:07:00Z"), True, "product", "p-3", None),  # automatic
+                ("ms-5", "cr-1", "visitor", T("10T09:10:00Z"), False, "product", "p-1", None),
+                ("ms-6", "cr-2", "visitor", T("10T10:00:00Z"), False, "text", None, None),
+                ("ms-7", "cr-2", "member", T("10T10:05:00Z"), False, "text", None, None),
+                ("ms-8", "cr-3", "visitor", T("10T11:00:00Z"), False, "text", None, None),
+                ("ms-9", "cr-3", "member", T("10T11:01:00Z"), False, "product", "p-2", None),
+                ("ms-10", "cr-3", "member", T("10T15:00:00Z"), False, "product", "p-1", None),
+            ],
+            schema.CHAT_TABLES["messages"],
+        ),
         "ratings": schema.empty(schema.CHAT_TABLES["ratings"]),
         "hook_events": schema.empty(schema.CHAT_TABLES["hook_events"]),
         "member_sessions": schema.empty(schema.CHAT_TABLES["member_sessions"]),
         "identity_links": schema.empty(schema.CHAT_TABLES["identity_links"]),
     }
-    base = dict(updated_at=T("10T20:00:00Z"), customer_id=None, currency="EUR", refunded=0.0, status="paid",
-                is_first_order=pd.NA, store_id=None, store_name=None, store_city=None, source_location="t",
-                email=None, visitor_id=None, sales_channel="web")
-    orders = frame([
-        {**base, "order_id": "o-0", "placed_at": T("01T10:00:00Z"), "email": "ann@example.com", "total": 30.0},
-        {**base, "order_id": "o-1", "placed_at": T("10T12:00:00Z"), "email": "Ann@Example.com ", "total": 100.0},
-        {**base, "order_id": "o-2", "placed_at": T("10T13:00:00Z"), "email": "bob@example.com", "total": 50.0,
-         "is_first_order": True},
-        {**base, "order_id": "o-3", "placed_at": T("10T14:00:00Z"), "visitor_id": "v-3", "total": 20.0},
-        {**base, "order_id": "o-4", "placed_at": T("10T16:00:00Z"), "email": "ann@example.com", "total": 150.0,
-         "status": "cancelled"}], schema.ORDERS)
+    base = dict(
+        updated_at=T("10T20:00:00Z"),
+        customer_id=None,
+        currency="EUR",
+        refunded=0.0,
+        status="paid",
+        is_first_order=pd.NA,
+        store_id=None,
+        store_name=None,
+        store_city=None,
+        source_location="t",
+        email=None,
+        visitor_id=None,
+        sales_channel="web",
+    )
+    orders = frame(
+        [
+            {**base, "order_id": "o-0", "placed_at": T("01T10:00:00Z"), "email": "ann@example.com", "total": 30.0},
+            {**base, "order_id": "o-1", "placed_at": T("10T12:00:00Z"), "email": "Ann@Example.com ", "total": 100.0},
+            {
+                **base,
+                "order_id": "o-2",
+                "placed_at": T("10T13:00:00Z"),
+                "email": "bob@example.com",
+                "total": 50.0,
+                "is_first_order": True,
+            },
+            {**base, "order_id": "o-3", "placed_at": T("10T14:00:00Z"), "visitor_id": "v-3", "total": 20.0},
+            {
+                **base,
+                "order_id": "o-4",
+                "placed_at": T("10T16:00:00Z"),
+                "email": "ann@example.com",
+                "total": 150.0,
+                "status": "cancelled",
+            },
+        ],
+        schema.ORDERS,
+    )
     line = dict(sales_channel="web", sku=None, title=None, category="skincare")
-    lines = frame([
-        {**line, "order_id": "o-0", "line_no": 0, "product_id": "p-1", "quantity": 1.0, "unit_price": 30.0,
-         "line_amount": 30.0},
-        {**line, "order_id": "o-1", "line_no": 0, "product_id": "p-1", "quantity": 2.0, "unit_price": 30.0,
-         "line_amount": 60.0},
-        {**line, "order_id": "o-1", "line_no": 1, "product_id": "p-3", "quantity": 1.0, "unit_price": 40.0,
-         "line_amount": 40.0},
-        {**line, "order_id": "o-2", "line_no": 0, "product_id": "p-2", "quantity": 1.0, "unit_price": 50.0,
-         "line_amount": 50.0},
-        {**line, "order_id": "o-3", "line_no": 0, "product_id": "p-1", "quantity": 1.0, "unit_price": 20.0,
-         "line_amount": 20.0},
-        {**line, "order_id": "o-4", "line_no": 0, "product_id": "p-1", "quantity": 5.0, "unit_price": 30.0,
-         "line_amount": 150.0}], schema.ORDER_LINES)
+    lines = frame(
+        [
+            {
+                **line,
+                "order_id": "o-0",
+                "line_no": 0,
+                "product_id": "p-1",
+                "quantity": 1.0,
+                "unit_price": 30.0,
+                "line_amount": 30.0,
+            },
+            {
+                **line,
+                "order_id": "o-1",
+                "line_no": 0,
+                "product_id": "p-1",
+                "quantity": 2.0,
+                "unit_price": 30.0,
+                "line_amount": 60.0,
+            },
+            {
+                **line,
+                "order_id": "o-1",
+                "line_no": 1,
+                "product_id": "p-3",
+                "quantity": 1.0,
+                "unit_price": 40.0,
+                "line_amount": 40.0,
+            },
+            {
+                **line,
+                "order_id": "o-2",
+                "line_no": 0,
+                "product_id": "p-2",
+                "quantity": 1.0,
+                "unit_price": 50.0,
+                "line_amount": 50.0,
+            },
+            {
+                **line,
+                "order_id": "o-3",
+                "line_no": 0,
+                "product_id": "p-1",
+                "quantity": 1.0,
+                "unit_price": 20.0,
+                "line_amount": 20.0,
+            },
+            {
+                **line,
+                "order_id": "o-4",
+                "line_no": 0,
+                "product_id": "p-1",
+                "quantity": 5.0,
+                "unit_price": 30.0,
+                "line_amount": 150.0,
+            },
+        ],
+        schema.ORDER_LINES,
+    )
     return chat, orders, lines
 
 
@@ -153,12 +246,14 @@ def test_product_table(facts):
         # p-2: shown in cr-1 and cr-3, bought by bob in cr-2 where it was never shown
         {"product_id": "p-2", "shown": 2.0, "units_sold": 1.0, "sales": 50.0, "units_sold_after_shown": 0.0},
         # p-3: only an automatic message shared it: not shown
-        {"product_id": "p-3", "shown": 0.0, "units_sold": 1.0, "sales": 40.0, "units_sold_after_shown": 0.0}]
+        {"product_id": "p-3", "shown": 0.0, "units_sold": 1.0, "sales": 40.0, "units_sold_after_shown": 0.0},
+    ]
 
 
 def test_product_table_filters_and_daily_windows(facts):
     messenger = product_table(facts, Periods.range(D10, D10, TZ), {"channel": "messenger"})
     assert messenger.drop(columns="period").to_dict("records") == [
-        {"product_id": "p-2", "shown": 0.0, "units_sold": 1.0, "sales": 50.0, "units_sold_after_shown": 0.0}]
+        {"product_id": "p-2", "shown": 0.0, "units_sold": 1.0, "sales": 50.0, "units_sold_after_shown": 0.0}
+    ]
     daily = product_table(facts, Periods.daily([date(2026, 3, 1), D10], TZ))
-    assert set(daily["period"]) == {1}          # o-0 on 03-01 is not attributed: no product row that day
+    assert set(daily["period"]) == {1}  # o-0 on 03-01 is not attributed: no product row that day

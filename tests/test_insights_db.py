@@ -1,6 +1,7 @@
 """The insights tables in the reporting database, on SQLite and PostgreSQL: product_daily and campaign_orders
 are day tables replaced with their days, the snapshots replace whole tables, each in one transaction; values
 read back as written."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -26,9 +27,13 @@ def test_product_daily_replaces_the_run_days(reporting_url):
         assert db.publish_days(days, run_id="r1", tables={"product_daily": table})["product_daily"] == 3
         assert db.publish_days(days, run_id="r2", tables={"product_daily": table})["product_daily"] == 3
         back = db.read_table("product_daily").sort_values("product_id")
-        assert back[["day", "product_id", "shown", "units_sold", "sales", "units_sold_after_shown"]].values.tolist() \
-            == [[date(2026, 3, 10), "p-1", 3, 3.0, 80.0, 2.0], [date(2026, 3, 10), "p-2", 2, 1.0, 50.0, 0.0],
-                [date(2026, 3, 10), "p-3", 0, 1.0, 40.0, 0.0]]
+        assert back[
+            ["day", "product_id", "shown", "units_sold", "sales", "units_sold_after_shown"]
+        ].values.tolist() == [
+            [date(2026, 3, 10), "p-1", 3, 3.0, 80.0, 2.0],
+            [date(2026, 3, 10), "p-2", 2, 1.0, 50.0, 0.0],
+            [date(2026, 3, 10), "p-3", 0, 1.0, 40.0, 0.0],
+        ]
         assert set(back["run_id"]) == {"r2"}
         with pytest.raises(ValueError, match="product_daily: 3 rows are for days outside the publication"):
             db.publish_days([date(2026, 3, 1)], run_id="r3", tables={"product_daily": table})
@@ -50,7 +55,7 @@ def test_campaign_orders_are_published_with_their_days(reporting_url):
 
 def test_snapshots_replace_whole_tables_in_one_transaction(reporting_url):
     campaigns = test_campaigns.run()
-    customers = test_segments.tables()          # segments: ann 7, cat 6, eve 10
+    customers = test_segments.tables()  # segments: ann 7, cat 6, eve 10
     snapshots = {"campaign_stats": campaigns["campaign_stats"], **customers}
     with ReportingDb(reporting_url) as db:
         written = db.publish_snapshots(snapshots, run_id="r1")
@@ -58,7 +63,10 @@ def test_snapshots_replace_whole_tables_in_one_transaction(reporting_url):
         assert db.publish_snapshots(snapshots, run_id="r2") == written
         stats = db.read_table("campaign_stats").set_index(["level", "kind", "campaign_id"]).sort_index()
         assert stats.loc[("campaign", "automation", "cp-2"), ["orders", "sales_sum", "overlap_orders"]].tolist() == [
-            3, 130.0, 1]
+            3,
+            130.0,
+            1,
+        ]
         assert stats.loc[("campaign", "automation", "cp-2"), "conversion"] == pytest.approx(5 / 6)
         trends = db.read_table("customer_trends").set_index("customer_hash")
         assert trends.loc[test_segments.h("ann"), "trend"] == "stable"
@@ -67,14 +75,19 @@ def test_snapshots_replace_whole_tables_in_one_transaction(reporting_url):
         per_segment, per_trend, as_of = db.customer_counts()
         segments = db.read_table("customer_segments")
         expected = segments.groupby(["segment_type", "segment"])["customer_hash"].nunique()
-        assert per_segment.set_index(["segment_type", "segment"])["customers"].sort_index().to_dict() == \
-            expected.to_dict()
-        assert per_trend.set_index("trend")["customers"].to_dict() == \
-            db.read_table("customer_trends")["trend"].value_counts().to_dict()
+        assert (
+            per_segment.set_index(["segment_type", "segment"])["customers"].sort_index().to_dict() == expected.to_dict()
+        )
+        assert (
+            per_trend.set_index("trend")["customers"].to_dict()
+            == db.read_table("customer_trends")["trend"].value_counts().to_dict()
+        )
         assert as_of == test_segments.AS_OF_JUNE and int(per_trend["customers"].sum()) == 5
         # a failing publication leaves the previous snapshot whole: the second table breaks mid-transaction
-        broken = {"campaign_stats": campaigns["campaign_stats"].iloc[:1],
-                  "customer_trends": customers["customer_trends"].drop(columns="trend")}
+        broken = {
+            "campaign_stats": campaigns["campaign_stats"].iloc[:1],
+            "customer_trends": customers["customer_trends"].drop(columns="trend"),
+        }
         with pytest.raises(KeyError, match="trend"):
             db.publish_snapshots(broken, run_id="r3")
         assert len(db.read_table("campaign_stats")) == 5

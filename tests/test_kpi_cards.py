@@ -4,6 +4,7 @@ Europe/Paris, summer time (UTC+2, no DST change in the week): SUN = 2026-04-05, 
 WEEK_END = 04-12. Timestamps are written in UTC. A World has the members m-1 (role 1), m-2 and m-3 (role 2) and
 m-4 (role 3); the visitor of chatroom `x` is `v-x`, its request `rq-x`; orders come by the visitor id.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -25,10 +26,25 @@ from tests.test_kpis import frame
 TZ = "Europe/Paris"
 SUN, MON, TUE, WED, SAT, WEEK_END = (date(2026, 4, d) for d in (5, 6, 7, 8, 11, 12))
 SECOND = pd.Timedelta(seconds=1)
-MEMBERS = [("m-1", "Ada", "Lovelace", 1, None), ("m-2", "Alan", "Turing", 2, None),
-           ("m-3", "Grace", "Hopper", 2, None), ("m-4", "Edsger", "Dijkstra", 3, None)]
-ORDER = dict(customer_id=None, currency="EUR", refunded=0.0, status="paid", is_first_order=pd.NA, store_id=None,
-             store_name=None, store_city=None, source_location="t", email=None, sales_channel="web")
+MEMBERS = [
+    ("m-1", "Ada", "Lovelace", 1, None),
+    ("m-2", "Alan", "Turing", 2, None),
+    ("m-3", "Grace", "Hopper", 2, None),
+    ("m-4", "Edsger", "Dijkstra", 3, None),
+]
+ORDER = dict(
+    customer_id=None,
+    currency="EUR",
+    refunded=0.0,
+    status="paid",
+    is_first_order=pd.NA,
+    store_id=None,
+    store_name=None,
+    store_city=None,
+    source_location="t",
+    email=None,
+    sales_channel="web",
+)
 
 
 def utc(day: date, clock: str) -> pd.Timestamp:
@@ -50,8 +66,9 @@ class World:
         if request:
             created = started - waited * SECOND
             self.requests.append((f"rq-{cr}", f"v-{cr}", source, created, None, None, started, member))
-        self.rooms.append((cr, f"rq-{cr}" if request else None, f"v-{cr}", member, source, "web", started, False,
-                           False))
+        self.rooms.append(
+            (cr, f"rq-{cr}" if request else None, f"v-{cr}", member, source, "web", started, False, False)
+        )
 
     def say(self, cr, sender, at, kind="text", *, automatic=False, filled=None):
         self.messages.append((f"ms-{len(self.messages)}", cr, sender, at, automatic, kind, None, filled))
@@ -67,8 +84,16 @@ class World:
 
     def order(self, order_id, cr, placed, total=10.0):
         """A paid web order by the visitor of chatroom `cr`."""
-        self.orders.append({**ORDER, "order_id": order_id, "visitor_id": f"v-{cr}", "placed_at": placed,
-                            "updated_at": placed, "total": total})
+        self.orders.append(
+            {
+                **ORDER,
+                "order_id": order_id,
+                "visitor_id": f"v-{cr}",
+                "placed_at": placed,
+                "updated_at": placed,
+                "total": total,
+            }
+        )
 
     def facts(self):
         visitors = sorted({r[2] for r in self.rooms} | {r[1] for r in self.requests})
@@ -78,8 +103,10 @@ class World:
             "conversation_requests": frame(self.requests, schema.CHAT_TABLES["conversation_requests"]),
             "chatrooms": frame(self.rooms, schema.CHAT_TABLES["chatrooms"]),
             "messages": frame(self.messages, schema.CHAT_TABLES["messages"]),
-            **{name: schema.empty(schema.CHAT_TABLES[name])
-               for name in ("ratings", "hook_events", "member_sessions", "identity_links")},
+            **{
+                name: schema.empty(schema.CHAT_TABLES[name])
+                for name in ("ratings", "hook_events", "member_sessions", "identity_links")
+            },
         }
         orders = frame(self.orders, schema.ORDERS)
         rows = attributed_order_rows(orders, attribute(orders, chat, 14), timezone=TZ, pii_key="k")
@@ -88,8 +115,13 @@ class World:
 
 def period(facts, first, last=None, *, refs, weekdays=None, filters=None) -> pd.DataFrame:
     """The period query (dimension all) over first..last: one row per ref."""
-    rows = compute_kpis(facts, Periods.range(first, last or first, TZ, weekdays=weekdays), dimensions=("all",),
-                        filters=filters, refs=refs)
+    rows = compute_kpis(
+        facts,
+        Periods.range(first, last or first, TZ, weekdays=weekdays),
+        dimensions=("all",),
+        filters=filters,
+        refs=refs,
+    )
     return rows.set_index("kpi")
 
 
@@ -102,6 +134,7 @@ def triple(rows: pd.DataFrame, ref: str) -> list:
 
 
 # --- establishment and handling times: medians that are not means ---------------------------------------
+
 
 @pytest.fixture(scope="module")
 def establishing():
@@ -118,13 +151,13 @@ def establishing():
 def test_chat_card_17_median_conversion_time_of_an_even_count(establishing):
     """Chat-Card-17: 'median of the same' as 'mean(established_at − request created_at); chatrooms without a
     request are left out'."""
-    assert value(establishing, "Chat-Card-17") == 810.0             # 660, 720 | 900, 1800
+    assert value(establishing, "Chat-Card-17") == 810.0  # 660, 720 | 900, 1800
     assert triple(establishing, "Chat-Card-16") == [1020.0, 4080.0, 4.0]
 
 
 def test_chat_card_15_median_time_to_establish(establishing):
     """Chat-Card-15: 'median of the same' as Chat-Card-14's 'mean(established_at − started_at)'."""
-    assert value(establishing, "Chat-Card-15") == 300.0             # 60, 120, 300, 1200, 5000
+    assert value(establishing, "Chat-Card-15") == 300.0  # 60, 120, 300, 1200, 5000
     assert triple(establishing, "Chat-Card-14") == [1336.0, 6680.0, 5.0]
 
 
@@ -135,13 +168,14 @@ def test_wlst_card_14_median_handling_time():
     created = utc(MON, "08:00")
     for i, seconds in enumerate((60, 180, 300, 3000), start=1):
         w.waiting(f"w-{i}", created, created + seconds * SECOND, "m-2")
-    w.waiting("w-5", created, utc(TUE, "08:00"), "m-2")              # handled the next day: out of MON's times
+    w.waiting("w-5", created, utc(TUE, "08:00"), "m-2")  # handled the next day: out of MON's times
     rows = period(w.facts(), MON, refs=["Wlst-Card-13", "Wlst-Card-14"])
-    assert value(rows, "Wlst-Card-14") == 240.0                     # 60, 180 | 300, 3000
+    assert value(rows, "Wlst-Card-14") == 240.0  # 60, 180 | 300, 3000
     assert triple(rows, "Wlst-Card-13") == [885.0, 3540.0, 4.0]
 
 
 # --- message kinds -------------------------------------------------------------------------------------
+
 
 def kinds_world(filled_at) -> World:
     """Dialogues k-1..k-4 of MON. k-1: member photo, video, connect request and email request (filled at
@@ -164,8 +198,15 @@ def kinds_world(filled_at) -> World:
     return w
 
 
-KIND_CARDS = {"Chat-Card-31": 1, "Chat-Card-32": 2, "Chat-Card-33": 1, "Chat-Card-34": 1, "Chat-Card-35": 1,
-              "Chat-Card-37": 2, "Chat-Card-38": 1}
+KIND_CARDS = {
+    "Chat-Card-31": 1,
+    "Chat-Card-32": 2,
+    "Chat-Card-33": 1,
+    "Chat-Card-34": 1,
+    "Chat-Card-35": 1,
+    "Chat-Card-37": 2,
+    "Chat-Card-38": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +230,7 @@ def test_chat_card_38_counts_an_email_filled_after_the_period():
 
 
 # --- sales under the iAdvize refs ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def selling():
@@ -221,6 +263,7 @@ def test_iadv_6_without_a_sale_is_null(selling):
 
 # --- dialogues by member --------------------------------------------------------------------------------
 
+
 def test_dialogues_by_member_mean_and_median():
     """Chat-Card-22 / Amb-Card-23: 'the Chat-Card-21 dialogues grouped by the chatroom's member: mean over
     members with ≥1' and the 'median of the same'."""
@@ -229,25 +272,32 @@ def test_dialogues_by_member_mean_and_median():
     for member, n in (("m-1", 1), ("m-2", 2), ("m-3", 6)):
         for i in range(n):
             w.dialogue(f"{member}-{i}", start, member)
-    w.dialogue("old", utc(SUN, "08:00"), "m-4")                      # established on SUN: on MON only the
-    w.say("old", "visitor", start)                                   # visitor writes, so m-4 has none
+    w.dialogue("old", utc(SUN, "08:00"), "m-4")  # established on SUN: on MON only the
+    w.say("old", "visitor", start)  # visitor writes, so m-4 has none
     rows = period(w.facts(), MON, refs=["Chat-Card-20", "Chat-Card-21", "Chat-Card-22", "Amb-Card-23"])
     assert (value(rows, "Chat-Card-20"), value(rows, "Chat-Card-21")) == (10.0, 9.0)
-    assert triple(rows, "Chat-Card-22") == [3.0, 9.0, 3.0]           # 1, 2, 6 dialogues
+    assert triple(rows, "Chat-Card-22") == [3.0, 9.0, 3.0]  # 1, 2, 6 dialogues
     assert value(rows, "Amb-Card-23") == 2.0
 
 
 # --- period filters -------------------------------------------------------------------------------------
 
+
 def test_weekday_filter_keeps_only_the_local_days_named():
     """'days of the week use the event's local date': weekdays mon,wed keep the conversations of those days."""
     w = World()
-    for cr, started in (("mon", utc(MON, "10:00")), ("mon-0030", utc(SUN, "22:30")), ("tue", utc(TUE, "10:00")),
-                        ("wed-2359", utc(WED, "21:59")), ("thu-0030", utc(WED, "22:30")), ("sat", utc(SAT, "10:00"))):
+    for cr, started in (
+        ("mon", utc(MON, "10:00")),
+        ("mon-0030", utc(SUN, "22:30")),
+        ("tue", utc(TUE, "10:00")),
+        ("wed-2359", utc(WED, "21:59")),
+        ("thu-0030", utc(WED, "22:30")),
+        ("sat", utc(SAT, "10:00")),
+    ):
         w.room(cr, started)
     facts = w.facts()
     week = period(facts, MON, WEEK_END, refs=["Chat-Card-0", "Chat-Card-1"], weekdays="mon,wed")
-    assert (value(week, "Chat-Card-0"), value(week, "Chat-Card-1")) == (3.0, 3.0)   # mon, mon-0030, wed-2359
+    assert (value(week, "Chat-Card-0"), value(week, "Chat-Card-1")) == (3.0, 3.0)  # mon, mon-0030, wed-2359
     assert value(period(facts, MON, WEEK_END, refs=["Chat-Card-1"]), "Chat-Card-1") == 6.0
 
 
@@ -270,13 +320,18 @@ def team():
 
 
 FILTERED = {  # the filter → Chat-Card-1, Chat-Card-20, Chat-Card-81, Wlst-Card-10 under it
-    None: (4, 3, 3, 4), ("member", "m-1"): (2, 2, 1, 1), ("member", "m-2"): (1, 1, 2, 2), ("role", "2"): (2, 1, 2, 3)}
+    None: (4, 3, 3, 4),
+    ("member", "m-1"): (2, 2, 1, 1),
+    ("member", "m-2"): (1, 1, 2, 2),
+    ("role", "2"): (2, 1, 2, 3),
+}
 
 
 FILTERED_CASES = [
     pytest.param(filt, ref, count, id=f"{ref}-{'-'.join(filt) if filt else 'unfiltered'}")
     for filt, expected in FILTERED.items()
-    for ref, count in zip(("Chat-Card-1", "Chat-Card-20", "Chat-Card-81", "Wlst-Card-10"), expected)]
+    for ref, count in zip(("Chat-Card-1", "Chat-Card-20", "Chat-Card-81", "Wlst-Card-10"), expected)
+]
 
 
 @pytest.mark.parametrize("filt,ref,expected", FILTERED_CASES)
@@ -288,6 +343,7 @@ def test_cards_under_member_and_role_filters(team, filt, ref, expected):
 
 # --- response -------------------------------------------------------------------------------------------
 
+
 def test_chat_card_9_an_answer_at_exactly_24_hours_is_a_response():
     """Chat-Card-9: 'the share with no member message at or after it and at most 24 h later'."""
     w = World()
@@ -295,10 +351,10 @@ def test_chat_card_9_an_answer_at_exactly_24_hours_is_a_response():
     for cr in ("at-24h", "after-24h", "before"):
         w.room(cr, first - 3600 * SECOND)
         w.say(cr, "visitor", first)
-    w.say("at-24h", "member", first + 86_400 * SECOND)               # exactly 24 h later: answered
-    w.say("after-24h", "member", first + 60 * SECOND, automatic=True)   # not a counted message
-    w.say("after-24h", "member", first + 86_401 * SECOND)            # 24 h + 1 s: not answered
-    w.say("before", "member", first - 60 * SECOND)                   # only before the visitor: not answered
+    w.say("at-24h", "member", first + 86_400 * SECOND)  # exactly 24 h later: answered
+    w.say("after-24h", "member", first + 60 * SECOND, automatic=True)  # not a counted message
+    w.say("after-24h", "member", first + 86_401 * SECOND)  # 24 h + 1 s: not answered
+    w.say("before", "member", first - 60 * SECOND)  # only before the visitor: not answered
     rows = period(w.facts(), MON, refs=["Chat-Card-9"])
     assert triple(rows, "Chat-Card-9") == pytest.approx([2 / 3, 2.0, 3.0])
 
@@ -308,26 +364,27 @@ def test_chat_card_8_a_member_message_before_the_visitor_is_no_response():
     within the period'."""
     w = World()
     w.room("before", utc(MON, "09:00"))
-    w.say("before", "member", utc(MON, "09:00:10"))                  # the member only wrote first
+    w.say("before", "member", utc(MON, "09:00:10"))  # the member only wrote first
     w.say("before", "visitor", utc(MON, "09:05"))
     w.say("before", "visitor", utc(MON, "09:06"))
-    w.dialogue("after", utc(MON, "09:00"))                           # visitor +1 s, member +2 s: a response
+    w.dialogue("after", utc(MON, "09:00"))  # visitor +1 s, member +2 s: a response
     w.room("late", utc(MON, "19:00"))
-    w.say("late", "visitor", utc(MON, "20:00"))                      # 22:00 local
-    w.say("late", "member", utc(MON, "22:30"))                       # 00:30 local on TUE: not within MON
+    w.say("late", "visitor", utc(MON, "20:00"))  # 22:00 local
+    w.say("late", "member", utc(MON, "22:30"))  # 00:30 local on TUE: not within MON
     rows = period(w.facts(), MON, refs=["Chat-Card-8"])
     assert triple(rows, "Chat-Card-8") == pytest.approx([1 / 3, 1.0, 3.0])
 
 
 # --- chart and list -------------------------------------------------------------------------------------
 
+
 def test_chat_line_50_is_chat_card_85_and_86_per_day():
     """Chat-Line-50: 'per day: Chat-Card-85 and Chat-Card-86'."""
     w = World()
-    for cr in ("a", "b", "c"):                                       # established MON
+    for cr in ("a", "b", "c"):  # established MON
         w.dialogue(cr, utc(MON, "08:00"))
-    w.say("b", "visitor", utc(TUE, "08:00"))                         # b is active on TUE too
-    for cr in ("d", "e"):                                            # established TUE, never a sale
+    w.say("b", "visitor", utc(TUE, "08:00"))  # b is active on TUE too
+    for cr in ("d", "e"):  # established TUE, never a sale
         w.dialogue(cr, utc(TUE, "08:00"))
     w.order("o-1", "a", utc(MON, "12:00"))
     w.order("o-2", "b", utc(TUE, "12:00"))
@@ -336,8 +393,8 @@ def test_chat_line_50_is_chat_card_85_and_86_per_day():
     rows["day"] = rows["period"].map({0: MON, 1: TUE})
     lines = line_series(rows, "Chat-Line-50")
     assert lines.index.tolist() == [MON, TUE]
-    assert lines["Active dialogue conversion rate"].tolist() == pytest.approx([1 / 3, 2 / 3])   # MON 1/3, TUE 2/3
-    assert lines["New dialogue conversion rate"].tolist() == pytest.approx([2 / 3, 0.0])        # a, b (TUE sale)
+    assert lines["Active dialogue conversion rate"].tolist() == pytest.approx([1 / 3, 2 / 3])  # MON 1/3, TUE 2/3
+    assert lines["New dialogue conversion rate"].tolist() == pytest.approx([2 / 3, 0.0])  # a, b (TUE sale)
 
 
 def test_members_list_gives_names_id_and_role_beside_the_figures():
@@ -356,6 +413,7 @@ def test_members_list_gives_names_id_and_role_beside_the_figures():
 
 # --- robustness -----------------------------------------------------------------------------------------
 
+
 def test_facts_without_any_attributed_sale_or_message():
     """'Every KPI exists for every day': a world with conversations but no sale yet has 0 sales, and one with
     no message at all 0 new conversations with a message, not an error. Checked by removal: build_facts
@@ -364,7 +422,7 @@ def test_facts_without_any_attributed_sale_or_message():
     w.dialogue("n-1", utc(MON, "08:00"))
     rows = period(w.facts(), MON, refs=["Chat-Card-1", "Chat-Card-81", "Chat-Card-82"])
     assert (value(rows, "Chat-Card-1"), value(rows, "Chat-Card-81")) == (1.0, 0.0)
-    assert pd.isna(value(rows, "Chat-Card-82"))                      # 0 / 0: null, not 0
+    assert pd.isna(value(rows, "Chat-Card-82"))  # 0 / 0: null, not 0
     silent = World()
     silent.room("quiet", utc(MON, "08:00"))
     rows = period(silent.facts(), MON, refs=["Chat-Card-1", "Chat-Card-2", "Chat-Card-10"])

@@ -1,5 +1,6 @@
 """The lake: partitioned datasets upserted by key (only changed partitions rewritten, the replaced versions
 reported), the catalog's change log and watermarks, and the IO manager that hands days between assets."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -15,8 +16,13 @@ from resources.lake import LakeIOManager
 
 TS = "datetime64[us, UTC]"
 ROWS = Dataset("sources/test/rows", ("id",), "at", "day", {"id": "str", "at": TS, "v": "int64"})
-LINES = Dataset("sources/test/lines", ("order_id", "line_no"), "at", "day",
-                {"order_id": "str", "line_no": "int64", "at": TS, "q": "int64"})
+LINES = Dataset(
+    "sources/test/lines",
+    ("order_id", "line_no"),
+    "at",
+    "day",
+    {"order_id": "str", "line_no": "int64", "at": TS, "q": "int64"},
+)
 
 
 def _rows(*rows) -> pd.DataFrame:
@@ -29,8 +35,9 @@ def test_upsert_reports_what_changed_and_rewrites_only_those_partitions(tmp_path
     first = lake.upsert(ROWS, _rows(("a", "2026-03-01T10:00Z", 1), ("b", "2026-03-02T10:00Z", 2)))
     assert first.partitions == ["2026-03-01", "2026-03-02"] and first.old.empty
     untouched = (tmp_path / ROWS.path / "day=2026-03-01" / "part.parquet").stat().st_mtime_ns
-    again = lake.upsert(ROWS, _rows(("a", "2026-03-01T10:00Z", 1), ("b", "2026-03-02T10:00Z", 5),
-                                    ("c", "2026-03-02T23:30Z", 3)))       # 23:30 UTC is already the 3rd in Paris
+    again = lake.upsert(
+        ROWS, _rows(("a", "2026-03-01T10:00Z", 1), ("b", "2026-03-02T10:00Z", 5), ("c", "2026-03-02T23:30Z", 3))
+    )  # 23:30 UTC is already the 3rd in Paris
     assert again.new["id"].tolist() == ["b", "c"] and again.old[["id", "v"]].values.tolist() == [["b", 2]]
     assert again.partitions == ["2026-03-02", "2026-03-03"]
     assert (tmp_path / ROWS.path / "day=2026-03-01" / "part.parquet").stat().st_mtime_ns == untouched
@@ -43,16 +50,22 @@ def test_a_planned_upsert_writes_nothing_until_applied(tmp_path):
     planned = lake.plan_upsert(ROWS, _rows(("a", "2026-03-01T10:00Z", 1)))
     assert lake.read(ROWS).empty and len(planned.new) == 1
     lake.apply(planned)
-    lake.apply(planned)                       # applying twice (a retry after a crash) changes nothing
+    lake.apply(planned)  # applying twice (a retry after a crash) changes nothing
     assert lake.read(ROWS)["id"].tolist() == ["a"]
 
 
 def test_a_group_replaces_all_its_rows_and_a_moved_record_leaves_its_old_partition(tmp_path):
     lake = Lake(tmp_path, "Europe/Paris")
-    lines = pd.DataFrame({"order_id": ["o1", "o1", "o2"], "line_no": [0, 1, 0], "q": [1, 2, 3],
-                          "at": pd.to_datetime(["2026-03-01T10:00Z"] * 3, utc=True).astype(TS)})
+    lines = pd.DataFrame(
+        {
+            "order_id": ["o1", "o1", "o2"],
+            "line_no": [0, 1, 0],
+            "q": [1, 2, 3],
+            "at": pd.to_datetime(["2026-03-01T10:00Z"] * 3, utc=True).astype(TS),
+        }
+    )
     lake.upsert(LINES, lines)
-    fewer = lines.iloc[[0]].assign(q=9)       # o1 now has one line: its second line goes
+    fewer = lines.iloc[[0]].assign(q=9)  # o1 now has one line: its second line goes
     assert len(lake.upsert(LINES, fewer, group=("order_id",)).old) == 2
     assert lake.read(LINES)[["order_id", "line_no", "q"]].values.tolist() == [["o1", 0, 9], ["o2", 0, 3]]
     moved = lines.iloc[[2]].assign(at=pd.Timestamp("2026-03-05T10:00Z"))
@@ -63,12 +76,21 @@ def test_a_group_replaces_all_its_rows_and_a_moved_record_leaves_its_old_partiti
 
 def test_catalog_keeps_the_change_log_and_the_last_complete_extraction(tmp_path):
     catalog = Catalog(tmp_path / "catalog.sqlite")
-    changes = pd.DataFrame({"what": ["late_rating"], "first_day": [date(2026, 3, 1)], "last_day": [date(2026, 3, 1)],
-                            "rows": [2]})
+    changes = pd.DataFrame(
+        {"what": ["late_rating"], "first_day": [date(2026, 3, 1)], "last_day": [date(2026, 3, 1)], "rows": [2]}
+    )
     with catalog.transaction() as conn:
-        pending = catalog.record_extraction(conn, "chat_platform", run_id="r", started_at="2026-03-02T03:00:00+00:00",
-                                            scope_since=None, read_rows=10, rejects=0, changes=changes)
-    assert catalog.last_extraction("chat_platform") is None       # not complete: the next read starts over
+        pending = catalog.record_extraction(
+            conn,
+            "chat_platform",
+            run_id="r",
+            started_at="2026-03-02T03:00:00+00:00",
+            scope_since=None,
+            read_rows=10,
+            rejects=0,
+            changes=changes,
+        )
+    assert catalog.last_extraction("chat_platform") is None  # not complete: the next read starts over
     with catalog.transaction() as conn:
         catalog.complete(conn, pending, {"sources/chat_platform/ratings": ["2026-03-01"]})
     assert catalog.last_extraction("chat_platform")["read_rows"] == 10
@@ -85,19 +107,27 @@ POLICY = dg.BackfillPolicy.single_run()
 @dg.asset(partitions_def=DAILY, backfill_policy=POLICY, io_manager_key="lake_io_manager")
 def per_day(context) -> dict:
     days = [date.fromisoformat(k) for k in context.partition_keys]
-    return {"a": pd.DataFrame({"day": days, "n": range(1, len(days) + 1)}),
-            "b": pd.DataFrame({"day": days[:1], "x": ["first"]})}
+    return {
+        "a": pd.DataFrame({"day": days, "n": range(1, len(days) + 1)}),
+        "b": pd.DataFrame({"day": days[:1], "x": ["first"]}),
+    }
 
 
 @dg.asset(partitions_def=DAILY, backfill_policy=POLICY)
 def reader(context, per_day: dict) -> None:
-    context.add_output_metadata({"days": ",".join(map(str, per_day["a"]["day"])), "n": int(per_day["a"]["n"].sum()),
-                                 "b": len(per_day["b"])})
+    context.add_output_metadata(
+        {"days": ",".join(map(str, per_day["a"]["day"])), "n": int(per_day["a"]["n"].sum()), "b": len(per_day["b"])}
+    )
 
 
 def _run(tmp_path, first, last, selection=None, assets=(per_day, reader)):
-    return dg.materialize(list(assets), resources={"lake_io_manager": LakeIOManager(lake_dir=str(tmp_path))},
-                          tags=range_tags(first, last), selection=selection, raise_on_error=False)
+    return dg.materialize(
+        list(assets),
+        resources={"lake_io_manager": LakeIOManager(lake_dir=str(tmp_path))},
+        tags=range_tags(first, last),
+        selection=selection,
+        raise_on_error=False,
+    )
 
 
 def test_daily_outputs_load_by_day_whichever_run_wrote_them(tmp_path):
@@ -106,7 +136,7 @@ def test_daily_outputs_load_by_day_whichever_run_wrote_them(tmp_path):
     assert result.success
     metadata = result.asset_materializations_for_node("reader")[0].metadata
     assert metadata["days"].value == "2026-03-28,2026-03-29" and metadata["n"].value == 2 + 3
-    assert metadata["b"].value == 0           # table b had rows only on the 27th: an empty day is stored too
+    assert metadata["b"].value == 0  # table b had rows only on the 27th: an empty day is stored too
 
 
 def test_missing_day_is_a_clear_error(tmp_path):

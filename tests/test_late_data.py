@@ -1,6 +1,7 @@
 """The late-data sensor in process: a published demo, late data written into its sources (a late rating, a
 store file three days late, a refund), the sensor's ticks and the runs they request; plus its plan alone, its
 cursor, and the re-attribution job. The webserver + daemon version of the story is tests/test_e2e_dagster.py."""
+
 from __future__ import annotations
 
 import builtins
@@ -51,8 +52,9 @@ def _tick_logged(defs, instance, cursor):
     lines = []
     handler = logging.Handler(level=logging.INFO)
     handler.emit = lambda record: lines.append(record.getMessage())
-    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                 resources=defs.resources) as context:
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
+    ) as context:
         context.log.addHandler(handler)
         result = defs.get_repository_def().get_sensor_def(LATE_SENSOR)(context)
     return result, result.cursor, lines
@@ -74,6 +76,7 @@ def test_late_data_reruns_exactly_the_affected_days(world, monkeypatch):
     def no_source_content(file, *args, **kwargs):
         assert not str(Path(file).resolve()).startswith(tuple(sources)), f"the tick read {file}"
         return real_open(file, *args, **kwargs)
+
     with monkeypatch.context() as patched:
         patched.setattr(builtins, "open", no_source_content)
         result, cursor = tick(defs, instance, None)
@@ -106,10 +109,10 @@ def test_late_data_reruns_exactly_the_affected_days(world, monkeypatch):
     assert set(days) == {rating_day, store_day, refunded["day"]} and len(days) == len(set(days)), days
     reasons = " ".join(r.tags[REASONS_TAG] for r in result.run_requests)
     assert "late_rating" in reasons and "new_receipt" in reasons and "order_update" in reasons
-    again, _ = tick(defs, instance, cursor)            # a retried tick asks for the very same runs
+    again, _ = tick(defs, instance, cursor)  # a retried tick asks for the very same runs
     assert [r.run_key for r in again.run_requests] == [r.run_key for r in result.run_requests]
     for request in result.run_requests:
-        assert dg.AssetKey("chat_platform") not in request.asset_selection     # the sources were read already
+        assert dg.AssetKey("chat_platform") not in request.asset_selection  # the sources were read already
         execute(defs, instance, request)
     assert _kpi(db, "Chat-Card-72", rating_day) == given_before + 1
     published = db.read_table("attributed_orders")
@@ -128,29 +131,40 @@ def test_late_data_reruns_exactly_the_affected_days(world, monkeypatch):
     assert not result.run_requests, result.run_requests
     # the days the changes touched are named as left alone, with the reason
     rerun = ", ".join(map(str, sorted({rating_day, store_day, refunded["day"]})))
-    assert result.skip_reason.skip_message == ("no source changed since its last read; nothing to re-run; 3 days "
-                                               f"already computed after the change left alone: {rerun}")
+    assert result.skip_reason.skip_message == (
+        "no source changed since its last read; nothing to re-run; 3 days "
+        f"already computed after the change left alone: {rerun}"
+    )
     assert lines[1].endswith(result.skip_reason.skip_message.split("; ", 1)[1])
     db.dispose()
 
 
 def test_plan_respects_horizon_publication_and_what_was_computed_after():
-    changes = pd.DataFrame({"seq": [5, 6, 7, 8], "what": ["late_rating"] * 4,
-                            "first_day": [date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 9)],
-                            "last_day": [date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 9)]})
-    published = pd.DataFrame({"day": [date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)],
-                              "lake_seq": [0, 0, 4, 9]})
+    changes = pd.DataFrame(
+        {
+            "seq": [5, 6, 7, 8],
+            "what": ["late_rating"] * 4,
+            "first_day": [date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 9)],
+            "last_day": [date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 9)],
+        }
+    )
+    published = pd.DataFrame(
+        {"day": [date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)], "lake_seq": [0, 0, 4, 9]}
+    )
     no_ledger = pd.DataFrame({"what": pd.Series(dtype="str"), "day": pd.Series(dtype="object")})
     plan = plan_late_runs(changes, published, no_ledger, today=date(2026, 3, 10), horizon_days=30)
     assert [r.days for r in plan.runs] == [(date(2026, 3, 1), date(2026, 3, 2))]
     assert plan.beyond_horizon == 1 and plan.not_published == 1
-    assert plan.summary() == ("re-run 2026-03-01..2026-03-02 [late_rating (2 days)]; 1 day beyond the late horizon "
-                              "left alone: 2026-01-01; 1 day not published yet (the schedule's or a backfill's) left "
-                              "alone: 2026-03-09")
+    assert plan.summary() == (
+        "re-run 2026-03-01..2026-03-02 [late_rating (2 days)]; 1 day beyond the late horizon "
+        "left alone: 2026-01-01; 1 day not published yet (the schedule's or a backfill's) left "
+        "alone: 2026-03-09"
+    )
     assert plan.runs[0].why == "late_rating (2 days)"
     # a span reaches every published day in it; a day computed from a newer change is up to date
-    span = pd.DataFrame({"seq": [7], "what": ["message_before_orders"], "first_day": [date(2026, 3, 1)],
-                         "last_day": [date(2026, 3, 5)]})
+    span = pd.DataFrame(
+        {"seq": [7], "what": ["message_before_orders"], "first_day": [date(2026, 3, 1)], "last_day": [date(2026, 3, 5)]}
+    )
     plan = plan_late_runs(span, published, no_ledger, today=date(2026, 3, 10), horizon_days=30)
     assert [r.days for r in plan.runs] == [(date(2026, 3, 1), date(2026, 3, 2))] and plan.up_to_date == 1
     assert "1 day already computed after the change left alone: 2026-03-03" in plan.summary()
@@ -169,13 +183,16 @@ def test_reattribution_dry_run_then_publish(world):
     expected_lost = int((before["attributed"] & (gap > pd.Timedelta(days=1))).sum())
     assert expected_lost > 0
     job = defs.resolve_job_def(REATTRIBUTE_JOB)
-    config = {"ops": {REATTRIBUTE_OP: {"config": {"from_day": str(FIRST), "to_day": str(LAST),
-                                                  "window_days": 1, "dry_run": True}}}}
+    config = {
+        "ops": {
+            REATTRIBUTE_OP: {"config": {"from_day": str(FIRST), "to_day": str(LAST), "window_days": 1, "dry_run": True}}
+        }
+    }
     dry = job.execute_in_process(run_config=config, instance=instance)
     summary = dry.output_for_node(REATTRIBUTE_OP)
     assert summary["orders_lost"] == expected_lost and summary["orders_gained"] == 0
     assert summary["sales_delta"] < 0 and summary["sales_delta"] == round(summary["sales_delta"], 2)
-    assert len(db.read_table("attribution_ledger")) == ledger_before          # nothing published
+    assert len(db.read_table("attribution_ledger")) == ledger_before  # nothing published
     pd.testing.assert_frame_equal(db.read_table("attributed_orders"), before)
     changes = db.read_table("reattribution_changes")
     mine = changes[changes["run_id"] == dry.run_id]
@@ -185,7 +202,7 @@ def test_reattribution_dry_run_then_publish(world):
     # the counts are numbers the run page shows; the tables name members and show amounts with two decimals
     assert metadata["orders_lost"] == dg.IntMetadataValue(expected_lost)
     assert isinstance(metadata["sales_delta"], dg.FloatMetadataValue)
-    with sqlite3.connect(demo.chat_db_path) as chat:                 # the names, read from the source
+    with sqlite3.connect(demo.chat_db_path) as chat:  # the names, read from the source
         people = pd.read_sql("select first_name, last_name from members", chat)
     names = set(people["first_name"] + " " + people["last_name"])
     members = _markdown_rows(metadata["members"].value)
@@ -193,15 +210,28 @@ def test_reattribution_dry_run_then_publish(world):
     assert all(re.fullmatch(r"-?[\d,]+\.\d\d", v) for row in members[2:] for v in row[4:])
     changed = _markdown_rows(metadata["changed_orders"].value)
     header = changed[0]
-    assert header == ["order_id", "sales_channel", "day", "change", "old_chatroom_id", "old_member",
-                      "new_chatroom_id", "new_member", "old_reason", "new_reason", "total"]
+    assert header == [
+        "order_id",
+        "sales_channel",
+        "day",
+        "change",
+        "old_chatroom_id",
+        "old_member",
+        "new_chatroom_id",
+        "new_member",
+        "old_reason",
+        "new_reason",
+        "total",
+    ]
     lost = [dict(zip(header, row)) for row in changed[2:]]
     assert len(lost) == min(expected_lost, 50) and {r["change"] for r in lost} == {"lost"}
-    assert all(r["old_member"] in names and r["new_member"] == "" and r["new_reason"] == "outside_window"
-               for r in lost)
+    assert all(r["old_member"] in names and r["new_member"] == "" and r["new_reason"] == "outside_window" for r in lost)
     stored = mine.set_index("order_id")
-    assert all(float(r["total"].replace(",", "")) == round(stored.loc[r["order_id"], "total"], 2)
-               and r["old_chatroom_id"] == stored.loc[r["order_id"], "old_chatroom_id"] for r in lost)
+    assert all(
+        float(r["total"].replace(",", "")) == round(stored.loc[r["order_id"], "total"], 2)
+        and r["old_chatroom_id"] == stored.loc[r["order_id"], "old_chatroom_id"]
+        for r in lost
+    )
 
     config["ops"][REATTRIBUTE_OP]["config"]["dry_run"] = False
     real = job.execute_in_process(run_config=config, instance=instance)
@@ -209,15 +239,18 @@ def test_reattribution_dry_run_then_publish(world):
     ledger = db.read_table("attribution_ledger")
     new_rows = ledger[ledger["run_id"] == real.run_id]
     assert (new_rows["change"] == "lost").sum() == expected_lost and set(new_rows["window_days"]) == {1}
-    assert int(db.read_table("attributed_orders")["attributed"].sum()) == int(before["attributed"].sum()) - expected_lost
-    job.execute_in_process(run_config=config, instance=instance)          # unchanged: the ledger does not grow
+    assert (
+        int(db.read_table("attributed_orders")["attributed"].sum()) == int(before["attributed"].sum()) - expected_lost
+    )
+    job.execute_in_process(run_config=config, instance=instance)  # unchanged: the ledger does not grow
     assert len(db.read_table("attribution_ledger")) == len(ledger)
     db.dispose()
 
 
 def _markdown_rows(table: str) -> list[list[str]]:
-    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()
-            if line.startswith("|")]
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines() if line.startswith("|")
+    ]
 
 
 def test_a_long_list_of_changes_is_capped_with_the_count_of_the_rest():
@@ -226,16 +259,20 @@ def test_a_long_list_of_changes_is_capped_with_the_count_of_the_rest():
     frame = pd.DataFrame({"order_id": [f"{n:05d}" for n in range(SHOWN + 7)], "total": 1234.5})
     text = _markdown(frame, "changed orders")
     rows = _markdown_rows(text)
-    assert len(rows) == 2 + SHOWN and rows[2] == ["00000", "1,234.50"]      # ids kept as stored
+    assert len(rows) == 2 + SHOWN and rows[2] == ["00000", "1,234.50"]  # ids kept as stored
     assert text.endswith("…and 7 more changed orders (all of them: table reattribution_changes)")
     assert _markdown(frame.head(0), "changed orders") == "No changed orders."
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    ({"window_days": -3}, "re-attribution: window_days=-3: must be at least 1"),
-    ({"from_day": str(LAST), "to_day": str(FIRST)}, f"re-attribution: to_day {FIRST} is before from_day {LAST}"),
-    ({"from_day": "May 4th"}, "re-attribution: from_day='May 4th', to_day='2026-05-13': use dates as YYYY-MM-DD"),
-    ({"to_day": "2999-01-01"}, "re-attribution: to_day 2999-01-01 is not a complete day yet (today is ")])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"window_days": -3}, "re-attribution: window_days=-3: must be at least 1"),
+        ({"from_day": str(LAST), "to_day": str(FIRST)}, f"re-attribution: to_day {FIRST} is before from_day {LAST}"),
+        ({"from_day": "May 4th"}, "re-attribution: from_day='May 4th', to_day='2026-05-13': use dates as YYYY-MM-DD"),
+        ({"to_day": "2999-01-01"}, "re-attribution: to_day 2999-01-01 is not a complete day yet (today is "),
+    ],
+)
 def test_bad_reattribution_config_is_refused_before_launch_in_one_line(world, change, problem):
     """The job's config mapping refuses a bad range or window when the run is launched (the UI's Launch button
     runs it in the code server): no run is created, the error is one line. The op's config refuses the same
@@ -255,7 +292,7 @@ def test_bad_reattribution_config_is_refused_before_launch_in_one_line(world, ch
     with pytest.raises(dg.DagsterInvalidConfigError, match="^re-attribution: "):
         job.execute_in_process(run_config=run_config, instance=instance)
     assert len(instance.get_runs(dg.RunsFilter(job_name=REATTRIBUTE_JOB))) == runs_before
-    if "to_day" not in change or "2999" not in change["to_day"]:        # the date of today is the launch's
+    if "to_day" not in change or "2999" not in change["to_day"]:  # the date of today is the launch's
         with pytest.raises(ValidationError, match=next(iter(change))):
             ReattributeConfig(**config)
 

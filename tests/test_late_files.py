@@ -6,6 +6,7 @@ The rule (chatsales/sources/store_sales.py): when a receipt_id appears in severa
 receipt wins" filter of read_store_sales_dir (`raw = raw[raw["_file"].eq(latest_file) | ...]` removed),
 every test here fails: totals doubled, lines duplicated, corrections summed with the original.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -17,12 +18,12 @@ import pandas as pd
 import pytest
 
 from chatsales.demo import generate_demo
+from chatsales.reporting.store import ReportingDb as ReportingStore
 from chatsales.settings import load_settings
 from chatsales.sources.store_sales import COLUMNS, read_store_sales_dir
 from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
-from chatsales.reporting.store import ReportingDb as ReportingStore
 
 HEADER = ",".join(COLUMNS) + "\n"
 
@@ -59,17 +60,35 @@ def test_a_redelivery_with_one_corrected_line_replaces_the_receipt_whole(tmp_pat
     file) stays. The re-delivery's name sorts after the original (it carries its delivery day), as the rule
     needs: a name like `store-S1-2026-03-02-corrected.csv` would sort BEFORE `store-S1-2026-03-02.csv`
     ('-' < '.') and lose; that is the documented rule (README, Bad input), not a guess on file times."""
-    _write(tmp_path, "store-S1-2026-03-02.csv",
-           [_line("R1", "p-1", 2, "40.00"), _line("R1", "p-2", 1, "10.50"), _line("R2", "p-1", 1, "20.00"),
-            _line("R3", "p-1", 1, "5.00"), _line("R3", "p-9", 1, "7.00"), _line("R4", "p-4", 1, "1.00")])
-    _write(tmp_path, "store-S1-2026-03-05-resent-2026-03-02.csv",
-           [_line("R1", "p-1", 3, "60.00"), _line("R1", "p-2", 1, "10.50"), _line("R2", "p-1", 1, "20.00"),
-            _line("R3", "p-1", 1, "5.00")])
+    _write(
+        tmp_path,
+        "store-S1-2026-03-02.csv",
+        [
+            _line("R1", "p-1", 2, "40.00"),
+            _line("R1", "p-2", 1, "10.50"),
+            _line("R2", "p-1", 1, "20.00"),
+            _line("R3", "p-1", 1, "5.00"),
+            _line("R3", "p-9", 1, "7.00"),
+            _line("R4", "p-4", 1, "1.00"),
+        ],
+    )
+    _write(
+        tmp_path,
+        "store-S1-2026-03-05-resent-2026-03-02.csv",
+        [
+            _line("R1", "p-1", 3, "60.00"),
+            _line("R1", "p-2", 1, "10.50"),
+            _line("R2", "p-1", 1, "20.00"),
+            _line("R3", "p-1", 1, "5.00"),
+        ],
+    )
     receipts, order_lines = _read(tmp_path)
     assert receipts["total"].to_dict() == {"R1": 70.5, "R2": 20.0, "R3": 5.0, "R4": 1.0}
     r1 = order_lines[order_lines["order_id"] == "R1"]
     assert r1[["line_no", "product_id", "quantity", "line_amount"]].values.tolist() == [
-        [0, "p-1", 3.0, 60.0], [1, "p-2", 1.0, 10.5]]
+        [0, "p-1", 3.0, 60.0],
+        [1, "p-2", 1.0, 10.5],
+    ]
     assert len(order_lines) == 5
     # the same re-delivery overwriting the original file (same name) gives the same result
     resent = tmp_path / "store-S1-2026-03-05-resent-2026-03-02.csv"
@@ -79,6 +98,7 @@ def test_a_redelivery_with_one_corrected_line_replaces_the_receipt_whole(tmp_pat
 
 
 # --- end to end through Dagster ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
@@ -91,11 +111,17 @@ def test_a_redelivered_pos_file_through_the_pipeline_counts_once_and_takes_the_c
     for that receipt, and everything else unchanged."""
     pos = tmp_path / "pos"
     shutil.copytree(demo.store_sales_dir, pos)
-    settings = load_settings({
-        "CHATSALES_HOME": str(tmp_path / "home"), "CHATSALES_START_DATE": str(demo.first_day),
-        "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
-        "CHATSALES_STORE_SALES_DIR": str(pos), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
-        "CHATSALES_REPORTING_DB_URL": f"sqlite:///{tmp_path / 'reporting.db'}"})
+    settings = load_settings(
+        {
+            "CHATSALES_HOME": str(tmp_path / "home"),
+            "CHATSALES_START_DATE": str(demo.first_day),
+            "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}",
+            "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
+            "CHATSALES_STORE_SALES_DIR": str(pos),
+            "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
+            "CHATSALES_REPORTING_DB_URL": f"sqlite:///{tmp_path / 'reporting.db'}",
+        }
+    )
     job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     day = demo.first_day + (demo.last_day - demo.first_day) // 2
     store = ReportingStore(settings.reporting_db_url)
@@ -113,7 +139,7 @@ def test_a_redelivered_pos_file_through_the_pipeline_counts_once_and_takes_the_c
     # the day's file again under a new name, then a re-delivery of it with one line corrected (+100)
     shutil.copyfile(original, pos / f"zz-resent-{original.name}")
     frame = pd.read_csv(original, dtype=str, keep_default_na=False)
-    row = frame.index[frame["line_amount"].astype(float) > 0][0]     # a sale line: +100 keeps its sign
+    row = frame.index[frame["line_amount"].astype(float) > 0][0]  # a sale line: +100 keeps its sign
     receipt = frame.loc[row, "receipt_id"]
     frame.loc[row, "line_amount"] = f"{float(frame.loc[row, 'line_amount']) + 100:.2f}"
     frame.to_csv(pos / f"zzz-corrected-{original.name}", index=False)

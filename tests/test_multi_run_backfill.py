@@ -1,6 +1,7 @@
 """A backfill spread over several runs (one per chunk of days, in any order, as Dagster's backfill daemon
 may launch them) ends, once the late-data sensor has settled, with exactly the tables of one single-run
 backfill of the same days."""
+
 from __future__ import annotations
 
 import shutil
@@ -26,8 +27,10 @@ CHUNKS = [(FIRST + timedelta(days=n), FIRST + timedelta(days=min(n + 2, DAYS - 1
 def _home(root, name, sources):
     home = root / name
     shutil.copytree(sources, home / "sources")
-    paths = {"chat_db": home / "sources" / "chat.db", **{k: home / "sources" / k
-                                                           for k in ("orders", "store_sales", "campaigns")}}
+    paths = {
+        "chat_db": home / "sources" / "chat.db",
+        **{k: home / "sources" / k for k in ("orders", "store_sales", "campaigns")},
+    }
     return settings_for(home, paths)
 
 
@@ -43,7 +46,7 @@ def test_chunks_in_reverse_order_then_the_sensor_equal_one_run(tmp_path):
 
     chunked = _home(tmp_path, "chunked", sources)
     defs, instance = definitions_for(chunked), dg.DagsterInstance.ephemeral()
-    for first, last in (CHUNKS[1], CHUNKS[0], CHUNKS[2]):   # earlier days published before later sales exist
+    for first, last in (CHUNKS[1], CHUNKS[0], CHUNKS[2]):  # earlier days published before later sales exist
         run(defs, instance, first=first, last=last)
     _, requested = settle(defs, instance, None)
     run(defs, instance, job=SNAPSHOTS_JOB)
@@ -54,4 +57,5 @@ def test_chunks_in_reverse_order_then_the_sensor_equal_one_run(tmp_path):
     # the runs published in the wrong order were repaired by the sensor, for the reason the order caused
     assert requested and all(r.job_name == "daily_pipeline" for r in requested)
     assert any("sale_on_older_dialogue" in r.tags.get("chatsales/late_data", "") for r in requested), [
-        r.tags for r in requested]
+        r.tags for r in requested
+    ]

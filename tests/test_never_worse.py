@@ -9,6 +9,7 @@ Seen failing before the fix (issue 17, "Why" 1): CHATSALES_CURRENCY=XXX crashed 
 (no source, no count); a POS file rejected whole counted as one reject; and the reporting DB was the only
 guard of a collapsed day.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,17 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "pipelines.cli"]
-KEPT = ("attributed_orders", "attribution_ledger", "kpi_daily", "kpi_buckets_daily", "member_daily", "product_daily",
-        "campaign_orders", "fact_streams", "pipeline_days")
+KEPT = (
+    "attributed_orders",
+    "attribution_ledger",
+    "kpi_daily",
+    "kpi_buckets_daily",
+    "member_daily",
+    "product_daily",
+    "campaign_orders",
+    "fact_streams",
+    "pipeline_days",
+)
 
 
 def run_cli(args: list[str], home: Path, **env_changes: str) -> subprocess.CompletedProcess:
@@ -40,8 +50,13 @@ def published_demo(tmp_path_factory) -> tuple[Path, list[str]]:
     home = tmp_path_factory.mktemp("published") / "home"
     demo = run_cli(["demo", "--days", "4", "--scale", "0.02"], home)
     assert demo.returncode == 0, demo.stderr[-3000:]
-    days = pd.read_sql("select distinct day from kpi_daily order by day",
-                       sa.create_engine(f"sqlite:///{home / 'reporting.db'}"))["day"].astype(str).tolist()
+    days = (
+        pd.read_sql(
+            "select distinct day from kpi_daily order by day", sa.create_engine(f"sqlite:///{home / 'reporting.db'}")
+        )["day"]
+        .astype(str)
+        .tolist()
+    )
     assert len(days) == 4
     return home, days
 
@@ -150,12 +165,15 @@ def test_a_source_that_collapses_against_the_published_day_stops_the_publication
     before = published(home)
     fresh_lake(home)
     gone = home / "demo" / "orders" / f"orders-{days[1]}.jsonl"
-    expected = int(before["pipeline_days"].set_index(before["pipeline_days"]["day"].astype(str))
-                   .loc[days[1], "web_orders"])
+    expected = int(
+        before["pipeline_days"].set_index(before["pipeline_days"]["day"].astype(str)).loc[days[1], "web_orders"]
+    )
     gone.unlink()
     line = failed_line(backfill(home, days))
-    assert (f"FAILED at reporting_db: reporting_db: web_orders: {days[1]} would go from {expected:,} web orders to 0, "
-            "a fall of more than CHATSALES_MAX_DAY_DROP_PCT=50%") in line, line
+    assert (
+        f"FAILED at reporting_db: reporting_db: web_orders: {days[1]} would go from {expected:,} web orders to 0, "
+        "a fall of more than CHATSALES_MAX_DAY_DROP_PCT=50%"
+    ) in line, line
     assert_unchanged(before, home)
 
     forced = backfill(home, days, "--force")

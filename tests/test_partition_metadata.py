@@ -1,5 +1,6 @@
 """What the Dagster UI shows on a day's partition: that day's own figures, never its run's totals, so the
 Plots tab of an asset charts one honest point per day."""
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,8 @@ def backfilled(tmp_path_factory):
 
 def _latest(instance, asset: str, day: date) -> dict:
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[str(day)]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[str(day)]), limit=1
+    ).records
     assert records, (asset, day)
     return records[0].asset_materialization.metadata
 
@@ -47,8 +49,8 @@ def test_each_partition_of_a_backfill_shows_its_own_day(backfilled):
     for day in [FIRST, *BACKFILL]:
         mine = orders[orders["day"] == day]
         figures = _latest(instance, "reporting_db", day)
-        assert figures["orders"] == dg.IntMetadataValue(len(mine))          # a number, so the Plots tab charts it
-        sales = mine[~mine["is_cancelled"] & (mine["total"] > 0)]      # a sale, as attribution.md defines it
+        assert figures["orders"] == dg.IntMetadataValue(len(mine))  # a number, so the Plots tab charts it
+        sales = mine[~mine["is_cancelled"] & (mine["total"] > 0)]  # a sale, as attribution.md defines it
         assert figures["sales"].value == len(sales)
         assert figures["attributed_share"].value == round(sales["attributed"].sum() / len(sales), 4)
         assert figures["total_sales_amount"].value == round(sales["total"].sum(), 2)
@@ -65,7 +67,7 @@ def test_each_partition_of_a_backfill_shows_its_own_day(backfilled):
         assert _latest(instance, "customer_identities", day)["orders"].value == len(mine)
         assert _latest(instance, "kpi_daily", day)["conversations"].value == cards[(day, "Chat-Card-1")]
         shown[day] = figures["orders"].value
-    assert len(set(shown.values())) > 1, shown             # days differ: no run total copied onto each day
+    assert len(set(shown.values())) > 1, shown  # days differ: no run total copied onto each day
     assert sum(shown[d] for d in BACKFILL) == len(orders[orders["day"].isin(BACKFILL)])
     db.dispose()
 
@@ -80,8 +82,13 @@ def test_descriptions_render_as_written_in_markdown():
     texts.update({f"job {j.name}": j.description for j in repository.get_all_jobs()})
     texts.update({f"schedule {s.name}": s.description for s in repository.schedule_defs})
     texts.update({f"sensor {s.name}": s.description for s in repository.sensor_defs})
-    texts.update({f"check {c.name}": c.description for c in defs.resolve_asset_graph().asset_check_keys
-                  for c in [defs.resolve_asset_graph().get_check_spec(c)]})
+    texts.update(
+        {
+            f"check {c.name}": c.description
+            for c in defs.resolve_asset_graph().asset_check_keys
+            for c in [defs.resolve_asset_graph().get_check_spec(c)]
+        }
+    )
     assert len(texts) > 20
     for where, text in texts.items():
         plain = re.sub(r"`[^`]*`", "", text or "")

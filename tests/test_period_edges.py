@@ -21,6 +21,7 @@ published one), local times (UTC+2):
 and once, before the first day: bk, visitor 10-15 10:00, member shares p-0001 at 10:01; its visitor orders
 p-0001 on 10-20 at 12:00, 60 € (Iadv-8 and Insi-7 look back beyond the days the period reads).
 """
+
 from __future__ import annotations
 
 import json
@@ -68,48 +69,111 @@ def _write_edges(chat_db, orders_dir) -> None:
         requests.append((f"rq-edge-{cr}", visitor, source, created, None, None, started, "m-edge"))
         rooms.append((f"cr-edge-{cr}", f"rq-edge-{cr}", visitor, "m-edge", source, "web", started, 0, int(blocked)))
         for n, (sender, at, kind, extra) in enumerate(said):
-            messages.append((f"ms-edge-{cr}-{n}", f"cr-edge-{cr}", sender, at, 0, kind, extra.get("product"),
-                             extra.get("filled")))
+            messages.append(
+                (f"ms-edge-{cr}-{n}", f"cr-edge-{cr}", sender, at, 0, kind, extra.get("product"), extra.get("filled"))
+            )
 
     def order(cr: str, placed: str, total: float, product: str) -> None:
-        orders.append({"order_id": f"edge-{cr}", "placed_at": placed.replace(" ", "T")[:19] + "Z",
-                       "updated_at": placed.replace(" ", "T")[:19] + "Z", "email": None, "customer_id": None,
-                       "visitor_id": f"v-edge-{cr}", "currency": "EUR", "total": f"{total:.2f}", "status": "paid",
-                       "cancelled_at": None, "refunded": "0.00",
-                       "lines": [{"product_id": product, "sku": "SKU-EDGE", "title": "Edge item",
-                                  "category": "skincare", "quantity": 1, "unit_price": f"{total:.2f}"}]})
+        orders.append(
+            {
+                "order_id": f"edge-{cr}",
+                "placed_at": placed.replace(" ", "T")[:19] + "Z",
+                "updated_at": placed.replace(" ", "T")[:19] + "Z",
+                "email": None,
+                "customer_id": None,
+                "visitor_id": f"v-edge-{cr}",
+                "currency": "EUR",
+                "total": f"{total:.2f}",
+                "status": "paid",
+                "cancelled_at": None,
+                "refunded": "0.00",
+                "lines": [
+                    {
+                        "product_id": product,
+                        "sku": "SKU-EDGE",
+                        "title": "Edge item",
+                        "category": "skincare",
+                        "quantity": 1,
+                        "unit_price": f"{total:.2f}",
+                    }
+                ],
+            }
+        )
 
     for k, e in enumerate(EDGES):
-        room(f"9a-{k}", utc(e, "23:29"), [("visitor", utc(e, "23:30"), "text", {}),
-                                          ("member", utc(e, "00:10", 1), "text", {})])
-        room(f"9b-{k}", utc(e, "23:29"), [("visitor", utc(e, "23:30"), "text", {}),
-                                          ("member", utc(e, "23:31", 1), "text", {})])
-        room(f"12-{k}", utc(e, "23:00"), [("visitor", utc(e, "23:05"), "text", {}),
-                                          ("member", utc(e, "00:20", 1), "text", {})])
-        room(f"38-{k}", utc(e, "20:00"), [("visitor", utc(e, "20:01"), "text", {}),
-                                          ("member", utc(e, "20:02"), "email_request", {"filled": utc(e, "08:00", 1)})])
+        room(
+            f"9a-{k}",
+            utc(e, "23:29"),
+            [("visitor", utc(e, "23:30"), "text", {}), ("member", utc(e, "00:10", 1), "text", {})],
+        )
+        room(
+            f"9b-{k}",
+            utc(e, "23:29"),
+            [("visitor", utc(e, "23:30"), "text", {}), ("member", utc(e, "23:31", 1), "text", {})],
+        )
+        room(
+            f"12-{k}",
+            utc(e, "23:00"),
+            [("visitor", utc(e, "23:05"), "text", {}), ("member", utc(e, "00:20", 1), "text", {})],
+        )
+        room(
+            f"38-{k}",
+            utc(e, "20:00"),
+            [
+                ("visitor", utc(e, "20:01"), "text", {}),
+                ("member", utc(e, "20:02"), "email_request", {"filled": utc(e, "08:00", 1)}),
+            ],
+        )
         ratings.append((f"ra-edge-{k}", f"cr-edge-38-{k}", "m-edge", utc(e, "23:45"), utc(e, "10:00", 2), 4))
-        room(f"50-{k}", utc(e, "21:00"), [("visitor", utc(e, "22:00"), "text", {}),
-                                          ("member", utc(e, "22:01"), "text", {}),
-                                          ("visitor", utc(e, "09:00", 1), "text", {})], blocked=True)
-        room(f"86-{k}", utc(e, "12:00"), [("visitor", utc(e, "12:00:30"), "text", {}),
-                                          ("member", utc(e, "12:01"), "text", {})])
+        room(
+            f"50-{k}",
+            utc(e, "21:00"),
+            [
+                ("visitor", utc(e, "22:00"), "text", {}),
+                ("member", utc(e, "22:01"), "text", {}),
+                ("visitor", utc(e, "09:00", 1), "text", {}),
+            ],
+            blocked=True,
+        )
+        room(
+            f"86-{k}",
+            utc(e, "12:00"),
+            [("visitor", utc(e, "12:00:30"), "text", {}), ("member", utc(e, "12:01"), "text", {})],
+        )
         order(f"86-{k}", utc(e, "10:00", 1), 100.0, "p-0002")
-        orders.append({**orders[-1], "status": "partially_refunded", "refunded": "40.00",
-                       "updated_at": f"{LAST + timedelta(days=1)}T08:00:00Z"})
+        orders.append(
+            {
+                **orders[-1],
+                "status": "partially_refunded",
+                "refunded": "40.00",
+                "updated_at": f"{LAST + timedelta(days=1)}T08:00:00Z",
+            }
+        )
         people.append((f"v-edge-wq-{k}", None, None, utc(e, "22:00")))
-        requests.append((f"rq-edge-wq-{k}", f"v-edge-wq-{k}", "waiting_list", utc(e, "22:00"), utc(e, "01:00", 1),
-                         None, None, None))
+        requests.append(
+            (f"rq-edge-wq-{k}", f"v-edge-wq-{k}", "waiting_list", utc(e, "22:00"), utc(e, "01:00", 1), None, None, None)
+        )
         room(f"wh-{k}", utc(e, "00:05", 1), [], source="waiting_list", request_at=utc(e, "23:50"))
     before = FIRST - timedelta(days=5)
-    room("bk", utc(before, "09:59"), [("visitor", utc(before, "10:00"), "text", {}),
-                                  ("member", utc(before, "10:01"), "product", {"product": "p-0001"})])
+    room(
+        "bk",
+        utc(before, "09:59"),
+        [
+            ("visitor", utc(before, "10:00"), "text", {}),
+            ("member", utc(before, "10:01"), "product", {"product": "p-0001"}),
+        ],
+    )
     order("bk", utc(FIRST, "12:00"), 60.0, "p-0001")
 
     with sqlite3.connect(chat_db) as db:
         db.execute("INSERT INTO members VALUES ('m-edge', 'Eda', 'Edge', 2, NULL)")
-        for table, rows in (("visitors", people), ("conversation_requests", requests), ("chatrooms", rooms),
-                            ("messages", messages), ("ratings", ratings)):
+        for table, rows in (
+            ("visitors", people),
+            ("conversation_requests", requests),
+            ("chatrooms", rooms),
+            ("messages", messages),
+            ("ratings", ratings),
+        ):
             db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
     (orders_dir / "orders-edge.jsonl").write_text("".join(json.dumps(o) + "\n" for o in orders))
 
@@ -122,11 +186,18 @@ def world(tmp_path_factory):
     home = tmp_path_factory.mktemp("edges")
     demo = generate_demo(home / "demo", FIRST, days=6, scale=0.03, seed=5)
     _write_edges(demo.chat_db_path, demo.orders_dir)
-    settings = load_settings({
-        "CHATSALES_HOME": str(home), "CHATSALES_START_DATE": str(FIRST), "CHATSALES_TIMEZONE": TZ,
-        "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
-        "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
-        "CHATSALES_REPORTING_DB_URL": f"sqlite:///{home / 'reporting.db'}"})
+    settings = load_settings(
+        {
+            "CHATSALES_HOME": str(home),
+            "CHATSALES_START_DATE": str(FIRST),
+            "CHATSALES_TIMEZONE": TZ,
+            "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}",
+            "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
+            "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir),
+            "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
+            "CHATSALES_REPORTING_DB_URL": f"sqlite:///{home / 'reporting.db'}",
+        }
+    )
     job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     assert job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), tags=range_tags(FIRST, LAST)).success
     url = settings.reporting_db_url
@@ -146,8 +217,10 @@ def _definition(facts: Facts, first: date, last: date, refs=None, filters=None, 
 
 
 def _triples(rows: pd.DataFrame) -> dict[str, tuple]:
-    return {ref: tuple(None if pd.isna(v) else round(float(v), 9) for v in row)
-            for ref, row in rows.set_index("kpi")[["value", "numerator", "denominator"]].iterrows()}
+    return {
+        ref: tuple(None if pd.isna(v) else round(float(v), 9) for v in row)
+        for ref, row in rows.set_index("kpi")[["value", "numerator", "denominator"]].iterrows()
+    }
 
 
 def _count(n):
@@ -158,22 +231,22 @@ def _count(n):
 # period query reads): how to single out the edge rows (m-edge's chatrooms and sales; the waiting list, which
 # no member filter narrows, by a time slot of one minute), and the value, numerator and denominator then.
 EDGE_CARDS = {
-    "Chat-Card-9": (MEMBER, {MID: (1 / 6, 1, 6), LAST: (2 / 12, 2, 12)}),   # 9b only: 9a's answer is after the end
-    "Chat-Card-12": (MEMBER, {MID: (6 / 7, 6, 7), LAST: (12 / 14, 12, 14)}),   # 9a, 9b, 12 established later
+    "Chat-Card-9": (MEMBER, {MID: (1 / 6, 1, 6), LAST: (2 / 12, 2, 12)}),  # 9b only: 9a's answer is after the end
+    "Chat-Card-12": (MEMBER, {MID: (6 / 7, 6, 7), LAST: (12 / 14, 12, 14)}),  # 9a, 9b, 12 established later
     # dialogues by the period's end: 38, 50, 86 (120, 3660, 60 s); to 10-23 also 10-21's 9a, 9b, 12 (2460,
     # 86520, 4800 s) and 50's message of 10-22 (43200 s)
     "Chat-Card-18": (MEMBER, {MID: (1280, 3840, 3), LAST: (141000 / 9, 141000, 9)}),
-    "Chat-Card-20": (MEMBER, {MID: _count(3), LAST: _count(9)}),   # 9a, 9b, 12 of 10-21 are by 10-23
+    "Chat-Card-20": (MEMBER, {MID: _count(3), LAST: _count(9)}),  # 9a, 9b, 12 of 10-21 are by 10-23
     "Chat-Card-38": (MEMBER, {MID: _count(1), LAST: _count(2)}),
-    "Chat-Card-50": (MEMBER, {MID: _count(0), LAST: _count(1)}),   # 50's last message is on E+1
+    "Chat-Card-50": (MEMBER, {MID: _count(0), LAST: _count(1)}),  # 50's last message is on E+1
     "Chat-Card-72": (MEMBER, {MID: _count(1), LAST: _count(2)}),
     "Chat-Card-73": (MEMBER, {MID: (4, 4, 1), LAST: (4, 8, 2)}),
-    "Chat-Card-86": (MEMBER, {MID: (1 / 3, 1, 3), LAST: (1 / 9, 1, 9)}),   # 86's sale on 10-24 is not published
+    "Chat-Card-86": (MEMBER, {MID: (1 / 3, 1, 3), LAST: (1 / 9, 1, 9)}),  # 86's sale on 10-24 is not published
     "Chat-Card-80-net": (MEMBER, {MID: _count(60), LAST: _count(120)}),  # 86 of 10-21 refunded 40 on 10-24
-    "Wlst-Card-2": ({"time_slot": "22:00-22:01"}, {MID: _count(1), LAST: _count(2)}),     # wq
-    "Wlst-Card-11": ({"time_slot": "23:50-23:51"}, {MID: _count(1), LAST: _count(2)}),    # wh
-    "Iadv-8": (MEMBER, {MID: (439200, 439200, 1), LAST: (259185, 518370, 2)}),   # bk: 5 days 2 hours
-    "Insi-7": (MEMBER, {MID: (1, 1, 1), LAST: (0.5, 1, 2)}),     # bk's p-0001 was shown before its order
+    "Wlst-Card-2": ({"time_slot": "22:00-22:01"}, {MID: _count(1), LAST: _count(2)}),  # wq
+    "Wlst-Card-11": ({"time_slot": "23:50-23:51"}, {MID: _count(1), LAST: _count(2)}),  # wh
+    "Iadv-8": (MEMBER, {MID: (439200, 439200, 1), LAST: (259185, 518370, 2)}),  # bk: 5 days 2 hours
+    "Insi-7": (MEMBER, {MID: (1, 1, 1), LAST: (0.5, 1, 2)}),  # bk's p-0001 was shown before its order
 }
 
 
@@ -198,7 +271,7 @@ def test_an_answer_after_the_last_published_day_is_an_answer(world):
     url, whole = world
     with ReportingDb(url) as db:
         stored = db.read_facts()
-    assert stored["messages"]["day"].max() == LAST          # the answer's day is not in the reporting database
+    assert stored["messages"]["day"].max() == LAST  # the answer's day is not in the reporting database
     rooms = stored["chatrooms"].set_index("chatroom_id")
     assert rooms.loc[["cr-edge-9a-1", "cr-edge-12-1"], "answered_24h"].tolist() == [True, True]
     assert not rooms.loc["cr-edge-9b-1", "answered_24h"]

@@ -1,5 +1,6 @@
 """The whole pipeline through Dagster on a small demo dataset: SQLite and PostgreSQL, as reporting database
 and as Dagster instance storage. Values are cross-checked against the raw source files read independently."""
+
 from __future__ import annotations
 
 import json
@@ -16,19 +17,28 @@ from chatsales.demo import generate_demo
 from chatsales.kpis.catalog import period_catalog
 from chatsales.kpis.charts import CHARTS, LINE_SERIES
 from chatsales.period import Periods
-from chatsales.settings import load_settings
 from chatsales.query import catalog_of_period, stored_facts
+from chatsales.reporting.store import ReportingDb as ReportingStore
+from chatsales.settings import load_settings
 from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB, SNAPSHOTS_JOB
 from pipelines.partitions import range_tags
-from chatsales.reporting.store import ReportingDb as ReportingStore
 
-FIRST = date(2026, 3, 22)      # covers the spring DST change (2026-03-29, 23 hours in Europe/Paris)
+FIRST = date(2026, 3, 22)  # covers the spring DST change (2026-03-29, 23 hours in Europe/Paris)
 DAYS = 12
 LAST = date(2026, 4, 2)
-REQUIRED_REFS = {"Chat-Card-0", "Chat-Card-1", "Chat-Card-10", "Chat-Card-20", "Chat-Card-80",
-                 "Chat-Card-81", "Chat-Card-82", "Chat-Card-85", "Chat-Card-86",
-                 *(f"Iadv-{i}" for i in range(1, 11))}
+REQUIRED_REFS = {
+    "Chat-Card-0",
+    "Chat-Card-1",
+    "Chat-Card-10",
+    "Chat-Card-20",
+    "Chat-Card-80",
+    "Chat-Card-81",
+    "Chat-Card-82",
+    "Chat-Card-85",
+    "Chat-Card-86",
+    *(f"Iadv-{i}" for i in range(1, 11)),
+}
 VOLATILE = ["run_id", "computed_at"]
 
 
@@ -39,12 +49,17 @@ def demo(tmp_path_factory):
 
 
 def _settings(home: Path, demo, reporting_url: str):
-    return load_settings({
-        "CHATSALES_HOME": str(home), "CHATSALES_START_DATE": str(demo.first_day),
-        "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}",
-        "CHATSALES_ORDERS_DIR": str(demo.orders_dir), "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir),
-        "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir), "CHATSALES_REPORTING_DB_URL": reporting_url,
-    })
+    return load_settings(
+        {
+            "CHATSALES_HOME": str(home),
+            "CHATSALES_START_DATE": str(demo.first_day),
+            "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}",
+            "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
+            "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir),
+            "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
+            "CHATSALES_REPORTING_DB_URL": reporting_url,
+        }
+    )
 
 
 def _run(settings, instance, first, last):
@@ -58,10 +73,17 @@ def _run(settings, instance, first, last):
 
 def _raw_order_ids(demo) -> set[tuple[str, str]]:
     """Every order and receipt id in the raw files, read without the pipeline's readers."""
-    web = {("web", json.loads(line)["order_id"]) for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
-           for line in f.read_text().splitlines() if line.strip()}
-    store = {("store", r) for f in sorted(Path(demo.store_sales_dir).glob("*.csv"))
-             for r in pd.read_csv(f, dtype=str)["receipt_id"]}
+    web = {
+        ("web", json.loads(line)["order_id"])
+        for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+        if line.strip()
+    }
+    store = {
+        ("store", r)
+        for f in sorted(Path(demo.store_sales_dir).glob("*.csv"))
+        for r in pd.read_csv(f, dtype=str)["receipt_id"]
+    }
     return web | store
 
 
@@ -145,7 +167,7 @@ def _check_insights(store: ReportingStore, kpis, result):
     assert {"web", "store"} == set(mix["sales_channel"]) and (mix["rank"] >= 1).all()
     assert credited["run_id"].eq(result.run_id).all()
     snapshot_runs = {run for table in (stats, segments, trends, mix) for run in table["run_id"]}
-    assert len(snapshot_runs) == 1 and result.run_id not in snapshot_runs      # the customer_snapshots run
+    assert len(snapshot_runs) == 1 and result.run_id not in snapshot_runs  # the customer_snapshots run
 
 
 def _every_day_equals_its_period_query(store: ReportingStore) -> None:
@@ -156,32 +178,45 @@ def _every_day_equals_its_period_query(store: ReportingStore) -> None:
     facts, and the first day's Chat-Card-20 (active dialogues) is 10 instead of 11."""
     published = {name: store.read_table(name) for name in ("kpi_daily", "member_daily", "kpi_buckets_daily")}
     members = store.member_names()
-    assert len(members) == 5 and members["last_name"].notna().all()     # the small demo's five members
+    assert len(members) == 5 and members["last_name"].notna().all()  # the small demo's five members
     days = sorted(set(published["kpi_daily"]["day"]))
     assert days == [d.date() for d in pd.date_range(FIRST, LAST)]
     for day in days:
-        catalog = period_catalog(stored_facts(store.url, day, day), Periods.range(day, day, "Europe/Paris"),
-                                 members=members)
+        catalog = period_catalog(
+            stored_facts(store.url, day, day), Periods.range(day, day, "Europe/Paris"), members=members
+        )
         daily = {name: frame[frame["day"] == day].drop(columns=["day", *VOLATILE]) for name, frame in published.items()}
         cards = daily["kpi_daily"][daily["kpi_daily"]["dimension"] == "all"].set_index("kpi")
         assert set(cards.index) <= set(catalog) and len(cards) > 60
         got = {ref: tuple(catalog[ref][c] for c in ("value", "numerator", "denominator")) for ref in cards.index}
-        want = {ref: tuple(None if pd.isna(x) else float(x) for x in row)
-                for ref, row in cards[["value", "numerator", "denominator"]].iterrows()}
+        want = {
+            ref: tuple(None if pd.isna(x) else float(x) for x in row)
+            for ref, row in cards[["value", "numerator", "denominator"]].iterrows()
+        }
         assert got == want, (day, {k: (got[k], want[k]) for k in got if got[k] != want[k]})
         people = daily["member_daily"].astype(object).where(daily["member_daily"].notna(), None)
         assert sorted(catalog["Chat-List-1"]["members"], key=lambda m: m["member_id"]) == [
             {k: (float(v) if isinstance(v, (int, float)) and k != "role" else v) for k, v in m.items()}
-            for m in people.sort_values("member_id").to_dict("records")], day
+            for m in people.sort_values("member_id").to_dict("records")
+        ], day
         buckets = daily["kpi_buckets_daily"][daily["kpi_buckets_daily"]["dimension"] == "all"]
         for chart, rows in buckets.groupby("chart"):
             assert catalog[chart]["buckets"] == dict(zip(rows["bucket"], rows["count"].astype(int))), (day, chart)
-        point = catalog["Chat-Line-2"]["days"]            # lines: that day's kpi_daily source breakdown
+        point = catalog["Chat-Line-2"]["days"]  # lines: that day's kpi_daily source breakdown
         direct = published["kpi_daily"].query("day == @day and dimension == 'source' and dimension_value == 'direct'")
-        assert point == [{"day": str(day), **{label: float(direct.set_index("kpi")["value"].get(ref, 0.0))
-                                             for label, ref in (("Total new conversations", "Chat-Card-1"),
-                                                                ("Empty conversations", "Chat-Card-2"),
-                                                                ("Established dialogues", "Chat-Card-10"))}}]
+        assert point == [
+            {
+                "day": str(day),
+                **{
+                    label: float(direct.set_index("kpi")["value"].get(ref, 0.0))
+                    for label, ref in (
+                        ("Total new conversations", "Chat-Card-1"),
+                        ("Empty conversations", "Chat-Card-2"),
+                        ("Established dialogues", "Chat-Card-10"),
+                    )
+                },
+            }
+        ]
     # the line charts of the whole run read from kpi_daily (what chatsales kpis does without filters) are the
     # ones computed day by day from the stored facts
     whole = Periods.range(days[0], days[-1], "Europe/Paris")
@@ -210,8 +245,10 @@ def test_pipeline_end_to_end_on_sqlite_is_idempotent(tmp_path, demo):
         assert metadata["orders"].value == len(store.read_table("attributed_orders", days=[date(2026, 3, 29)]))
     again = store.read_table("kpi_daily")
     key = ["day", "kpi", "dimension", "dimension_value"]
-    pd.testing.assert_frame_equal(kpis.drop(columns=VOLATILE).sort_values(key).reset_index(drop=True),
-                                  again.drop(columns=VOLATILE).sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        kpis.drop(columns=VOLATILE).sort_values(key).reset_index(drop=True),
+        again.drop(columns=VOLATILE).sort_values(key).reset_index(drop=True),
+    )
     assert len(store.read_table("attribution_ledger")) == ledger_rows
 
 

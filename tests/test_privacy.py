@@ -8,6 +8,7 @@ every order line of the test's copy also carries a customer name and a phone num
 fields outside the contract must be dropped, never published. Member (agent) names are published on
 purpose (member_daily, the Chat-List-1 columns of outputs.md), so they are not customer data here.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,16 +57,29 @@ def _raw_personal_data(demo) -> dict[str, set[str]]:
     """The raw personal data of the demo, read from its files and chat database without the pipeline."""
     with sqlite3.connect(demo.chat_db_path) as conn:
         visitors = pd.read_sql("select email from visitors where email is not null", conn)["email"]
-    orders = [json.loads(line) for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
-              for line in f.read_text().splitlines() if line.strip()]
-    receipts = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False)
-                          for f in sorted(Path(demo.store_sales_dir).glob("*.csv"))])
+    orders = [
+        json.loads(line)
+        for f in sorted(Path(demo.orders_dir).glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+        if line.strip()
+    ]
+    receipts = pd.concat(
+        [pd.read_csv(f, dtype=str, keep_default_na=False) for f in sorted(Path(demo.store_sales_dir).glob("*.csv"))]
+    )
     clicks = pd.read_csv(Path(demo.campaigns_dir) / "campaign_clicks.csv", dtype=str)["email"]
-    emails = {*visitors, *(o["email"] for o in orders if o.get("email")), *receipts["customer_email"], *clicks,
-              *(o["status"] for o in orders if "@" in o["status"])}
+    emails = {
+        *visitors,
+        *(o["email"] for o in orders if o.get("email")),
+        *receipts["customer_email"],
+        *clicks,
+        *(o["status"] for o in orders if "@" in o["status"]),
+    }
     emails = {e.strip().lower() for e in emails if e and e.strip()}
-    return {"emails": emails, "names": {o["customer_name"].lower() for o in orders},
-            "phones": {o["phone"].lower() for o in orders}}
+    return {
+        "emails": emails,
+        "names": {o["customer_name"].lower() for o in orders},
+        "phones": {o["phone"].lower() for o in orders},
+    }
 
 
 def _home_texts(folder: Path) -> dict[str, str]:
@@ -102,13 +116,18 @@ def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, 
     this test found that gap; likewise with `_secret` returning the token text instead of dg.EnvVar."""
     reporting_url = sa.make_url(pg_url).set(password=PASSWORD).render_as_string(hide_password=False)
     environ = {
-        "CHATSALES_HOME": str(tmp_path / "home"), "CHATSALES_START_DATE": str(demo.first_day),
-        "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
-        "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
-        "CHATSALES_REPORTING_DB_URL": reporting_url, "CHATSALES_PII_KEY": PII_KEY, "SHOPIFY_TOKEN": TOKEN,
-        "CHATSALES_REJECT_THRESHOLD": "0.1",      # the run has rejects (an email in the wrong field) and publishes
+        "CHATSALES_HOME": str(tmp_path / "home"),
+        "CHATSALES_START_DATE": str(demo.first_day),
+        "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}",
+        "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
+        "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir),
+        "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
+        "CHATSALES_REPORTING_DB_URL": reporting_url,
+        "CHATSALES_PII_KEY": PII_KEY,
+        "SHOPIFY_TOKEN": TOKEN,
+        "CHATSALES_REJECT_THRESHOLD": "0.1",  # the run has rejects (an email in the wrong field) and publishes
     }
-    for name, value in environ.items():        # dg.EnvVar reads the process environment
+    for name, value in environ.items():  # dg.EnvVar reads the process environment
         monkeypatch.setenv(name, value)
     settings = load_settings(environ)
     job = definitions_for(settings).resolve_job_def(DAILY_JOB)
@@ -117,12 +136,15 @@ def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, 
         result = job.execute_in_process(instance=instance, tags=range_tags(demo.first_day, demo.last_day))
         assert result.success
         run = instance.get_run_by_id(result.run_id)
-        dagster_texts = {f"event {n} {e.dagster_event_type}": serialize_value(e).lower()
-                         for n, e in enumerate(instance.all_logs(result.run_id))}
+        dagster_texts = {
+            f"event {n} {e.dagster_event_type}": serialize_value(e).lower()
+            for n, e in enumerate(instance.all_logs(result.run_id))
+        }
         dagster_texts["run record"] = serialize_value(run).lower()
         dagster_texts["job snapshot"] = serialize_value(instance.get_job_snapshot(run.job_snapshot_id)).lower()
         dagster_texts["execution plan"] = serialize_value(
-            instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)).lower()
+            instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+        ).lower()
     out, err = capfd.readouterr()
     dagster_texts["console"] = (out + err).lower()
     # the run did publish, with hashes in place of the addresses
@@ -133,13 +155,14 @@ def test_no_personal_data_or_secret_leaves_the_pipeline(demo, pg_url, tmp_path, 
     assert {"attributed_orders", "kpi_daily", "member_daily", "rejects", "fact_streams"} <= set(tables)
     from chatsales.reporting.store import ReportingDb
 
-    with ReportingDb(pg_url) as db:         # the facts, decoded from their streams
+    with ReportingDb(pg_url) as db:  # the facts, decoded from their streams
         tables.update({f"facts.{name}": frame for name, frame in db.read_facts().items()})
     tables.pop("fact_streams")
-    files = _home_texts(tmp_path / "home") | _home_texts(tmp_path / "dagster")     # the Dagster home too
+    files = _home_texts(tmp_path / "home") | _home_texts(tmp_path / "dagster")  # the Dagster home too
     assert any(name.endswith(".parquet") for name in files) and any("catalog.sqlite" in n for n in files)
     assert tables["rejects"]["reason"].str.startswith("status: unknown value 'xxxxx").sum() == len(
-        list(Path(demo.orders_dir).glob("*.jsonl")))           # one per file: the run has rejects
+        list(Path(demo.orders_dir).glob("*.jsonl"))
+    )  # one per file: the run has rejects
     orders = tables["attributed_orders"]
     assert len(orders) > 40 and orders["customer_hash"].notna().sum() > 20
     assert len(dagster_texts) > 100 and any("asset_materialization" in k.lower() for k in dagster_texts)
@@ -165,13 +188,23 @@ def _demo_emails(home: Path) -> set[str]:
     demo = home / "demo"
     with sqlite3.connect(demo / "chat.db") as conn:
         visitors = pd.read_sql("select email from visitors where email is not null", conn)["email"]
-    orders = [json.loads(line) for f in sorted((demo / "orders").glob("*.jsonl"))
-              for line in f.read_text().splitlines() if line.strip()]
-    receipts = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False)
-                          for f in sorted((demo / "store_sales").glob("*.csv"))])["customer_email"]
+    orders = [
+        json.loads(line)
+        for f in sorted((demo / "orders").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+        if line.strip()
+    ]
+    receipts = pd.concat(
+        [pd.read_csv(f, dtype=str, keep_default_na=False) for f in sorted((demo / "store_sales").glob("*.csv"))]
+    )["customer_email"]
     clicks = pd.read_csv(demo / "campaigns" / "campaign_clicks.csv", dtype=str)["email"]
-    found = {*visitors, *(o.get("email") or "" for o in orders), *(o.get("status") or "" for o in orders),
-             *receipts, *clicks}
+    found = {
+        *visitors,
+        *(o.get("email") or "" for o in orders),
+        *(o.get("status") or "" for o in orders),
+        *receipts,
+        *clicks,
+    }
     return {e.strip().lower() for e in found if "@" in str(e)}
 
 
@@ -197,8 +230,12 @@ def test_the_cli_and_every_file_of_both_homes_hold_no_email_or_password(pg_url, 
     order = json.loads(file.read_text().splitlines()[0])
     with file.open("a") as out:
         out.write(json.dumps(dict(order, order_id="990001", status="misplaced.person@example.net")) + "\n")
-    backfill = run_cli(["backfill", "--from", first, "--to", last], home, CHATSALES_REPORTING_DB_URL=url,
-                       CHATSALES_REJECT_THRESHOLD="0.1")
+    backfill = run_cli(
+        ["backfill", "--from", first, "--to", last],
+        home,
+        CHATSALES_REPORTING_DB_URL=url,
+        CHATSALES_REJECT_THRESHOLD="0.1",
+    )
     assert backfill.returncode == 0, backfill.stdout[-2000:] + backfill.stderr[-3000:]
     assert "1 rows rejected" in backfill.stderr and "first reasons: status: unknown value 'xxxxxxxx" in backfill.stderr
     outputs.append(backfill.stdout + backfill.stderr)

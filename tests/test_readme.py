@@ -1,5 +1,6 @@
 """The README's set-up commands and guarantees, and the KPI reference (docs/kpi-reference.md), which is
 generated from the registry: a test fails when they drift apart."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,9 @@ def test_chatsales_docs_rewrites_only_the_generated_part():
     markers is refused rather than rewritten."""
     stale = f"# intro\n\n{REFERENCE_START}\n| old | table |\n{REFERENCE_END}\n\n## after\nkept\n"
     fresh = kpi_reference_text(stale)
-    assert fresh.startswith(f"# intro\n\n{REFERENCE_START}\n\n") and fresh.endswith(f"{REFERENCE_END}\n\n## after\nkept\n")
+    assert fresh.startswith(f"# intro\n\n{REFERENCE_START}\n\n") and fresh.endswith(
+        f"{REFERENCE_END}\n\n## after\nkept\n"
+    )
     assert "| old | table |" not in fresh and kpi_reference_markdown() in fresh
     assert kpi_reference_text(fresh) == fresh
     with pytest.raises(ValueError, match="markers"):

@@ -6,6 +6,7 @@ A block starts with `-- <title>`; `-- <title> (PostgreSQL)` / `(SQLite)` marks o
 query the engines write differently (the week), which then runs on its own engine only and must agree with
 the same check. Every title has a check here, so an example added to the doc without one fails.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,15 +21,15 @@ import pytest
 import sqlalchemy as sa
 
 from chatsales.demo import generate_demo
+from chatsales.reporting.store import ReportingDb as ReportingStore
 from chatsales.schema import REASONS
 from chatsales.settings import load_settings
 from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB
 from pipelines.partitions import range_tags
-from chatsales.reporting.store import ReportingDb as ReportingStore
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reporting-tables.md"
-FIRST, DAYS = date(2026, 3, 22), 8          # inside the doc's example month; 03-29 is the spring DST day
+FIRST, DAYS = date(2026, 3, 22), 8  # inside the doc's example month; 03-29 is the spring DST day
 LAST = FIRST + timedelta(days=DAYS - 1)
 DIALECTS = {"PostgreSQL": "postgresql", "SQLite": "sqlite"}
 
@@ -36,7 +37,7 @@ DIALECTS = {"PostgreSQL": "postgresql", "SQLite": "sqlite"}
 @dataclass(frozen=True)
 class Example:
     title: str
-    dialect: str | None     # None: runs on both engines
+    dialect: str | None  # None: runs on both engines
     sql: str
 
 
@@ -51,6 +52,7 @@ def sql_examples(text: str) -> list[Example]:
 
 
 # --- what each example must return, checked against the tables ----------------------------------------------
+
 
 def _day(value) -> str:
     return str(value)[:10]
@@ -67,15 +69,22 @@ def _sales(orders: pd.DataFrame) -> pd.DataFrame:
 def check_member_weeks(rows: pd.DataFrame, t: dict, params: dict) -> None:
     credited = t["orders"][t["orders"]["attributed"] & ~t["orders"]["is_cancelled"]]
     day = pd.to_datetime(credited["day"])
-    week = (day - pd.to_timedelta(day.dt.day_of_week, unit="D")).dt.date.astype(str)     # ISO weeks start on Monday
+    week = (day - pd.to_timedelta(day.dt.day_of_week, unit="D")).dt.date.astype(str)  # ISO weeks start on Monday
     positive = credited["total"] > 0
-    expected = (credited.assign(week=week, sale=positive.astype(int), gross=credited["total"].where(positive, 0.0))
-                .groupby(["member_id", "week"]).agg(sales=("sale", "sum"), gross=("gross", "sum"),
-                                                    net=("net_total", "sum")))
-    got = {(r.member_id, _day(r.week_start)): (int(r.sales), round(_num(r.gross_sales), 2), round(_num(r.net_sales), 2))
-           for r in rows.itertuples()}
+    expected = (
+        credited.assign(week=week, sale=positive.astype(int), gross=credited["total"].where(positive, 0.0))
+        .groupby(["member_id", "week"])
+        .agg(sales=("sale", "sum"), gross=("gross", "sum"), net=("net_total", "sum"))
+    )
+    got = {
+        (r.member_id, _day(r.week_start)): (int(r.sales), round(_num(r.gross_sales), 2), round(_num(r.net_sales), 2))
+        for r in rows.itertuples()
+    }
     assert got == {key: (int(r.sales), round(r.gross, 2), round(r.net, 2)) for key, r in expected.iterrows()}
-    assert {week for _, week in got} <= {"2026-03-16", "2026-03-23"}       # weeks start on Monday: Sunday 03-22 is in 03-16's
+    assert {week for _, week in got} <= {
+        "2026-03-16",
+        "2026-03-23",
+    }  # weeks start on Monday: Sunday 03-22 is in 03-16's
     # the weeks add up to the daily KPIs: gross is Chat-Card-80, net is Chat-Card-80-net
     kpis = t["kpis"][t["kpis"]["dimension"] == "all"]
     for column, ref in (("gross_sales", "Chat-Card-80"), ("net_sales", "Chat-Card-80-net")):
@@ -86,15 +95,16 @@ def check_member_weeks(rows: pd.DataFrame, t: dict, params: dict) -> None:
 def check_share_per_day(rows: pd.DataFrame, t: dict, params: dict) -> None:
     sales = _sales(t["orders"])
     per_day = sales.groupby(sales["day"].astype(str)).agg(
-        sales=("total", "size"), attributed=("attributed", "sum"), amount=("total", "sum"))
+        sales=("total", "size"), attributed=("attributed", "sum"), amount=("total", "sum")
+    )
     c81 = t["kpis"][(t["kpis"]["kpi"] == "Chat-Card-81") & (t["kpis"]["dimension"] == "all")]
     c81 = dict(zip(c81["day"].astype(str), c81["value"]))
     assert [_day(d) for d in rows["day"]] == list(per_day.index)
     for r in rows.itertuples():
         want = per_day.loc[_day(r.day)]
         assert (int(r.sales), int(r.attributed_sales)) == (want["sales"], want["attributed"])
-        assert int(r.attributed_sales) == c81[_day(r.day)]                   # = the day's Chat-Card-81
-        assert abs(_num(r.attributed_share) - want["attributed"] / want["sales"]) <= 0.00005 + 1e-12   # ROUND(…, 4)
+        assert int(r.attributed_sales) == c81[_day(r.day)]  # = the day's Chat-Card-81
+        assert abs(_num(r.attributed_share) - want["attributed"] / want["sales"]) <= 0.00005 + 1e-12  # ROUND(…, 4)
         assert round(_num(r.total_amount), 2) == round(want["amount"], 2)
     assert sum(int(v) for v in rows["attributed_sales"]) > 0
 
@@ -116,7 +126,7 @@ def check_kpi_series(rows: pd.DataFrame, t: dict, params: dict) -> None:
     sales = _sales(t["orders"])
     credited = sales[sales["attributed"]].groupby(sales["day"].astype(str)).size()
     for r in rows.itertuples():
-        assert _num(r.attributed_sales) == credited.get(_day(r.day), 0)      # numerator = attributed sales
+        assert _num(r.attributed_sales) == credited.get(_day(r.day), 0)  # numerator = attributed sales
         if _num(r.active_dialogues):
             assert math.isclose(_num(r.conversion), _num(r.attributed_sales) / _num(r.active_dialogues))
         else:
@@ -140,15 +150,30 @@ def check_ledger(rows: pd.DataFrame, t: dict, params: dict) -> None:
 
 CHECKS = {
     "Attributed sales per member and week": (
-        ["member_id", "week_start", "sales", "gross_sales", "net_sales"], check_member_weeks),
+        ["member_id", "week_start", "sales", "gross_sales", "net_sales"],
+        check_member_weeks,
+    ),
     "Attribution share per day": (
         ["day", "sales", "attributed_sales", "attributed_share", "attributed_amount", "total_amount"],
-        check_share_per_day),
+        check_share_per_day,
+    ),
     "Reasons breakdown": (["sales_channel", "outcome", "orders", "sales_amount"], check_reasons),
     "KPI series": (["day", "conversion", "attributed_sales", "active_dialogues"], check_kpi_series),
     "Ledger of one order": (
-        ["changed_at", "change", "old_member_id", "new_member_id", "old_chatroom_id", "new_chatroom_id",
-         "old_reason", "new_reason", "window_days", "run_id"], check_ledger),
+        [
+            "changed_at",
+            "change",
+            "old_member_id",
+            "new_member_id",
+            "old_chatroom_id",
+            "new_chatroom_id",
+            "old_reason",
+            "new_reason",
+            "window_days",
+            "run_id",
+        ],
+        check_ledger,
+    ),
 }
 
 
@@ -163,18 +188,25 @@ def test_the_doc_has_five_checked_examples_each_for_both_engines():
 
 # --- a demo published through the pipeline ---------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     return generate_demo(tmp_path_factory.mktemp("sql_demo") / "data", FIRST, days=DAYS, scale=0.04, seed=11)
 
 
 def _publish(home: Path, demo, reporting_url: str, window_days: int) -> None:
-    settings = load_settings({
-        "CHATSALES_HOME": str(home), "CHATSALES_START_DATE": str(demo.first_day),
-        "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}", "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
-        "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir), "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
-        "CHATSALES_REPORTING_DB_URL": reporting_url, "CHATSALES_WINDOW_DAYS": str(window_days),
-    })
+    settings = load_settings(
+        {
+            "CHATSALES_HOME": str(home),
+            "CHATSALES_START_DATE": str(demo.first_day),
+            "CHATSALES_CHAT_DB_URL": f"sqlite:///{demo.chat_db_path}",
+            "CHATSALES_ORDERS_DIR": str(demo.orders_dir),
+            "CHATSALES_STORE_SALES_DIR": str(demo.store_sales_dir),
+            "CHATSALES_CAMPAIGNS_DIR": str(demo.campaigns_dir),
+            "CHATSALES_REPORTING_DB_URL": reporting_url,
+            "CHATSALES_WINDOW_DAYS": str(window_days),
+        }
+    )
     job = definitions_for(settings).resolve_job_def(DAILY_JOB)
     with dg.DagsterInstance.ephemeral() as instance:
         assert job.execute_in_process(instance=instance, tags=range_tags(FIRST, LAST)).success
@@ -185,8 +217,11 @@ def test_every_sql_example_runs_on_a_published_demo(reporting_url, demo, tmp_pat
     _publish(tmp_path / "home", demo, reporting_url, 14)
     _publish(tmp_path / "home", demo, reporting_url, 1)
     store = ReportingStore(reporting_url)
-    tables = {"orders": store.read_table("attributed_orders"), "kpis": store.read_table("kpi_daily"),
-              "ledger": store.read_table("attribution_ledger")}
+    tables = {
+        "orders": store.read_table("attributed_orders"),
+        "kpis": store.read_table("kpi_daily"),
+        "ledger": store.read_table("attribution_ledger"),
+    }
     changed = tables["ledger"][tables["ledger"]["change"] != "first"].sort_values(["sales_channel", "order_id"])
     assert len(changed) > 0
     params = {"sales_channel": changed["sales_channel"].iloc[0], "order_id": changed["order_id"].iloc[0]}

@@ -2,6 +2,7 @@
 bursts of 5xx, a Retry-After beyond the cap, persistent faults of every kind ending in an error that names
 the endpoint, the page and its cursor, and the cause, and a cursor cycle. Sleeps are recorded, not slept
 (the client's `sleep` setting), and timeouts are tenths of a second, so the whole file takes a few seconds."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from resources.shopify import ShopifyClient, ShopifyError
 from tests.fake_shopify import TOKEN, order_node, serve
 
-ORDERS = [order_node(n, f"2026-03-01T10:00:{n:02d}Z") for n in range(1, 11)]     # 10 orders, 4 pages of 3
+ORDERS = [order_node(n, f"2026-03-01T10:00:{n:02d}Z") for n in range(1, 11)]  # 10 orders, 4 pages of 3
 
 
 def client(url, sleeps, **kw):
@@ -56,13 +57,16 @@ def test_a_throttled_answer_waits_for_the_cost_bucket_to_refill():
     assert [r["variables"]["after"] for r in fake.requests] == [None, "3", "3", "3", "6", "9"]
 
 
-@pytest.mark.parametrize("fault,cause", [
-    ("500", "HTTP 503"),
-    ("429", "HTTP 429 Too Many Requests"),
-    ("throttled", "THROTTLED by the GraphQL cost limit"),
-    ("malformed", "the page is not valid JSON"),
-    ("slow", "no answer within 0.2 s"),
-])
+@pytest.mark.parametrize(
+    "fault,cause",
+    [
+        ("500", "HTTP 503"),
+        ("429", "HTTP 429 Too Many Requests"),
+        ("throttled", "THROTTLED by the GraphQL cost limit"),
+        ("malformed", "the page is not valid JSON"),
+        ("slow", "no answer within 0.2 s"),
+    ],
+)
 def test_a_persistent_fault_gives_up_naming_endpoint_page_cursor_and_cause(fault, cause):
     """Page 3 fails on every attempt: after max_retries the error names the endpoint, the page and the
     cursor it was asked after, and the last cause; it never shows the token, and pages 1-2 were fetched

@@ -1,6 +1,7 @@
 """The chatsales dashboard (Streamlit): `chatsales dashboard` runs it. The sidebar picks the period and the
 filters (kept in the page's address, so a view can be shared); the pages draw the catalog of that period,
 computed by chatsales.query as `chatsales kpis` computes it, from a read-only connection."""
+
 from __future__ import annotations
 
 import os
@@ -17,12 +18,14 @@ from chatsales.settings import load_settings
 
 FILTERS = ("source", "channel", "member", "role")
 ANY = ""
-PAGES = (("views/popsell.py", "Conversations and sales", ":material/forum:"),
-         ("views/iadvize.py", "iAdvize indicators", ":material/shopping_cart:"),
-         ("views/insights.py", "Sales insights", ":material/insights:"),
-         ("views/campaigns.py", "Campaigns and segments", ":material/campaign:"),
-         ("views/members.py", "Members leaderboard", ":material/leaderboard:"),
-         ("views/explorer.py", "Attribution explorer", ":material/search:"))
+PAGES = (
+    ("views/popsell.py", "Conversations and sales", ":material/forum:"),
+    ("views/iadvize.py", "iAdvize indicators", ":material/shopping_cart:"),
+    ("views/insights.py", "Sales insights", ":material/insights:"),
+    ("views/campaigns.py", "Campaigns and segments", ":material/campaign:"),
+    ("views/members.py", "Members leaderboard", ":material/leaderboard:"),
+    ("views/explorer.py", "Attribution explorer", ":material/search:"),
+)
 
 
 def from_address(key: str, default):
@@ -47,8 +50,9 @@ def sidebar(url: str, timezone: str, mark: str, published: tuple[date, date]) ->
             except ValueError:
                 start, end = max(first_published, last_published.replace(day=1)), last_published
             st.session_state["custom_range"] = (start, end)
-        chosen = st.sidebar.date_input("From – to", key="custom_range", min_value=first_published,
-                                       max_value=last_published)
+        chosen = st.sidebar.date_input(
+            "From – to", key="custom_range", min_value=first_published, max_value=last_published
+        )
         if len(chosen) != 2:
             st.sidebar.info("pick the last day too")
             return None
@@ -65,19 +69,24 @@ def sidebar(url: str, timezone: str, mark: str, published: tuple[date, date]) ->
         if st.session_state[name] not in values:
             st.session_state[name] = ANY
         show = labels.get(name, str)
-        chosen = st.sidebar.selectbox(name.capitalize(), [ANY, *values], key=name,
-                                      format_func=lambda v, show=show: "All" if v == ANY else show(v))
+        chosen = st.sidebar.selectbox(
+            name.capitalize(), [ANY, *values], key=name, format_func=lambda v, show=show: "All" if v == ANY else show(v)
+        )
         if chosen != ANY:
             filters[name] = chosen
     from_address("slot", "")
-    time_slot = st.sidebar.text_input("Time slot", key="slot", placeholder="09:00-19:00",
-                                      help="HH:MM-HH:MM, local time; wraps midnight when it ends before it starts")
+    time_slot = st.sidebar.text_input(
+        "Time slot",
+        key="slot",
+        placeholder="09:00-19:00",
+        help="HH:MM-HH:MM, local time; wraps midnight when it ends before it starts",
+    )
     if "days" not in st.session_state:
         given = st.query_params.get("days", "")
         st.session_state["days"] = [d for d in given.split(",") if d in WEEKDAYS]
     weekdays = st.sidebar.multiselect("Days of the week", list(WEEKDAYS), key="days")
     days = ",".join(d for d in WEEKDAYS if d in weekdays) if 0 < len(weekdays) < 7 else None
-    try:        # the same checks as `chatsales kpis`: Periods.range refuses a bad slot with its reason
+    try:  # the same checks as `chatsales kpis`: Periods.range refuses a bad slot with its reason
         Periods.range(first, last, timezone, time_slot=time_slot.strip() or None, weekdays=days)
     except ValueError as error:
         st.sidebar.error(str(error))
@@ -104,7 +113,7 @@ def main() -> None:
     try:
         mark = data.published_mark(url)
         published = data.published_range(url, mark)
-    except Exception as error:      # noqa: BLE001 - the person needs the reason, not a traceback
+    except Exception as error:  # noqa: BLE001 - the person needs the reason, not a traceback
         st.error(f"cannot read the reporting database: {error}")
         st.stop()
     if published is None:

@@ -1,4 +1,5 @@
 """`chatsales dashboard`: the Streamlit app as a child process, on 127.0.0.1 unless told otherwise."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +33,27 @@ def tcp_port(text: str) -> int:
 
 
 def dashboard_argv(host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "chatsales.dashboard.serve", "run", str(APP), "--server.address", host,
-            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--theme.base", "light",
-            "--client.toolbarMode", "viewer"]
+    return [
+        sys.executable,
+        "-m",
+        "chatsales.dashboard.serve",
+        "run",
+        str(APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--theme.base",
+        "light",
+        "--client.toolbarMode",
+        "viewer",
+    ]
 
 
 def cmd_dashboard(args) -> int:
@@ -43,17 +61,19 @@ def cmd_dashboard(args) -> int:
 
     settings = load_settings()
     env = {**os.environ, URL_ENV: settings.reporting_db_url}
-    print(f"dashboard of {redacted_url(settings.reporting_db_url)} on http://{args.host}:{args.port} (Ctrl-C stops it)",
-          flush=True)
+    print(
+        f"dashboard of {redacted_url(settings.reporting_db_url)} on http://{args.host}:{args.port} (Ctrl-C stops it)",
+        flush=True,
+    )
     child = subprocess.Popen(dashboard_argv(args.host, args.port), env=env)
 
-    def stop(_signum, _frame) -> None:      # `kill` of this command stops the server too, never orphans it
+    def stop(_signum, _frame) -> None:  # `kill` of this command stops the server too, never orphans it
         child.terminate()
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         return child.wait()
-    except KeyboardInterrupt:               # Ctrl-C reaches both; the server stops on its own
+    except KeyboardInterrupt:  # Ctrl-C reaches both; the server stops on its own
         return child.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)

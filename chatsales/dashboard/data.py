@@ -1,6 +1,7 @@
 """What the pages read, cached per reporting database, period, filters and publication: a rerun (a click on
 another page, a sort) costs nothing, a new publication is read at the next rerun after it (the mark).
 Everything goes through chatsales.query, the functions `chatsales kpis` calls, read-only."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -47,21 +48,38 @@ def member_labels(url: str, mark: str) -> dict[str, str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def catalog(url: str, timezone: str, first: date, last: date, filters: tuple[tuple[str, str], ...],
-            time_slot: str | None, weekdays: str | None, mark: str) -> dict:
+def catalog(
+    url: str,
+    timezone: str,
+    first: date,
+    last: date,
+    filters: tuple[tuple[str, str], ...],
+    time_slot: str | None,
+    weekdays: str | None,
+    mark: str,
+) -> dict:
     """`chatsales kpis --json`'s catalog for the period (without the campaign figures)."""
     period = Periods.range(first, last, timezone, time_slot=time_slot, weekdays=weekdays)
     return query.catalog_of_period(url, period, dict(filters), read_only=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def card_values(url: str, timezone: str, first: date, last: date, filters: tuple[tuple[str, str], ...],
-                time_slot: str | None, weekdays: str | None, mark: str) -> dict[str, dict]:
+def card_values(
+    url: str,
+    timezone: str,
+    first: date,
+    last: date,
+    filters: tuple[tuple[str, str], ...],
+    time_slot: str | None,
+    weekdays: str | None,
+    mark: str,
+) -> dict[str, dict]:
     """Only the cards of a period (what the change against the previous period needs): a third of the
     catalog's work, by the same function."""
     facts = query.stored_facts(url, first, last, read_only=True)
-    frame = query.period_kpis(url, first, last, timezone, filters=dict(filters), time_slot=time_slot,
-                              weekdays=weekdays, facts=facts)
+    frame = query.period_kpis(
+        url, first, last, timezone, filters=dict(filters), time_slot=time_slot, weekdays=weekdays, facts=facts
+    )
     values = frame["value"].astype(object).where(frame["value"].notna(), None)
     return {ref: {"value": v} for ref, v in zip(frame["kpi"], values)}
 

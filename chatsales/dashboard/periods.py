@@ -1,17 +1,24 @@
 """The period picker's choices as date ranges, relative to the last published day (not today: on Monday
 morning 'yesterday' is the last day the pipeline published), and the previous period of the same length.
 No Streamlit here."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 DEFAULT_PRESET = "last_7_days"
-PRESETS = {"yesterday": "Yesterday", "last_7_days": "Last 7 days", "last_30_days": "Last 30 days",
-           "month_to_date": "Month to date", "custom": "Custom"}
+PRESETS = {
+    "yesterday": "Yesterday",
+    "last_7_days": "Last 7 days",
+    "last_30_days": "Last 30 days",
+    "month_to_date": "Month to date",
+    "custom": "Custom",
+}
 
 
-def preset_range(preset: str, last_published: date, first_published: date,
-                 custom: tuple[date, date] | None = None) -> tuple[date, date]:
+def preset_range(
+    preset: str, last_published: date, first_published: date, custom: tuple[date, date] | None = None
+) -> tuple[date, date]:
     """First and last day of a preset, clipped to the published days (a 30-day period over 20 published
     days is those 20 days)."""
     last = last_published

@@ -1,6 +1,7 @@
 """The pages: cards, charts and tables drawn from the catalog of the chosen period. Every number is formatted
 by chatsales.kpis.presentation, as `chatsales kpis` prints it. Cards are HTML with `data-ref` (the browser
 test reads them by ref); everything in them is a number or a registry name, never user text."""
+
 from __future__ import annotations
 
 from html import escape
@@ -14,7 +15,7 @@ from chatsales.dashboard.view import View, current
 from chatsales.kpis import presentation as fmt
 from chatsales.kpis.charts import CHARTS, LINE_SERIES
 
-FLUCTUATING_MARK = fmt.FLUCTUATING_MARK       # the mark `chatsales kpis` prints beside the same cards
+FLUCTUATING_MARK = fmt.FLUCTUATING_MARK  # the mark `chatsales kpis` prints beside the same cards
 FLUCTUATING_HELP = fmt.LEGEND.removeprefix(FLUCTUATING_MARK).strip()
 RATE_LINES = {"Chat-Line-5", "Chat-Line-50"}
 CSS = """<style>
@@ -36,8 +37,11 @@ def page_header(title: str, view: View) -> None:
     st.markdown(CSS, unsafe_allow_html=True)
     st.title(title)
     previous = view.previous
-    st.caption(f"{view.label} — change against {previous[0]:%d %b} – {previous[1]:%d %b}" if previous else
-               f"{view.label} — no previous period of the same length is published")
+    st.caption(
+        f"{view.label} — change against {previous[0]:%d %b} – {previous[1]:%d %b}"
+        if previous
+        else f"{view.label} — no previous period of the same length is published"
+    )
 
 
 def card_html(card, previous: dict | None, currency: str) -> str:
@@ -45,8 +49,10 @@ def card_html(card, previous: dict | None, currency: str) -> str:
     ratio = ""
     if card.denominator is not None:
         num_unit, den_unit = fmt.parts_units(card.ref)
-        ratio = (f'<div class="cs-ratio">{escape(fmt.format_value(card.numerator, num_unit, currency))} / '
-                 f'{escape(fmt.format_value(card.denominator, den_unit, currency))}</div>')
+        ratio = (
+            f'<div class="cs-ratio">{escape(fmt.format_value(card.numerator, num_unit, currency))} / '
+            f"{escape(fmt.format_value(card.denominator, den_unit, currency))}</div>"
+        )
     change = ""
     if previous is not None:
         entry = previous.get(card.ref)
@@ -56,17 +62,22 @@ def card_html(card, previous: dict | None, currency: str) -> str:
             # neutral colours: more is good for sales, bad for handling time or requests not handled
             trend = "cs-up" if text.startswith("+") else "cs-down" if text.startswith(("-", "−")) else "cs-flat"
             change = f'<div class="cs-change {trend}">{escape(text)} vs previous</div>'
-    mark = (f' <span class="cs-f" title="{escape(FLUCTUATING_HELP)}">{FLUCTUATING_MARK}</span>'
-            if card.fluctuating else "")
-    return (f'<div class="cs-card" data-ref="{escape(card.ref)}"><div class="cs-name">{escape(card.name)}{mark} '
-            f'<span class="cs-ref">{escape(card.ref)}</span></div><div class="cs-value">{escape(value)}</div>'
-            f"{ratio}{change}</div>")
+    mark = (
+        f' <span class="cs-f" title="{escape(FLUCTUATING_HELP)}">{FLUCTUATING_MARK}</span>' if card.fluctuating else ""
+    )
+    return (
+        f'<div class="cs-card" data-ref="{escape(card.ref)}"><div class="cs-name">{escape(card.name)}{mark} '
+        f'<span class="cs-ref">{escape(card.ref)}</span></div><div class="cs-value">{escape(value)}</div>'
+        f"{ratio}{change}</div>"
+    )
 
 
 def draw_cards(cards, previous: dict | None, currency: str) -> None:
     if cards:
-        st.markdown('<div class="cs-grid">' + "".join(card_html(c, previous, currency) for c in cards) + "</div>",
-                    unsafe_allow_html=True)
+        st.markdown(
+            '<div class="cs-grid">' + "".join(card_html(c, previous, currency) for c in cards) + "</div>",
+            unsafe_allow_html=True,
+        )
 
 
 def draw_chart(ref: str, values: dict) -> None:
@@ -79,13 +90,18 @@ def draw_chart(ref: str, values: dict) -> None:
         base = alt.Chart(frame, title=f"{chart.name} ({ref})")
         if ref.startswith("Chat-Donut"):
             drawn = base.mark_arc(innerRadius=55).encode(
-                theta=alt.Theta("count:Q"), color=alt.Color("bucket:N", sort=list(chart.buckets), title=None),
-                tooltip=["bucket", alt.Tooltip("count:Q", format=",")])
+                theta=alt.Theta("count:Q"),
+                color=alt.Color("bucket:N", sort=list(chart.buckets), title=None),
+                tooltip=["bucket", alt.Tooltip("count:Q", format=",")],
+            )
         else:
             drawn = base.mark_bar().encode(
-                x=alt.X("bucket:N", sort=list(chart.buckets), title=None,
-                        axis=alt.Axis(labelAngle=-35, labelOverlap=False)),
-                y=alt.Y("count:Q", title="count"), tooltip=["bucket", alt.Tooltip("count:Q", format=",")])
+                x=alt.X(
+                    "bucket:N", sort=list(chart.buckets), title=None, axis=alt.Axis(labelAngle=-35, labelOverlap=False)
+                ),
+                y=alt.Y("count:Q", title="count"),
+                tooltip=["bucket", alt.Tooltip("count:Q", format=",")],
+            )
         st.altair_chart(drawn.properties(height=240), width="stretch")
     elif "days" in entry:
         points = pd.DataFrame(entry["days"])
@@ -95,11 +111,25 @@ def draw_chart(ref: str, values: dict) -> None:
         long = points.melt(id_vars="day", var_name="line", value_name="value")
         long["day"] = pd.to_datetime(long["day"])
         axis = alt.Axis(format="%") if ref in RATE_LINES else alt.Axis(format=",.0f")
-        drawn = alt.Chart(long, title=f"{ref}, per day").mark_line(point=len(points) < 40).encode(
-            x=alt.X("day:T", title=None), y=alt.Y("value:Q", axis=axis, title=None),
-            color=alt.Color("line:N", title=None, sort=[s.label for s in LINE_SERIES[ref]],
-                            legend=alt.Legend(orient="top", direction="horizontal", columns=2, labelLimit=260)),
-            tooltip=[alt.Tooltip("day:T"), "line", alt.Tooltip("value:Q", format=".1%" if ref in RATE_LINES else ",")])
+        drawn = (
+            alt.Chart(long, title=f"{ref}, per day")
+            .mark_line(point=len(points) < 40)
+            .encode(
+                x=alt.X("day:T", title=None),
+                y=alt.Y("value:Q", axis=axis, title=None),
+                color=alt.Color(
+                    "line:N",
+                    title=None,
+                    sort=[s.label for s in LINE_SERIES[ref]],
+                    legend=alt.Legend(orient="top", direction="horizontal", columns=2, labelLimit=260),
+                ),
+                tooltip=[
+                    alt.Tooltip("day:T"),
+                    "line",
+                    alt.Tooltip("value:Q", format=".1%" if ref in RATE_LINES else ","),
+                ],
+            )
+        )
         st.altair_chart(drawn.properties(height=260), width="stretch")
 
 
@@ -115,7 +145,7 @@ def draw_families(view: View, prefixes: tuple[str, ...]) -> None:
         draw_cards(shown, previous, view.currency)
         charts = [r for r in refs if (r in CHARTS or r in LINE_SERIES) and r in values]
         for start in range(0, len(charts), 2):
-            for column, ref in zip(st.columns(2), charts[start:start + 2]):
+            for column, ref in zip(st.columns(2), charts[start : start + 2]):
                 with column:
                     draw_chart(ref, values)
 
@@ -141,23 +171,37 @@ def insights_page() -> None:
     values = view.catalog()
     draw_families(view, ("Insi-",))
     st.subheader("New vs existing customers (Insi-6)")
-    halves = pd.DataFrame([{"customers": half, "orders": h["orders"], "revenue": h["revenue"]}
-                           for half, h in values["Insi-6"].items()])
+    halves = pd.DataFrame(
+        [{"customers": half, "orders": h["orders"], "revenue": h["revenue"]} for half, h in values["Insi-6"].items()]
+    )
     left, right = st.columns(2)
     for column, measure in ((left, "orders"), (right, "revenue")):
         with column:
-            st.altair_chart(alt.Chart(halves, title=measure).mark_arc(innerRadius=55).encode(
-                theta=f"{measure}:Q", color=alt.Color("customers:N", title=None),
-                tooltip=["customers", alt.Tooltip(f"{measure}:Q", format=",.2f")]).properties(height=220),
-                width="stretch")
+            st.altair_chart(
+                alt.Chart(halves, title=measure)
+                .mark_arc(innerRadius=55)
+                .encode(
+                    theta=f"{measure}:Q",
+                    color=alt.Color("customers:N", title=None),
+                    tooltip=["customers", alt.Tooltip(f"{measure}:Q", format=",.2f")],
+                )
+                .properties(height=220),
+                width="stretch",
+            )
     st.subheader("Product-wise sales (Insi-7)")
     products = pd.DataFrame(values["Insi-7"]["products"])
     if products.empty:
         st.info("no product was shown or sold in the period")
     else:
-        st.dataframe(products.sort_values("sales", ascending=False), hide_index=True, width="stretch",
-                     column_config={"product_id": "product", "sales": st.column_config.NumberColumn(
-                         f"sales ({view.currency})", format="%.2f")})
+        st.dataframe(
+            products.sort_values("sales", ascending=False),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "product_id": "product",
+                "sales": st.column_config.NumberColumn(f"sales ({view.currency})", format="%.2f"),
+            },
+        )
 
 
 def campaigns_page() -> None:
@@ -170,13 +214,20 @@ def campaigns_page() -> None:
         st.info("no campaign sale in the period")
     else:
         st.dataframe(by_kind, hide_index=True, width="stretch")
-        st.dataframe(pd.DataFrame(smgo["Smgo-1"]["by_campaign"]).sort_values("sales_sum", ascending=False),
-                     hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame(smgo["Smgo-1"]["by_campaign"]).sort_values("sales_sum", ascending=False),
+            hide_index=True,
+            width="stretch",
+        )
     st.subheader("Campaign conversion (Smgo-2, as of the last nightly run)")
     conversion = pd.DataFrame(smgo["Smgo-2"])
     if not conversion.empty:
-        st.dataframe(conversion, hide_index=True, width="stretch", column_config={
-            "conversion": st.column_config.NumberColumn("conversion", format="percent")})
+        st.dataframe(
+            conversion,
+            hide_index=True,
+            width="stretch",
+            column_config={"conversion": st.column_config.NumberColumn("conversion", format="percent")},
+        )
     as_of = smgo["Smgo-3"]["as_of"]
     st.subheader(f"Purchase segments (Smgo-3){f', as of {as_of}' if as_of else ''}")
     segments = smgo["Smgo-3"]["customers"]
@@ -186,21 +237,34 @@ def campaigns_page() -> None:
             columns = st.columns(3)
         frame = pd.DataFrame({"segment": list(segments[kind]), "customers": list(segments[kind].values())})
         with columns[n % 3]:
-            st.altair_chart(alt.Chart(frame.nlargest(12, "customers"), title=kind).mark_bar().encode(
-                y=alt.Y("segment:N", sort="-x", title=None), x=alt.X("customers:Q")).properties(height=260),
-                width="stretch")
+            st.altair_chart(
+                alt.Chart(frame.nlargest(12, "customers"), title=kind)
+                .mark_bar()
+                .encode(y=alt.Y("segment:N", sort="-x", title=None), x=alt.X("customers:Q"))
+                .properties(height=260),
+                width="stretch",
+            )
     st.subheader("Revenue trend segments (Smgo-4)")
     trends = smgo["Smgo-4"]["customers"]
-    st.altair_chart(alt.Chart(pd.DataFrame({"trend": list(trends), "customers": list(trends.values())})).mark_arc(
-        innerRadius=55).encode(theta="customers:Q", color=alt.Color("trend:N", title=None),
-                               tooltip=["trend", "customers"]).properties(height=220), width="stretch")
+    st.altair_chart(
+        alt.Chart(pd.DataFrame({"trend": list(trends), "customers": list(trends.values())}))
+        .mark_arc(innerRadius=55)
+        .encode(theta="customers:Q", color=alt.Color("trend:N", title=None), tooltip=["trend", "customers"])
+        .properties(height=220),
+        width="stretch",
+    )
     st.subheader("Channel × location mix (Smgo-5, top 50)")
     st.dataframe(pd.DataFrame(smgo["Smgo-5"]), hide_index=True, width="stretch")
 
 
-MEMBER_SORTS = {"sales_total": "Total sales", "sales_count": "Number of sales", "active_dialogues": "Active dialogues",
-                "conversations_closed": "Conversations closed", "average_rating": "Average rating",
-                "activity_hours": "Activity time"}
+MEMBER_SORTS = {
+    "sales_total": "Total sales",
+    "sales_count": "Number of sales",
+    "active_dialogues": "Active dialogues",
+    "conversations_closed": "Conversations closed",
+    "average_rating": "Average rating",
+    "activity_hours": "Activity time",
+}
 
 
 def members_page() -> None:
@@ -215,15 +279,33 @@ def members_page() -> None:
     by = st.selectbox("Rank by", list(MEMBER_SORTS), format_func=MEMBER_SORTS.get, key="members_sort", width=300)
     ranked = members.sort_values([by, "member_id"], ascending=[False, True], na_position="last")
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
-    columns = ["rank", "name", "member_id", "role", "activity_hours", "active_dialogues", "conversations_closed",
-               "average_rating", "sales_count", "sales_total"]
-    st.dataframe(ranked[columns], hide_index=True, width="stretch", height=min(38 + 35 * len(ranked), 900),
-                 column_config={
-                     "member_id": "id", "active_dialogues": "active dialogues", "conversations_closed": "closed",
-                     "activity_hours": st.column_config.NumberColumn("activity (h)", format="%.1f"),
-                     "average_rating": st.column_config.NumberColumn("rating", format="%.2f"),
-                     "sales_total": st.column_config.NumberColumn(f"sales ({view.currency})", format="localized"),
-                     "sales_count": st.column_config.NumberColumn("# sales", format="%d")})
+    columns = [
+        "rank",
+        "name",
+        "member_id",
+        "role",
+        "activity_hours",
+        "active_dialogues",
+        "conversations_closed",
+        "average_rating",
+        "sales_count",
+        "sales_total",
+    ]
+    st.dataframe(
+        ranked[columns],
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * len(ranked), 900),
+        column_config={
+            "member_id": "id",
+            "active_dialogues": "active dialogues",
+            "conversations_closed": "closed",
+            "activity_hours": st.column_config.NumberColumn("activity (h)", format="%.1f"),
+            "average_rating": st.column_config.NumberColumn("rating", format="%.2f"),
+            "sales_total": st.column_config.NumberColumn(f"sales ({view.currency})", format="localized"),
+            "sales_count": st.column_config.NumberColumn("# sales", format="%d"),
+        },
+    )
     st.caption("Click a column header to sort by it; the rank follows the 'Rank by' choice.")
 
 
@@ -237,8 +319,10 @@ def explorer_page() -> None:
     view = current()
     st.markdown(CSS, unsafe_allow_html=True)
     st.title("Attribution explorer")
-    st.caption("Type an order or receipt id: whether it is credited to a chat and why, and each change since it "
-               "was first published. Read-only; the id is only ever a query parameter.")
+    st.caption(
+        "Type an order or receipt id: whether it is credited to a chat and why, and each change since it "
+        "was first published. Read-only; the id is only ever a query parameter."
+    )
     samples = data.sample_orders(view.url, view.mark)
     if samples:
         st.caption("Examples: " + ", ".join(f"`{v}` ({k})" for k, v in samples.items()))
@@ -247,8 +331,10 @@ def explorer_page() -> None:
         return
     found = data.explain(view.url, order_id, view.mark)
     if not found.found:
-        st.warning(f"no published order or receipt has the id {order_id!r}: it may be on a day not published yet, "
-                   "or rejected by the data contract (see the rejects table)")
+        st.warning(
+            f"no published order or receipt has the id {order_id!r}: it may be on a day not published yet, "
+            "or rejected by the data contract (see the rejects table)"
+        )
         near = explorer.order_ids_like(view.url, order_id[:-1] if len(order_id) > 1 else order_id, limit=10)
         if near:
             st.caption("ids starting alike: " + ", ".join(f"`{v}`" for v in near))
@@ -258,19 +344,40 @@ def explorer_page() -> None:
         st.subheader(f"{row['sales_channel']} {row['order_id']}: {verdict}")
         st.markdown(explorer.why(None if row["attributed"] else row["reason"]))
         left, right = st.columns(2)
-        left.markdown("\n".join(f"- **{label}**: {value}" for label, value in (
-            ("placed at", f"{row['placed_at']:%Y-%m-%d %H:%M:%S} UTC"), ("day", row["day"]),
-            ("total", fmt.format_value(row["total"], "currency", view.currency)),
-            ("cancelled", yes_no(row["is_cancelled"])),
-            ("first order of the customer", yes_no(row["is_first_order"])))))
+        left.markdown(
+            "\n".join(
+                f"- **{label}**: {value}"
+                for label, value in (
+                    ("placed at", f"{row['placed_at']:%Y-%m-%d %H:%M:%S} UTC"),
+                    ("day", row["day"]),
+                    ("total", fmt.format_value(row["total"], "currency", view.currency)),
+                    ("cancelled", yes_no(row["is_cancelled"])),
+                    ("first order of the customer", yes_no(row["is_first_order"])),
+                )
+            )
+        )
         last_message = row["last_message_at"]
-        right.markdown("\n".join(f"- **{label}**: {'—' if pd.isna(value) else value}"
-                                 for label, value in (
-            ("chatroom", row["chatroom_id"]), ("member", row["member_id"]), ("source", row["source"]),
-            ("touchpoint", row["touchpoint"]), ("match key", row["match_key"]),
-            ("last message", None if pd.isna(last_message) else f"{last_message:%Y-%m-%d %H:%M:%S} UTC, "
-             f"{fmt.format_value((row['placed_at'] - last_message).total_seconds(), 'duration')} before the order"),
-            ("window", f"{row['window_days']} days"))))
+        right.markdown(
+            "\n".join(
+                f"- **{label}**: {'—' if pd.isna(value) else value}"
+                for label, value in (
+                    ("chatroom", row["chatroom_id"]),
+                    ("member", row["member_id"]),
+                    ("source", row["source"]),
+                    ("touchpoint", row["touchpoint"]),
+                    ("match key", row["match_key"]),
+                    (
+                        "last message",
+                        None
+                        if pd.isna(last_message)
+                        else f"{last_message:%Y-%m-%d %H:%M:%S} UTC, "
+                        + fmt.format_value((row["placed_at"] - last_message).total_seconds(), "duration")
+                        + " before the order",
+                    ),
+                    ("window", f"{row['window_days']} days"),
+                )
+            )
+        )
     st.subheader("History in the ledger")
     if found.history.empty:
         st.caption("no ledger row (published before the ledger existed)")

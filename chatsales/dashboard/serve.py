@@ -2,6 +2,7 @@
 pages need imported before the server listens. Streamlit imports a script's modules at the first visit;
 pandas, altair and the KPI catalog take seconds to import, which the first person to open the page waited
 for. A thread keeps the default view computed (chatsales.dashboard.warm)."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """What every page shares: the reporting database, the period and filters the sidebar chose, and the catalog
 of that period and of the previous period of the same length. app.py builds it once per run; the pages
 read it with `current()`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,15 +35,30 @@ class View:
         return (first, last) if first >= self.published[0] else None
 
     def catalog(self, first: date | None = None, last: date | None = None) -> dict:
-        return data.catalog(self.url, self.timezone, first or self.first, last or self.last,
-                            tuple(sorted(self.filters.items())), self.time_slot, self.weekdays, self.mark)
+        return data.catalog(
+            self.url,
+            self.timezone,
+            first or self.first,
+            last or self.last,
+            tuple(sorted(self.filters.items())),
+            self.time_slot,
+            self.weekdays,
+            self.mark,
+        )
 
     def previous_cards(self) -> dict | None:
         """The cards of the previous period: {ref: {"value": v}}."""
         if self.previous is None:
             return None
-        return data.card_values(self.url, self.timezone, *self.previous, tuple(sorted(self.filters.items())),
-                                self.time_slot, self.weekdays, self.mark)
+        return data.card_values(
+            self.url,
+            self.timezone,
+            *self.previous,
+            tuple(sorted(self.filters.items())),
+            self.time_slot,
+            self.weekdays,
+            self.mark,
+        )
 
     def campaigns(self) -> dict:
         return data.campaigns(self.url, self.first, self.last, self.mark)

@@ -1,6 +1,7 @@
 """The default view kept computed: the server computes the first page's figures (last 7 days, no filter) as it
 starts and again after each publication, so the first person to open the dashboard on Monday morning does not
 wait for them. Same cached functions as the pages (a visitor arriving mid-computation waits for it, once)."""
+
 from __future__ import annotations
 
 import logging
@@ -32,6 +33,7 @@ def warm_once(url: str, timezone: str) -> str | None:
 def keep_warm(url: str, timezone: str, every_s: float = 30.0) -> threading.Thread:
     """A daemon thread: once Streamlit's runtime exists (its caches), warm the default view, then again
     whenever the publication mark changes."""
+
     def run() -> None:
         from streamlit.runtime import Runtime
 
@@ -44,7 +46,7 @@ def keep_warm(url: str, timezone: str, every_s: float = 30.0) -> threading.Threa
 
                 if data.published_mark(url) != warmed:
                     warmed = warm_once(url, timezone)
-            except Exception:      # a page view shows the reason; this only saves time
+            except Exception:  # a page view shows the reason; this only saves time
                 log.warning("could not compute the dashboard's default view", exc_info=True)
             time.sleep(every_s)
 

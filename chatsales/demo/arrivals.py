@@ -7,6 +7,7 @@ asked, a request handled or canceled, an email filled in) still empty; the order
 then (first versions and updates); the POS files of those days, the late one three days after its day; the
 campaigns sent and the clicks made by then. Nothing here is needed to run chatsales on real data.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -26,7 +27,7 @@ ARRIVAL = {
     "messages": ("sent_at", {"email_filled_at": ()}),
     "ratings": ("requested_at", {"given_at": ("score",)}),
     "hook_events": ("at", {}),
-    "member_sessions": ("ended_at", {}),          # a session is known once it ended
+    "member_sessions": ("ended_at", {}),  # a session is known once it ended
     "identity_links": ("linked_at", {}),
 }
 
@@ -39,7 +40,7 @@ def _copy_chat(source: Path, target: Path, cutoff: str) -> None:
     shutil.copyfile(source, staging)
     conn = sqlite3.connect(staging)
     try:
-        for table, (created, later) in ARRIVAL.items():            # a loop over tables
+        for table, (created, later) in ARRIVAL.items():  # a loop over tables
             conn.execute(f"DELETE FROM {table} WHERE {created} > ?", (cutoff,))
             for column, also in later.items():
                 cleared = ", ".join(f"{c} = NULL" for c in (column, *also))
@@ -57,7 +58,7 @@ def _day_of(name: str) -> date:
 def _sync_files(source: Path, target: Path, pattern: str, due: callable) -> None:
     """The files of `source` that are due, copied into `target` (a file's bytes never change once there)."""
     target.mkdir(parents=True, exist_ok=True)
-    for file in sorted(source.glob(pattern)):                        # a loop over files
+    for file in sorted(source.glob(pattern)):  # a loop over files
         if due(file) and not (target / file.name).exists():
             shutil.copy2(file, target / file.name)
 
@@ -68,16 +69,21 @@ def sources_as_of(demo: DemoManifest, night: date, into: Path, timezone: str) ->
     into = Path(into)
     cutoff = pd.Timestamp(night + timedelta(days=1)).tz_localize(timezone).tz_convert("UTC")
     stamp = cutoff.strftime("%Y-%m-%d %H:%M:%S")
-    paths = {"chat_db": into / "chat.db", "orders": into / "orders", "store_sales": into / "store_sales",
-             "campaigns": into / "campaigns"}
+    paths = {
+        "chat_db": into / "chat.db",
+        "orders": into / "orders",
+        "store_sales": into / "store_sales",
+        "campaigns": into / "campaigns",
+    }
     into.mkdir(parents=True, exist_ok=True)
     _copy_chat(demo.chat_db_path, paths["chat_db"], stamp)
     _sync_files(demo.orders_dir, paths["orders"], "*.jsonl", lambda f: _day_of(f.name) <= night)
     late = demo.late_store_file
     _sync_files(demo.store_sales_dir, paths["store_sales"], "*.csv", lambda f: _day_of(f.name) <= night)
-    if late.parent != demo.store_sales_dir:           # withheld: it arrives three days after its day
-        _sync_files(late.parent, paths["store_sales"], late.name,
-                    lambda f: _day_of(f.name) + timedelta(days=LATE_DAYS) <= night)
+    if late.parent != demo.store_sales_dir:  # withheld: it arrives three days after its day
+        _sync_files(
+            late.parent, paths["store_sales"], late.name, lambda f: _day_of(f.name) + timedelta(days=LATE_DAYS) <= night
+        )
     paths["campaigns"].mkdir(parents=True, exist_ok=True)
     campaigns = pd.read_csv(demo.campaigns_dir / "campaigns.csv", dtype=str)
     sent = pd.to_datetime(campaigns["sent_at"], utc=True, format="ISO8601")

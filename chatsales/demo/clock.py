@@ -1,4 +1,5 @@
 """Reporting-timezone days as UTC microsecond instants, and the random helpers every demo module shares."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,8 +27,13 @@ class Clock:
     def midnights(self) -> np.ndarray:
         """UTC instants of the local midnights, days + 1 of them (a DST day is 23 or 25 hours long)."""
         zone = ZoneInfo(self.timezone)
-        return np.array([int(datetime.combine(self.first_day + timedelta(days=d), time(), zone).timestamp()) * US
-                         for d in range(self.days + 1)], dtype=np.int64)
+        return np.array(
+            [
+                int(datetime.combine(self.first_day + timedelta(days=d), time(), zone).timestamp()) * US
+                for d in range(self.days + 1)
+            ],
+            dtype=np.int64,
+        )
 
     @property
     def start(self) -> int:
@@ -46,15 +52,17 @@ class Clock:
         hour the first occurrence, in the skipped spring hour the time just after the change."""
         base = np.datetime64(self.first_day, "us")
         wall = base + (np.asarray(day, dtype=np.int64) * DAY + np.asarray(seconds * US, dtype=np.int64)).astype(
-            "timedelta64[us]")
-        index = pd.DatetimeIndex(wall).tz_localize(self.timezone, ambiguous=np.ones(len(wall), dtype=bool),
-                                                   nonexistent="shift_forward")
+            "timedelta64[us]"
+        )
+        index = pd.DatetimeIndex(wall).tz_localize(
+            self.timezone, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward"
+        )
         return index.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[us]").astype(np.int64)
 
     def daytime(self, rng: np.random.Generator, n: int, peak: float = 15.0, spread: float = 4.0) -> np.ndarray:
         """n instants over the days, busier around `peak` local hour (web traffic peaks mid-afternoon)."""
         day = rng.integers(0, self.days, n)
-        hour = np.mod(rng.normal(peak, spread, n), 24.0)          # late-night stragglers wrap around
+        hour = np.mod(rng.normal(peak, spread, n), 24.0)  # late-night stragglers wrap around
         return self.local(day, hour * 3600 + rng.random(n))
 
     def dst_days(self) -> np.ndarray:

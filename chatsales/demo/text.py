@@ -1,6 +1,7 @@
 """Vectorised text for the demo files: ids, timestamps and decimal amounts built as fixed-width byte
 matrices or Arrow string kernels, never one Python string at a time, so millions of rows format in well under
 a second. Instants are int64 microseconds since the epoch (UTC); a negative value means missing."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,7 +37,7 @@ def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     numbers = np.asarray(numbers)
     head = np.frombuffer(prefix.encode(), dtype=np.uint8)
     matrix = np.empty((len(numbers), len(head) + width), dtype=np.uint8)
-    matrix[:, :len(head)] = head
+    matrix[:, : len(head)] = head
     _put_digits(matrix, len(head), numbers, width)
     return _strings(matrix)
 
@@ -150,5 +151,5 @@ def line_buffer(lines: pa.Array) -> tuple[np.ndarray, memoryview]:
     lines = lines.cast(pa.string())
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
     return offsets, memoryview(lines.buffers()[2])

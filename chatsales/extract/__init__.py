@@ -5,6 +5,7 @@ the order and POS files whose size, mtime or content changed, Shopify orders upd
 campaign files when they changed. Emails become keyed hashes as they are read. Each extraction records what
 it changed in the catalog's change log, as spans of reporting days, for the late-data sensor.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,11 +20,11 @@ class Extracted:
     """What one extraction of one source did."""
 
     source: str
-    read_rows: int                      # valid rows read (a rejected file counts by its rows in `rejects`)
-    rejects: pd.DataFrame               # schema.REJECTS rows of this read
-    changed: dict[str, int]             # rows new or changed in the lake, per dataset
-    changes: pd.DataFrame               # (what, first_day, last_day, rows): the reporting days affected
-    scope: str                          # what was read, for a person ("rows touched since …", "3 new files")
+    read_rows: int  # valid rows read (a rejected file counts by its rows in `rejects`)
+    rejects: pd.DataFrame  # schema.REJECTS rows of this read
+    changed: dict[str, int]  # rows new or changed in the lake, per dataset
+    changes: pd.DataFrame  # (what, first_day, last_day, rows): the reporting days affected
+    scope: str  # what was read, for a person ("rows touched since …", "3 new files")
     extraction_id: int | None = None
     details: dict[str, object] = field(default_factory=dict)
 
@@ -41,8 +42,14 @@ class Extracted:
 
 
 def empty_changes() -> pd.DataFrame:
-    return pd.DataFrame({"what": pd.Series(dtype="str"), "first_day": pd.Series(dtype="object"),
-                         "last_day": pd.Series(dtype="object"), "rows": pd.Series(dtype="int64")})
+    return pd.DataFrame(
+        {
+            "what": pd.Series(dtype="str"),
+            "first_day": pd.Series(dtype="object"),
+            "last_day": pd.Series(dtype="object"),
+            "rows": pd.Series(dtype="int64"),
+        }
+    )
 
 
 def no_rejects() -> pd.DataFrame:

@@ -3,6 +3,7 @@
 A change is named by what happened (`late_rating`, `order_update`, `dialogue_established`, …) so the
 sensor's log and the runs' tags say why a day is re-run. Days are reporting-timezone dates.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -35,11 +36,15 @@ def spans(what: str, first, last=None) -> pd.DataFrame:
     lo, hi = lo[keep], np.maximum(lo[keep], hi[keep])
     if not len(lo):
         return empty_changes()
-    pairs, counts = np.unique(np.stack([lo.astype(np.int64), hi.astype(np.int64)], axis=1), axis=0,
-                              return_counts=True)
-    return pd.DataFrame({"what": what, "first_day": pairs[:, 0].astype("datetime64[D]").astype(object),
-                         "last_day": pairs[:, 1].astype("datetime64[D]").astype(object),
-                         "rows": counts.astype("int64")})
+    pairs, counts = np.unique(np.stack([lo.astype(np.int64), hi.astype(np.int64)], axis=1), axis=0, return_counts=True)
+    return pd.DataFrame(
+        {
+            "what": what,
+            "first_day": pairs[:, 0].astype("datetime64[D]").astype(object),
+            "last_day": pairs[:, 1].astype("datetime64[D]").astype(object),
+            "rows": counts.astype("int64"),
+        }
+    )
 
 
 def days_of(what: str, instants: pd.Series, timezone: str) -> pd.DataFrame:
@@ -58,8 +63,12 @@ def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return empty_changes()
     frame = pd.concat(parts, ignore_index=True)
-    return (frame.groupby(["what", "first_day", "last_day"], sort=True)["rows"].sum().reset_index()
-            .astype({"rows": "int64"}))
+    return (
+        frame.groupby(["what", "first_day", "last_day"], sort=True)["rows"]
+        .sum()
+        .reset_index()
+        .astype({"rows": "int64"})
+    )
 
 
 def expand(changes: pd.DataFrame, first: date, last: date) -> pd.DataFrame:
@@ -74,6 +83,7 @@ def expand(changes: pd.DataFrame, first: date, last: date) -> pd.DataFrame:
     step = np.arange(len(row)) - np.repeat(np.cumsum(n) - n, n)
     days = (np.repeat(lo, n) + step.astype("timedelta64[D]")).astype(object)
     other = changes.drop(columns=["first_day", "last_day", "rows", "what"], errors="ignore")
-    out = pd.DataFrame({"what": changes["what"].to_numpy()[row], "day": days,
-                        **{c: other[c].to_numpy()[row] for c in other.columns}})
+    out = pd.DataFrame(
+        {"what": changes["what"].to_numpy()[row], "day": days, **{c: other[c].to_numpy()[row] for c in other.columns}}
+    )
     return out.drop_duplicates(ignore_index=True)

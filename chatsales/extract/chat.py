@@ -9,6 +9,7 @@ day fingerprints: per table and UTC day of creation inside the late horizon, the
 each instant; a day whose fingerprint differs from the lake's is read whole. The first read takes everything.
 Index the instant columns in the platform's database (the demo does): the scope queries filter on them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,7 +26,6 @@ from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.lake.catalog import Catalog
 from chatsales.lake.datasets import CHAT_DATASETS, CHAT_PARTITION
 from chatsales.lake.store import Lake, Upserted
-from chatsales.period import local_midnight_us
 from chatsales.pii import hash_emails, normalise_emails
 from chatsales.sources.chat_db import ORDER, SOURCE, _read_raw, _validate, check_reachable
 
@@ -49,11 +49,15 @@ def _touched(table: str) -> str:
 
 def scope_queries(since: datetime) -> dict[str, tuple[str, dict]]:
     """WHERE clauses of the rows touched since `since` (UTC), with the rooms and visitors they belong to."""
-    rooms = (f"{_touched('chatrooms')} OR chatroom_id IN (SELECT chatroom_id FROM messages WHERE "
-             f"{_touched('messages')}) OR chatroom_id IN (SELECT chatroom_id FROM ratings WHERE {_touched('ratings')})")
-    visitors = (f"{_touched('visitors')} OR visitor_id IN (SELECT visitor_id FROM chatrooms WHERE {rooms}) "
-                f"OR visitor_id IN (SELECT visitor_id FROM conversation_requests WHERE "
-                f"{_touched('conversation_requests')})")
+    rooms = (
+        f"{_touched('chatrooms')} OR chatroom_id IN (SELECT chatroom_id FROM messages WHERE "
+        f"{_touched('messages')}) OR chatroom_id IN (SELECT chatroom_id FROM ratings WHERE {_touched('ratings')})"
+    )
+    visitors = (
+        f"{_touched('visitors')} OR visitor_id IN (SELECT visitor_id FROM chatrooms WHERE {rooms}) "
+        f"OR visitor_id IN (SELECT visitor_id FROM conversation_requests WHERE "
+        f"{_touched('conversation_requests')})"
+    )
     params = {"since": since.strftime("%Y-%m-%d %H:%M:%S")}
     where = {table: _touched(table) for table in TOUCHED_BY}
     where.update(chatrooms=rooms, visitors=visitors)
@@ -85,13 +89,18 @@ def fingerprints(url: str, since: datetime) -> pd.DataFrame:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            for table, columns in TOUCHED_BY.items():                 # a loop over tables
+            for table, columns in TOUCHED_BY.items():  # a loop over tables
                 created = CHAT_PARTITION[table]
                 aggregates = ", ".join(f"count({c}) AS n_{c}, max({c}) AS max_{c}" for c in columns)
-                query = (f"SELECT date({created}) AS day, count(*) AS rows, {aggregates} FROM {table} "
-                         f"WHERE {_touched(table)} GROUP BY date({created})")
-                frames.append(_measures(pd.read_sql(sa.text(query), conn, params={
-                    "since": since.strftime("%Y-%m-%d %H:%M:%S")}), table))
+                query = (
+                    f"SELECT date({created}) AS day, count(*) AS rows, {aggregates} FROM {table} "
+                    f"WHERE {_touched(table)} GROUP BY date({created})"
+                )
+                frames.append(
+                    _measures(
+                        pd.read_sql(sa.text(query), conn, params={"since": since.strftime("%Y-%m-%d %H:%M:%S")}), table
+                    )
+                )
     finally:
         engine.dispose()
     return pd.concat(frames, ignore_index=True).sort_values(["table", "day", "measure"], ignore_index=True)
@@ -111,7 +120,7 @@ def lake_fingerprints(lake: Lake, first: date) -> pd.DataFrame:
     """The same fingerprints, of the rows the lake holds, for the UTC days from `first`."""
     labels = [d.isoformat() for d in pd.date_range(first - timedelta(days=1), date.today() + timedelta(days=2)).date]
     frames = []
-    for table, columns in TOUCHED_BY.items():                         # a loop over tables
+    for table, columns in TOUCHED_BY.items():  # a loop over tables
         created = CHAT_PARTITION[table]
         rows = lake.read(CHAT_DATASETS[table], labels, columns=list(dict.fromkeys([created, *columns])))
         rows = rows.assign(day=rows[created].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d"))
@@ -133,14 +142,12 @@ def late_days(platform: pd.DataFrame, lake: Lake, horizon: datetime) -> dict[str
     theirs = platform[platform["day"] >= first.isoformat()]
     both = theirs.merge(ours, on=["table", "day", "measure"], how="outer", suffixes=("", "_lake"))
     differ = both[both["value"].fillna("") != both["value_lake"].fillna("")]
-    differ = differ[differ["value"].notna()]        # days the platform no longer has: nothing to read
+    differ = differ[differ["value"].notna()]  # days the platform no longer has: nothing to read
     return {table: sorted(set(group["day"])) for table, group in differ.groupby("table")}
 
 
-OVERLAP = timedelta(hours=1)      # a row committed late with an instant just before the previous read
-TOUCHED_KEY = "chat_touched_through"   # catalog meta: the latest instant the previous read saw
-
-
+OVERLAP = timedelta(hours=1)  # a row committed late with an instant just before the previous read
+TOUCHED_KEY = "chat_touched_through"  # catalog meta: the latest instant the previous read saw
 
 
 @dataclass(frozen=True)
@@ -168,13 +175,15 @@ def scope_of(catalog: Catalog, now: datetime, horizon_days: int) -> Scope:
 def touched_through(rows: dict[str, pd.DataFrame], now: datetime) -> str | None:
     """The latest instant among the rows read (never after `now`: a row dated in the future must not
     move the next read past rows not yet written), naive UTC; None when nothing was read."""
-    latest = [rows[table][column].max() for table, columns in TOUCHED_BY.items() for column in columns
-              if len(rows[table])]
+    latest = [
+        rows[table][column].max() for table, columns in TOUCHED_BY.items() for column in columns if len(rows[table])
+    ]
     latest = [value for value in latest if pd.notna(value)]
     if not latest:
         return None
-    return min(max(latest).tz_convert("UTC").tz_localize(None), pd.Timestamp(now).tz_convert("UTC")
-               .tz_localize(None)).isoformat()
+    return min(
+        max(latest).tz_convert("UTC").tz_localize(None), pd.Timestamp(now).tz_convert("UTC").tz_localize(None)
+    ).isoformat()
 
 
 def _days_clause(column: str, days: list[str]) -> tuple[str, dict]:
@@ -195,8 +204,9 @@ def scoped(touched: dict[str, tuple[str, dict]], late: dict[str, tuple[str, dict
     return out
 
 
-def read_chat(url: str, lake: Lake, scope: Scope, pii_key: str, late: dict[str, list[str]] | None = None
-              ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def read_chat(
+    url: str, lake: Lake, scope: Scope, pii_key: str, late: dict[str, list[str]] | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The validated rows in scope and of the `late` days (lake shapes: emails hashed), and the rejects.
     References are checked against the rows read and the lake (a message's chatroom may have been read on an
     earlier night)."""
@@ -217,14 +227,20 @@ def read_chat(url: str, lake: Lake, scope: Scope, pii_key: str, late: dict[str, 
             valid[table] = checked
         raw[table] = checked
     visitors = raw["visitors"]
-    raw["visitors"] = pd.DataFrame({"visitor_id": visitors["visitor_id"],
-                                    "email_hash": hash_emails(normalise_emails(visitors["email"]), pii_key),
-                                    "customer_id": visitors["customer_id"], "created_at": visitors["created_at"]})
+    raw["visitors"] = pd.DataFrame(
+        {
+            "visitor_id": visitors["visitor_id"],
+            "email_hash": hash_emails(normalise_emails(visitors["email"]), pii_key),
+            "customer_id": visitors["customer_id"],
+            "created_at": visitors["created_at"],
+        }
+    )
     return raw, concat_rejects(rejects)
 
 
-def row_changes(upserted: dict[str, Upserted], timezone: str, window_days: int, catalog: Catalog,
-                today: date) -> pd.DataFrame:
+def row_changes(
+    upserted: dict[str, Upserted], timezone: str, window_days: int, catalog: Catalog, today: date
+) -> pd.DataFrame:
     """The reporting days each new or changed row affects, by the date bases of the KPIs and the rule of
     attribution (state changes, such as a dialogue established, are computed with the state)."""
     parts = []
@@ -238,23 +254,30 @@ def row_changes(upserted: dict[str, Upserted], timezone: str, window_days: int, 
         key = list(CHAT_DATASETS[table].key)
         old = up.old.set_index(key)
         is_new = ~up.new.set_index(key).index.isin(old.index)
-        changed = up.new[~is_new].reset_index(drop=True)      # aligned with the stored versions, row by row
+        changed = up.new[~is_new].reset_index(drop=True)  # aligned with the stored versions, row by row
         return up.new[is_new], changed, old.reindex(changed.set_index(key).index).reset_index()
 
     new, changed, before = split("messages")
-    parts += [spans("new_message", day(new, "sent_at")),
-              spans("message_before_orders", day(new, "sent_at"), shifted(day(new, "sent_at"), window_days + 1))]
+    parts += [
+        spans("new_message", day(new, "sent_at")),
+        spans("message_before_orders", day(new, "sent_at"), shifted(day(new, "sent_at"), window_days + 1)),
+    ]
     filled = changed["email_filled_at"].ne(before["email_filled_at"]).to_numpy()
-    parts += [spans("late_email_fill", day(changed[filled], "sent_at")),
-              spans("message_changed", day(changed[~filled], "sent_at"))]
+    parts += [
+        spans("late_email_fill", day(changed[filled], "sent_at")),
+        spans("message_changed", day(changed[~filled], "sent_at")),
+    ]
 
     new, changed, before = split("ratings")
     parts += [spans("new_rating_request", day(new, "requested_at")), spans("late_rating", day(changed, "requested_at"))]
 
     new, changed, before = split("conversation_requests")
     parts.append(spans("new_request", day(new, "created_at")))
-    for column, what in (("question_at", "late_question"), ("handled_at", "request_handled_late"),
-                         ("canceled_at", "request_canceled_late")):
+    for column, what in (
+        ("question_at", "late_question"),
+        ("handled_at", "request_handled_late"),
+        ("canceled_at", "request_canceled_late"),
+    ):
         moved = changed[column].ne(before[column]).to_numpy() | (changed[column].isna() != before[column].isna())
         rows = changed[moved]
         parts.append(spans(what, day(rows, "created_at")))
@@ -266,8 +289,7 @@ def row_changes(upserted: dict[str, Upserted], timezone: str, window_days: int, 
 
     up = upserted["member_sessions"]
     for frame in (up.new, up.old):
-        parts.append(spans("member_session", day(frame, "started_at"),
-                           day(frame, "ended_at")))
+        parts.append(spans("member_session", day(frame, "started_at"), day(frame, "ended_at")))
 
     links = upserted["identity_links"].new
     if len(links):
@@ -279,15 +301,22 @@ def row_changes(upserted: dict[str, Upserted], timezone: str, window_days: int, 
 
     visitors = pd.concat([upserted["visitors"].new, upserted["visitors"].old], ignore_index=True)
     if len(visitors):
-        found = [catalog.orders_of(column, visitors[column]).assign(_by=column)
-                 for column in ("visitor_id", "customer_id")]
+        found = [
+            catalog.orders_of(column, visitors[column]).assign(_by=column) for column in ("visitor_id", "customer_id")
+        ]
         found.append(catalog.orders_of("customer_hash", visitors["email_hash"]).assign(_by="email_hash"))
         hits = pd.concat(found, ignore_index=True)
         if len(hits):
-            keyed = pd.concat([hits[hits["_by"] == c].merge(visitors[[c, "created_at"]].rename(columns={c: "_k"}),
-                                                            left_on=c if c != "email_hash" else "customer_hash",
-                                                            right_on="_k") for c in ("visitor_id", "customer_id",
-                                                                                     "email_hash")])
+            keyed = pd.concat(
+                [
+                    hits[hits["_by"] == c].merge(
+                        visitors[[c, "created_at"]].rename(columns={c: "_k"}),
+                        left_on=c if c != "email_hash" else "customer_hash",
+                        right_on="_k",
+                    )
+                    for c in ("visitor_id", "customer_id", "email_hash")
+                ]
+            )
             placed = pd.to_datetime(keyed["placed_at"], unit="us", utc=True)
             keyed = keyed[keyed["created_at"].isna() | (placed >= keyed["created_at"])]
             parts.append(spans("visitor_identity", pd.to_datetime(keyed["day"]).dt.date))
@@ -301,25 +330,48 @@ def count_rows(frames: dict[str, pd.DataFrame]) -> int:
     return int(sum(len(f) for f in frames.values()))
 
 
-def extract_chat(url: str, lake: Lake, catalog: Catalog, *, pii_key: str, horizon_days: int, window_days: int,
-                 now: datetime, run_id: str | None = None) -> tuple[Extracted, dict[str, Upserted]]:
+def extract_chat(
+    url: str,
+    lake: Lake,
+    catalog: Catalog,
+    *,
+    pii_key: str,
+    horizon_days: int,
+    window_days: int,
+    now: datetime,
+    run_id: str | None = None,
+) -> tuple[Extracted, dict[str, Upserted]]:
     """Read the chat platform since its watermark into the lake; returns what it did and what changed
     (the upserts feed the conversation state)."""
     scope = scope_of(catalog, now, horizon_days)
-    prints = fingerprints(url, scope.horizon or EVERYTHING)           # before the read: never later than it
+    prints = fingerprints(url, scope.horizon or EVERYTHING)  # before the read: never later than it
     marked = f"{(scope.horizon or EVERYTHING).isoformat()}|{_digest(prints)}"
     late = {} if scope.touched_since is None else late_days(prints, lake, scope.horizon)
     rows, rejects = read_chat(url, lake, scope, pii_key, late)
     upserted = {table: lake.plan_upsert(CHAT_DATASETS[table], frame) for table, frame in rows.items()}
     changes = row_changes(upserted, lake.timezone, window_days, catalog, now.date())
-    read = "every row" if scope.touched_since is None else (
-        f"rows touched since {scope.touched_since:%Y-%m-%d %H:%M} UTC"
-        + "".join(f"; {table} of {', '.join(days)} whole (changed late)" for table, days in late.items()))
-    result = Extracted(SOURCE, count_rows(rows), rejects, {t: len(u.new) for t, u in upserted.items()},
-                       changes, read, details={"signature": marked, "touched_through": touched_through(rows, now)})
+    read = (
+        "every row"
+        if scope.touched_since is None
+        else (
+            f"rows touched since {scope.touched_since:%Y-%m-%d %H:%M} UTC"
+            + "".join(f"; {table} of {', '.join(days)} whole (changed late)" for table, days in late.items())
+        )
+    )
+    result = Extracted(
+        SOURCE,
+        count_rows(rows),
+        rejects,
+        {t: len(u.new) for t, u in upserted.items()},
+        changes,
+        read,
+        details={"signature": marked, "touched_through": touched_through(rows, now)},
+    )
     return result, upserted
 
 
 def empty_upserts() -> dict[str, Upserted]:
-    return {table: Upserted(schema.empty(dict(ds.columns)), schema.empty(dict(ds.columns)), [])
-            for table, ds in CHAT_DATASETS.items()}
+    return {
+        table: Upserted(schema.empty(dict(ds.columns)), schema.empty(dict(ds.columns)), [])
+        for table, ds in CHAT_DATASETS.items()
+    }

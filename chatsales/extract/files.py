@@ -4,6 +4,7 @@ Stat first (name, size, mtime), hash only when the stat differs from the catalog
 reads no file content, and a file touched without a change (copied again, same bytes) is not read again.
 A file that disappears from the folder is left in the lake: archiving old exports does not unpublish them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,13 @@ def listing(folder: Path, pattern: str) -> pd.DataFrame:
     folder = Path(folder)
     files = sorted(folder.glob(pattern)) if folder.is_dir() else []
     stats = [f.stat() for f in files]
-    return pd.DataFrame({"name": [f.name for f in files], "size": [s.st_size for s in stats],
-                         "mtime_ns": [s.st_mtime_ns for s in stats]}).astype({"size": "int64", "mtime_ns": "int64"})
+    return pd.DataFrame(
+        {
+            "name": [f.name for f in files],
+            "size": [s.st_size for s in stats],
+            "mtime_ns": [s.st_mtime_ns for s in stats],
+        }
+    ).astype({"size": "int64", "mtime_ns": "int64"})
 
 
 def sha256(path: Path) -> str:
@@ -35,15 +41,14 @@ def changed_files(folder: Path, pattern: str, known: pd.DataFrame) -> tuple[pd.D
     """(files to read, files whose stat moved but whose content did not): both with name, size, mtime_ns,
     sha256 and, for the first, `status` new or changed. `known` is the catalog's rows for the source."""
     found = listing(folder, pattern)
-    merged = found.merge(known.rename(columns={"size": "known_size", "mtime_ns": "known_mtime"}), on="name",
-                         how="left")
+    merged = found.merge(known.rename(columns={"size": "known_size", "mtime_ns": "known_mtime"}), on="name", how="left")
     same_stat = merged["known_size"].eq(merged["size"]) & merged["known_mtime"].eq(merged["mtime_ns"])
     suspects = merged[~same_stat.to_numpy()].copy()
-    suspects["new_sha"] = [sha256(Path(folder) / name) for name in suspects["name"]]   # a loop over files
+    suspects["new_sha"] = [sha256(Path(folder) / name) for name in suspects["name"]]  # a loop over files
     same_content = suspects["new_sha"].eq(suspects["sha256"])
     columns = ["name", "size", "mtime_ns", "sha256"]
     touched = suspects[same_content.to_numpy()].assign(sha256=lambda f: f["new_sha"])[columns]
     to_read = suspects[~same_content.to_numpy()].assign(
-        status=lambda f: f["sha256"].isna().map({True: "new", False: "changed"}),
-        sha256=lambda f: f["new_sha"])[[*columns, "status"]]
+        status=lambda f: f["sha256"].isna().map({True: "new", False: "changed"}), sha256=lambda f: f["new_sha"]
+    )[[*columns, "status"]]
     return to_read.reset_index(drop=True), touched.reset_index(drop=True)

@@ -8,6 +8,7 @@ A file delivered again under the same name replaces what it contributed (it is t
 read order). The index also remembers each order's customer, which is how a customer's first order is found
 without reading every order again.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from chatsales.arrays import is_in
 from chatsales import schema
+from chatsales.arrays import is_in
 from chatsales.contract import SourceFrames
 from chatsales.extract import Extracted
 from chatsales.extract.changes import combine, local_dates, spans
@@ -46,7 +47,9 @@ def lake_orders(orders: pd.DataFrame, pii_key: str) -> pd.DataFrame:
     line = location.str.extract(r":([^:]*)$", expand=False)
     out = orders.drop(columns="email").assign(
         customer_hash=hash_emails(normalise_emails(orders["email"]), pii_key),
-        source_file=file.where(file.ne(""), location), source_line=pd.to_numeric(line, errors="coerce").fillna(0))
+        source_file=file.where(file.ne(""), location),
+        source_line=pd.to_numeric(line, errors="coerce").fillna(0),
+    )
     return schema.conform(out, LAKE_ORDERS)
 
 
@@ -57,14 +60,22 @@ def customer_key(frame: pd.DataFrame) -> pd.Series:
 
 def index_rows(orders: pd.DataFrame, timezone: str) -> pd.DataFrame:
     """The catalog's index rows of lake-shaped orders (instants as µs)."""
-    return pd.DataFrame({
-        "sales_channel": orders["sales_channel"], "order_id": orders["order_id"],
-        "day": local_dates(orders["placed_at"], timezone).astype(str),
-        "placed_at": orders["placed_at"].astype(US).array.asi8, "updated_at": orders["updated_at"].astype(US).array.asi8,
-        "source_file": orders["source_file"], "source_line": orders["source_line"].astype("int64"),
-        "customer": customer_key(orders), "customer_hash": orders["customer_hash"],
-        "customer_id": orders["customer_id"], "visitor_id": orders["visitor_id"],
-        "is_sale": sale_flags(orders)["is_sale"].astype("int64")})[ORDER_INDEX_COLUMNS]
+    return pd.DataFrame(
+        {
+            "sales_channel": orders["sales_channel"],
+            "order_id": orders["order_id"],
+            "day": local_dates(orders["placed_at"], timezone).astype(str),
+            "placed_at": orders["placed_at"].astype(US).array.asi8,
+            "updated_at": orders["updated_at"].astype(US).array.asi8,
+            "source_file": orders["source_file"],
+            "source_line": orders["source_line"].astype("int64"),
+            "customer": customer_key(orders),
+            "customer_hash": orders["customer_hash"],
+            "customer_id": orders["customer_id"],
+            "visitor_id": orders["visitor_id"],
+            "is_sale": sale_flags(orders)["is_sale"].astype("int64"),
+        }
+    )[ORDER_INDEX_COLUMNS]
 
 
 def winners(incoming: pd.DataFrame, kept: pd.DataFrame, source: str) -> np.ndarray:
@@ -96,14 +107,16 @@ def first_order_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFra
     a, b = first_sales(before).set_index("customer"), first_sales(after).set_index("customer")
     index = a.index.union(b.index)
     a, b = a.reindex(index), b.reindex(index)
-    moved = (a["order_id"].fillna("") != b["order_id"].fillna("")) | (a["sales_channel"].fillna("")
-                                                                       != b["sales_channel"].fillna(""))
+    moved = (a["order_id"].fillna("") != b["order_id"].fillna("")) | (
+        a["sales_channel"].fillna("") != b["sales_channel"].fillna("")
+    )
     days = pd.concat([a.loc[moved, "day"], b.loc[moved, "day"]]).dropna()
     return spans("first_order_changed", pd.to_datetime(days).dt.date)
 
 
-def plan_orders(read: SourceFrames, source: str, lake: Lake, catalog: Catalog, pii_key: str
-                ) -> tuple[OrderPlan, pd.DataFrame]:
+def plan_orders(
+    read: SourceFrames, source: str, lake: Lake, catalog: Catalog, pii_key: str
+) -> tuple[OrderPlan, pd.DataFrame]:
     """The upserts and index rows of the versions that win, and the change spans (new, updated, moved
     orders; first orders that move)."""
     datasets = ORDER_DATASETS[source]
@@ -116,29 +129,47 @@ def plan_orders(read: SourceFrames, source: str, lake: Lake, catalog: Catalog, p
     old = kept.reindex(won["order_id"].to_numpy())
     new_rows = index_rows(won, lake.timezone)
     moved = old["day"].notna().to_numpy() & (old["day"].to_numpy(dtype=object) != new_rows["day"].to_numpy())
-    remove = {day: pd.DataFrame({"order_id": ids}) for day, ids in
-              pd.Series(won["order_id"].to_numpy()[moved]).groupby(old["day"].to_numpy()[moved])}
+    remove = {
+        day: pd.DataFrame({"order_id": ids})
+        for day, ids in pd.Series(won["order_id"].to_numpy()[moved]).groupby(old["day"].to_numpy()[moved])
+    }
     lines = read.frames["order_lines"]
     lines = lines[is_in(lines["order_id"], won["order_id"])].merge(won[["order_id", "placed_at"]], on="order_id")
-    upserts = [lake.plan_upsert(datasets["orders"], won, remove=remove),
-               lake.plan_upsert(datasets["order_lines"], schema.conform(lines, LAKE_ORDER_LINES), remove=remove,
-                                group=("order_id",))]
+    upserts = [
+        lake.plan_upsert(datasets["orders"], won, remove=remove),
+        lake.plan_upsert(
+            datasets["order_lines"], schema.conform(lines, LAKE_ORDER_LINES), remove=remove, group=("order_id",)
+        ),
+    ]
     first_seen, updated = CHANGE_NAMES[source]
     is_new = old["day"].isna().to_numpy()
     changed_days = upserts[0].new.assign(day=local_dates(upserts[0].new["placed_at"], lake.timezone))
     really = is_in(changed_days["order_id"], won["order_id"][~is_new])
-    parts = [spans(first_seen, changed_days.loc[~really, "day"]), spans(updated, changed_days.loc[really, "day"]),
-             spans(updated, pd.to_datetime(pd.Series(old["day"].to_numpy()[moved])).dt.date)]
+    parts = [
+        spans(first_seen, changed_days.loc[~really, "day"]),
+        spans(updated, changed_days.loc[really, "day"]),
+        spans(updated, pd.to_datetime(pd.Series(old["day"].to_numpy()[moved])).dt.date),
+    ]
     customers = set(new_rows["customer"].dropna()) | set(old["customer"].dropna())
     before = catalog.orders_of("customer", customers)
-    after = pd.concat([before[~before.set_index(["sales_channel", "order_id"]).index.isin(
-        new_rows.set_index(["sales_channel", "order_id"]).index)], new_rows], ignore_index=True)
+    after = pd.concat(
+        [
+            before[
+                ~before.set_index(["sales_channel", "order_id"]).index.isin(
+                    new_rows.set_index(["sales_channel", "order_id"]).index
+                )
+            ],
+            new_rows,
+        ],
+        ignore_index=True,
+    )
     parts.append(first_order_changes(before, after))
     return OrderPlan(upserts, new_rows), combine(parts)
 
 
-def extract_orders(read: SourceFrames, source: str, lake: Lake, catalog: Catalog, *, pii_key: str,
-                   scope: str) -> tuple[Extracted, OrderPlan]:
+def extract_orders(
+    read: SourceFrames, source: str, lake: Lake, catalog: Catalog, *, pii_key: str, scope: str
+) -> tuple[Extracted, OrderPlan]:
     """Plan one order source's extraction from what its reader returned (nothing is written yet)."""
     plan, changes = plan_orders(read, source, lake, catalog, pii_key)
     read_rows = sum(len(f) for f in read.frames.values())

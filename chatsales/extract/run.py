@@ -7,22 +7,23 @@ Every extraction follows the same three steps, so that a crash at any point lose
 A crash after 1 re-runs some days for nothing; a crash after 2 makes the next night read the same files and
 rows again, which changes nothing in the lake but is recorded again. The watermark only moves in step 3.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from chatsales.contract import SourceFrames, concat_rejects
 from chatsales.conversation_state import StateUpdate, update_state
+from chatsales.days import SESSION_DAYS_KEY
 from chatsales.extract import Extracted, empty_changes
 from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.extract.chat import TOUCHED_KEY, extract_chat
 from chatsales.extract.files import changed_files
-from chatsales.days import SESSION_DAYS_KEY
 from chatsales.extract.orders import extract_orders
 from chatsales.lake.catalog import Catalog, utc_now
 from chatsales.lake.datasets import CAMPAIGNS, CLICKS
@@ -46,15 +47,32 @@ class Planned:
     write: Callable[[], int]
 
 
-def commit(lake: Lake, catalog: Catalog, extracted: Extracted, upserts: list[Upserted], *, run_id: str | None,
-           started_at: str, scope_since: str | None = None, files: pd.DataFrame | None = None,
-           index: pd.DataFrame | None = None, watermark: str | None = None) -> int:
+def commit(
+    lake: Lake,
+    catalog: Catalog,
+    extracted: Extracted,
+    upserts: list[Upserted],
+    *,
+    run_id: str | None,
+    started_at: str,
+    scope_since: str | None = None,
+    files: pd.DataFrame | None = None,
+    index: pd.DataFrame | None = None,
+    watermark: str | None = None,
+) -> int:
     """Steps 1-3 above; returns the extraction's id."""
     with catalog.transaction() as conn:
-        extraction = catalog.record_extraction(conn, extracted.source, run_id=run_id, started_at=started_at,
-                                               scope_since=scope_since, read_rows=extracted.read_rows,
-                                               rejects=extracted.reject_rows, changes=extracted.changes,
-                                               watermark=watermark)
+        extraction = catalog.record_extraction(
+            conn,
+            extracted.source,
+            run_id=run_id,
+            started_at=started_at,
+            scope_since=scope_since,
+            read_rows=extracted.read_rows,
+            rejects=extracted.reject_rows,
+            changes=extracted.changes,
+            watermark=watermark,
+        )
     for upsert in upserts:
         lake.apply(upsert)
     with catalog.transaction() as conn:
@@ -73,7 +91,8 @@ def rejects_problem(extracted: Extracted, threshold: float) -> str | None:
         return (
             f"{extracted.source}: {extracted.reject_rows:,} of {extracted.read_rows + extracted.reject_rows:,} "
             f"rows rejected ({extracted.reject_share:.1%}), above CHATSALES_REJECT_THRESHOLD={threshold:g}; "
-            "nothing of this source was written (see the rejects table; --force publishes anyway)")
+            "nothing of this source was written (see the rejects table; --force publishes anyway)"
+        )
     return None
 
 
@@ -84,22 +103,41 @@ def check_rejects(extracted: Extracted, threshold: float, force: bool) -> None:
         raise RejectsOverThreshold(problem)
 
 
-def plan_chat_platform(url: str, lake: Lake, catalog: Catalog, *, pii_key: str, horizon_days: int,
-                       window_days: int, run_id: str | None = None, now: datetime | None = None) -> Planned:
-    now = now or datetime.now(timezone.utc)
-    extracted, upserted = extract_chat(url, lake, catalog, pii_key=pii_key, horizon_days=horizon_days,
-                                       window_days=window_days, now=now, run_id=run_id)
+def plan_chat_platform(
+    url: str,
+    lake: Lake,
+    catalog: Catalog,
+    *,
+    pii_key: str,
+    horizon_days: int,
+    window_days: int,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> Planned:
+    now = now or datetime.now(UTC)
+    extracted, upserted = extract_chat(
+        url, lake, catalog, pii_key=pii_key, horizon_days=horizon_days, window_days=window_days, now=now, run_id=run_id
+    )
     longest = _longest_session_days(upserted["member_sessions"].new)
 
     def write() -> int:
-        done = commit(lake, catalog, extracted, list(upserted.values()), run_id=run_id, started_at=now.isoformat(),
-                      scope_since=extracted.scope, watermark=extracted.details["signature"])
+        done = commit(
+            lake,
+            catalog,
+            extracted,
+            list(upserted.values()),
+            run_id=run_id,
+            started_at=now.isoformat(),
+            scope_since=extracted.scope,
+            watermark=extracted.details["signature"],
+        )
         through = extracted.details["touched_through"]
-        if through is not None:          # after the commit: a crash in between only makes the next read wider
+        if through is not None:  # after the commit: a crash in between only makes the next read wider
             catalog.set(TOUCHED_KEY, through)
         if longest > int(catalog.get(SESSION_DAYS_KEY) or 1):
             catalog.set(SESSION_DAYS_KEY, str(longest))
         return done
+
     return Planned(extracted, write)
 
 
@@ -110,8 +148,17 @@ def _longest_session_days(sessions: pd.DataFrame) -> int:
     return int(((sessions["ended_at"] - sessions["started_at"]).max() / pd.Timedelta(days=1)) // 1) + 1
 
 
-def plan_file_orders(source: str, folder: Path, pattern: str, read: Callable[[set[str]], SourceFrames],
-                     lake: Lake, catalog: Catalog, *, pii_key: str, run_id: str | None = None) -> Planned:
+def plan_file_orders(
+    source: str,
+    folder: Path,
+    pattern: str,
+    read: Callable[[set[str]], SourceFrames],
+    lake: Lake,
+    catalog: Catalog,
+    *,
+    pii_key: str,
+    run_id: str | None = None,
+) -> Planned:
     """Orders or receipts from the files of `folder` that are new or changed (`read(names)` reads them)."""
     started = utc_now()
     to_read, touched = changed_files(folder, pattern, catalog.files(source))
@@ -119,16 +166,27 @@ def plan_file_orders(source: str, folder: Path, pattern: str, read: Callable[[se
     frames = read(names) if names else None
     if frames is None:
         extracted = Extracted(source, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
-        return Planned(extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started,
-                                                 files=touched))
+        return Planned(
+            extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started, files=touched)
+        )
     statuses = to_read["status"].value_counts()
     scope = ", ".join(f"{n} {status} file{'s' if n > 1 else ''}" for status, n in statuses.items())
     extracted, plan = extract_orders(frames, source, lake, catalog, pii_key=pii_key, scope=scope)
     rows = _rows_per_file(frames, to_read)
     extracted.details["files"] = sorted(names)
-    return Planned(extracted, lambda: commit(lake, catalog, extracted, plan.upserts, run_id=run_id,
-                                             started_at=started, index=plan.index,
-                                             files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True)))
+    return Planned(
+        extracted,
+        lambda: commit(
+            lake,
+            catalog,
+            extracted,
+            plan.upserts,
+            run_id=run_id,
+            started_at=started,
+            index=plan.index,
+            files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True),
+        ),
+    )
 
 
 def _rows_per_file(frames: SourceFrames, files: pd.DataFrame) -> pd.DataFrame:
@@ -138,52 +196,110 @@ def _rows_per_file(frames: SourceFrames, files: pd.DataFrame) -> pd.DataFrame:
     return files.drop(columns="status").assign(rows=files["name"].map(counts).fillna(0).astype("int64"))
 
 
-def plan_pulled_orders(pull: Callable[[str | None], tuple[SourceFrames, str | None]], lake: Lake,
-                       catalog: Catalog, *, pii_key: str, run_id: str | None = None) -> Planned:
+def plan_pulled_orders(
+    pull: Callable[[str | None], tuple[SourceFrames, str | None]],
+    lake: Lake,
+    catalog: Catalog,
+    *,
+    pii_key: str,
+    run_id: str | None = None,
+) -> Planned:
     """Live orders (Shopify): those updated since the last pull's newest `updated_at` (`pull(since)` returns
     the frames and the new watermark)."""
     started = utc_now()
     last = catalog.last_extraction("web_orders")
     since = last["watermark"] if last else None
     frames, watermark = pull(since)
-    extracted, plan = extract_orders(frames, "web_orders", lake, catalog, pii_key=pii_key,
-                                     scope=f"orders updated since {since}" if since else "every order")
-    return Planned(extracted, lambda: commit(lake, catalog, extracted, plan.upserts, run_id=run_id,
-                                             started_at=started, index=plan.index, watermark=watermark or since))
+    extracted, plan = extract_orders(
+        frames,
+        "web_orders",
+        lake,
+        catalog,
+        pii_key=pii_key,
+        scope=f"orders updated since {since}" if since else "every order",
+    )
+    return Planned(
+        extracted,
+        lambda: commit(
+            lake,
+            catalog,
+            extracted,
+            plan.upserts,
+            run_id=run_id,
+            started_at=started,
+            index=plan.index,
+            watermark=watermark or since,
+        ),
+    )
 
 
-def plan_campaigns(folder: Path, lake: Lake, catalog: Catalog, *, pii_key: str, campaign_window_days: int,
-                   run_id: str | None = None) -> Planned:
+def plan_campaigns(
+    folder: Path, lake: Lake, catalog: Catalog, *, pii_key: str, campaign_window_days: int, run_id: str | None = None
+) -> Planned:
     """The campaign files, read again whole when either changed (they are small); clicks by line."""
     source = "marketing_touchpoints"
     started = utc_now()
     to_read, touched = changed_files(folder, "campaign*.csv", catalog.files(source))
     if to_read.empty:
         extracted = Extracted(source, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
-        return Planned(extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started,
-                                                 files=touched))
+        return Planned(
+            extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started, files=touched)
+        )
     read = read_campaigns_dir(folder)
     campaigns = read.frames["campaigns"]
     clicks = read.frames["campaign_clicks"]
     line = clicks["line"]
-    lake_clicks = pd.DataFrame({"campaign_id": clicks["campaign_id"],
-                                "customer_hash": hash_emails(normalise_emails(clicks["email"]), pii_key),
-                                "clicked_at": clicks["clicked_at"], "line": line.astype("int64")})
+    lake_clicks = pd.DataFrame(
+        {
+            "campaign_id": clicks["campaign_id"],
+            "customer_hash": hash_emails(normalise_emails(clicks["email"]), pii_key),
+            "clicked_at": clicks["clicked_at"],
+            "line": line.astype("int64"),
+        }
+    )
     stored_lines = lake.read(CLICKS, columns=["line"])
     gone = stored_lines[~stored_lines["line"].isin(lake_clicks["line"])]
-    plans = [lake.plan_upsert(CAMPAIGNS, campaigns),
-             lake.plan_upsert(CLICKS, lake_clicks, remove=_by_partition(lake, gone))]
+    plans = [
+        lake.plan_upsert(CAMPAIGNS, campaigns),
+        lake.plan_upsert(CLICKS, lake_clicks, remove=_by_partition(lake, gone)),
+    ]
     days = local_dates(plans[1].new["clicked_at"], lake.timezone)
-    changes = combine([spans("campaign_click", days, shifted(days, campaign_window_days + 1)),
-                       spans("campaign_changed", [date(2000, 1, 1)] * bool(len(plans[0].new)),
-                             [date.today()] * bool(len(plans[0].new)))])
-    extracted = Extracted(source, len(campaigns) + len(clicks), read.rejects,
-                          {"campaigns": len(plans[0].new), "campaign_clicks": len(plans[1].new)}, changes,
-                          ", ".join(sorted(to_read["name"])))
-    rows = to_read.drop(columns="status").assign(rows=to_read["name"].map(
-        {"campaigns.csv": len(campaigns), "campaign_clicks.csv": len(clicks)}).fillna(0).astype("int64"))
-    return Planned(extracted, lambda: commit(lake, catalog, extracted, plans, run_id=run_id, started_at=started,
-                                             files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True)))
+    changes = combine(
+        [
+            spans("campaign_click", days, shifted(days, campaign_window_days + 1)),
+            spans(
+                "campaign_changed",
+                [date(2000, 1, 1)] * bool(len(plans[0].new)),
+                [date.today()] * bool(len(plans[0].new)),
+            ),
+        ]
+    )
+    extracted = Extracted(
+        source,
+        len(campaigns) + len(clicks),
+        read.rejects,
+        {"campaigns": len(plans[0].new), "campaign_clicks": len(plans[1].new)},
+        changes,
+        ", ".join(sorted(to_read["name"])),
+    )
+    rows = to_read.drop(columns="status").assign(
+        rows=to_read["name"]
+        .map({"campaigns.csv": len(campaigns), "campaign_clicks.csv": len(clicks)})
+        .fillna(0)
+        .astype("int64")
+    )
+    return Planned(
+        extracted,
+        lambda: commit(
+            lake,
+            catalog,
+            extracted,
+            plans,
+            run_id=run_id,
+            started_at=started,
+            files=pd.concat([rows, touched.assign(rows=0)], ignore_index=True),
+        ),
+    )
 
 
 def _by_partition(lake: Lake, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -195,14 +311,21 @@ def _by_partition(lake: Lake, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {label: frame for label, frame in stored.groupby(lake.labels_for(CLICKS, stored))}
 
 
-def refresh_state(lake: Lake, catalog: Catalog, *, today: date, window_days: int, rebuild: bool = False,
-                  run_id: str | None = None) -> StateUpdate:
+def refresh_state(
+    lake: Lake, catalog: Catalog, *, today: date, window_days: int, rebuild: bool = False, run_id: str | None = None
+) -> StateUpdate:
     """The conversation state brought up to date with the chat extractions since its last update."""
     cursor = int(catalog.get(STATE_CURSOR) or 0)
     last, written = catalog.written_since("chat_platform", cursor)
     update, plans = update_state(lake, None if rebuild else written, today=today, window_days=window_days)
-    extracted = Extracted(STATE_SOURCE, sum(update.changed.values()), concat_rejects([]), update.changed,
-                          update.changes, "rebuilt from the lake" if rebuild else f"chat extractions {cursor}..{last}")
+    extracted = Extracted(
+        STATE_SOURCE,
+        sum(update.changed.values()),
+        concat_rejects([]),
+        update.changed,
+        update.changes,
+        "rebuilt from the lake" if rebuild else f"chat extractions {cursor}..{last}",
+    )
     commit(lake, catalog, extracted, plans, run_id=run_id, started_at=utc_now())
     catalog.set(STATE_CURSOR, str(last))
     return update

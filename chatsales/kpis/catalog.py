@@ -7,6 +7,7 @@ line charts as {"days": [...]}, one point per day of the period; the members lis
 the lines), so a one-day period equals what that day published, and a multi-day one is computed from the
 facts, never by adding up days.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -19,7 +20,8 @@ from chatsales.facts import Facts
 from chatsales.kpis import compute_kpis
 from chatsales.kpis.charts import LINE_SERIES, compute_charts, line_series
 from chatsales.kpis.insights import product_table
-from chatsales.kpis.members_list import COLUMNS as MEMBER_COLUMNS, members_list
+from chatsales.kpis.members_list import COLUMNS as MEMBER_COLUMNS
+from chatsales.kpis.members_list import members_list
 from chatsales.period import Periods
 
 INSI_6_HALVES = ("new", "existing")
@@ -48,9 +50,13 @@ def each_day(period: Periods) -> Periods:
     return Periods(tuple(days), tuple(days), period.timezone, period.time_slot, period.weekdays)
 
 
-def period_catalog(facts: Facts, period: Periods, filters: Mapping[str, str] | None = None,
-                   members: pd.DataFrame | None = None, published_lines: pd.DataFrame | None = None
-                   ) -> dict[str, dict]:
+def period_catalog(
+    facts: Facts,
+    period: Periods,
+    filters: Mapping[str, str] | None = None,
+    members: pd.DataFrame | None = None,
+    published_lines: pd.DataFrame | None = None,
+) -> dict[str, dict]:
     """Every ref of the catalog for the one window of `period` under `filters`. `members` (member_id,
     last_name, first_name, role) names the members of Chat-List-1; without it the names are null.
     `published_lines`: kpi_daily rows (day, kpi, dimension, dimension_value, value) of LINE_REFS for every
@@ -62,9 +68,12 @@ def period_catalog(facts: Facts, period: Periods, filters: Mapping[str, str] | N
     cards = compute_kpis(facts, period, dimensions=("all",), filters=filters, memo=memo)
     out: dict[str, dict] = {
         ref: {"value": _number(v), "numerator": _number(n), "denominator": _number(d)}
-        for ref, v, n, d in zip(cards["kpi"], cards["value"], cards["numerator"], cards["denominator"])}
-    out["Insi-6"] = {half: {"orders": out[f"Insi-6-{half}-orders"]["value"],
-                            "revenue": out[f"Insi-6-{half}-revenue"]["value"]} for half in INSI_6_HALVES}
+        for ref, v, n, d in zip(cards["kpi"], cards["value"], cards["numerator"], cards["denominator"])
+    }
+    out["Insi-6"] = {
+        half: {"orders": out[f"Insi-6-{half}-orders"]["value"], "revenue": out[f"Insi-6-{half}-revenue"]["value"]}
+        for half in INSI_6_HALVES
+    }
     out["Insi-7"]["products"] = json_records(product_table(facts, period, filters).drop(columns="period"))
 
     buckets = compute_charts(facts, period, dimensions=("all",), filters=filters, memo=memo)
@@ -83,10 +92,20 @@ def period_catalog(facts: Facts, period: Periods, filters: Mapping[str, str] | N
         points = line_series(daily, chart).reset_index()
         out[chart] = {"days": json_records(points.assign(day=points["day"].astype(str)))}
 
-    by_member = compute_kpis(facts, period, dimensions=("member",), filters=filters,
-                             refs=tuple(MEMBER_COLUMNS.values()), memo=memo)
-    people = members if members is not None else pd.DataFrame(
-        {"member_id": pd.Series(dtype="str"), "last_name": pd.Series(dtype="str"),
-         "first_name": pd.Series(dtype="str"), "role": pd.Series(dtype="Int64")})
+    by_member = compute_kpis(
+        facts, period, dimensions=("member",), filters=filters, refs=tuple(MEMBER_COLUMNS.values()), memo=memo
+    )
+    people = (
+        members
+        if members is not None
+        else pd.DataFrame(
+            {
+                "member_id": pd.Series(dtype="str"),
+                "last_name": pd.Series(dtype="str"),
+                "first_name": pd.Series(dtype="str"),
+                "role": pd.Series(dtype="Int64"),
+            }
+        )
+    )
     out[MEMBERS_REF] = {"members": json_records(members_list(by_member, people).drop(columns="period"))}
     return out

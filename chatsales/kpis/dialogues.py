@@ -1,5 +1,6 @@
 """Conversations and dialogues beyond the counts (kpis.md): what happened in each window's chatrooms,
 response, establishment and duration times, dialogues by member, message kinds, blocked rooms."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,22 @@ import pandas as pd
 
 from chatsales.kpis.conversations import new_dialogues
 from chatsales.kpis.measures import window_activity
-from chatsales.kpis.registry import (KEY, REQUEST_DIMS, ROOM_DIMS, Ctx, count, elapsed_us, kpi, mean_seconds,
-                                     median, median_seconds, ratio, shared, total, value_only)
+from chatsales.kpis.registry import (
+    KEY,
+    REQUEST_DIMS,
+    ROOM_DIMS,
+    Ctx,
+    count,
+    elapsed_us,
+    kpi,
+    mean_seconds,
+    median,
+    median_seconds,
+    ratio,
+    shared,
+    total,
+    value_only,
+)
 from chatsales.period import to_us
 
 DAY_US = 86_400_000_000
@@ -19,45 +34,79 @@ def _new_conversations(ctx: Ctx) -> pd.DataFrame:
     """Chatrooms started in each window, with what happened in them within that window."""
     started = ctx.keyed(ctx.facts.chatrooms, "started_at", ROOM_DIMS)[[*KEY, "room"]]
     activity = window_activity(ctx)
-    out = started.merge(activity[[*KEY, "room", "visitor_wrote", "member_wrote", "t_visitor", "t_member"]],
-                        on=[*KEY, "room"], how="left")
+    out = started.merge(
+        activity[[*KEY, "room", "visitor_wrote", "member_wrote", "t_visitor", "t_member"]],
+        on=[*KEY, "room"],
+        how="left",
+    )
     out[["visitor_wrote", "member_wrote"]] = out[["visitor_wrote", "member_wrote"]].fillna(False).astype(bool)
     return out
 
 
-@kpi("Chat-Card-2", "New empty conversations", definition="new conversations with no counted message in the "
-     "period", date_basis="started_at", kind="count", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-2",
+    "New empty conversations",
+    definition="new conversations with no counted message in the period",
+    date_basis="started_at",
+    kind="count",
+    dims=ROOM_DIMS,
+)
 def empty_conversations(ctx: Ctx):
     new = _new_conversations(ctx)
     return value_only(count(new[~new["visitor_wrote"] & ~new["member_wrote"]]))
 
 
-@kpi("Chat-Card-3", "New conversations, visitor only", definition="new conversations where only the visitor "
-     "wrote in the period", date_basis="started_at", kind="count", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-3",
+    "New conversations, visitor only",
+    definition="new conversations where only the visitor wrote in the period",
+    date_basis="started_at",
+    kind="count",
+    dims=ROOM_DIMS,
+)
 def visitor_only(ctx: Ctx):
     new = _new_conversations(ctx)
     return value_only(count(new[new["visitor_wrote"] & ~new["member_wrote"]]))
 
 
-@kpi("Chat-Card-4", "New conversations, member only", definition="new conversations where only the member "
-     "wrote in the period", date_basis="started_at", kind="count", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-4",
+    "New conversations, member only",
+    definition="new conversations where only the member wrote in the period",
+    date_basis="started_at",
+    kind="count",
+    dims=ROOM_DIMS,
+)
 def member_only(ctx: Ctx):
     new = _new_conversations(ctx)
     return value_only(count(new[~new["visitor_wrote"] & new["member_wrote"]]))
 
 
-@kpi("Chat-Card-8", "Response rate", definition="of new conversations with a visitor message in the period, "
-     "the share where the member wrote strictly after the visitor's first message of the period, within it",
-     date_basis="started_at", kind="rate", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-8",
+    "Response rate",
+    definition="of new conversations with a visitor message in the period, "
+    "the share where the member wrote strictly after the visitor's first message of the period, within it",
+    date_basis="started_at",
+    kind="rate",
+    dims=ROOM_DIMS,
+)
 def response_rate(ctx: Ctx):
     new = _new_conversations(ctx)
     asked = new[new["visitor_wrote"]]
     return ratio(count(asked[asked["t_member"] > asked["t_visitor"]]), count(asked))
 
 
-@kpi("Chat-Card-9", "Non-response after 24 h", definition="of conversations whose first counted visitor "
-     "message ever is in the period, the share with no member message at or after it and at most 24 h later",
-     date_basis="first visitor message", kind="rate", dims=ROOM_DIMS, fluctuating=True)
+@kpi(
+    "Chat-Card-9",
+    "Non-response after 24 h",
+    definition="of conversations whose first counted visitor "
+    "message ever is in the period, the share with no member message at or after it and at most 24 h later",
+    date_basis="first visitor message",
+    kind="rate",
+    dims=ROOM_DIMS,
+    fluctuating=True,
+)
 def non_response(ctx: Ctx):
     """Answered: a member message at or after the first visitor message and at most 24 h later. The chatroom
     facts carry it (`answered_24h`, from every message read so far), so a period never needs the messages
@@ -87,16 +136,28 @@ def _answered_in_messages(ctx: Ctx, rooms: pd.DataFrame) -> np.ndarray:
     return answered
 
 
-@kpi("Chat-Card-11", "Dialogue establishment rate (fixed)", definition="Chat-Card-10 / Chat-Card-0 (can exceed "
-     "100%)", date_basis="established_at / request created_at", kind="rate", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-11",
+    "Dialogue establishment rate (fixed)",
+    definition="Chat-Card-10 / Chat-Card-0 (can exceed 100%)",
+    date_basis="established_at / request created_at",
+    kind="rate",
+    dims=ROOM_DIMS,
+)
 def establishment_rate(ctx: Ctx):
     requests = ctx.keyed(ctx.facts.requests, "created_at", REQUEST_DIMS)
     return ratio(new_dialogues(ctx), count(requests))
 
 
-@kpi("Chat-Card-12", "Dialogue establishment rate (F)", definition="requests of the period whose chatroom "
-     "became a dialogue, ever / requests of the period", date_basis="request created_at", kind="rate",
-     dims=REQUEST_DIMS, fluctuating=True)
+@kpi(
+    "Chat-Card-12",
+    "Dialogue establishment rate (F)",
+    definition="requests of the period whose chatroom became a dialogue, ever / requests of the period",
+    date_basis="request created_at",
+    kind="rate",
+    dims=REQUEST_DIMS,
+    fluctuating=True,
+)
 def establishment_rate_ever(ctx: Ctx):
     requests = ctx.keyed(ctx.facts.requests, "created_at", REQUEST_DIMS)
     return ratio(count(requests[requests["established_at"].notna()]), count(requests))
@@ -112,27 +173,50 @@ def _mean(frame: pd.DataFrame, column: str):
     return ratio(total(frame, column), count(frame))
 
 
-@kpi("Chat-Card-14", "Average time to establish a dialogue", definition="mean(established_at − started_at)",
-     date_basis="established_at", kind="mean", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-14",
+    "Average time to establish a dialogue",
+    definition="mean(established_at − started_at)",
+    date_basis="established_at",
+    kind="mean",
+    dims=ROOM_DIMS,
+)
 def establish_time(ctx: Ctx):
     return mean_seconds(_established(ctx, "started_at"), "wait")
 
 
-@kpi("Chat-Card-15", "Median time to establish a dialogue", definition="median of the same",
-     date_basis="established_at", kind="median", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-15",
+    "Median time to establish a dialogue",
+    definition="median of the same",
+    date_basis="established_at",
+    kind="median",
+    dims=ROOM_DIMS,
+)
 def establish_time_median(ctx: Ctx):
     return median_seconds(_established(ctx, "started_at"), "wait")
 
 
-@kpi("Chat-Card-16", "Average dialogue conversion time", definition="mean(established_at − request "
-     "created_at); chatrooms without a request are left out", date_basis="established_at", kind="mean",
-     dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-16",
+    "Average dialogue conversion time",
+    definition="mean(established_at − request created_at); chatrooms without a request are left out",
+    date_basis="established_at",
+    kind="mean",
+    dims=ROOM_DIMS,
+)
 def conversion_time(ctx: Ctx):
     return mean_seconds(_established(ctx, "request_created_at"), "wait")
 
 
-@kpi("Chat-Card-17", "Median dialogue conversion time", definition="median of the same",
-     date_basis="established_at", kind="median", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-17",
+    "Median dialogue conversion time",
+    definition="median of the same",
+    date_basis="established_at",
+    kind="median",
+    dims=ROOM_DIMS,
+)
 def conversion_time_median(ctx: Ctx):
     return median_seconds(_established(ctx, "request_created_at"), "wait")
 
@@ -149,15 +233,27 @@ def _durations(ctx: Ctx) -> pd.DataFrame:
     return rows.assign(duration=rows["t_any"].astype("int64") - to_us(rows["started_at"]))
 
 
-@kpi("Chat-Card-18", "Average new dialogue duration", definition="chatrooms started in the period that are "
-     "dialogues by the period's end: mean(last counted message in the period − started_at)",
-     date_basis="started_at", kind="mean", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-18",
+    "Average new dialogue duration",
+    definition="chatrooms started in the period that are "
+    "dialogues by the period's end: mean(last counted message in the period − started_at)",
+    date_basis="started_at",
+    kind="mean",
+    dims=ROOM_DIMS,
+)
 def duration(ctx: Ctx):
     return mean_seconds(_durations(ctx), "duration")
 
 
-@kpi("Chat-Card-19", "Median new dialogue duration", definition="median of the same", date_basis="started_at",
-     kind="median", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-19",
+    "Median new dialogue duration",
+    definition="median of the same",
+    date_basis="started_at",
+    kind="median",
+    dims=ROOM_DIMS,
+)
 def duration_median(ctx: Ctx):
     return median_seconds(_durations(ctx), "duration")
 
@@ -178,8 +274,14 @@ def _with_member(ctx: Ctx) -> pd.DataFrame:
     return active[active["member_wrote"].astype(bool)] if len(active) else active
 
 
-@kpi("Chat-Card-21", "Dialogues with active member", definition="active dialogues where the member wrote in "
-     "the period", date_basis="message sent_at", kind="count", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-21",
+    "Dialogues with active member",
+    definition="active dialogues where the member wrote in the period",
+    date_basis="message sent_at",
+    kind="count",
+    dims=ROOM_DIMS,
+)
 def with_active_member(ctx: Ctx):
     return value_only(count(_with_member(ctx)))
 
@@ -189,25 +291,44 @@ def _per_member(ctx: Ctx) -> pd.DataFrame:
     return rows.groupby([*KEY, "member_id"]).size().rename("dialogues").reset_index()
 
 
-@kpi("Chat-Card-22", "Average dialogues by member", definition="the Chat-Card-21 dialogues grouped by the "
-     "chatroom's member: mean over members with at least one", date_basis="message sent_at", kind="mean",
-     dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-22",
+    "Average dialogues by member",
+    definition="the Chat-Card-21 dialogues grouped by the chatroom's member: mean over members with at least one",
+    date_basis="message sent_at",
+    kind="mean",
+    dims=ROOM_DIMS,
+)
 def dialogues_by_member(ctx: Ctx):
     return _mean(_per_member(ctx), "dialogues")
 
 
-@kpi("Amb-Card-23", "Median dialogues by member", definition="median of the same", date_basis="message sent_at",
-     kind="median", dims=ROOM_DIMS)
+@kpi(
+    "Amb-Card-23",
+    "Median dialogues by member",
+    definition="median of the same",
+    date_basis="message sent_at",
+    kind="median",
+    dims=ROOM_DIMS,
+)
 def dialogues_by_member_median(ctx: Ctx):
     return value_only(median(_per_member(ctx), "dialogues"))
 
 
 def _kind_card(ref: str, name: str, flag: str, text: str, fluctuating: bool = False):
-    @kpi(ref, name, definition=f"active dialogues with {text} in the period", date_basis="message sent_at",
-         kind="count", dims=ROOM_DIMS, fluctuating=fluctuating)
+    @kpi(
+        ref,
+        name,
+        definition=f"active dialogues with {text} in the period",
+        date_basis="message sent_at",
+        kind="count",
+        dims=ROOM_DIMS,
+        fluctuating=fluctuating,
+    )
     def card(ctx: Ctx):
         active = _active(ctx)
         return value_only(count(active[active[flag].astype(bool)] if len(active) else active))
+
     return card
 
 
@@ -218,12 +339,23 @@ _kind_card("Chat-Card-33", "…with photos from visitor", "photo_visitor", "a ph
 _kind_card("Chat-Card-34", "…with videos from visitor", "video_visitor", "a video from the visitor")
 _kind_card("Chat-Card-35", "…with connect message", "connect_request_member", "a connect request from the member")
 _kind_card("Chat-Card-37", "…with an email request", "email_request_member", "an email request from the member")
-_kind_card("Chat-Card-38", "…with an email filled in", "email_filled",
-           "an email request of the period that has email_filled_at (any time)", fluctuating=True)
+_kind_card(
+    "Chat-Card-38",
+    "…with an email filled in",
+    "email_filled",
+    "an email request of the period that has email_filled_at (any time)",
+    fluctuating=True,
+)
 
 
-@kpi("Chat-Card-50", "Blocked conversations", definition="blocked chatrooms whose last counted message (as of "
-     "now) is in the period", date_basis="last message sent_at", kind="count", dims=ROOM_DIMS)
+@kpi(
+    "Chat-Card-50",
+    "Blocked conversations",
+    definition="blocked chatrooms whose last counted message (as of now) is in the period",
+    date_basis="last message sent_at",
+    kind="count",
+    dims=ROOM_DIMS,
+)
 def blocked(ctx: Ctx):
     rooms = ctx.facts.chatrooms
     return value_only(count(ctx.keyed(rooms[rooms["is_blocked"].astype(bool)], "last_message_at", ROOM_DIMS)))

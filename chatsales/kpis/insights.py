@@ -7,6 +7,7 @@ customer id) are in neither half. Insi-7 is a table (`product_table`, published 
 period query); its registry row is the recommendation conversion: units sold of products shown in the same
 chatroom before the order / units sold.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -26,33 +27,67 @@ def dialogues_with_products(ctx: Ctx) -> pd.Series:
     return REGISTRY["Chat-Card-30"].fn(ctx)["value"]
 
 
-@kpi("Insi-1", "Pre-purchase sessions", definition="active dialogues with a product shared (= Chat-Card-30)",
-     date_basis="message sent_at", kind="count", dims=ROOM_DIMS)
+@kpi(
+    "Insi-1",
+    "Pre-purchase sessions",
+    definition="active dialogues with a product shared (= Chat-Card-30)",
+    date_basis="message sent_at",
+    kind="count",
+    dims=ROOM_DIMS,
+)
 def pre_purchase_sessions(ctx: Ctx):
     return value_only(dialogues_with_products(ctx))
 
 
-@kpi("Insi-2", "Total orders", definition="attributed orders (= Chat-Card-81)", date_basis="placed_at",
-     kind="count", dims=SALES_DIMS, fluctuating=True)
+@kpi(
+    "Insi-2",
+    "Total orders",
+    definition="attributed orders (= Chat-Card-81)",
+    date_basis="placed_at",
+    kind="count",
+    dims=SALES_DIMS,
+    fluctuating=True,
+)
 def total_orders(ctx: Ctx):
     return value_only(sales_count(ctx))
 
 
-@kpi("Insi-3", "Revenue generated", definition="= Chat-Card-80", date_basis="placed_at", kind="sum",
-     dims=SALES_DIMS, fluctuating=True)
+@kpi(
+    "Insi-3",
+    "Revenue generated",
+    definition="= Chat-Card-80",
+    date_basis="placed_at",
+    kind="sum",
+    dims=SALES_DIMS,
+    fluctuating=True,
+)
 def revenue_generated(ctx: Ctx):
     return value_only(sales_total(ctx))
 
 
-@kpi("Insi-4", "Conversion rate", definition="Insi-2 / Insi-1 × 100 (a percentage, as the seed defines it)",
-     date_basis="placed_at / message sent_at", kind="rate", dims=SALES_DIMS, fluctuating=True)
+@kpi(
+    "Insi-4",
+    "Conversion rate",
+    definition="Insi-2 / Insi-1 × 100 (a percentage, as the seed defines it)",
+    date_basis="placed_at / message sent_at",
+    kind="rate",
+    dims=SALES_DIMS,
+    fluctuating=True,
+)
 def insights_conversion(ctx: Ctx):
     rows = ratio(sales_count(ctx), dialogues_with_products(ctx))
     return rows.assign(value=rows["value"] * 100)
 
 
-@kpi("Insi-5", "Revenue per chat", definition="Insi-3 / Chat-Card-20", date_basis="placed_at / message sent_at",
-     kind="mean", dims=SALES_DIMS, fluctuating=True)
+@kpi(
+    "Insi-5",
+    "Revenue per chat",
+    definition="Insi-3 / Chat-Card-20",
+    date_basis="placed_at / message sent_at",
+    kind="mean",
+    dims=SALES_DIMS,
+    fluctuating=True,
+)
 def revenue_per_chat(ctx: Ctx):
     return ratio(sales_total(ctx), active_dialogues(ctx))
 
@@ -64,8 +99,11 @@ def _customers(ctx: Ctx, new: bool) -> pd.DataFrame:
 
 
 for _new, _label in ((True, "new"), (False, "existing")):
-    _who = ("the customer's first order (is_first_order)" if _new
-            else "not the customer's first order; unknown customers are in neither half")
+    _who = (
+        "the customer's first order (is_first_order)"
+        if _new
+        else "not the customer's first order; unknown customers are in neither half"
+    )
 
     def _orders(ctx: Ctx, new: bool = _new):
         return value_only(count(_customers(ctx, new)))
@@ -73,19 +111,41 @@ for _new, _label in ((True, "new"), (False, "existing")):
     def _revenue(ctx: Ctx, new: bool = _new):
         return value_only(total(_customers(ctx, new), "total"))
 
-    kpi(f"Insi-6-{_label}-orders", f"Total orders, {_label} customers", definition=f"Insi-2 where {_who}",
-        date_basis="placed_at", kind="count", dims=SALES_DIMS, fluctuating=True)(_orders)
-    kpi(f"Insi-6-{_label}-revenue", f"Revenue generated, {_label} customers", definition=f"Insi-3 where {_who}",
-        date_basis="placed_at", kind="sum", dims=SALES_DIMS, fluctuating=True)(_revenue)
+    kpi(
+        f"Insi-6-{_label}-orders",
+        f"Total orders, {_label} customers",
+        definition=f"Insi-2 where {_who}",
+        date_basis="placed_at",
+        kind="count",
+        dims=SALES_DIMS,
+        fluctuating=True,
+    )(_orders)
+    kpi(
+        f"Insi-6-{_label}-revenue",
+        f"Revenue generated, {_label} customers",
+        definition=f"Insi-3 where {_who}",
+        date_basis="placed_at",
+        kind="sum",
+        dims=SALES_DIMS,
+        fluctuating=True,
+    )(_revenue)
 
 
 def _lines(ctx: Ctx) -> pd.DataFrame:
     return ctx.keyed(ctx.facts.order_lines, "placed_at", SALES_DIMS)
 
 
-@kpi("Insi-7", "Product recommendation conversion", definition="units sold in attributed sales of products "
-     "shown in the same chatroom before the order / units sold in attributed sales (the per-product table is "
-     "product_daily)", date_basis="placed_at", kind="rate", dims=SALES_DIMS, fluctuating=True)
+@kpi(
+    "Insi-7",
+    "Product recommendation conversion",
+    definition="units sold in attributed sales of products "
+    "shown in the same chatroom before the order / units sold in attributed sales (the per-product table is "
+    "product_daily)",
+    date_basis="placed_at",
+    kind="rate",
+    dims=SALES_DIMS,
+    fluctuating=True,
+)
 def recommendation_conversion(ctx: Ctx):
     lines = _lines(ctx)
     return ratio(total(lines[lines["shown_before"].astype(bool)], "quantity"), total(lines, "quantity"))
@@ -100,23 +160,28 @@ def product_table(facts: Facts, periods: Periods, filters: Mapping[str, str] | N
     """
     ctx = Ctx(facts, periods, "all", SALES_DIMS, dict(filters or {}))
     msgs = facts.messages
-    product_msgs = msgs.loc[msgs["kind"].eq("product") & msgs["product_id"].notna(),
-                            ["room", "product_id", "sent_at"]]
+    product_msgs = msgs.loc[msgs["kind"].eq("product") & msgs["product_id"].notna(), ["room", "product_id", "sent_at"]]
     shared = ctx.with_rooms(product_msgs, ["source", "channel", "member_id", "role"])
     shown = ctx.keyed(shared, "sent_at", ROOM_DIMS).groupby(["period", "product_id"]).size().rename("shown")
     lines = _lines(ctx)
     lines = lines[lines["product_id"].notna()].assign(
-        after=lambda f: f["quantity"].where(f["shown_before"].astype(bool), 0.0))
-    sold = lines.groupby(["period", "product_id"]).agg(units_sold=("quantity", "sum"), sales=("line_amount", "sum"),
-                                                       units_sold_after_shown=("after", "sum"))
+        after=lambda f: f["quantity"].where(f["shown_before"].astype(bool), 0.0)
+    )
+    sold = lines.groupby(["period", "product_id"]).agg(
+        units_sold=("quantity", "sum"), sales=("line_amount", "sum"), units_sold_after_shown=("after", "sum")
+    )
     out = pd.concat([shown.astype("float64"), sold], axis=1).fillna(0.0).reset_index()
     out = out.rename(columns={"level_0": "period", "level_1": "product_id"})
     if out.empty:
-        return pd.DataFrame({"period": pd.Series(dtype="int64"), "product_id": pd.Series(dtype="str"),
-                             **{c: pd.Series(dtype="float64") for c in PRODUCT_COLUMNS}})
+        return pd.DataFrame(
+            {
+                "period": pd.Series(dtype="int64"),
+                "product_id": pd.Series(dtype="str"),
+                **{c: pd.Series(dtype="float64") for c in PRODUCT_COLUMNS},
+            }
+        )
     out = out.astype({"period": "int64", "product_id": "str", **{c: "float64" for c in PRODUCT_COLUMNS}})
     return out[["period", "product_id", *PRODUCT_COLUMNS]].sort_values(["period", "product_id"]).reset_index(drop=True)
-
 
 
 def product_daily(facts: Facts, days, timezone: str) -> pd.DataFrame:

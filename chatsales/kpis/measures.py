@@ -1,5 +1,6 @@
 """Measures several KPIs share (active dialogues, contacts handled, attributed sales, activity time),
 each grouped by window and breakdown value; KPIs compose them into counts, rates and means."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,12 +9,18 @@ import pandas as pd
 from chatsales.kpis.registry import KEY, MEMBER_DIMS, ROOM_DIMS, SALES_DIMS, Ctx, count, shared, total
 from chatsales.period import to_us
 
-
 ROOM_COLUMNS = ["source", "channel", "member_id", "role", "started_at", "established_at", "is_blocked"]
 
 
-FLAG_KINDS = (("product", None), ("photo", "member"), ("video", "member"), ("photo", "visitor"), ("video", "visitor"),
-              ("connect_request", "member"), ("email_request", "member"))
+FLAG_KINDS = (
+    ("product", None),
+    ("photo", "member"),
+    ("video", "member"),
+    ("photo", "visitor"),
+    ("video", "visitor"),
+    ("connect_request", "member"),
+    ("email_request", "member"),
+)
 T_MIN, T_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 
 
@@ -25,7 +32,7 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
     if ctx.dimension != "all":
         activity = window_activity(Ctx(ctx.facts, ctx.periods, "all", ctx.dims, ctx.filters, ctx.memo))
         values = activity[ROOM_DIMS[ctx.dimension]]
-        if not isinstance(values.dtype, pd.CategoricalDtype):     # as Ctx.keyed labels a breakdown
+        if not isinstance(values.dtype, pd.CategoricalDtype):  # as Ctx.keyed labels a breakdown
             values = values.astype("str").astype("category")
         activity = activity.assign(dimension_value=values)
         return activity[activity["dimension_value"].notna()].reset_index(drop=True)
@@ -43,8 +50,11 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
     # grouping hashes room-days, not messages (a year at 10x: 1.4 M runs of 10.7 M messages), and no column of
     # the messages is copied. Runs outside every window (label -1) are reduced too, then dropped. Any order
     # gives the same groups; this one makes it fast.
-    start = np.flatnonzero(np.r_[True, (room[1:] != room[:-1]) | (labels[1:] != labels[:-1])]) if len(t) else \
-        np.empty(0, dtype=np.int64)
+    start = (
+        np.flatnonzero(np.r_[True, (room[1:] != room[:-1]) | (labels[1:] != labels[:-1])])
+        if len(t)
+        else np.empty(0, dtype=np.int64)
+    )
     inside = labels[start] >= 0
 
     def runs(reduce, values: np.ndarray) -> np.ndarray:
@@ -55,9 +65,13 @@ def window_activity(ctx: Ctx) -> pd.DataFrame:
     # one group per (window, chatroom), numbered in order of first appearance
     group = pd.factorize(run_period * max(len(rooms), 1) + room_code)[0] if len(ctx.periods) > 1 else room_code
     n = int(group.max()) + 1 if len(group) else 0
-    out = pd.DataFrame({"period": _at(np.put, n, group, run_period, 0),
-                        "dimension_value": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), ["all"]),
-                        "room": _at(np.put, n, group, run_room, 0)})
+    out = pd.DataFrame(
+        {
+            "period": _at(np.put, n, group, run_period, 0),
+            "dimension_value": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), ["all"]),
+            "room": _at(np.put, n, group, run_room, 0),
+        }
+    )
     out["t_visitor"] = _at(np.minimum.at, n, group, runs(np.minimum, np.where(visitor, t, T_MAX)), T_MAX)
     out["t_member"] = _at(np.maximum.at, n, group, runs(np.maximum, np.where(visitor, T_MIN, t)), T_MIN)
     out["t_any"] = _at(np.maximum.at, n, group, runs(np.maximum, t), T_MIN)
@@ -79,7 +93,7 @@ def active_dialogues(ctx: Ctx) -> pd.Series:
     """Dialogues established by the window's end with a counted message in the window (Chat-Card-20): the
     chatrooms of window_activity (one row per window and chatroom) established before the window ends."""
     activity = window_activity(ctx)
-    established = to_us(activity["established_at"])        # NaT: the int64 minimum, kept out below
+    established = to_us(activity["established_at"])  # NaT: the int64 minimum, kept out below
     ends = ctx.periods.end_of(activity["period"].to_numpy(dtype=np.int64))
     return count(activity[(established != np.iinfo(np.int64).min) & (established < ends)])
 
@@ -113,8 +127,15 @@ def activity_seconds(ctx: Ctx) -> pd.Series:
     sessions = ctx.select(ctx.facts.member_sessions, MEMBER_DIMS)
     labels, start, end = ctx.periods.clip_intervals(sessions["started_at"], sessions["ended_at"])
     keep = labels >= 0
-    frame = pd.DataFrame({"period": labels[keep], "member_id": sessions["member_id"].to_numpy()[keep],
-                          "role": sessions["role"].to_numpy()[keep], "start": start[keep], "end": end[keep]})
+    frame = pd.DataFrame(
+        {
+            "period": labels[keep],
+            "member_id": sessions["member_id"].to_numpy()[keep],
+            "role": sessions["role"].to_numpy()[keep],
+            "start": start[keep],
+            "end": end[keep],
+        }
+    )
     if frame.empty:
         return count(frame.assign(dimension_value=[]))
     frame = frame.sort_values(["period", "member_id", "start"], kind="stable")

@@ -8,6 +8,7 @@ Units: a count; a percent (rates are stored as fractions, so 0.627 shows as "62.
 stored ×100, as its definition says, and `cards` hands it over as a fraction like the others); a currency
 amount; a duration (KPIs in seconds); a rating (mean score); a plain number.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,12 @@ INSI_6 = "Insi-6"
 
 # the spec's sections (kpis.md), in its order; `_family_of` says which refs each one holds
 WAITING, HOOK, DIALOGUES, RATINGS, SALES = "Waiting list", "Hook", "Dialogues", "Ratings", "Sales"
-IADVIZE, INSIGHTS, CAMPAIGNS, MEMBERS = ("iAdvize sales indicators", "Sales insights", "Campaigns and segments",
-                                         "Members")
+IADVIZE, INSIGHTS, CAMPAIGNS, MEMBERS = (
+    "iAdvize sales indicators",
+    "Sales insights",
+    "Campaigns and segments",
+    "Members",
+)
 FAMILY_ORDER = (WAITING, HOOK, DIALOGUES, RATINGS, SALES, IADVIZE, INSIGHTS, CAMPAIGNS, MEMBERS)
 
 _REF = re.compile(r"\b(?:Wlst|Hook|Chat|Amb)-Card-\d+(?:-net)?\b")
@@ -63,7 +68,7 @@ def _chart_family(ref: str) -> str:
     return WAITING if "waiting-list" in definition else DIALOGUES
 
 
-_CHART_KIND = {"Donut": 0, "Line": 1, "Bar": 2}     # the spec's Charts table: donuts, lines, bars
+_CHART_KIND = {"Donut": 0, "Line": 1, "Bar": 2}  # the spec's Charts table: donuts, lines, bars
 
 
 def _families() -> list[tuple[str, list[str]]]:
@@ -75,8 +80,7 @@ def _families() -> list[tuple[str, list[str]]]:
         members[_card_family(ref)].append(ref)
     insights = members[INSIGHTS]
     insights.insert(next(i for i, r in enumerate(insights) if r.startswith("Insi-6")), INSI_6)
-    charts = sorted([*CHARTS, *LINE_SERIES],
-                    key=lambda r: (_CHART_KIND.get(r.split("-")[1], 3), natural_key(r)))
+    charts = sorted([*CHARTS, *LINE_SERIES], key=lambda r: (_CHART_KIND.get(r.split("-")[1], 3), natural_key(r)))
     for ref in charts:
         members[_chart_family(ref)].append(ref)
     members[CAMPAIGNS] += list(SMGO_REFS)
@@ -87,9 +91,15 @@ def _families() -> list[tuple[str, list[str]]]:
 FAMILIES: list[tuple[str, list[str]]] = _families()
 FAMILY_OF: dict[str, str] = {ref: title for title, refs in FAMILIES for ref in refs}
 
-_OTHER_NAMES = {INSI_6: "New vs existing customers", MEMBERS_REF: "Members list",
-                "Smgo-1": "Campaign transaction stats", "Smgo-2": "Campaign conversion",
-                "Smgo-3": "Purchase segments", "Smgo-4": "Revenue trend segments", "Smgo-5": "Channel × location mix"}
+_OTHER_NAMES = {
+    INSI_6: "New vs existing customers",
+    MEMBERS_REF: "Members list",
+    "Smgo-1": "Campaign transaction stats",
+    "Smgo-2": "Campaign conversion",
+    "Smgo-3": "Purchase segments",
+    "Smgo-4": "Revenue trend segments",
+    "Smgo-5": "Channel × location mix",
+}
 
 
 def name_of(ref: str) -> str:
@@ -123,7 +133,7 @@ def unit_of(ref: str) -> str:
         return "duration"
     if kpi.kind == "mean" and "rating" in kpi.name.lower():
         return "rating"
-    if kpi.kind == "rate":          # a share is a percent; turnover per contact or per hour is money
+    if kpi.kind == "rate":  # a share is a percent; turnover per contact or per hour is money
         return "currency" if _MONEY_PER.search(kpi.name) else "percent"
     if kpi.kind == "sum" or _MONEY.search(kpi.name):
         return "currency"
@@ -205,8 +215,10 @@ class Card:
         """'numerator / denominator' in their units ('' for a card that has none: counts, sums, medians)."""
         if _missing(self.denominator):
             return ""
-        return (f"{format_value(self.numerator, self.numerator_unit, currency)} / "
-                f"{format_value(self.denominator, self.denominator_unit, currency)}")
+        return (
+            f"{format_value(self.numerator, self.numerator_unit, currency)} / "
+            f"{format_value(self.denominator, self.denominator_unit, currency)}"
+        )
 
 
 def parts_units(ref: str) -> tuple[str, str]:
@@ -226,7 +238,7 @@ def parts_units(ref: str) -> tuple[str, str]:
         named = [r for r in _ANY_REF.findall(side) if r in REGISTRY]
         side_unit = "number" if "hours" in side else unit_of(named[0]) if named else "count"
         found.append("count" if side_unit == "percent" else side_unit)
-    if unit == "percent" and found[0] == "currency":     # a share of money is money over money
+    if unit == "percent" and found[0] == "currency":  # a share of money is money over money
         found[1] = "currency"
     return found[0], found[1]
 
@@ -248,14 +260,26 @@ def cards(values: dict) -> list[Card]:
             if ref not in REGISTRY or not isinstance(entry, dict) or "value" not in entry:
                 continue
             kpi = REGISTRY[ref]
-            out.append(Card(ref, kpi.name, unit_of(ref), shown_value(ref, entry["value"]), entry.get("numerator"),
-                            entry.get("denominator"), kpi.fluctuating, *parts_units(ref)))
+            out.append(
+                Card(
+                    ref,
+                    kpi.name,
+                    unit_of(ref),
+                    shown_value(ref, entry["value"]),
+                    entry.get("numerator"),
+                    entry.get("denominator"),
+                    kpi.fluctuating,
+                    *parts_units(ref),
+                )
+            )
     return out
 
 
 # counts outside the cards: the members list's, Insi-7's product table's, Smgo-5's
-_COUNT_COLUMNS = {MEMBERS_REF: ("members", ("active_dialogues", "conversations_closed", "sales_count")),
-                  "Insi-7": ("products", ("shown", "units_sold", "units_sold_after_shown"))}
+_COUNT_COLUMNS = {
+    MEMBERS_REF: ("members", ("active_dialogues", "conversations_closed", "sales_count")),
+    "Insi-7": ("products", ("shown", "units_sold", "units_sold_after_shown")),
+}
 
 
 def _whole(x):
@@ -275,8 +299,12 @@ def for_json(values: dict, currency: str = "EUR") -> dict:
     for ref, entry in values.items():
         if ref in REGISTRY and isinstance(entry, dict) and "value" in entry:
             unit = unit_of(ref)
-            shown = {**entry, "name": REGISTRY[ref].name, "unit": unit,
-                     "text": format_value(shown_value(ref, entry["value"]), unit, currency)}
+            shown = {
+                **entry,
+                "name": REGISTRY[ref].name,
+                "unit": unit,
+                "text": format_value(shown_value(ref, entry["value"]), unit, currency),
+            }
             num_unit, den_unit = parts_units(ref)
             for key, key_unit in (("value", unit), ("numerator", num_unit), ("denominator", den_unit)):
                 if key_unit == "count":
@@ -284,25 +312,34 @@ def for_json(values: dict, currency: str = "EUR") -> dict:
             out[ref] = shown
         elif ref in LINE_SERIES and isinstance(entry, dict) and "days" in entry:
             counted = [s.label for s in LINE_SERIES[ref] if unit_of(s.ref) == "count"]
-            out[ref] = {**entry, "days": [{**p, **{k: _whole(p.get(k)) for k in counted if k in p}}
-                                          for p in entry["days"]]}
+            out[ref] = {
+                **entry,
+                "days": [{**p, **{k: _whole(p.get(k)) for k in counted if k in p}} for p in entry["days"]],
+            }
     if isinstance(values.get(INSI_6), dict):
-        out[INSI_6] = {half: {**h, "orders": _whole(h.get("orders"))} if isinstance(h, dict) else h
-                       for half, h in values[INSI_6].items()}
+        out[INSI_6] = {
+            half: {**h, "orders": _whole(h.get("orders"))} if isinstance(h, dict) else h
+            for half, h in values[INSI_6].items()
+        }
     for ref, (key, columns) in _COUNT_COLUMNS.items():
         entry = values.get(ref)
         if isinstance(entry, dict) and isinstance(entry.get(key), list):
-            out[ref] = {**out[ref], key: [{**row, **{c: _whole(row.get(c)) for c in columns if c in row}}
-                                          for row in entry[key]]}
+            out[ref] = {
+                **out[ref],
+                key: [{**row, **{c: _whole(row.get(c)) for c in columns if c in row}} for row in entry[key]],
+            }
     if isinstance(values.get("Smgo-5"), list):
-        out["Smgo-5"] = [{**row, "units": _whole(row.get("units"))} if "units" in row else row
-                         for row in values["Smgo-5"]]
+        out["Smgo-5"] = [
+            {**row, "units": _whole(row.get("units"))} if "units" in row else row for row in values["Smgo-5"]
+        ]
     return out
 
 
 FLUCTUATING_MARK = "~"
-LEGEND = (f"{FLUCTUATING_MARK} fluctuating: can still change when late events arrive (a late question, rating, "
-          "dialogue, sale, email fill or refund)")
+LEGEND = (
+    f"{FLUCTUATING_MARK} fluctuating: can still change when late events arrive (a late question, rating, "
+    "dialogue, sale, email fill or refund)"
+)
 TOP_PRODUCTS = 15
 TOP_MIX = 10
 
@@ -310,22 +347,27 @@ TOP_MIX = 10
 def _card_line(card: Card, currency: str) -> str:
     mark = FLUCTUATING_MARK if card.fluctuating else " "
     parts = card.parts(currency)
-    return (f"  {card.ref:<23} {mark} {card.name:<48} {card.text(currency):>18}"
-            + (f"   {parts}" if parts else "")).rstrip()
+    return (
+        f"  {card.ref:<23} {mark} {card.name:<48} {card.text(currency):>18}" + (f"   {parts}" if parts else "")
+    ).rstrip()
 
 
 def _chart_lines(ref: str, entry: dict, currency: str) -> list[str]:
     lines = [f"  {ref:<23}   {name_of(ref)}"]
     if "buckets" in entry:
-        lines.append("      " + " · ".join(f"{bucket} {format_value(n, 'count')}"
-                                          for bucket, n in entry["buckets"].items()))
+        lines.append(
+            "      " + " · ".join(f"{bucket} {format_value(n, 'count')}" for bucket, n in entry["buckets"].items())
+        )
         return lines
     units = {s.label: unit_of(s.ref) for s in LINE_SERIES[ref]}
     widths = {label: max(len(label), 12) + 2 for label in units}
     lines.append("      " + f"{'day':<12}" + "".join(f"{label:>{w}}" for label, w in widths.items()))
     for point in entry["days"]:
-        lines.append("      " + f"{point['day']:<12}" + "".join(
-            f"{format_value(point.get(label), units[label], currency):>{w}}" for label, w in widths.items()))
+        lines.append(
+            "      "
+            + f"{point['day']:<12}"
+            + "".join(f"{format_value(point.get(label), units[label], currency):>{w}}" for label, w in widths.items())
+        )
     return lines
 
 
@@ -335,10 +377,12 @@ def _products(entry: dict, currency: str) -> list[str]:
         return []
     lines = [f"      {'product':<14} {'shown':>8} {'units sold':>11} {'sales':>18} {'units sold after shown':>23}"]
     for p in products[:TOP_PRODUCTS]:
-        lines.append(f"      {p['product_id']!s:<14} {format_value(p['shown'], 'count'):>8} "
-                     f"{format_value(p['units_sold'], 'count'):>11} "
-                     f"{format_value(p['sales'], 'currency', currency):>18} "
-                     f"{format_value(p['units_sold_after_shown'], 'count'):>23}")
+        lines.append(
+            f"      {p['product_id']!s:<14} {format_value(p['shown'], 'count'):>8} "
+            f"{format_value(p['units_sold'], 'count'):>11} "
+            f"{format_value(p['sales'], 'currency', currency):>18} "
+            f"{format_value(p['units_sold_after_shown'], 'count'):>23}"
+        )
     if len(products) > TOP_PRODUCTS:
         lines.append(f"      … {len(products) - TOP_PRODUCTS:,} more products (--json has them all)")
     return lines
@@ -346,18 +390,22 @@ def _products(entry: dict, currency: str) -> list[str]:
 
 def _members(entry: dict, currency: str) -> list[str]:
     members = sorted(entry.get("members") or [], key=lambda m: (-(m.get("sales_total") or 0.0), str(m["member_id"])))
-    lines = [f"  {MEMBERS_REF:<23}   {name_of(MEMBERS_REF)}, by total sales",
-             f"      {'member':<10} {'name':<24} {'role':>4} {'activity':>12} {'active dial.':>12} {'closed':>7} "
-             f"{'rating':>6} {'sales':>6} {'total sales':>18}"]
+    lines = [
+        f"  {MEMBERS_REF:<23}   {name_of(MEMBERS_REF)}, by total sales",
+        f"      {'member':<10} {'name':<24} {'role':>4} {'activity':>12} {'active dial.':>12} {'closed':>7} "
+        f"{'rating':>6} {'sales':>6} {'total sales':>18}",
+    ]
     for m in members:
         name = " ".join(x for x in (m.get("first_name"), m.get("last_name")) if x)
-        lines.append(f"      {m['member_id']!s:<10} {name:<24} {'—' if m.get('role') is None else m['role']!s:>4} "
-                     f"{format_value(m.get('activity_seconds'), 'duration'):>12} "
-                     f"{format_value(m.get('active_dialogues'), 'count'):>12} "
-                     f"{format_value(m.get('conversations_closed'), 'count'):>7} "
-                     f"{format_value(m.get('average_rating'), 'rating'):>6} "
-                     f"{format_value(m.get('sales_count'), 'count'):>6} "
-                     f"{format_value(m.get('sales_total'), 'currency', currency):>18}")
+        lines.append(
+            f"      {m['member_id']!s:<10} {name:<24} {'—' if m.get('role') is None else m['role']!s:>4} "
+            f"{format_value(m.get('activity_seconds'), 'duration'):>12} "
+            f"{format_value(m.get('active_dialogues'), 'count'):>12} "
+            f"{format_value(m.get('conversations_closed'), 'count'):>7} "
+            f"{format_value(m.get('average_rating'), 'rating'):>6} "
+            f"{format_value(m.get('sales_count'), 'count'):>6} "
+            f"{format_value(m.get('sales_total'), 'currency', currency):>18}"
+        )
     return lines
 
 
@@ -368,19 +416,23 @@ def _campaigns(values: dict, currency: str) -> list[str]:
         lines.append(f"  {'Smgo-1':<23}   Campaign sales placed in the period, per kind and per campaign")
         for row in [*stats.get("by_kind", []), *stats.get("by_campaign", [])]:
             label = row.get("campaign_name") or row.get("campaign_id") or f"every {row.get('kind')}"
-            lines.append(f"      {label!s:<24} {row.get('kind')!s:<11} "
-                         f"{format_value(row['orders'], 'count'):>7} orders "
-                         f"{format_value(row['sales_sum'], 'currency', currency):>18}   mean "
-                         f"{format_value(row.get('sales_mean'), 'currency', currency)}, overlap with chat "
-                         f"{format_value(row.get('overlap_orders'), 'count')}")
+            lines.append(
+                f"      {label!s:<24} {row.get('kind')!s:<11} "
+                f"{format_value(row['orders'], 'count'):>7} orders "
+                f"{format_value(row['sales_sum'], 'currency', currency):>18}   mean "
+                f"{format_value(row.get('sales_mean'), 'currency', currency)}, overlap with chat "
+                f"{format_value(row.get('overlap_orders'), 'count')}"
+            )
     conversion = values.get("Smgo-2")
     if isinstance(conversion, list):
         lines.append(f"  {'Smgo-2':<23}   {name_of('Smgo-2')} (clickers who bought within the window), per kind")
         for row in conversion:
             if row.get("level") == "kind":
-                lines.append(f"      {row['kind']!s:<24} {format_value(row.get('conversion'), 'percent'):>9}   "
-                             f"{format_value(row.get('buyers'), 'count')} / "
-                             f"{format_value(row.get('clickers'), 'count')}")
+                lines.append(
+                    f"      {row['kind']!s:<24} {format_value(row.get('conversion'), 'percent'):>9}   "
+                    f"{format_value(row.get('buyers'), 'count')} / "
+                    f"{format_value(row.get('clickers'), 'count')}"
+                )
     for ref in ("Smgo-3", "Smgo-4"):
         entry = values.get(ref)
         if isinstance(entry, dict):
@@ -391,16 +443,19 @@ def _campaigns(values: dict, currency: str) -> list[str]:
                 if len(counts) > TOP_MIX:
                     lines.append(f"      {group:<14} {len(counts):,} values (--json has them)")
                 else:
-                    lines.append(f"      {group:<14} " + " · ".join(f"{k} {format_value(n, 'count')}"
-                                                                    for k, n in counts.items()))
+                    lines.append(
+                        f"      {group:<14} " + " · ".join(f"{k} {format_value(n, 'count')}" for k, n in counts.items())
+                    )
     mix = values.get("Smgo-5")
     if isinstance(mix, list):
         lines.append(f"  {'Smgo-5':<23}   {name_of('Smgo-5')}: best sellers per channel and store (first {TOP_MIX})")
         for row in mix[:TOP_MIX]:
             where = " ".join(str(x) for x in (row.get("sales_channel"), row.get("store_city")) if x)
-            lines.append(f"      {where:<16} #{row.get('rank')!s:<3} {row.get('product_id')!s:<12} "
-                         f"{format_value(row.get('units'), 'count'):>6} units "
-                         f"{format_value(row.get('sales'), 'currency', currency):>18}")
+            lines.append(
+                f"      {where:<16} #{row.get('rank')!s:<3} {row.get('product_id')!s:<12} "
+                f"{format_value(row.get('units'), 'count'):>6} units "
+                f"{format_value(row.get('sales'), 'currency', currency):>18}"
+            )
     return lines
 
 

@@ -5,6 +5,7 @@ column of its fact that holds that dimension) and one function that computes eve
 of the breakdown at once. The daily partitions, `chatsales kpis` for any period, the README's reference and
 the tests all read this one registry.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -34,15 +35,15 @@ class Ctx:
     facts: Facts
     periods: Periods
     dimension: str
-    dims: Mapping[str, str]                     # the KPI's dimension → column mapping
+    dims: Mapping[str, str]  # the KPI's dimension → column mapping
     filters: Mapping[str, str] = field(default_factory=dict)
-    memo: dict = field(default_factory=dict)    # shared measures of one compute_kpis call (see `shared`)
+    memo: dict = field(default_factory=dict)  # shared measures of one compute_kpis call (see `shared`)
 
     def select(self, frame: pd.DataFrame, dims: Mapping[str, str] | None = None) -> pd.DataFrame:
         """Rows that pass the filters that apply (a filter on a dimension the KPI ignores is ignored)."""
         dims = self.dims if dims is None else dims
         applied = [(dims[name], str(value)) for name, value in self.filters.items() if name in dims]
-        if not applied:             # no copy of every column (a year at 10x: ten million rows each time)
+        if not applied:  # no copy of every column (a year at 10x: ten million rows each time)
             return frame
         keep = np.ones(len(frame), dtype=bool)
         for column, value in applied:
@@ -74,14 +75,14 @@ class Ctx:
         frame = self.select(frame, dims)
         labels = self.periods.label(frame[ts_column])
         keep = labels >= 0
-        out = frame[keep]           # a new frame already (copy on write): no second copy
+        out = frame[keep]  # a new frame already (copy on write): no second copy
         out["period"] = labels[keep]
         # categorical: every later groupby on it reads integer codes instead of hashing the text again
         if self.dimension == "all":
             out["dimension_value"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), ["all"])
         else:
             values = out[dims[self.dimension]]
-            if not isinstance(values.dtype, pd.CategoricalDtype):      # (with_rooms' are already)
+            if not isinstance(values.dtype, pd.CategoricalDtype):  # (with_rooms' are already)
                 values = values.astype("str").astype("category")
             out["dimension_value"] = values
             out = out[out["dimension_value"].notna()]
@@ -94,8 +95,9 @@ class Ctx:
         if key not in self.memo:
             rooms = self.facts.chatrooms.set_index("room")
             text = [c for c in ("source", "channel", "member_id") if c in rooms.columns]
-            self.memo[key] = rooms.astype({c: pd.CategoricalDtype(pd.Index(rooms[c].dropna().unique()).sort_values())
-                                           for c in text})
+            self.memo[key] = rooms.astype(
+                {c: pd.CategoricalDtype(pd.Index(rooms[c].dropna().unique()).sort_values()) for c in text}
+            )
         # looked up in the rooms' index (its hash table is built once, kept by pandas), not a join that hashes
         # both sides again each time; a room missing from chatrooms gets nulls, as a left join would
         found = self.memo[key][columns].reindex(frame["room"].to_numpy())
@@ -105,11 +107,13 @@ class Ctx:
 def shared(fn: Callable[..., object]) -> Callable[..., object]:
     """A measure several KPIs use, computed once per breakdown (and per value of its other arguments, which
     must be hashable) in one compute_kpis call (callers must not modify what it returns)."""
-    def measure(ctx: "Ctx", *args):
+
+    def measure(ctx: Ctx, *args):
         memo, key = ctx.breakdown_memo, (fn.__module__, fn.__qualname__, *args)
         if key not in memo:
             memo[key] = fn(ctx, *args)
         return memo[key]
+
     measure.__doc__, measure.__name__ = fn.__doc__, fn.__name__
     return measure
 
@@ -133,17 +137,18 @@ def count(frame: pd.DataFrame, distinct: str | None = None) -> pd.Series:
         return (groups[distinct].nunique() if distinct else groups.size()).astype("float64")
     period = frame["period"].to_numpy(dtype=np.int64)
     if distinct:
-        codes, values = pd.factorize(frame[distinct])                   # -1: null, not counted
+        codes, values = pd.factorize(frame[distinct])  # -1: null, not counted
         period, codes = period[codes >= 0], codes[codes >= 0].astype(np.int64)
-        if len(period) and period.min() == period.max():    # one window (a user's period): every value is in it
+        if len(period) and period.min() == period.max():  # one window (a user's period): every value is in it
             period = np.full(len(values), period[0])
         else:
             width = max(len(values), 1)
             period = np.unique(period * width + codes) // width
     n = np.bincount(period)
     present = np.flatnonzero(n)
-    index = pd.MultiIndex.from_arrays([present, pd.Categorical.from_codes(np.zeros(len(present), dtype=np.int8),
-                                                                         [single])], names=KEY)
+    index = pd.MultiIndex.from_arrays(
+        [present, pd.Categorical.from_codes(np.zeros(len(present), dtype=np.int8), [single])], names=KEY
+    )
     return pd.Series(n[present].astype("float64"), index=index)
 
 
@@ -162,7 +167,9 @@ def median(frame: pd.DataFrame, column: str) -> pd.Series:
 def elapsed_us(frame: pd.DataFrame, start: str, end: str) -> pd.Series:
     """end − start in integer microseconds: sums of integers are exact, so a mean does not depend on the
     order rows were added in (a re-run gives the same bytes)."""
-    return frame[end].astype("datetime64[us, UTC]").astype("int64") - frame[start].astype("datetime64[us, UTC]").astype("int64")
+    return frame[end].astype("datetime64[us, UTC]").astype("int64") - frame[start].astype("datetime64[us, UTC]").astype(
+        "int64"
+    )
 
 
 def mean_seconds(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -180,7 +187,7 @@ def value_only(values: pd.Series) -> pd.DataFrame:
 
 def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.DataFrame:
     """A rate or a mean: value = numerator / denominator, null where the denominator is 0."""
-    if numerator.index.equals(denominator.index):       # the usual case: no alignment to compute
+    if numerator.index.equals(denominator.index):  # the usual case: no alignment to compute
         num = np.nan_to_num(numerator.to_numpy(dtype="float64"), nan=0.0)
         den = np.nan_to_num(denominator.to_numpy(dtype="float64"), nan=0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -209,8 +216,16 @@ class Kpi:
 REGISTRY: dict[str, Kpi] = {}
 
 
-def kpi(ref: str, name: str, *, definition: str, date_basis: str, kind: str, dims: Mapping[str, str],
-        fluctuating: bool = False):
+def kpi(
+    ref: str,
+    name: str,
+    *,
+    definition: str,
+    date_basis: str,
+    kind: str,
+    dims: Mapping[str, str],
+    fluctuating: bool = False,
+):
     """Register the decorated function as the KPI `ref`."""
     if kind not in KINDS:
         raise ValueError(f"{ref}: unknown kind {kind}")
@@ -220,4 +235,5 @@ def kpi(ref: str, name: str, *, definition: str, date_basis: str, kind: str, dim
             raise ValueError(f"KPI {ref} registered twice")
         REGISTRY[ref] = Kpi(ref, name, definition, date_basis, kind, fluctuating, dict(dims), fn)
         return fn
+
     return register

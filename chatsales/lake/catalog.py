@@ -12,13 +12,14 @@
 
 Its size grows with the files and orders read, never with the nights: the sensor's own cursor stays small.
 """
+
 from __future__ import annotations
 
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -54,12 +55,24 @@ CREATE INDEX IF NOT EXISTS ix_orders_customer_id ON orders (customer_id);
 CREATE INDEX IF NOT EXISTS ix_orders_visitor ON orders (visitor_id);
 """
 CHANGE_COLUMNS = ["what", "first_day", "last_day", "rows"]
-ORDER_INDEX_COLUMNS = ["sales_channel", "order_id", "day", "placed_at", "updated_at", "source_file", "source_line",
-                       "customer", "customer_hash", "customer_id", "visitor_id", "is_sale"]
+ORDER_INDEX_COLUMNS = [
+    "sales_channel",
+    "order_id",
+    "day",
+    "placed_at",
+    "updated_at",
+    "source_file",
+    "source_line",
+    "customer",
+    "customer_hash",
+    "customer_id",
+    "visitor_id",
+    "is_sale",
+]
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class Catalog:
@@ -99,8 +112,10 @@ class Catalog:
         return None if row is None else row[0]
 
     def set(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
-        sql, args = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", \
-            (key, value)
+        sql, args = (
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
         if conn is not None:
             conn.execute(sql, args)
             return
@@ -110,62 +125,98 @@ class Catalog:
     # --- files ---------------------------------------------------------------------------------------
     def files(self, source: str) -> pd.DataFrame:
         with self.connect() as conn:
-            return pd.read_sql("SELECT name, size, mtime_ns, sha256, rows FROM files WHERE source = ?", conn,
-                               params=(source,))
+            return pd.read_sql(
+                "SELECT name, size, mtime_ns, sha256, rows FROM files WHERE source = ?", conn, params=(source,)
+            )
 
     @staticmethod
     def record_files(conn: sqlite3.Connection, source: str, files: pd.DataFrame) -> None:
         """files: name, size, mtime_ns, sha256, rows."""
-        rows = [(source, n, int(s), int(m), h, int(r), utc_now()) for n, s, m, h, r in
-                files[["name", "size", "mtime_ns", "sha256", "rows"]].itertuples(index=False, name=None)]
-        conn.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, name) DO UPDATE SET "
-                         "size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, "
-                         "rows = excluded.rows, read_at = excluded.read_at", rows)
+        rows = [
+            (source, n, int(s), int(m), h, int(r), utc_now())
+            for n, s, m, h, r in files[["name", "size", "mtime_ns", "sha256", "rows"]].itertuples(
+                index=False, name=None
+            )
+        ]
+        conn.executemany(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, name) DO UPDATE SET "
+            "size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, "
+            "rows = excluded.rows, read_at = excluded.read_at",
+            rows,
+        )
 
     # --- extractions and the change log --------------------------------------------------------------
     def last_extraction(self, source: str) -> dict | None:
         """The last complete extraction of `source` (its lake writes all done)."""
         with self.connect() as conn:
             conn.row_factory = sqlite3.Row
-            row = conn.execute("SELECT * FROM extractions WHERE source = ? AND complete = 1 ORDER BY id DESC "
-                               "LIMIT 1", (source,)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM extractions WHERE source = ? AND complete = 1 ORDER BY id DESC LIMIT 1", (source,)
+            ).fetchone()
         return None if row is None else dict(row)
 
     @staticmethod
     def complete(conn: sqlite3.Connection, extraction: int, written: dict[str, list[str]]) -> None:
         """Mark an extraction done, with the lake partitions it wrote (what the state is updated from)."""
-        conn.executemany("INSERT OR IGNORE INTO written VALUES (?, ?, ?)",
-                         [(extraction, dataset, part) for dataset, parts in written.items() for part in parts])
+        conn.executemany(
+            "INSERT OR IGNORE INTO written VALUES (?, ?, ?)",
+            [(extraction, dataset, part) for dataset, parts in written.items() for part in parts],
+        )
         conn.execute("UPDATE extractions SET complete = 1 WHERE id = ?", (extraction,))
 
     def written_since(self, source: str, extraction: int) -> tuple[int, dict[str, list[str]]]:
         """(last complete extraction id of `source`, the partitions written per dataset after `extraction`)."""
         with self.connect() as conn:
-            last = conn.execute("SELECT coalesce(max(id), 0) FROM extractions WHERE source = ? AND complete = 1",
-                                (source,)).fetchone()[0]
-            rows = conn.execute("SELECT DISTINCT w.dataset, w.part FROM written w JOIN extractions e "
-                                "ON e.id = w.extraction WHERE e.source = ? AND e.complete = 1 AND e.id > ? "
-                                "AND e.id <= ?", (source, extraction, last)).fetchall()
+            last = conn.execute(
+                "SELECT coalesce(max(id), 0) FROM extractions WHERE source = ? AND complete = 1", (source,)
+            ).fetchone()[0]
+            rows = conn.execute(
+                "SELECT DISTINCT w.dataset, w.part FROM written w JOIN extractions e "
+                "ON e.id = w.extraction WHERE e.source = ? AND e.complete = 1 AND e.id > ? "
+                "AND e.id <= ?",
+                (source, extraction, last),
+            ).fetchall()
         parts: dict[str, list[str]] = {}
         for dataset, part in rows:
             parts.setdefault(dataset, []).append(part)
         return int(last), {dataset: sorted(found) for dataset, found in parts.items()}
 
     @staticmethod
-    def record_extraction(conn: sqlite3.Connection, source: str, *, run_id: str | None, started_at: str,
-                          scope_since: str | None, read_rows: int, rejects: int, changes: pd.DataFrame,
-                          watermark: str | None = None) -> int:
+    def record_extraction(
+        conn: sqlite3.Connection,
+        source: str,
+        *,
+        run_id: str | None,
+        started_at: str,
+        scope_since: str | None,
+        read_rows: int,
+        rejects: int,
+        changes: pd.DataFrame,
+        watermark: str | None = None,
+    ) -> int:
         """One extraction and the day spans it changed, in the caller's transaction; returns its id."""
         cursor = conn.execute(
             "INSERT INTO extractions (source, run_id, started_at, scope_since, read_rows, rejects, changed_rows, "
             "watermark) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (source, run_id, started_at, scope_since, int(read_rows), int(rejects),
-             int(changes["rows"].sum()) if len(changes) else 0, watermark))
+            (
+                source,
+                run_id,
+                started_at,
+                scope_since,
+                int(read_rows),
+                int(rejects),
+                int(changes["rows"].sum()) if len(changes) else 0,
+                watermark,
+            ),
+        )
         extraction = cursor.lastrowid
-        conn.executemany("INSERT INTO changes (extraction, source, what, first_day, last_day, rows) "
-                         "VALUES (?, ?, ?, ?, ?, ?)",
-                         [(extraction, source, w, str(f), str(last), int(n)) for w, f, last, n in
-                          changes[CHANGE_COLUMNS].itertuples(index=False, name=None)])
+        conn.executemany(
+            "INSERT INTO changes (extraction, source, what, first_day, last_day, rows) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (extraction, source, w, str(f), str(last), int(n))
+                for w, f, last, n in changes[CHANGE_COLUMNS].itertuples(index=False, name=None)
+            ],
+        )
         return extraction
 
     def last_seq(self) -> int:
@@ -201,11 +252,12 @@ class Catalog:
         values = list(dict.fromkeys(v for v in values if v is not None and v == v))
         frames = []
         with self.connect() as conn:
-            for start in range(0, len(values), 900):            # SQLite's bound-parameter limit
-                chunk = values[start:start + 900]
+            for start in range(0, len(values), 900):  # SQLite's bound-parameter limit
+                chunk = values[start : start + 900]
                 marks = ", ".join("?" * len(chunk))
-                frames.append(pd.read_sql(f"SELECT * FROM orders WHERE {condition} IN ({marks})", conn,
-                                          params=[*fixed, *chunk]))
+                frames.append(
+                    pd.read_sql(f"SELECT * FROM orders WHERE {condition} IN ({marks})", conn, params=[*fixed, *chunk])
+                )
         if not frames:
             return pd.DataFrame(columns=ORDER_INDEX_COLUMNS)
         return pd.concat(frames, ignore_index=True)
@@ -214,8 +266,10 @@ class Catalog:
     def write_order_index(conn: sqlite3.Connection, rows: pd.DataFrame) -> None:
         """Insert or replace index rows (ORDER_INDEX_COLUMNS; instants as µs since the epoch)."""
         values = rows[ORDER_INDEX_COLUMNS].astype(object).where(rows[ORDER_INDEX_COLUMNS].notna(), None)
-        conn.executemany(f"INSERT OR REPLACE INTO orders VALUES ({', '.join('?' * len(ORDER_INDEX_COLUMNS))})",
-                         values.itertuples(index=False, name=None))
+        conn.executemany(
+            f"INSERT OR REPLACE INTO orders VALUES ({', '.join('?' * len(ORDER_INDEX_COLUMNS))})",
+            values.itertuples(index=False, name=None),
+        )
 
 
 def _wal(conn: sqlite3.Connection) -> None:

@@ -4,6 +4,7 @@ Rows are the validated source rows in the shapes of schema.py, except that every
 hash of the normalised address (`email_hash`, `customer_hash`) and orders remember where their kept version
 was read (`source_file`, `source_line`): the read order decides between two versions of an order.
 """
+
 from __future__ import annotations
 
 from chatsales import schema
@@ -11,9 +12,15 @@ from chatsales.lake.store import Dataset
 
 CHAT = "sources/chat_platform"
 CHAT_PARTITION = {  # table: the instant whose local day holds the row (it never changes once written)
-    "visitors": "created_at", "conversation_requests": "created_at", "chatrooms": "started_at",
-    "messages": "sent_at", "ratings": "requested_at", "hook_events": "at", "member_sessions": "started_at",
-    "identity_links": "linked_at", "members": None,
+    "visitors": "created_at",
+    "conversation_requests": "created_at",
+    "chatrooms": "started_at",
+    "messages": "sent_at",
+    "ratings": "requested_at",
+    "hook_events": "at",
+    "member_sessions": "started_at",
+    "identity_links": "linked_at",
+    "members": None,
 }
 CHAT_KEY = {
     "member_sessions": ("member_id", "started_at"),
@@ -32,13 +39,20 @@ CHAT_DATASETS: dict[str, Dataset] = {
     for table in schema.CHAT_TABLES
 }
 
-LAKE_ORDERS = {**{c: t for c, t in schema.ORDERS.items() if c != "email"}, "customer_hash": "str",
-               "source_file": "str", "source_line": "int64"}
+LAKE_ORDERS = {
+    **{c: t for c, t in schema.ORDERS.items() if c != "email"},
+    "customer_hash": "str",
+    "source_file": "str",
+    "source_line": "int64",
+}
 LAKE_ORDER_LINES = {**schema.ORDER_LINES, "placed_at": schema.TS}
 ORDER_DATASETS: dict[str, dict[str, Dataset]] = {
-    source: {"orders": Dataset(f"sources/{source}/orders", ("order_id",), "placed_at", "day", LAKE_ORDERS),
-             "order_lines": Dataset(f"sources/{source}/order_lines", ("order_id", "line_no"), "placed_at", "day",
-                                    LAKE_ORDER_LINES)}
+    source: {
+        "orders": Dataset(f"sources/{source}/orders", ("order_id",), "placed_at", "day", LAKE_ORDERS),
+        "order_lines": Dataset(
+            f"sources/{source}/order_lines", ("order_id", "line_no"), "placed_at", "day", LAKE_ORDER_LINES
+        ),
+    }
     for source in ("web_orders", "store_sales")
 }
 

@@ -2,9 +2,10 @@
 (`<asset>/current/`) and per-day folders (`<asset>/day=YYYY-MM-DD/`), with no catalog. Nothing of it can be
 migrated (it kept raw emails, and no watermark or change log), so it is moved aside, never mixed with the
 new layout, and the next extraction reads every source whole: the lake is rebuilt from the sources."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from chatsales.lake.catalog import CATALOG_FILE
@@ -15,8 +16,9 @@ def is_old_layout(lake_dir: Path) -> bool:
     lake_dir = Path(lake_dir)
     if not lake_dir.is_dir() or (lake_dir / CATALOG_FILE).exists():
         return False
-    return any((child / "current").is_dir() or any(child.glob("day=*"))
-               for child in lake_dir.iterdir() if child.is_dir())
+    return any(
+        (child / "current").is_dir() or any(child.glob("day=*")) for child in lake_dir.iterdir() if child.is_dir()
+    )
 
 
 def retire_old_layout(lake_dir: Path, now: datetime | None = None) -> str | None:
@@ -26,12 +28,14 @@ def retire_old_layout(lake_dir: Path, now: datetime | None = None) -> str | None
     lake_dir = Path(lake_dir)
     if not is_old_layout(lake_dir):
         return None
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     aside = lake_dir.with_name(f"{lake_dir.name}.before-day-local.{stamp}")
     try:
         lake_dir.rename(aside)
     except FileNotFoundError:
         return None
-    return (f"the lake at {lake_dir} has the layout of chatsales before day-local runs (whole snapshots, no "
-            f"catalog): moved to {aside}, and rebuilding the lake from the sources (every source is read whole "
-            f"once). Delete {aside.name} once this run has succeeded.")
+    return (
+        f"the lake at {lake_dir} has the layout of chatsales before day-local runs (whole snapshots, no "
+        f"catalog): moved to {aside}, and rebuilding the lake from the sources (every source is read whole "
+        f"once). Delete {aside.name} once this run has succeeded."
+    )

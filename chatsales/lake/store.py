@@ -5,6 +5,7 @@ by the dataset's key. `upsert` is how everything read gets in: it writes only th
 really change, and returns the rows that changed with the versions they replaced, which is what the
 late-data sensor and the state tables are computed from.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ from chatsales import schema
 from chatsales.arrays import is_in
 
 PART_FILE = "part.parquet"
-UNDATED = "undated"          # the partition of rows whose partition instant is missing (a visitor's created_at)
+UNDATED = "undated"  # the partition of rows whose partition instant is missing (a visitor's created_at)
 WHOLE = "whole"
 
 
@@ -33,11 +34,11 @@ WHOLE = "whole"
 class Dataset:
     """Where a dataset lives, what identifies a row, and which instant puts it in a partition."""
 
-    path: str                                   # relative to the lake root
+    path: str  # relative to the lake root
     key: tuple[str, ...]
-    by: str | None                              # the UTC instant column that partitions it; None: whole
-    grain: str = "day"                          # "day" or "month" of that instant, in the reporting zone
-    columns: Mapping[str, str] = field(default_factory=dict)   # schema of its rows (schema.py dtypes)
+    by: str | None  # the UTC instant column that partitions it; None: whole
+    grain: str = "day"  # "day" or "month" of that instant, in the reporting zone
+    columns: Mapping[str, str] = field(default_factory=dict)  # schema of its rows (schema.py dtypes)
 
     @property
     def name(self) -> str:
@@ -109,8 +110,9 @@ class Lake:
         return part_labels(frame[ds.by], ds.grain, self.timezone)
 
     # --- reading -------------------------------------------------------------------------------------
-    def read(self, ds: Dataset, parts: Iterable[str] | None = None, columns: Sequence[str] | None = None
-             ) -> pd.DataFrame:
+    def read(
+        self, ds: Dataset, parts: Iterable[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         """The rows of the given partitions (default: all), in partition then key order."""
         stored = self.partitions(ds)
         wanted = stored if parts is None else [p for p in dict.fromkeys(parts) if p in set(stored)]
@@ -130,8 +132,12 @@ class Lake:
     def read_matching(self, ds: Dataset, column: str, values) -> pd.DataFrame:
         """The rows whose `column` is one of `values`. Only the partitions holding one are read whole (the
         column alone is read first in each), so the cost follows the rows wanted rather than the history."""
-        wanted = pa.array(pd.unique(pd.Series(list(values) if isinstance(values, (set, frozenset)) else values,
-                                              dtype="object").dropna()).tolist(), type=pa.large_string())
+        wanted = pa.array(
+            pd.unique(
+                pd.Series(list(values) if isinstance(values, (set, frozenset)) else values, dtype="object").dropna()
+            ).tolist(),
+            type=pa.large_string(),
+        )
         stored = self.partitions(ds)
         if not len(wanted) or not stored:
             return self.read(ds, [])
@@ -145,8 +151,7 @@ class Lake:
         frame = self.read(ds, found)
         return frame[is_in(frame[column], wanted)].reset_index(drop=True)
 
-    def read_days(self, ds: Dataset, first: date, last: date, columns: Sequence[str] | None = None
-                  ) -> pd.DataFrame:
+    def read_days(self, ds: Dataset, first: date, last: date, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The rows of the day partitions first..last (inclusive)."""
         labels = [d.isoformat() for d in pd.date_range(first, last, freq="D").date]
         return self.read(ds, labels, columns)
@@ -174,8 +179,13 @@ class Lake:
         for label in present - set(labels):
             self._file(ds, label).unlink()
 
-    def upsert(self, ds: Dataset, frame: pd.DataFrame, remove: Mapping[str, pd.DataFrame] | None = None,
-               group: Sequence[str] | None = None) -> Upserted:
+    def upsert(
+        self,
+        ds: Dataset,
+        frame: pd.DataFrame,
+        remove: Mapping[str, pd.DataFrame] | None = None,
+        group: Sequence[str] | None = None,
+    ) -> Upserted:
         """`plan_upsert`, then `apply`."""
         planned = self.plan_upsert(ds, frame, remove, group)
         self.apply(planned)
@@ -186,8 +196,13 @@ class Lake:
         for label, rows in planned.writes.items():
             self.write(planned.dataset, label, rows)
 
-    def plan_upsert(self, ds: Dataset, frame: pd.DataFrame, remove: Mapping[str, pd.DataFrame] | None = None,
-                    group: Sequence[str] | None = None) -> Upserted:
+    def plan_upsert(
+        self,
+        ds: Dataset,
+        frame: pd.DataFrame,
+        remove: Mapping[str, pd.DataFrame] | None = None,
+        group: Sequence[str] | None = None,
+    ) -> Upserted:
         """Insert the rows of `frame` or replace the stored rows with the same key, partition by partition.
 
         A row identical to the stored one is no change. With `group` (e.g. an order's lines by order_id), the
@@ -208,7 +223,7 @@ class Lake:
         in_keys, st_keys = _keyed(frame, match, labels), _keyed(stored, match, stored_labels)
         in_rows, st_rows = _row_hashes(frame), _row_hashes(stored)
         changed = ~np.isin(in_rows, st_rows)
-        if group:       # a group that lost a row changed too: its new rows all count as changed
+        if group:  # a group that lost a row changed too: its new rows all count as changed
             lost = np.isin(st_keys, in_keys) & ~np.isin(st_rows, in_rows)
             changed |= np.isin(in_keys, st_keys[lost])
         gone = np.zeros(len(stored), dtype=bool)
@@ -219,12 +234,14 @@ class Lake:
         affected = sorted(set(labels[changed]) | set(stored_labels[gone]))
         keep_stored = ~(replaced | gone) & ~np.isin(st_keys, in_keys)
         writes = {}
-        for label in affected:                 # a loop over the partitions that change, not rows
-            rows = pd.concat([stored[keep_stored & (stored_labels == label)], frame[labels == label]],
-                             ignore_index=True)
+        for label in affected:  # a loop over the partitions that change, not rows
+            rows = pd.concat(
+                [stored[keep_stored & (stored_labels == label)], frame[labels == label]], ignore_index=True
+            )
             writes[label] = self._sorted(ds, rows)
-        return Upserted(frame[changed].reset_index(drop=True), stored[replaced | gone].reset_index(drop=True),
-                        affected, writes, ds)
+        return Upserted(
+            frame[changed].reset_index(drop=True), stored[replaced | gone].reset_index(drop=True), affected, writes, ds
+        )
 
     @staticmethod
     def _sorted(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Connections to the reporting database: one engine per ReportingDb, WAL and a busy timeout on SQLite, and
 the publication lock; rows written and read through the driver itself (SQLAlchemy's per-value processing
 cost more than the I/O)."""
+
 from __future__ import annotations
 
 import io
@@ -27,7 +28,7 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         args = {"timeout": SQLITE_BUSY_TIMEOUT_S}
         if not read_only and parsed.database and parsed.database != ":memory:" and "file:" not in parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)     # a new home's folder
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # a new home's folder
         if read_only and parsed.database and not parsed.database.startswith("file:"):
             parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
             args["uri"] = True
@@ -40,6 +41,7 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
                 _switch_to_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
         return engine
     options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
     return sa.create_engine(parsed, pool_pre_ping=True, connect_args=options)
@@ -60,7 +62,7 @@ def _switch_to_wal(cursor) -> None:
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
-    if mode not in ("wal", "memory"):       # an in-memory database has no journal file to switch
+    if mode not in ("wal", "memory"):  # an in-memory database has no journal file to switch
         raise sqlite3.OperationalError(f"the reporting database stays in journal mode {mode!r}, not WAL")
 
 
@@ -70,12 +72,13 @@ def lock(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
     elif conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")     # pysqlite would BEGIN only at the first write
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # pysqlite would BEGIN only at the first write
 
 
 def as_days(values: Iterable) -> list[date]:
-    return sorted({v if isinstance(v, date) and not isinstance(v, datetime) else date.fromisoformat(str(v)[:10])
-                   for v in values})
+    return sorted(
+        {v if isinstance(v, date) and not isinstance(v, datetime) else date.fromisoformat(str(v)[:10]) for v in values}
+    )
 
 
 def day_column(frame: pd.DataFrame) -> pd.Series:
@@ -95,11 +98,11 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     for name in columns:
         col = out[name]
         if isinstance(table.c[name].type, sa.Integer) and pd.api.types.is_float_dtype(col.dtype):
-            out[name] = col.round().astype("Int64")     # counts computed as floats, stored as integers
+            out[name] = col.round().astype("Int64")  # counts computed as floats, stored as integers
         elif isinstance(col.dtype, pd.DatetimeTZDtype):
             values = col.dt.tz_convert("UTC").to_numpy(dtype="datetime64[us]")
             text = np.char.replace(np.datetime_as_string(values, unit="us"), "T", " ")
-            if conn.dialect.name == "postgresql":       # COPY would read a bare time in the session's zone
+            if conn.dialect.name == "postgresql":  # COPY would read a bare time in the session's zone
                 text = np.char.add(text, "+00:00")
             text = text.astype(object)
             text[np.isnat(values)] = None
@@ -132,15 +135,24 @@ def read_rows(conn: Connection, table: sa.Table, query) -> pd.DataFrame:
             frame[column.name] = pd.to_datetime(frame[column.name], utc=True, format="ISO8601")
         elif isinstance(column.type, sa.Date):
             frame[column.name] = pd.to_datetime(frame[column.name]).dt.date
-        elif isinstance(column.type, sa.Boolean):                 # SQLite keeps 0 / 1
+        elif isinstance(column.type, sa.Boolean):  # SQLite keeps 0 / 1
             flags = frame[column.name]
-            frame[column.name] = flags.astype(bool) if flags.notna().all() else \
-                flags.map({0: False, 1: True, True: True, False: False}).astype(object).where(flags.notna(), None)
+            frame[column.name] = (
+                flags.astype(bool)
+                if flags.notna().all()
+                else flags.map({0: False, 1: True}).astype(object).where(flags.notna(), None)
+            )
     return frame
 
 
-def select_days(table: sa.Table, columns: Sequence[str] | None = None, *, days: Sequence[date] | None = None,
-                first_day: date | None = None, last_day: date | None = None):
+def select_days(
+    table: sa.Table,
+    columns: Sequence[str] | None = None,
+    *,
+    days: Sequence[date] | None = None,
+    first_day: date | None = None,
+    last_day: date | None = None,
+):
     query = sa.select(*(table.c[c] for c in columns)) if columns else sa.select(table)
     if days is not None:
         query = query.where(table.c.day.in_(as_days(days)))

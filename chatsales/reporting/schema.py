@@ -1,6 +1,7 @@
 """Bringing a reporting database to the current schema with Alembic: automatically before the first
 publication of a process, or with `chatsales db upgrade`. A database created before migrations existed
 (tables, no version table) is recognised as the first revision, then upgraded."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -10,12 +10,13 @@ compares each source's rows with what the day holds: a source that vanished or c
 `ReportingDb` owns one engine; use it as a context manager (`with ReportingDb(url) as db:`) so the engine is
 disposed.
 """
+
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -24,17 +25,24 @@ from sqlalchemy.engine import Connection
 from chatsales.attribution_changes import classify_changes
 from chatsales.fact_streams import decode_days, encode_days
 from chatsales.reporting import tables as t
-from chatsales.reporting.engine import (as_days, bulk_insert, day_column, lock, make_engine, read_rows,
-                                        select_days)
+from chatsales.reporting.engine import as_days, bulk_insert, day_column, lock, make_engine, read_rows, select_days
 from chatsales.reporting.schema import upgrade
 from chatsales.settings import redacted_url
 
 DAY_FACTS = ("messages", "ratings", "hook_events", "member_sessions", "orders", "order_lines")
 STATE_FACTS = ("requests", "chatrooms")
-COUNTED = {"web_orders": "web orders", "store_receipts": "store receipts", "messages": "messages",
-           "campaign_clicks": "campaign clicks"}
-SOURCE_OF = {"web_orders": "web_orders", "store_receipts": "store_sales", "messages": "chat_platform",
-             "campaign_clicks": "marketing_touchpoints"}
+COUNTED = {
+    "web_orders": "web orders",
+    "store_receipts": "store receipts",
+    "messages": "messages",
+    "campaign_clicks": "campaign clicks",
+}
+SOURCE_OF = {
+    "web_orders": "web_orders",
+    "store_receipts": "store_sales",
+    "messages": "chat_platform",
+    "campaign_clicks": "marketing_touchpoints",
+}
 
 
 class PublicationRefused(RuntimeError):
@@ -48,9 +56,11 @@ def drops(counts: pd.DataFrame, published: pd.DataFrame, max_drop_pct: float) ->
     for column, what in COUNTED.items():
         before, after = merged[f"{column}_published"], merged[column]
         bad = (before > 0) & ((after == 0) | (after < before * (1 - max_drop_pct / 100)))
-        for day, old, new in zip(merged.loc[bad, "day"], before[bad], after[bad]):   # a loop over refusals
-            lines.append(f"{SOURCE_OF[column]}: {day} would go from {int(old):,} {what} to {int(new):,}, a fall of "
-                         f"more than CHATSALES_MAX_DAY_DROP_PCT={max_drop_pct:g}%")
+        for day, old, new in zip(merged.loc[bad, "day"], before[bad], after[bad]):  # a loop over refusals
+            lines.append(
+                f"{SOURCE_OF[column]}: {day} would go from {int(old):,} {what} to {int(new):,}, a fall of "
+                f"more than CHATSALES_MAX_DAY_DROP_PCT={max_drop_pct:g}%"
+            )
     return lines
 
 
@@ -73,7 +83,7 @@ class ReportingDb:
         self.engine = make_engine(url, read_only=read_only)
         self._ready = read_only
 
-    def __enter__(self) -> "ReportingDb":
+    def __enter__(self) -> ReportingDb:
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -95,12 +105,20 @@ class ReportingDb:
         return outcome
 
     # --- publication ---------------------------------------------------------------------------------
-    def publish_days(self, days: Sequence[date], *, run_id: str, lake_seq: int = 0,
-                     tables: Mapping[str, pd.DataFrame] | None = None,
-                     day_facts: Mapping[str, pd.DataFrame] | None = None,
-                     state_facts: Mapping[str, pd.DataFrame] | None = None, counts: pd.DataFrame | None = None,
-                     max_drop_pct: float = 50.0, force: bool = False, computed_at: datetime | None = None
-                     ) -> dict[str, int]:
+    def publish_days(
+        self,
+        days: Sequence[date],
+        *,
+        run_id: str,
+        lake_seq: int = 0,
+        tables: Mapping[str, pd.DataFrame] | None = None,
+        day_facts: Mapping[str, pd.DataFrame] | None = None,
+        state_facts: Mapping[str, pd.DataFrame] | None = None,
+        counts: pd.DataFrame | None = None,
+        max_drop_pct: float = 50.0,
+        force: bool = False,
+        computed_at: datetime | None = None,
+    ) -> dict[str, int]:
         """Replace everything of `days` in one transaction; return rows written per table.
 
         `tables`: the day tables (t.DAY_TABLES), each with a `day` column, only rows of `days`;
@@ -110,7 +128,7 @@ class ReportingDb:
         """
         self.ensure_schema()
         days = as_days(days)
-        computed_at = computed_at or datetime.now(timezone.utc)
+        computed_at = computed_at or datetime.now(UTC)
         stamp = {"run_id": run_id, "computed_at": computed_at}
         written: dict[str, int] = {}
         with self.engine.begin() as conn:
@@ -119,8 +137,10 @@ class ReportingDb:
                 published = read_rows(conn, t.pipeline_days, select_days(t.pipeline_days, days=days))
                 refused = drops(counts.assign(day=day_column(counts)), published, max_drop_pct)
                 if refused and not force:
-                    raise PublicationRefused("; ".join(refused) + ". Nothing was replaced (--force publishes "
-                                             "anyway and says so in the ledger)")
+                    raise PublicationRefused(
+                        "; ".join(refused) + ". Nothing was replaced (--force publishes "
+                        "anyway and says so in the ledger)"
+                    )
             rows = (tables or {}).get("attributed_orders")
             if rows is not None:
                 written["attribution_ledger"] = self._write_ledger(conn, days, rows, run_id, computed_at, force)
@@ -144,8 +164,10 @@ class ReportingDb:
     def _write_day_facts(self, conn: Connection, name: str, frame: pd.DataFrame, days: list[date]) -> int:
         streams = t.fact_streams
         conn.execute(streams.delete().where(streams.c.fact == name, streams.c.day.in_(days)))
-        rows = [{"fact": name, "day": day, "rows": n, "stream": stream, "digest": None}
-                for day, n, stream in encode_days(frame, days)]
+        rows = [
+            {"fact": name, "day": day, "rows": n, "stream": stream, "digest": None}
+            for day, n, stream in encode_days(frame, days)
+        ]
         if rows:
             conn.execute(streams.insert(), rows)
         return len(frame)
@@ -161,8 +183,10 @@ class ReportingDb:
         if changed or gone:
             conn.execute(streams.delete().where(streams.c.fact == name, streams.c.day.in_(changed + gone)))
         part = frame[frame["day"].isin(set(changed))]
-        rows = [{"fact": name, "day": day, "rows": n, "stream": stream, "digest": digests[day]}
-                for day, n, stream in encode_days(part, changed)]
+        rows = [
+            {"fact": name, "day": day, "rows": n, "stream": stream, "digest": digests[day]}
+            for day, n, stream in encode_days(part, changed)
+        ]
         if rows:
             conn.execute(streams.insert(), rows)
         return len(part)
@@ -171,55 +195,86 @@ class ReportingDb:
     def _first_sales(conn: Connection, chatroom_ids: pd.Series) -> pd.Series:
         """Each chatroom's first attributed sale as published (after this transaction's own rows)."""
         o = t.attributed_orders.c
-        query = (sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at"))
-                 .where(o.attributed, sa.not_(o.is_cancelled), o.total > 0).group_by(o.chatroom_id))
+        query = (
+            sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at"))
+            .where(o.attributed, sa.not_(o.is_cancelled), o.total > 0)
+            .group_by(o.chatroom_id)
+        )
         found = pd.DataFrame(conn.execute(query).all(), columns=["chatroom_id", "first_sale_at"])
         by_room = pd.to_datetime(found.set_index("chatroom_id")["first_sale_at"], utc=True, format="ISO8601")
         return pd.Series(by_room.reindex(chatroom_ids.to_numpy()).array, index=chatroom_ids.index).astype(
-            "datetime64[us, UTC]")
+            "datetime64[us, UTC]"
+        )
 
     @staticmethod
     def _only_days(frame: pd.DataFrame, days: list[date], table: str) -> pd.DataFrame:
         frame = frame.assign(day=day_column(frame))
         stray = ~frame["day"].isin(days)
         if stray.any():
-            raise ValueError(f"{table}: {int(stray.sum())} rows are for days outside the publication "
-                             f"{days[0]}..{days[-1]} (first: {frame.loc[stray, 'day'].iloc[0]})")
+            raise ValueError(
+                f"{table}: {int(stray.sum())} rows are for days outside the publication "
+                f"{days[0]}..{days[-1]} (first: {frame.loc[stray, 'day'].iloc[0]})"
+            )
         return frame
 
-    def _write_ledger(self, conn: Connection, days: list[date], new: pd.DataFrame, run_id: str,
-                      changed_at: datetime, forced: bool) -> int:
+    def _write_ledger(
+        self, conn: Connection, days: list[date], new: pd.DataFrame, run_id: str, changed_at: datetime, forced: bool
+    ) -> int:
         """One ledger row per order whose credited chatroom or reason differs from what is published; a
         forced publication also names each published order it removes (change `removed`)."""
         o = t.attributed_orders.c
-        old = read_rows(conn, t.attributed_orders,
-                        sa.select(o.order_id, o.sales_channel, o.chatroom_id, o.member_id, o.reason, o.attributed,
-                                  o.day, o.window_days)
-                        .where(o.day.in_(days)))
+        old = read_rows(
+            conn,
+            t.attributed_orders,
+            sa.select(
+                o.order_id, o.sales_channel, o.chatroom_id, o.member_id, o.reason, o.attributed, o.day, o.window_days
+            ).where(o.day.in_(days)),
+        )
         old = old.astype({c: "str" for c in ("order_id", "sales_channel", "chatroom_id", "member_id", "reason")})
-        c = classify_changes(new[["order_id", "sales_channel", "day", "attributed", "chatroom_id", "member_id",
-                                  "reason", "window_days"]], old)
+        c = classify_changes(
+            new[
+                ["order_id", "sales_channel", "day", "attributed", "chatroom_id", "member_id", "reason", "window_days"]
+            ],
+            old,
+        )
         c = c[c["change"] != ""]
         if forced:
             keys = ["order_id", "sales_channel"]
             kept = pd.MultiIndex.from_frame(new[keys].astype("str"))
             gone = old[~pd.MultiIndex.from_frame(old[keys]).isin(kept)]
             was = gone["attributed"].astype(bool)
-            c = pd.concat([c, gone.assign(change="removed", old_chatroom_id=gone["chatroom_id"].where(was),
-                                          old_member_id=gone["member_id"].where(was), old_reason=gone["reason"],
-                                          new_chatroom_id=None, new_member_id=None, new_reason=None)],
-                          ignore_index=True)
+            c = pd.concat(
+                [
+                    c,
+                    gone.assign(
+                        change="removed",
+                        old_chatroom_id=gone["chatroom_id"].where(was),
+                        old_member_id=gone["member_id"].where(was),
+                        old_reason=gone["reason"],
+                        new_chatroom_id=None,
+                        new_member_id=None,
+                        new_reason=None,
+                    ),
+                ],
+                ignore_index=True,
+            )
         if c.empty:
             return 0
-        ledger = c.assign(day=day_column(c), changed_at=changed_at, run_id=run_id, forced=forced,
-                          window_days=c["window_days"].astype("int64"))
+        ledger = c.assign(
+            day=day_column(c),
+            changed_at=changed_at,
+            run_id=run_id,
+            forced=forced,
+            window_days=c["window_days"].astype("int64"),
+        )
         return bulk_insert(conn, t.attribution_ledger, ledger[[col.name for col in t.attribution_ledger.columns]])
 
-    def publish_snapshots(self, tables: Mapping[str, pd.DataFrame], *, run_id: str,
-                          computed_at: datetime | None = None) -> dict[str, int]:
+    def publish_snapshots(
+        self, tables: Mapping[str, pd.DataFrame], *, run_id: str, computed_at: datetime | None = None
+    ) -> dict[str, int]:
         """Replace each named snapshot table whole, all of them in one transaction."""
         self.ensure_schema()
-        stamp = {"run_id": run_id, "computed_at": computed_at or datetime.now(timezone.utc)}
+        stamp = {"run_id": run_id, "computed_at": computed_at or datetime.now(UTC)}
         written = {}
         with self.engine.begin() as conn:
             lock(conn)
@@ -229,20 +284,20 @@ class ReportingDb:
                 written[name] = bulk_insert(conn, table, frame.assign(**stamp)[[c.name for c in table.columns]])
         return written
 
-    def replace_rejects(self, source: str, frame: pd.DataFrame, *, run_id: str,
-                        locations: Collection[str] | None = None) -> int:
+    def replace_rejects(
+        self, source: str, frame: pd.DataFrame, *, run_id: str, locations: Collection[str] | None = None
+    ) -> int:
         """The rejects of what `source` read this time replace the ones of the same locations (files read
         again, tables scanned again); rejects of locations not read again stay."""
         self.ensure_schema()
-        frame = frame.assign(source=source, run_id=run_id, seen_at=datetime.now(timezone.utc))
+        frame = frame.assign(source=source, run_id=run_id, seen_at=datetime.now(UTC))
         frame["rows"] = frame["rows"].fillna(1).astype("int64") if "rows" in frame else 1
         r = t.rejects
         with self.engine.begin() as conn:
             lock(conn)
             where = [r.c.source == source]
             if locations is not None:
-                where.append(sa.or_(*(r.c.location.like(f"{loc}%") for loc in locations)) if locations
-                             else sa.false())
+                where.append(sa.or_(*(r.c.location.like(f"{loc}%") for loc in locations)) if locations else sa.false())
             conn.execute(r.delete().where(*where))
             written = bulk_insert(conn, r, frame[[c.name for c in r.columns]])
         return written
@@ -253,18 +308,30 @@ class ReportingDb:
             return bulk_insert(conn, t.reattribution_changes, changes)
 
     # --- reading -------------------------------------------------------------------------------------
-    def read_table(self, name: str, *, days: Sequence[date] | None = None, first_day: date | None = None,
-                   last_day: date | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def read_table(
+        self,
+        name: str,
+        *,
+        days: Sequence[date] | None = None,
+        first_day: date | None = None,
+        last_day: date | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
         """A table (or only `columns` of it), optionally only some days, timestamps as UTC."""
         self.ensure_schema()
         table = t.metadata.tables[name]
         with self.engine.connect() as conn:
-            return read_rows(conn, table, select_days(table, columns, days=days, first_day=first_day,
-                                                      last_day=last_day))
+            return read_rows(
+                conn, table, select_days(table, columns, days=days, first_day=first_day, last_day=last_day)
+            )
 
-    def read_facts(self, first_day: date | None = None, last_day: date | None = None,
-                   bounded: Sequence[str] = (), skip: Mapping[str, Collection[str]] | None = None
-                   ) -> dict[str, pd.DataFrame]:
+    def read_facts(
+        self,
+        first_day: date | None = None,
+        last_day: date | None = None,
+        bounded: Sequence[str] = (),
+        skip: Mapping[str, Collection[str]] | None = None,
+    ) -> dict[str, pd.DataFrame]:
         """The facts from their per-day streams, whole, or for the facts named in `bounded` only the days
         first_day..last_day, without the columns `skip` names per fact; a fact never published is absent."""
         self.ensure_schema()
@@ -277,8 +344,12 @@ class ReportingDb:
         names = list(dict.fromkeys(name for name, _ in found))
         # two tables at a time: decompression releases the GIL
         with ThreadPoolExecutor(max_workers=2) as pool:
-            frames = pool.map(lambda name: decode_days([stream for fact, stream in found if fact == name],
-                                                       (skip or {}).get(name, ())), names)
+            frames = pool.map(
+                lambda name: decode_days(
+                    [stream for fact, stream in found if fact == name], (skip or {}).get(name, ())
+                ),
+                names,
+            )
             return dict(zip(names, frames))
 
     def published_days(self) -> set[date]:
@@ -300,15 +371,24 @@ class ReportingDb:
         frames = []
         with self.engine.connect() as conn:
             for start in range(0, len(ids), 5000):
-                query = (sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at"))
-                         .where(o.chatroom_id.in_(ids[start:start + 5000]), o.attributed, sa.not_(o.is_cancelled),
-                                o.total > 0, o.day.not_in(as_days(excluding)))
-                         .group_by(o.chatroom_id))
+                query = (
+                    sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at"))
+                    .where(
+                        o.chatroom_id.in_(ids[start : start + 5000]),
+                        o.attributed,
+                        sa.not_(o.is_cancelled),
+                        o.total > 0,
+                        o.day.not_in(as_days(excluding)),
+                    )
+                    .group_by(o.chatroom_id)
+                )
                 frames.append(pd.DataFrame(conn.execute(query).all(), columns=["chatroom_id", "first_sale_at"]))
-        found = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["chatroom_id",
-                                                                                          "first_sale_at"])
+        found = (
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["chatroom_id", "first_sale_at"])
+        )
         return pd.to_datetime(found.set_index("chatroom_id")["first_sale_at"], utc=True, format="ISO8601").astype(
-            "datetime64[us, UTC]")
+            "datetime64[us, UTC]"
+        )
 
     def publish_facts(self, facts, days: Sequence[date], *, run_id: str) -> dict[str, int]:
         """A Facts object published as a night would (its day facts for `days`, its state facts whole):
@@ -316,8 +396,9 @@ class ReportingDb:
         tables = facts.tables()
         days = as_days(days)
         day_facts = {name: tables[name][day_column(tables[name]).isin(days)] for name in DAY_FACTS if name in tables}
-        return self.publish_days(days, run_id=run_id, day_facts=day_facts,
-                                 state_facts={name: tables[name] for name in STATE_FACTS})
+        return self.publish_days(
+            days, run_id=run_id, day_facts=day_facts, state_facts={name: tables[name] for name in STATE_FACTS}
+        )
 
     def sales_of_customers(self, hashes: Collection[str]) -> pd.DataFrame:
         """The published sales (not cancelled, total > 0) of these customers: customer_hash, placed_at, is_sale."""
@@ -328,29 +409,42 @@ class ReportingDb:
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), 5000):
                 query = sa.select(o.customer_hash, o.placed_at).where(
-                    o.customer_hash.in_(wanted[start:start + 5000]), sa.not_(o.is_cancelled), o.total > 0)
+                    o.customer_hash.in_(wanted[start : start + 5000]), sa.not_(o.is_cancelled), o.total > 0
+                )
                 frames.append(pd.DataFrame(conn.execute(query).all(), columns=["customer_hash", "placed_at"]))
-        found = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["customer_hash",
-                                                                                          "placed_at"])
-        return found.assign(placed_at=pd.to_datetime(found["placed_at"], utc=True, format="ISO8601")
-                            .astype("datetime64[us, UTC]"), is_sale=True)
+        found = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["customer_hash", "placed_at"])
+        return found.assign(
+            placed_at=pd.to_datetime(found["placed_at"], utc=True, format="ISO8601").astype("datetime64[us, UTC]"),
+            is_sale=True,
+        )
 
-    def attribution_changes_since(self, since: datetime | None, until: datetime | None = None
-                                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def attribution_changes_since(
+        self, since: datetime | None, until: datetime | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """What the sensor needs for Chat-Card-86 of other days: the chatrooms that gained or lost a sale in
         the ledger after `since` (chatroom_id, computed_at), and when each day's Chat-Card-86 was last computed
         (day, computed_at). Orders republished unchanged are not in the ledger: a re-run never triggers another."""
         self.ensure_schema()
         led = t.attribution_ledger.c
-        changes = sa.union_all(*(sa.select(column.label("chatroom_id"), led.changed_at.label("computed_at"))
-                                 .where(column.is_not(None), *([led.changed_at > since] if since else []),
-                                        *([led.changed_at <= until] if until else []))
-                                 for column in (led.old_chatroom_id, led.new_chatroom_id))).subquery()
-        sales = (sa.select(changes.c.chatroom_id, sa.func.max(changes.c.computed_at).label("computed_at"))
-                 .group_by(changes.c.chatroom_id))
+        changes = sa.union_all(
+            *(
+                sa.select(column.label("chatroom_id"), led.changed_at.label("computed_at")).where(
+                    column.is_not(None),
+                    *([led.changed_at > since] if since else []),
+                    *([led.changed_at <= until] if until else []),
+                )
+                for column in (led.old_chatroom_id, led.new_chatroom_id)
+            )
+        ).subquery()
+        sales = sa.select(changes.c.chatroom_id, sa.func.max(changes.c.computed_at).label("computed_at")).group_by(
+            changes.c.chatroom_id
+        )
         k = t.kpi_daily.c
-        kpis = (sa.select(k.day, sa.func.max(k.computed_at).label("computed_at"))
-                .where(k.kpi == "Chat-Card-86", k.dimension == "all").group_by(k.day))
+        kpis = (
+            sa.select(k.day, sa.func.max(k.computed_at).label("computed_at"))
+            .where(k.kpi == "Chat-Card-86", k.dimension == "all")
+            .group_by(k.day)
+        )
         with self.engine.connect() as conn:
             return pd.read_sql(sales, conn), pd.read_sql(kpis, conn)
 
@@ -359,16 +453,19 @@ class ReportingDb:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(t.attribution_ledger.c.changed_at))).scalar()
 
-    def kpi_series(self, refs: Sequence[str], dimensions: Sequence[str], first_day: date, last_day: date
-                   ) -> pd.DataFrame:
+    def kpi_series(
+        self, refs: Sequence[str], dimensions: Sequence[str], first_day: date, last_day: date
+    ) -> pd.DataFrame:
         """kpi_daily rows (day, kpi, dimension, dimension_value, value) of `refs` over first_day..last_day."""
         self.ensure_schema()
         k = t.kpi_daily.c
-        query = (sa.select(k.day, k.kpi, k.dimension, k.dimension_value, k.value)
-                 .where(k.kpi.in_(list(refs)), k.dimension.in_(list(dimensions)), k.day.between(first_day, last_day)))
+        query = sa.select(k.day, k.kpi, k.dimension, k.dimension_value, k.value).where(
+            k.kpi.in_(list(refs)), k.dimension.in_(list(dimensions)), k.day.between(first_day, last_day)
+        )
         with self.engine.connect() as conn:
-            frame = pd.DataFrame(conn.execute(query).all(), columns=["day", "kpi", "dimension", "dimension_value",
-                                                                     "value"])
+            frame = pd.DataFrame(
+                conn.execute(query).all(), columns=["day", "kpi", "dimension", "dimension_value", "value"]
+            )
         return frame.assign(day=pd.to_datetime(frame["day"]).dt.date, value=frame["value"].astype("float64"))
 
     def member_names(self) -> pd.DataFrame:
@@ -376,9 +473,11 @@ class ReportingDb:
         self.ensure_schema()
         m = t.member_daily.c
         latest = sa.select(m.member_id, sa.func.max(m.day).label("day")).group_by(m.member_id).subquery()
-        query = (sa.select(m.member_id, m.last_name, m.first_name, m.role)
-                 .join(latest, (m.member_id == latest.c.member_id) & (m.day == latest.c.day))
-                 .order_by(m.member_id))
+        query = (
+            sa.select(m.member_id, m.last_name, m.first_name, m.role)
+            .join(latest, (m.member_id == latest.c.member_id) & (m.day == latest.c.day))
+            .order_by(m.member_id)
+        )
         with self.engine.connect() as conn:
             frame = pd.DataFrame(conn.execute(query).all(), columns=["member_id", "last_name", "first_name", "role"])
         return frame.astype({"member_id": "str", "role": "Int64"})
@@ -389,8 +488,12 @@ class ReportingDb:
         self.ensure_schema()
         s, tr = t.customer_segments.c, t.customer_trends.c
         with self.engine.connect() as conn:
-            per_segment = pd.read_sql(sa.select(s.segment_type, s.segment, sa.func.count().label("customers"))
-                                      .group_by(s.segment_type, s.segment), conn)
+            per_segment = pd.read_sql(
+                sa.select(s.segment_type, s.segment, sa.func.count().label("customers")).group_by(
+                    s.segment_type, s.segment
+                ),
+                conn,
+            )
             per_trend = pd.read_sql(sa.select(tr.trend, sa.func.count().label("customers")).group_by(tr.trend), conn)
             as_of = conn.execute(sa.select(sa.func.max(s.as_of))).scalar()
         return per_segment, per_trend, None if as_of is None else _utc(as_of)
@@ -400,5 +503,5 @@ class ReportingDb:
 
 
 def _utc(value) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)       # SQLite gives it back naive (stored as UTC), PostgreSQL with a zone
+    stamp = pd.Timestamp(value)  # SQLite gives it back naive (stored as UTC), PostgreSQL with a zone
     return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")

@@ -1,6 +1,7 @@
 """The reporting database's tables, declared once: the public interface BI tools read, and the few tables
 the pipeline keeps for itself (`pipeline_*`). Alembic (chatsales/reporting/migrations) manages every change
 of them; `docs/reporting-tables.md` describes them for readers."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -15,7 +16,8 @@ def _stamp() -> tuple[sa.Column, sa.Column]:
 
 
 attributed_orders = sa.Table(
-    "attributed_orders", metadata,
+    "attributed_orders",
+    metadata,
     sa.Column("order_id", sa.Text, primary_key=True),
     sa.Column("sales_channel", sa.Text, primary_key=True),
     sa.Column("placed_at", TS, nullable=False),
@@ -40,7 +42,8 @@ attributed_orders = sa.Table(
 )
 
 attribution_ledger = sa.Table(
-    "attribution_ledger", metadata,
+    "attribution_ledger",
+    metadata,
     sa.Column("order_id", sa.Text, nullable=False, index=True),
     sa.Column("sales_channel", sa.Text, nullable=False),
     sa.Column("day", sa.Date, nullable=False),
@@ -58,7 +61,8 @@ attribution_ledger = sa.Table(
 )
 
 kpi_daily = sa.Table(
-    "kpi_daily", metadata,
+    "kpi_daily",
+    metadata,
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("kpi", sa.Text, primary_key=True),
     sa.Column("dimension", sa.Text, primary_key=True),
@@ -71,7 +75,8 @@ kpi_daily = sa.Table(
 )
 
 kpi_buckets_daily = sa.Table(
-    "kpi_buckets_daily", metadata,
+    "kpi_buckets_daily",
+    metadata,
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("chart", sa.Text, primary_key=True),
     sa.Column("bucket", sa.Text, primary_key=True),
@@ -82,7 +87,8 @@ kpi_buckets_daily = sa.Table(
 )
 
 member_daily = sa.Table(
-    "member_daily", metadata,
+    "member_daily",
+    metadata,
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("member_id", sa.Text, primary_key=True),
     sa.Column("last_name", sa.Text),
@@ -98,7 +104,8 @@ member_daily = sa.Table(
 )
 
 rejects = sa.Table(
-    "rejects", metadata,
+    "rejects",
+    metadata,
     sa.Column("source", sa.Text, nullable=False, index=True),
     sa.Column("location", sa.Text, nullable=False),
     sa.Column("record_key", sa.Text),
@@ -112,7 +119,8 @@ rejects = sa.Table(
 # (messages, ratings, hook events, member sessions, orders, order lines) are replaced with their day; the
 # state facts (chatrooms, requests: one row each, as of now) by the days whose rows changed (`digest`).
 fact_streams = sa.Table(
-    "fact_streams", metadata,
+    "fact_streams",
+    metadata,
     sa.Column("fact", sa.Text, primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("rows", sa.BigInteger, nullable=False),
@@ -121,7 +129,8 @@ fact_streams = sa.Table(
 )
 
 product_daily = sa.Table(
-    "product_daily", metadata,
+    "product_daily",
+    metadata,
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("product_id", sa.Text, primary_key=True),
     sa.Column("shown", sa.BigInteger, nullable=False),
@@ -132,7 +141,8 @@ product_daily = sa.Table(
 )
 
 campaign_orders = sa.Table(
-    "campaign_orders", metadata,
+    "campaign_orders",
+    metadata,
     sa.Column("order_id", sa.Text, primary_key=True),
     sa.Column("sales_channel", sa.Text, primary_key=True),
     sa.Column("day", sa.Date, nullable=False, index=True),
@@ -152,7 +162,8 @@ campaign_orders = sa.Table(
 )
 
 campaign_stats = sa.Table(
-    "campaign_stats", metadata,
+    "campaign_stats",
+    metadata,
     sa.Column("level", sa.Text, nullable=False),
     sa.Column("campaign_id", sa.Text),
     sa.Column("name", sa.Text),
@@ -174,7 +185,8 @@ campaign_stats = sa.Table(
 )
 
 customer_segments = sa.Table(
-    "customer_segments", metadata,
+    "customer_segments",
+    metadata,
     sa.Column("customer_hash", sa.Text, primary_key=True),
     sa.Column("segment_type", sa.Text, primary_key=True),
     sa.Column("segment", sa.Text, primary_key=True),
@@ -189,7 +201,8 @@ customer_segments = sa.Table(
 )
 
 customer_trends = sa.Table(
-    "customer_trends", metadata,
+    "customer_trends",
+    metadata,
     sa.Column("customer_hash", sa.Text, primary_key=True),
     sa.Column("trend", sa.Text, nullable=False, index=True),
     sa.Column("spend_recent", sa.Float, nullable=False),
@@ -204,7 +217,8 @@ customer_trends = sa.Table(
 )
 
 product_mix = sa.Table(
-    "product_mix", metadata,
+    "product_mix",
+    metadata,
     sa.Column("sales_channel", sa.Text, nullable=False),
     sa.Column("store_id", sa.Text),
     sa.Column("store_city", sa.Text),
@@ -221,7 +235,8 @@ product_mix = sa.Table(
 
 # What a re-attribution changed, order by order (issue: the diff readable without the event log).
 reattribution_changes = sa.Table(
-    "reattribution_changes", metadata,
+    "reattribution_changes",
+    metadata,
     sa.Column("run_id", sa.Text, primary_key=True),
     sa.Column("order_id", sa.Text, primary_key=True),
     sa.Column("sales_channel", sa.Text, primary_key=True),
@@ -243,7 +258,8 @@ reattribution_changes = sa.Table(
 # day when a newer change affects it) and the rows each source fed it (a publication that would replace a day
 # with far fewer is refused).
 pipeline_days = sa.Table(
-    "pipeline_days", metadata,
+    "pipeline_days",
+    metadata,
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("lake_seq", sa.BigInteger, nullable=False),
     sa.Column("web_orders", sa.BigInteger, nullable=False),
@@ -253,8 +269,10 @@ pipeline_days = sa.Table(
     *_stamp(),
 )
 
-DAY_TABLES = {t.name: t for t in (attributed_orders, kpi_daily, kpi_buckets_daily, member_daily, product_daily,
-                                  campaign_orders)}
+DAY_TABLES = {
+    t.name: t for t in (attributed_orders, kpi_daily, kpi_buckets_daily, member_daily, product_daily, campaign_orders)
+}
 SNAPSHOT_TABLES = {t.name: t for t in (campaign_stats, customer_segments, customer_trends, product_mix)}
-PUBLIC_TABLES = sorted({*DAY_TABLES, *SNAPSHOT_TABLES, "attribution_ledger", "rejects", "fact_streams",
-                        "reattribution_changes"})
+PUBLIC_TABLES = sorted(
+    {*DAY_TABLES, *SNAPSHOT_TABLES, "attribution_ledger", "rejects", "fact_streams", "reattribution_changes"}
+)

@@ -1,4 +1,5 @@
 """Optional marketing touchpoints (data-contract.md §4): campaigns and their clicks. No folder, no campaigns."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,18 +35,32 @@ def read_campaigns_dir(path: Path) -> SourceFrames:
     sent = checks.timestamp("sent_at", required=True)
     checks.unique("campaign_id")
     ok = checks.ok
-    campaigns = pd.DataFrame({"campaign_id": text_column(campaigns_raw["campaign_id"]),
-                              "name": text_column(campaigns_raw["name"]), "kind": text_column(campaigns_raw["kind"]),
-                              "sent_at": sent})[ok]
+    campaigns = pd.DataFrame(
+        {
+            "campaign_id": text_column(campaigns_raw["campaign_id"]),
+            "name": text_column(campaigns_raw["name"]),
+            "kind": text_column(campaigns_raw["kind"]),
+            "sent_at": sent,
+        }
+    )[ok]
     clicks_raw = _csv(path / "campaign_clicks.csv", schema.CAMPAIGN_CLICKS, file_rejects)
     click_checks = Checks(clicks_raw, SOURCE, clicks_raw["_location"].astype(object), "campaign_id")
     click_checks.required("campaign_id", "email")
     clicked = click_checks.timestamp("clicked_at", required=True)
     click_checks.member_of("campaign_id", campaigns["campaign_id"], "campaign")
-    clicks = pd.DataFrame({"campaign_id": text_column(clicks_raw["campaign_id"]),
-                           "email": text_column(clicks_raw["email"]), "clicked_at": clicked})[click_checks.ok]
-    return SourceFrames({"campaigns": schema.conform(campaigns.reset_index(drop=True), schema.CAMPAIGNS),
-                         "campaign_clicks": schema.conform(clicks.reset_index(drop=True), schema.CAMPAIGN_CLICKS).assign(
-                             line=_line_numbers(pd.Series(clicks_raw["_location"].to_numpy()[click_checks.ok])))},
-                        concat_rejects([*[r for r in file_rejects if r is not None], checks.rejects(),
-                                        click_checks.rejects()]))
+    clicks = pd.DataFrame(
+        {
+            "campaign_id": text_column(clicks_raw["campaign_id"]),
+            "email": text_column(clicks_raw["email"]),
+            "clicked_at": clicked,
+        }
+    )[click_checks.ok]
+    return SourceFrames(
+        {
+            "campaigns": schema.conform(campaigns.reset_index(drop=True), schema.CAMPAIGNS),
+            "campaign_clicks": schema.conform(clicks.reset_index(drop=True), schema.CAMPAIGN_CLICKS).assign(
+                line=_line_numbers(pd.Series(clicks_raw["_location"].to_numpy()[click_checks.ok]))
+            ),
+        },
+        concat_rejects([*[r for r in file_rejects if r is not None], checks.rejects(), click_checks.rejects()]),
+    )

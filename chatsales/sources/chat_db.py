@@ -1,5 +1,6 @@
 """The chat platform's database (data-contract.md §1), any SQLAlchemy URL: each table read in one query,
 validated, and cut down to rows whose references hold (a message of a rejected chatroom is rejected too)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,7 @@ from chatsales.contract import Checks, SourceError, SourceFrames, concat_rejects
 SOURCE = "chat_platform"
 TIMESTAMPS = {  # column: required
     "visitors": {"created_at": False},
-    "conversation_requests": {"created_at": True, "question_at": False, "canceled_at": False,
-                              "handled_at": False},
+    "conversation_requests": {"created_at": True, "question_at": False, "canceled_at": False, "handled_at": False},
     "chatrooms": {"started_at": True},
     "messages": {"sent_at": True, "email_filled_at": False},
     "ratings": {"requested_at": True, "given_at": False},
@@ -29,17 +29,30 @@ ENUMS = {
     "hook_events": {"event": schema.HOOK_EVENTS},
 }
 REQUIRED = {
-    "chatrooms": ("visitor_id", "member_id"), "messages": ("chatroom_id",), "ratings": ("chatroom_id",),
-    "hook_events": ("member_id",), "member_sessions": ("member_id",),
-    "identity_links": ("visitor_id", "linked_visitor_id"), "conversation_requests": ("visitor_id",),
+    "chatrooms": ("visitor_id", "member_id"),
+    "messages": ("chatroom_id",),
+    "ratings": ("chatroom_id",),
+    "hook_events": ("member_id",),
+    "member_sessions": ("member_id",),
+    "identity_links": ("visitor_id", "linked_visitor_id"),
+    "conversation_requests": ("visitor_id",),
 }
 BOOLEANS = {"chatrooms": ("is_internal", "is_blocked"), "messages": ("is_automatic",)}
 # validation order: a table's references point to tables validated before it
-ORDER = ("members", "visitors", "conversation_requests", "chatrooms", "messages", "ratings", "hook_events",
-         "member_sessions", "identity_links")
+ORDER = (
+    "members",
+    "visitors",
+    "conversation_requests",
+    "chatrooms",
+    "messages",
+    "ratings",
+    "hook_events",
+    "member_sessions",
+    "identity_links",
+)
 
 
-NOT_UTF8_MARK = "\ufffenot UTF-8\ufffe"   # stands for a value whose bytes are not UTF-8 text
+NOT_UTF8_MARK = "\ufffenot UTF-8\ufffe"  # stands for a value whose bytes are not UTF-8 text
 
 
 def _text(value: bytes) -> str:
@@ -65,7 +78,7 @@ def _read_table(conn: sa.Connection, table: str, where: str = "", params: dict |
             frame = pd.read_sql(query, conn, params=params)
         finally:
             driver.text_factory = str
-    for column in frame.columns[frame.dtypes == object]:
+    for column in frame.columns[frame.dtypes == object]:  # noqa: E721 (pandas compares each dtype)
         if pd.api.types.infer_dtype(frame[column], skipna=True) not in ("string", "empty"):
             frame[column] = frame[column].map(lambda v: _text(v) if isinstance(v, bytes) else v)
     return frame
@@ -74,8 +87,12 @@ def _read_table(conn: sa.Connection, table: str, where: str = "", params: dict |
 def check_reachable(url: str) -> None:
     """A SQLite chat database must exist: connecting to a missing file would create an empty one there."""
     parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
-            and not parsed.database.startswith("file:") and not Path(parsed.database).is_file():
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and parsed.database not in (None, "", ":memory:")
+        and not parsed.database.startswith("file:")
+        and not Path(parsed.database).is_file()
+    ):
         raise SourceError(f"{SOURCE}: the SQLite database {parsed.database} does not exist")
 
 
@@ -86,20 +103,23 @@ def _read_raw(url: str, scopes: dict[str, tuple[str, dict]] | None = None) -> di
     try:
         engine = sa.create_engine(url)
         with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":          # one snapshot for every table
+            if conn.dialect.name == "postgresql":  # one snapshot for every table
                 conn.execution_options(isolation_level="REPEATABLE READ")
             present = set(sa.inspect(conn).get_table_names())
             missing = [t for t in schema.CHAT_TABLES if t not in present]
             if missing:
-                raise SourceError(f"{SOURCE} ({engine.url.render_as_string(hide_password=True)}): "
-                                  f"missing tables {missing}")
+                raise SourceError(
+                    f"{SOURCE} ({engine.url.render_as_string(hide_password=True)}): missing tables {missing}"
+                )
             raw = {t: _read_table(conn, t, *(scopes or {}).get(t, ("", None))) for t in schema.CHAT_TABLES}
         engine.dispose()
     except SourceError:
         raise
     except Exception as exc:
-        raise SourceError(f"{SOURCE}: cannot read {sa.engine.make_url(url).render_as_string(hide_password=True)}: "
-                          f"{type(exc).__name__}: {exc}") from exc
+        raise SourceError(
+            f"{SOURCE}: cannot read {sa.engine.make_url(url).render_as_string(hide_password=True)}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     for table, frame in raw.items():
         lacking = [c for c in schema.CHAT_TABLES[table] if c not in frame.columns]
         if lacking:
@@ -142,8 +162,11 @@ def _validate(table: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame]) -> 
     if table in ("messages", "ratings"):
         checks.member_of("chatroom_id", valid["chatrooms"]["chatroom_id"], "chatroom")
     if table == "member_sessions":
-        checks.fail(checks.parsed["ended_at"] < checks.parsed["started_at"], "ended_at: before started_at",
-                    checks.col("ended_at"))
+        checks.fail(
+            checks.parsed["ended_at"] < checks.parsed["started_at"],
+            "ended_at: before started_at",
+            checks.col("ended_at"),
+        )
     if keys:
         checks.unique(*keys)
     ok = checks.ok

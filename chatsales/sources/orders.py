@@ -1,6 +1,7 @@
 """Web orders (data-contract.md §2): the JSONL folder form, and the record normaliser shared with the
 Shopify client, so both forms produce the same rows. The latest version of each order wins: a line replaces
 the version kept so far only when its updated_at is strictly newer (equal: the one read first stays)."""
+
 from __future__ import annotations
 
 import gc
@@ -12,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from chatsales import schema
-from chatsales.contract import (MAX_AMOUNT, Checks, SourceError, SourceFrames, concat_rejects, rejects_frame,
-                                text_column)
+from chatsales.contract import MAX_AMOUNT, Checks, SourceError, SourceFrames, concat_rejects, rejects_frame, text_column
 
 SOURCE = "web_orders"
 
@@ -26,8 +26,10 @@ def _order_lines(raw: pd.DataFrame, checks: Checks, max_amount: float) -> pd.Dat
     """
     lines = raw["lines"]
     checks.fail(~lines.map(lambda v: v is None or isinstance(v, list)).astype(bool), "lines: not a list")
-    checks.fail(~lines.map(lambda v: not isinstance(v, list) or all(x is None or isinstance(x, dict) for x in v))
-                .astype(bool), "lines: an item is not an object")
+    checks.fail(
+        ~lines.map(lambda v: not isinstance(v, list) or all(x is None or isinstance(x, dict) for x in v)).astype(bool),
+        "lines: an item is not an object",
+    )
     exploded = raw.loc[checks.ok, ["lines"]].explode("lines").dropna(subset=["lines"])
     detail = pd.json_normalize(exploded["lines"].tolist()) if len(exploded) else pd.DataFrame()
     for column in ("product_id", "sku", "title", "category", "quantity", "unit_price"):
@@ -39,7 +41,7 @@ def _order_lines(raw: pd.DataFrame, checks: Checks, max_amount: float) -> pd.Dat
         numbers.number(column, required=False, maximum=max_amount)
         detail[column] = numbers.parsed[column].to_numpy()
     bad = pd.Series(numbers.reason.to_numpy(), index=detail.index).dropna()
-    bad = bad[~bad.index.duplicated()]          # an order's first bad line gives its reason
+    bad = bad[~bad.index.duplicated()]  # an order's first bad line gives its reason
     for text in bad.unique():
         checks.fail(raw.index.isin(bad.index[bad.eq(text)]), "lines: " + text)
     return detail
@@ -51,39 +53,65 @@ def _lines_frame(order_ids: pd.Series, detail: pd.DataFrame, kept: np.ndarray) -
     if lines.empty:
         return schema.empty(schema.ORDER_LINES)
     quantity, unit_price = lines["quantity"].astype("float64"), lines["unit_price"].astype("float64")
-    frame = pd.DataFrame({
-        "order_id": order_ids.to_numpy()[lines.index.to_numpy()], "sales_channel": "web",
-        "line_no": lines.groupby(level=0).cumcount().to_numpy(),
-        "product_id": text_column(lines["product_id"]).to_numpy(), "sku": text_column(lines["sku"]).to_numpy(),
-        "title": text_column(lines["title"]).to_numpy(), "category": text_column(lines["category"]).to_numpy(),
-        "quantity": quantity.to_numpy(), "unit_price": unit_price.to_numpy(),
-        "line_amount": (quantity * unit_price).to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "order_id": order_ids.to_numpy()[lines.index.to_numpy()],
+            "sales_channel": "web",
+            "line_no": lines.groupby(level=0).cumcount().to_numpy(),
+            "product_id": text_column(lines["product_id"]).to_numpy(),
+            "sku": text_column(lines["sku"]).to_numpy(),
+            "title": text_column(lines["title"]).to_numpy(),
+            "category": text_column(lines["category"]).to_numpy(),
+            "quantity": quantity.to_numpy(),
+            "unit_price": unit_price.to_numpy(),
+            "line_amount": (quantity * unit_price).to_numpy(),
+        }
+    )
     return schema.conform(frame, schema.ORDER_LINES)
 
 
-def normalise_order_records(records: list[dict], locations: list[str], currency: str,
-                            source: str = SOURCE, max_amount: float = MAX_AMOUNT) -> SourceFrames:
+def normalise_order_records(
+    records: list[dict], locations: list[str], currency: str, source: str = SOURCE, max_amount: float = MAX_AMOUNT
+) -> SourceFrames:
     """Contract-shaped order dicts (JSONL lines or Shopify records) → validated, deduplicated frames."""
     if not records:
         return SourceFrames({"orders": schema.empty(schema.ORDERS), "order_lines": schema.empty(schema.ORDER_LINES)})
     raw = pd.DataFrame.from_records(records)
-    for column in ("order_id", "placed_at", "updated_at", "email", "customer_id", "visitor_id", "currency",
-                   "total", "status", "cancelled_at", "refunded", "is_first_order", "lines"):
+    for column in (
+        "order_id",
+        "placed_at",
+        "updated_at",
+        "email",
+        "customer_id",
+        "visitor_id",
+        "currency",
+        "total",
+        "status",
+        "cancelled_at",
+        "refunded",
+        "is_first_order",
+        "lines",
+    ):
         if column not in raw:
             raw[column] = None
     raw["_location"] = locations
     raw["_read"] = np.arange(len(raw))
     checks = Checks(raw, source, raw["_location"], raw["order_id"].astype(object))
     checks.required("order_id")
-    checks.fail(~raw["order_id"].map(lambda v: v is None or isinstance(v, (str, int)) and not isinstance(v, bool))
-                .astype(bool), "order_id: not a text or a whole number", raw["order_id"])
+    checks.fail(
+        ~raw["order_id"].map(lambda v: v is None or isinstance(v, (str, int)) and not isinstance(v, bool)).astype(bool),
+        "order_id: not a text or a whole number",
+        raw["order_id"],
+    )
     placed = checks.timestamp("placed_at", required=True)
     updated = checks.timestamp("updated_at", required=True)
     checks.timestamp("cancelled_at", required=False)
     checks.required("currency")
-    checks.fail(checks.col("currency").notna() & checks.col("currency").astype("str").ne(currency),
-                f"currency: not the reporting currency {currency}", checks.col("currency"))
+    checks.fail(
+        checks.col("currency").notna() & checks.col("currency").astype("str").ne(currency),
+        f"currency: not the reporting currency {currency}",
+        checks.col("currency"),
+    )
     total = checks.number("total", required=True, minimum=0, maximum=max_amount)
     refunded = checks.number("refunded", required=False, minimum=0, maximum=max_amount)
     checks.enum("status", schema.ORDER_STATUSES)
@@ -91,21 +119,39 @@ def normalise_order_records(records: list[dict], locations: list[str], currency:
     checks.fail(first.eq("bad"), "is_first_order: not a boolean", raw["is_first_order"])
     detail = _order_lines(raw, checks, max_amount)
     ok = checks.ok
-    orders = pd.DataFrame({
-        "order_id": raw["order_id"].astype("str"), "sales_channel": "web", "placed_at": placed,
-        "updated_at": updated, "email": text_column(raw["email"]), "customer_id": text_column(raw["customer_id"]),
-        "visitor_id": text_column(raw["visitor_id"]), "currency": raw["currency"].astype("str"),
-        "total": total, "refunded": refunded.fillna(0.0), "status": raw["status"].astype("str"),
-        "is_first_order": first.where(ok, None).astype("boolean"), "store_id": None, "store_name": None,
-        "store_city": None, "source_location": raw["_location"].astype("str"), "_read": raw["_read"],
-    })[ok]
+    orders = pd.DataFrame(
+        {
+            "order_id": raw["order_id"].astype("str"),
+            "sales_channel": "web",
+            "placed_at": placed,
+            "updated_at": updated,
+            "email": text_column(raw["email"]),
+            "customer_id": text_column(raw["customer_id"]),
+            "visitor_id": text_column(raw["visitor_id"]),
+            "currency": raw["currency"].astype("str"),
+            "total": total,
+            "refunded": refunded.fillna(0.0),
+            "status": raw["status"].astype("str"),
+            "is_first_order": first.where(ok, None).astype("boolean"),
+            "store_id": None,
+            "store_name": None,
+            "store_city": None,
+            "source_location": raw["_location"].astype("str"),
+            "_read": raw["_read"],
+        }
+    )[ok]
     # latest version: strictly newer updated_at wins; on a tie the one read first stays
-    latest = orders.sort_values(["order_id", "updated_at", "_read"], ascending=[True, False, True],
-                                kind="stable").drop_duplicates("order_id").sort_values("_read")
+    latest = (
+        orders.sort_values(["order_id", "updated_at", "_read"], ascending=[True, False, True], kind="stable")
+        .drop_duplicates("order_id")
+        .sort_values("_read")
+    )
     kept = np.zeros(len(raw), dtype=bool)
     kept[latest["_read"].to_numpy()] = True
-    frames = {"orders": schema.conform(latest.reset_index(drop=True), schema.ORDERS),
-              "order_lines": _lines_frame(raw["order_id"].astype(str), detail, kept)}
+    frames = {
+        "orders": schema.conform(latest.reset_index(drop=True), schema.ORDERS),
+        "order_lines": _lines_frame(raw["order_id"].astype(str), detail, kept),
+    }
     return SourceFrames(frames, checks.rejects())
 
 
@@ -123,8 +169,9 @@ def gc_paused():
             gc.enable()
 
 
-def read_orders_dir(path: Path, currency: str, only: set[str] | None = None,
-                    max_amount: float = MAX_AMOUNT) -> SourceFrames:
+def read_orders_dir(
+    path: Path, currency: str, only: set[str] | None = None, max_amount: float = MAX_AMOUNT
+) -> SourceFrames:
     """Every `*.jsonl` of the folder in name order (or only the files named in `only`); a line that is not
     JSON is a reject (file:line)."""
     path = Path(path)

@@ -1,4 +1,5 @@
 """Page: see render.campaigns_page."""
+
 from chatsales.dashboard.render import campaigns_page
 
 campaigns_page()

@@ -1,4 +1,5 @@
 """Page: see render.explorer_page."""
+
 from chatsales.dashboard.render import explorer_page
 
 explorer_page()

@@ -1,4 +1,5 @@
 """Page: see render.iadvize_page."""
+
 from chatsales.dashboard.render import iadvize_page
 
 iadvize_page()

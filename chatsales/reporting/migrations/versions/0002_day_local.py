@@ -11,6 +11,7 @@
 
 Revision ID: 0002_day_local
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -36,21 +37,33 @@ def upgrade() -> None:
     op.create_index("ix_attributed_orders_customer_hash", "attributed_orders", ["customer_hash"])
     op.create_table(
         "reattribution_changes",
-        sa.Column("run_id", sa.Text, primary_key=True), sa.Column("order_id", sa.Text, primary_key=True),
-        sa.Column("sales_channel", sa.Text, primary_key=True), sa.Column("day", sa.Date, nullable=False),
-        sa.Column("change", sa.Text, nullable=False), sa.Column("old_chatroom_id", sa.Text),
-        sa.Column("new_chatroom_id", sa.Text), sa.Column("old_member_id", sa.Text),
-        sa.Column("new_member_id", sa.Text), sa.Column("old_reason", sa.Text), sa.Column("new_reason", sa.Text),
-        sa.Column("total", sa.Float, nullable=False), sa.Column("window_days", sa.Integer, nullable=False),
-        sa.Column("dry_run", sa.Boolean, nullable=False), sa.Column("computed_at", TS, nullable=False))
+        sa.Column("run_id", sa.Text, primary_key=True),
+        sa.Column("order_id", sa.Text, primary_key=True),
+        sa.Column("sales_channel", sa.Text, primary_key=True),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("change", sa.Text, nullable=False),
+        sa.Column("old_chatroom_id", sa.Text),
+        sa.Column("new_chatroom_id", sa.Text),
+        sa.Column("old_member_id", sa.Text),
+        sa.Column("new_member_id", sa.Text),
+        sa.Column("old_reason", sa.Text),
+        sa.Column("new_reason", sa.Text),
+        sa.Column("total", sa.Float, nullable=False),
+        sa.Column("window_days", sa.Integer, nullable=False),
+        sa.Column("dry_run", sa.Boolean, nullable=False),
+        sa.Column("computed_at", TS, nullable=False),
+    )
     op.create_table(
         "pipeline_days",
-        sa.Column("day", sa.Date, primary_key=True), sa.Column("lake_seq", sa.BigInteger, nullable=False),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("lake_seq", sa.BigInteger, nullable=False),
         sa.Column("web_orders", sa.BigInteger, nullable=False),
         sa.Column("store_receipts", sa.BigInteger, nullable=False),
         sa.Column("messages", sa.BigInteger, nullable=False),
         sa.Column("campaign_clicks", sa.BigInteger, nullable=False),
-        sa.Column("run_id", sa.Text, nullable=False), sa.Column("computed_at", TS, nullable=False))
+        sa.Column("run_id", sa.Text, nullable=False),
+        sa.Column("computed_at", TS, nullable=False),
+    )
     # the days already published keep their protection: what they hold is what a new publication compares with
     op.execute("""
         INSERT INTO pipeline_days (day, lake_seq, web_orders, store_receipts, messages, campaign_clicks, run_id,
