@@ -226,6 +226,19 @@ def test_rejects_are_replaced_per_location_read_again(reporting_url):
     ]
 
 
+def test_a_first_read_of_years_of_files_replaces_their_rejects(reporting_url):
+    """A first read of two years of daily POS files re-reads 730 locations at once: one OR of 730 LIKEs passed
+    SQLite's expression depth of 1000 ('Expression tree is too large') and failed the night."""
+    files = [f"store-{n:04d}.csv" for n in range(730)]
+    frame = pd.DataFrame({"location": [f"{f}:2" for f in files], "record_key": "R", "reason": "bad"})
+    with ReportingDb(reporting_url) as db:
+        db.replace_rejects("store_sales", frame, run_id="r1", locations=files)
+        db.replace_rejects("store_sales", frame.iloc[:10], run_id="r2", locations=files)
+        rows = db.read_table("rejects")
+    assert sorted(rows["location"]) == sorted(f"{f}:2" for f in files[:10])
+    assert set(rows["run_id"]) == {"r2"}
+
+
 def test_postgres_timestamps_do_not_depend_on_the_server_timezone(pg_url):
     engine = sa.create_engine(pg_url)
     with engine.begin() as conn:

@@ -74,6 +74,9 @@ def state_digests(frame: pd.DataFrame) -> dict[date, str]:
     return {day: hashlib.sha1(values.to_numpy().tobytes()).hexdigest() for day, values in order}
 
 
+LOCATIONS_PER_DELETE = 200  # SQLite caps an expression's depth at 1000: a year of daily files is more
+
+
 class ReportingDb:
     """The reporting database at `url` (any SQLAlchemy URL; say the driver for PostgreSQL)."""
 
@@ -295,10 +298,14 @@ class ReportingDb:
         r = t.rejects
         with self.engine.begin() as conn:
             lock(conn)
-            where = [r.c.source == source]
-            if locations is not None:
-                where.append(sa.or_(*(r.c.location.like(f"{loc}%") for loc in locations)) if locations else sa.false())
-            conn.execute(r.delete().where(*where))
+            if locations is None:
+                conn.execute(r.delete().where(r.c.source == source))
+            names = sorted(locations or ())
+            for start in range(0, len(names), LOCATIONS_PER_DELETE):  # a loop over batches of file names
+                batch = names[start : start + LOCATIONS_PER_DELETE]
+                conn.execute(
+                    r.delete().where(r.c.source == source, sa.or_(*(r.c.location.like(f"{n}%") for n in batch)))
+                )
             written = bulk_insert(conn, r, frame[[c.name for c in r.columns]])
         return written
 
