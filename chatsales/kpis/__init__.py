@@ -9,17 +9,18 @@ import pandas as pd
 
 from chatsales.facts import Facts
 
-# importing a family registers its KPIs; this order is the catalog's (and the README reference's)
-from chatsales.kpis import (
-    conversations,  # noqa: F401
-    dialogues,  # noqa: F401
-    hook,  # noqa: F401
-    iadvize,  # noqa: F401
-    insights,  # noqa: F401
-    ratings,  # noqa: F401
-    sales,  # noqa: F401
-    waiting_list,  # noqa: F401, I001
-)
+# importing a family registers its KPIs; this order is the catalog's (and the KPI reference's)
+# isort: off
+from chatsales.kpis import waiting_list  # noqa: F401
+from chatsales.kpis import hook  # noqa: F401
+from chatsales.kpis import conversations  # noqa: F401
+from chatsales.kpis import dialogues  # noqa: F401
+from chatsales.kpis import ratings  # noqa: F401
+from chatsales.kpis import sales  # noqa: F401
+from chatsales.kpis import iadvize  # noqa: F401
+from chatsales.kpis import insights  # noqa: F401
+
+# isort: on
 from chatsales.kpis.registry import DIMENSIONS, REGISTRY, Ctx, Kpi
 from chatsales.period import Periods
 
