@@ -18,10 +18,8 @@ import pandas as pd
 from chatsales import schema
 from chatsales.arrays import is_in
 from chatsales.insights import LINE_FACT_COLUMNS, order_line_facts
-from chatsales.period import to_us
+from chatsales.period import NAT, to_us
 from chatsales.publication import local_day, tables_of_days
-
-US_PER_DAY = 86_400_000_000
 
 
 @dataclass
@@ -146,7 +144,7 @@ def _instants_of(keys: pd.Series, mapping: pd.Series) -> pd.Series:
 
 def _ts(us: np.ndarray) -> pd.Series:
     return pd.Series(
-        pd.to_datetime(pd.array(np.where(us == np.iinfo(np.int64).min, None, us), dtype="Int64"), unit="us", utc=True)
+        pd.to_datetime(pd.array(np.where(us == NAT, None, us), dtype="Int64"), unit="us", utc=True)
     ).astype("datetime64[us, UTC]")
 
 

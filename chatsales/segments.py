@@ -31,7 +31,6 @@ import pandas as pd
 from chatsales import schema
 
 KEY = ["sales_channel", "order_id"]
-SEGMENT_TYPES = ("product", "category", "price_band", "location", "store", "city")
 TRENDS = ("buying_more", "buying_less", "stable", "new", "insufficient_history")
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import dagster as dg
 import requests
 
 ORDERS_QUERY = """
@@ -216,14 +215,3 @@ class ShopifyClient:
 
     def fetch_orders(self, updated_since: datetime | None = None) -> list[dict]:
         return [record for page in self.iter_pages(updated_since) for record in page.records]
-
-
-class ShopifyResource(dg.ConfigurableResource):
-    """Shopify Admin API access; set the token with dg.EnvVar("SHOPIFY_TOKEN") so it is never shown."""
-
-    shop: str
-    token: str
-    api_version: str = "2025-10"
-
-    def client(self) -> ShopifyClient:
-        return ShopifyClient(self.shop, self.token, self.api_version)

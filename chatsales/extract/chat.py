@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -118,7 +118,8 @@ def _digest(prints: pd.DataFrame) -> str:
 
 def lake_fingerprints(lake: Lake, first: date) -> pd.DataFrame:
     """The same fingerprints, of the rows the lake holds, for the UTC days from `first`."""
-    labels = [d.isoformat() for d in pd.date_range(first - timedelta(days=1), date.today() + timedelta(days=2)).date]
+    until = datetime.now(UTC).date() + timedelta(days=2)
+    labels = [d.isoformat() for d in pd.date_range(first - timedelta(days=1), until).date]
     frames = []
     for table, columns in TOUCHED_BY.items():  # a loop over tables
         created = CHAT_PARTITION[table]

@@ -270,7 +270,7 @@ def plan_campaigns(
             spans(
                 "campaign_changed",
                 [date(2000, 1, 1)] * bool(len(plans[0].new)),
-                [date.today()] * bool(len(plans[0].new)),
+                [pd.Timestamp(started).tz_convert(lake.timezone).date()] * bool(len(plans[0].new)),
             ),
         ]
     )

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from chatsales.kpis.conversations import new_dialogues
-from chatsales.kpis.measures import window_activity
+from chatsales.kpis.measures import established_by_end, window_activity
 from chatsales.kpis.registry import (
     KEY,
     REQUEST_DIMS,
@@ -24,9 +24,7 @@ from chatsales.kpis.registry import (
     total,
     value_only,
 )
-from chatsales.period import to_us
-
-DAY_US = 86_400_000_000
+from chatsales.period import US_PER_DAY, to_us
 
 
 @shared
@@ -132,7 +130,7 @@ def _answered_in_messages(ctx: Ctx, rooms: pd.DataFrame) -> np.ndarray:
     at, sent = at[found], to_us(msgs["sent_at"])[member][found]
     wait = sent - to_us(rooms["first_visitor_at"])[at]
     answered = np.zeros(len(rooms), dtype=bool)
-    answered[at[(wait >= 0) & (wait <= DAY_US)]] = True
+    answered[at[(wait >= 0) & (wait <= US_PER_DAY)]] = True
     return answered
 
 
@@ -225,9 +223,7 @@ def conversion_time_median(ctx: Ctx):
 def _durations(ctx: Ctx) -> pd.DataFrame:
     """Chatrooms started in the window that are dialogues by its end: last counted message in it − start."""
     started = ctx.keyed(ctx.facts.chatrooms, "started_at", ROOM_DIMS)
-    established = to_us(started["established_at"])
-    ends = ctx.periods.end_of(started["period"].to_numpy())
-    dialogues = started[(established != np.iinfo(np.int64).min) & (established < ends)]
+    dialogues = started[established_by_end(ctx, started)]
     activity = window_activity(ctx)[[*KEY, "room", "t_any"]]
     rows = dialogues.merge(activity, on=[*KEY, "room"], how="inner")
     return rows.assign(duration=rows["t_any"].astype("int64") - to_us(rows["started_at"]))
@@ -264,9 +260,7 @@ def _active(ctx: Ctx) -> pd.DataFrame:
     activity = window_activity(ctx)
     if activity.empty:
         return activity
-    established = to_us(activity["established_at"])
-    keep = (established != np.iinfo(np.int64).min) & (established < ctx.periods.end_of(activity["period"].to_numpy()))
-    return activity[keep]
+    return activity[established_by_end(ctx, activity)]
 
 
 def _with_member(ctx: Ctx) -> pd.DataFrame:

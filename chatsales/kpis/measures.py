@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from chatsales.kpis.registry import KEY, MEMBER_DIMS, ROOM_DIMS, SALES_DIMS, Ctx, count, shared, total
-from chatsales.period import to_us
+from chatsales.period import NAT, to_us
 
 ROOM_COLUMNS = ["source", "channel", "member_id", "role", "started_at", "established_at", "is_blocked"]
 
@@ -21,7 +21,7 @@ FLAG_KINDS = (
     ("connect_request", "member"),
     ("email_request", "member"),
 )
-T_MIN, T_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+T_MIN, T_MAX = NAT, np.iinfo(np.int64).max
 
 
 @shared
@@ -93,9 +93,14 @@ def active_dialogues(ctx: Ctx) -> pd.Series:
     """Dialogues established by the window's end with a counted message in the window (Chat-Card-20): the
     chatrooms of window_activity (one row per window and chatroom) established before the window ends."""
     activity = window_activity(ctx)
-    established = to_us(activity["established_at"])  # NaT: the int64 minimum, kept out below
-    ends = ctx.periods.end_of(activity["period"].to_numpy(dtype=np.int64))
-    return count(activity[(established != np.iinfo(np.int64).min) & (established < ends)])
+    return count(activity[established_by_end(ctx, activity)])
+
+
+def established_by_end(ctx: Ctx, rows: pd.DataFrame) -> np.ndarray:
+    """Per row (a chatroom in a window): a dialogue established before the window's end. The one rule of
+    Chat-Card-20, the dialogue durations and the active dialogues."""
+    established = to_us(rows["established_at"])  # NaT: NAT, never established
+    return (established != NAT) & (established < ctx.periods.end_of(rows["period"].to_numpy(dtype=np.int64)))
 
 
 @shared
@@ -142,7 +147,7 @@ def activity_seconds(ctx: Ctx) -> pd.Series:
     # union per member and window: the part of each interval past the furthest end seen so far
     reach = frame.groupby(["period", "member_id"])["end"].cummax()
     before = reach.groupby([frame["period"], frame["member_id"]]).shift(1)
-    new_start = np.maximum(frame["start"].to_numpy(), before.fillna(np.iinfo(np.int64).min).to_numpy())
+    new_start = np.maximum(frame["start"].to_numpy(), before.fillna(NAT).to_numpy())
     frame["seconds"] = np.maximum(frame["end"].to_numpy() - new_start, 0) / 1e6
     frame["dimension_value"] = "all" if ctx.dimension == "all" else frame[MEMBER_DIMS[ctx.dimension]].astype("str")
     return frame.groupby(KEY)["seconds"].sum()

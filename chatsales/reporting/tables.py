@@ -273,6 +273,3 @@ DAY_TABLES = {
     t.name: t for t in (attributed_orders, kpi_daily, kpi_buckets_daily, member_daily, product_daily, campaign_orders)
 }
 SNAPSHOT_TABLES = {t.name: t for t in (campaign_stats, customer_segments, customer_trends, product_mix)}
-PUBLIC_TABLES = sorted(
-    {*DAY_TABLES, *SNAPSHOT_TABLES, "attribution_ledger", "rejects", "fact_streams", "reattribution_changes"}
-)
