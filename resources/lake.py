@@ -15,11 +15,12 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from chatsales.lake.catalog import CATALOG_FILE, Catalog
 from chatsales.lake.layout import retire_old_layout
-from chatsales.lake.store import Lake
+from chatsales.lake.store import Lake, label_positions
 
 SINGLE = "__frame__"
 PIPELINE = "pipeline"
@@ -86,10 +87,12 @@ class LakeIOManager(dg.ConfigurableIOManager):
                     f"{context.asset_key.to_user_string()}: table {name} has rows for days "
                     f"{stray[:3]} outside the run's partitions"
                 )
+        at = {name: label_positions(text.to_numpy(dtype=object)) for name, text in day_text.items()}
+        none = np.empty(0, dtype=np.int64)
         for key in keys:
             _write_tables(
                 self._root(context.asset_key) / f"day={key}",
-                {name: frame[day_text[name].eq(key).to_numpy()] for name, frame in tables.items()},
+                {name: frame.iloc[at[name].get(key, none)] for name, frame in tables.items()},
             )
 
     def load_input(self, context: dg.InputContext):

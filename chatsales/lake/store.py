@@ -174,8 +174,8 @@ class Lake:
         frame = conform(frame, ds)
         labels = self.labels_for(ds, frame)
         present = set(self.partitions(ds))
-        for label in sorted(set(labels)):
-            self.write(ds, label, self._sorted(ds, frame[labels == label]))
+        for label, at in sorted(label_positions(labels).items()):
+            self.write(ds, label, self._sorted(ds, frame.iloc[at]))
         for label in present - set(labels):
             self._file(ds, label).unlink()
 
@@ -233,10 +233,14 @@ class Lake:
         replaced = np.isin(st_keys, in_keys[changed])
         affected = sorted(set(labels[changed]) | set(stored_labels[gone]))
         keep_stored = ~(replaced | gone) & ~np.isin(st_keys, in_keys)
+        kept = np.flatnonzero(keep_stored)
+        kept_at, incoming_at = label_positions(stored_labels[kept]), label_positions(labels)
+        none = np.empty(0, dtype=np.int64)
         writes = {}
         for label in affected:  # a loop over the partitions that change, not rows
             rows = pd.concat(
-                [stored[keep_stored & (stored_labels == label)], frame[labels == label]], ignore_index=True
+                [stored.iloc[kept[kept_at.get(label, none)]], frame.iloc[incoming_at.get(label, none)]],
+                ignore_index=True,
             )
             writes[label] = self._sorted(ds, rows)
         return Upserted(
@@ -246,6 +250,15 @@ class Lake:
     @staticmethod
     def _sorted(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.sort_values(list(ds.key), kind="stable").reset_index(drop=True)
+
+
+def label_positions(labels: np.ndarray) -> dict[str, np.ndarray]:
+    """The positions of each label's rows, in order, found with one sort: selecting each partition's rows by
+    comparing every label cost partitions × rows (a first read of a year: minutes)."""
+    codes, uniques = pd.factorize(labels)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {label: order[bounds[n] : bounds[n + 1]] for n, label in enumerate(uniques)}
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
