@@ -1,7 +1,7 @@
 """Facts as one Arrow IPC stream per table and day: the only stored copy, read by every period query.
 
-Fetching facts back row by row costs about 4 µs a row through any Python driver (over a minute for a year at
-10×); the same frames, encoded per day as Arrow IPC (LZ4), decode at memory speed. A digest per stream lets a
+Fetching facts back row by row through any Python driver costs per value; the same frames, encoded per day
+as Arrow IPC (LZ4), decode at memory speed. A digest per stream lets a
 publication rewrite only the days whose rows changed.
 """
 
@@ -73,7 +73,7 @@ def decode_days(streams: Iterable[bytes], skip: Collection[str] = ()) -> pd.Data
     converted to pandas: text is what costs). A column added in a later version is null on the days written
     before it, like a column added to the row table."""
     # the system allocator: the decoded buffers are large and short-lived, and Arrow's default (mimalloc)
-    # took 2.7-5 s instead of 1.9 s to decode a year at 10x in a fresh process (first touch of its pages)
+    # is slower at first touching that many fresh pages in a new process
     pool = pa.system_memory_pool()
     tables = [_read(stream, skip, pool) for stream in streams]
     if not tables:

@@ -254,7 +254,7 @@ class Lake:
 
 def label_positions(labels: np.ndarray) -> dict[str, np.ndarray]:
     """The positions of each label's rows, in order, found with one sort: selecting each partition's rows by
-    comparing every label cost partitions × rows (a first read of a year: minutes)."""
+    comparing every label cost partitions × rows."""
     codes, uniques = pd.factorize(labels)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
