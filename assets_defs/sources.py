@@ -3,11 +3,13 @@ against the data contract and upserts it into the lake (emails hashed as they ar
 reporting database's `rejects` table; a read whose rejects pass the threshold writes nothing and stops the run.
 """
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 
 from assets_defs.common import OWNERS, forced
+from chatsales.contract import SourceSetupError
 from chatsales.extract.run import (
     Planned,
     plan_campaigns,
@@ -30,6 +32,15 @@ REJECTS_CHECK = "rejects_under_threshold"
 LAKE_POOL = "lake"  # one extraction at a time writes the lake
 # the sources reached over a network: a dropped connection or a 5xx burst beyond the client's own retries
 NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+@contextmanager
+def _fails_at_once_when_set_up_wrong():
+    """A source set up wrong fails the step without its network retries: they cannot help."""
+    try:
+        yield
+    except SourceSetupError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
 
 
 def _rejects_check(name: str) -> dg.AssetCheckSpec:
@@ -125,15 +136,16 @@ def chat_platform(
     settings: SettingsResource,
     reporting_db: ReportingDbResource,
 ):
-    planned = plan_chat_platform(
-        chat_platform.url,
-        lake.lake,
-        lake.catalog,
-        pii_key=settings.pii_key,
-        horizon_days=settings.late_horizon_days,
-        window_days=settings.window_days,
-        run_id=context.run.run_id,
-    )
+    with _fails_at_once_when_set_up_wrong():
+        planned = plan_chat_platform(
+            chat_platform.url,
+            lake.lake,
+            lake.catalog,
+            pii_key=settings.pii_key,
+            horizon_days=settings.late_horizon_days,
+            window_days=settings.window_days,
+            run_id=context.run.run_id,
+        )
     yield from finish(context, planned, redacted_url(chat_platform.url), settings, reporting_db, None)
 
 
@@ -155,27 +167,28 @@ def web_orders(
     settings: SettingsResource,
     reporting_db: ReportingDbResource,
 ):
-    if web_orders.live:
-        planned = plan_pulled_orders(
-            lambda since: web_orders.pull(since, settings.currency, settings.max_amount),
-            lake.lake,
-            lake.catalog,
-            pii_key=settings.pii_key,
-            run_id=context.run.run_id,
-        )
-        reread = None
-    else:
-        planned = plan_file_orders(
-            "web_orders",
-            Path(web_orders.orders_dir),
-            "*.jsonl",
-            lambda names: web_orders.read_files(names, settings.currency, settings.max_amount),
-            lake.lake,
-            lake.catalog,
-            pii_key=settings.pii_key,
-            run_id=context.run.run_id,
-        )
-        reread = planned.extracted.details.get("files", [])
+    with _fails_at_once_when_set_up_wrong():
+        if web_orders.live:
+            planned = plan_pulled_orders(
+                lambda since: web_orders.pull(since, settings.currency, settings.max_amount),
+                lake.lake,
+                lake.catalog,
+                pii_key=settings.pii_key,
+                run_id=context.run.run_id,
+            )
+            reread = None
+        else:
+            planned = plan_file_orders(
+                "web_orders",
+                Path(web_orders.orders_dir),
+                "*.jsonl",
+                lambda names: web_orders.read_files(names, settings.currency, settings.max_amount),
+                lake.lake,
+                lake.catalog,
+                pii_key=settings.pii_key,
+                run_id=context.run.run_id,
+            )
+            reread = planned.extracted.details.get("files", [])
     yield from finish(context, planned, web_orders.location, settings, reporting_db, reread)
 
 
@@ -195,16 +208,17 @@ def store_sales(
     settings: SettingsResource,
     reporting_db: ReportingDbResource,
 ):
-    planned = plan_file_orders(
-        "store_sales",
-        Path(store_sales.store_sales_dir),
-        "*.csv",
-        lambda names: store_sales.read_files(names, settings.timezone, settings.currency, settings.max_amount),
-        lake.lake,
-        lake.catalog,
-        pii_key=settings.pii_key,
-        run_id=context.run.run_id,
-    )
+    with _fails_at_once_when_set_up_wrong():
+        planned = plan_file_orders(
+            "store_sales",
+            Path(store_sales.store_sales_dir),
+            "*.csv",
+            lambda names: store_sales.read_files(names, settings.timezone, settings.currency, settings.max_amount),
+            lake.lake,
+            lake.catalog,
+            pii_key=settings.pii_key,
+            run_id=context.run.run_id,
+        )
     yield from finish(
         context,
         planned,
@@ -231,12 +245,13 @@ def marketing_touchpoints(
     settings: SettingsResource,
     reporting_db: ReportingDbResource,
 ):
-    planned = plan_campaigns(
-        Path(marketing_touchpoints.campaigns_dir),
-        lake.lake,
-        lake.catalog,
-        pii_key=settings.pii_key,
-        campaign_window_days=settings.campaign_window_days,
-        run_id=context.run.run_id,
-    )
+    with _fails_at_once_when_set_up_wrong():
+        planned = plan_campaigns(
+            Path(marketing_touchpoints.campaigns_dir),
+            lake.lake,
+            lake.catalog,
+            pii_key=settings.pii_key,
+            campaign_window_days=settings.campaign_window_days,
+            run_id=context.run.run_id,
+        )
     yield from finish(context, planned, marketing_touchpoints.campaigns_dir, settings, reporting_db, ["campaign"])

@@ -25,6 +25,11 @@ class SourceError(RuntimeError):
     """A source that cannot be read at all: the run fails with the source's name and what is wrong."""
 
 
+class SourceSetupError(SourceError):
+    """A source set up wrong (a missing file or folder, missing tables or columns): trying again cannot help,
+    so the run fails at once instead of after its network retries."""
+
+
 @dataclass
 class SourceFrames:
     """What a reader returns: valid frames (schema shapes) and the rejects."""

@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from chatsales import schema
-from chatsales.contract import Checks, SourceError, SourceFrames, concat_rejects, text_column
+from chatsales.contract import Checks, SourceError, SourceFrames, SourceSetupError, concat_rejects, text_column
 
 SOURCE = "chat_platform"
 TIMESTAMPS = {  # column: required
@@ -93,7 +93,7 @@ def check_reachable(url: str) -> None:
         and not parsed.database.startswith("file:")
         and not Path(parsed.database).is_file()
     ):
-        raise SourceError(f"{SOURCE}: the SQLite database {parsed.database} does not exist")
+        raise SourceSetupError(f"{SOURCE}: the SQLite database {parsed.database} does not exist")
 
 
 def _read_raw(url: str, scopes: dict[str, tuple[str, dict]] | None = None) -> dict[str, pd.DataFrame]:
@@ -102,17 +102,19 @@ def _read_raw(url: str, scopes: dict[str, tuple[str, dict]] | None = None) -> di
     check_reachable(url)
     try:
         engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":  # one snapshot for every table
-                conn.execution_options(isolation_level="REPEATABLE READ")
-            present = set(sa.inspect(conn).get_table_names())
-            missing = [t for t in schema.CHAT_TABLES if t not in present]
-            if missing:
-                raise SourceError(
-                    f"{SOURCE} ({engine.url.render_as_string(hide_password=True)}): missing tables {missing}"
-                )
-            raw = {t: _read_table(conn, t, *(scopes or {}).get(t, ("", None))) for t in schema.CHAT_TABLES}
-        engine.dispose()
+        try:
+            with engine.connect() as conn:
+                if conn.dialect.name == "postgresql":  # one snapshot for every table
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                present = set(sa.inspect(conn).get_table_names())
+                missing = [t for t in schema.CHAT_TABLES if t not in present]
+                if missing:
+                    raise SourceSetupError(
+                        f"{SOURCE} ({engine.url.render_as_string(hide_password=True)}): missing tables {missing}"
+                    )
+                raw = {t: _read_table(conn, t, *(scopes or {}).get(t, ("", None))) for t in schema.CHAT_TABLES}
+        finally:  # also when a table is missing
+            engine.dispose()
     except SourceError:
         raise
     except Exception as exc:
@@ -123,7 +125,7 @@ def _read_raw(url: str, scopes: dict[str, tuple[str, dict]] | None = None) -> di
     for table, frame in raw.items():
         lacking = [c for c in schema.CHAT_TABLES[table] if c not in frame.columns]
         if lacking:
-            raise SourceError(f"{SOURCE}: table {table} lacks columns {lacking}")
+            raise SourceSetupError(f"{SOURCE}: table {table} lacks columns {lacking}")
     return raw
 
 

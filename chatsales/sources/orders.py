@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 
 from chatsales import schema
-from chatsales.contract import MAX_AMOUNT, Checks, SourceError, SourceFrames, concat_rejects, rejects_frame, text_column
+from chatsales.contract import (
+    MAX_AMOUNT,
+    Checks,
+    SourceFrames,
+    SourceSetupError,
+    concat_rejects,
+    rejects_frame,
+    text_column,
+)
 
 SOURCE = "web_orders"
 
@@ -175,7 +183,7 @@ def read_orders_dir(
     JSON is a reject (file:line)."""
     path = Path(path)
     if not path.is_dir():
-        raise SourceError(f"{SOURCE}: orders folder {path} does not exist")
+        raise SourceSetupError(f"{SOURCE}: orders folder {path} does not exist")
     with gc_paused():
         return _read_orders_dir(path, currency, only, max_amount)
 

@@ -14,8 +14,8 @@ from chatsales import schema
 from chatsales.contract import (
     MAX_AMOUNT,
     Checks,
-    SourceError,
     SourceFrames,
+    SourceSetupError,
     concat_rejects,
     read_csv_rows,
     rejects_frame,
@@ -98,7 +98,7 @@ def read_store_sales_dir(
     reads just the new ones)."""
     path = Path(path)
     if not path.is_dir():
-        raise SourceError(f"{SOURCE}: POS folder {path} does not exist")
+        raise SourceSetupError(f"{SOURCE}: POS folder {path} does not exist")
     raw, file_rejects = _read_files([f for f in sorted(path.glob("*.csv")) if only is None or f.name in only])
     # the last file holding a receipt wins; older versions of that receipt are superseded, not rejected
     latest_file = raw.groupby("receipt_id")["_file"].transform("max")
