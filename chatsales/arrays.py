@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def _arrow(values) -> pa.Array | pa.ChunkedArray:
+def to_arrow(values) -> pa.Array | pa.ChunkedArray:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values
     if isinstance(values, (pd.Series, pd.Index)):
@@ -31,10 +31,15 @@ def is_in(values: pd.Series | pd.Index, known: Collection) -> np.ndarray:
     """`values.isin(known)` as a boolean array (a missing value is never in `known`)."""
     if not (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object):
         return np.asarray(values.isin(known if not isinstance(known, (set, frozenset)) else list(known)))
-    left = _arrow(values)
-    right = _arrow(known)
+    left = to_arrow(values)
+    right = to_arrow(known)
     if not pa.types.is_string(left.type) and not pa.types.is_large_string(left.type):
         left = left.cast(pa.large_string())
     right = right.cast(left.type) if right.type != left.type else right
     found = pc.is_in(left, value_set=right, skip_nulls=True)
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+
+
+def text_set(values) -> pa.Array:
+    """The distinct, non-missing values as Arrow text: a value set to test Arrow columns against."""
+    return pc.unique(to_arrow(values).cast(pa.large_string())).drop_null()

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chatsales import schema
-from chatsales.arrays import is_in
+from chatsales.arrays import is_in, text_set
 
 PART_FILE = "part.parquet"
 UNDATED = "undated"  # the partition of rows whose partition instant is missing (a visitor's created_at)
@@ -132,12 +132,7 @@ class Lake:
     def read_matching(self, ds: Dataset, column: str, values) -> pd.DataFrame:
         """The rows whose `column` is one of `values`. Only the partitions holding one are read whole (the
         column alone is read first in each), so the cost follows the rows wanted rather than the history."""
-        wanted = pa.array(
-            pd.unique(
-                pd.Series(list(values) if isinstance(values, (set, frozenset)) else values, dtype="object").dropna()
-            ).tolist(),
-            type=pa.large_string(),
-        )
+        wanted = text_set(values)
         stored = self.partitions(ds)
         if not len(wanted) or not stored:
             return self.read(ds, [])
