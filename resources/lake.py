@@ -79,15 +79,14 @@ class LakeIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         tables = _as_tables(obj)
         keys = context.asset_partition_keys
-        day_text = {name: frame["day"].astype(str) for name, frame in tables.items()}
-        for name, text in day_text.items():
-            stray = sorted(set(text) - set(keys))
+        at = {name: label_positions(frame["day"].astype(str).to_numpy(dtype=object)) for name, frame in tables.items()}
+        for name, days in at.items():
+            stray = sorted(set(days) - set(keys))
             if stray:
                 raise ValueError(
                     f"{context.asset_key.to_user_string()}: table {name} has rows for days "
                     f"{stray[:3]} outside the run's partitions"
                 )
-        at = {name: label_positions(text.to_numpy(dtype=object)) for name, text in day_text.items()}
         none = np.empty(0, dtype=np.int64)
         for key in keys:
             _write_tables(
