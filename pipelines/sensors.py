@@ -4,7 +4,8 @@ changes affect, and says why.
 Each tick does two cheap things:
 1. Compares each source with what its last extraction saw, without reading content: the chat platform's
    signature (rows and newest instants inside the horizon), the order, POS and campaign folders' file stats.
-   A source that moved gets an extraction run (`extract_sources`).
+   A source that moved gets an extraction run (`extract_sources`), and the tick stops there: the days are
+   planned once the read has ended, so a day is not re-run once on half the changes and again on the rest.
 2. Plans re-runs from the lake's change log and the ledger (chatsales.late_runs): each published day with a
    change newer than its publication, inside the horizon, in runs of consecutive days of `daily_pipeline`.
 The cursor is small (a digest and two marks), whatever the history: per-file state lives in the catalog.
@@ -129,15 +130,23 @@ def late_data(
         sources_line = "no source changed since its last read"
     else:
         digest = hashlib.sha1(f"{sorted(moved)}|{mark}|{context.cursor}".encode()).hexdigest()[:20]
+        key = f"extract-{digest}"
         requests.append(
             dg.RunRequest(
-                run_key=f"extract-{digest}",
+                run_key=key,
                 job_name=extract_sources.name,
                 tags={TRIGGER_TAG: "late_data", REASONS_TAG: "changed: " + ", ".join(moved)},
             )
         )
-        sources_line = f"sources that changed since their last read: {', '.join(moved)}: reading them"
+        if context.instance.get_run_ids(dg.RunsFilter(tags={"dagster/run_key": key}), limit=1):
+            requests.clear()  # this read was requested already and has ended: its changes are in the lake
+            sources_line = f"sources that changed since their last read: {', '.join(moved)}: read once already"
+        else:
+            sources_line = f"sources that changed since their last read: {', '.join(moved)}: reading them"
     context.log.info(sources_line)
+    if requests or (moved and reading):  # the days come after the read: planned now, they would run twice
+        skip = None if requests else f"{sources_line}; the days are planned once it has read them"
+        return dg.SensorResult(run_requests=requests, skip_reason=skip, cursor=context.cursor)
     db = reporting_db.db
     try:
         published = db.pipeline_days()[["day", "lake_seq"]]
