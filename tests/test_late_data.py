@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import os
 import re
 import sqlite3
 from datetime import date, timedelta
@@ -95,6 +96,13 @@ def test_late_data_reruns_exactly_the_affected_days(world, monkeypatch):
     assert result.run_requests[0].tags[REASONS_TAG] == "changed: chat_platform, store_sales, web_orders"
     execute(defs, instance, result.run_requests[0])
     assert _kpi(db, "Chat-Card-72", rating_day) == given_before
+    # a source moves again while those changes wait: the tick reads it first and plans the days after
+    touched = min(Path(demo.store_sales_dir).glob("*.csv"))
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    result, cursor = tick(defs, instance, cursor)
+    assert [r.job_name for r in result.run_requests] == ["extract_sources"]
+    assert result.run_requests[0].tags[REASONS_TAG] == "changed: store_sales"
+    execute(defs, instance, result.run_requests[0])
 
     # 2. the days those changes affect, each once, each run saying why
     result, cursor, lines = _tick_logged(defs, instance, cursor)

@@ -39,7 +39,8 @@ def sha256(path: Path) -> str:
 
 def changed_files(folder: Path, pattern: str, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(files to read, files whose stat moved but whose content did not): both with name, size, mtime_ns,
-    sha256 and, for the first, `status` new or changed. `known` is the catalog's rows for the source."""
+    sha256, then `status` (new or changed) for the first and the known `rows` for the second. `known` is the
+    catalog's rows for the source."""
     found = listing(folder, pattern)
     merged = found.merge(known.rename(columns={"size": "known_size", "mtime_ns": "known_mtime"}), on="name", how="left")
     same_stat = merged["known_size"].eq(merged["size"]) & merged["known_mtime"].eq(merged["mtime_ns"])
@@ -47,7 +48,7 @@ def changed_files(folder: Path, pattern: str, known: pd.DataFrame) -> tuple[pd.D
     suspects["new_sha"] = [sha256(Path(folder) / name) for name in suspects["name"]]  # a loop over files
     same_content = suspects["new_sha"].eq(suspects["sha256"])
     columns = ["name", "size", "mtime_ns", "sha256"]
-    touched = suspects[same_content.to_numpy()].assign(sha256=lambda f: f["new_sha"])[columns]
+    touched = suspects[same_content.to_numpy()].assign(sha256=lambda f: f["new_sha"])[[*columns, "rows"]]
     to_read = suspects[~same_content.to_numpy()].assign(
         status=lambda f: f["sha256"].isna().map({True: "new", False: "changed"}), sha256=lambda f: f["new_sha"]
     )[[*columns, "status"]]
