@@ -1,5 +1,6 @@
 """The data team's story through real Dagster processes: dagster-webserver and dagster-daemon on 127.0.0.1
-against a temporary instance (SQLite storage, and PostgreSQL storage through dagster-postgres).
+against a temporary instance with PostgreSQL storage (dagster-postgres, as in production; the UI tour,
+test_dagster_ui_tour.py, drives the same processes on the default SQLite storage).
 
 A partition backfill of the demo is launched through the webserver's GraphQL API and waited for; then late
 data is written into the sources (a late rating, a store file three days late, a refund); the daemon ticks
@@ -246,16 +247,14 @@ def dagster_processes(env: dict, logs: Path, instance_yaml: str = "dagster.yaml"
             _stop(process)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def dagster(request, tmp_path):
-    """Webserver + daemon on a fresh instance and a small demo; yields (client, demo, reporting store)."""
+@pytest.fixture
+def dagster(tmp_path, pg_url):
+    """Webserver + daemon on a fresh PostgreSQL instance (the production set-up; the UI tour,
+    test_dagster_ui_tour.py, runs them on the default SQLite one) and a small demo; yields (client, demo,
+    reporting store)."""
     demo = generate_demo(tmp_path / "demo", FIRST, days=DAYS, scale=0.03, seed=8, withhold_late_store_file=True)
-    env = demo_env(tmp_path, demo, FIRST)
-    instance_yaml = "dagster.yaml"
-    if request.param == "postgres":
-        env["DAGSTER_PG_URL"] = request.getfixturevalue("pg_url")
-        instance_yaml = "dagster-postgres.yaml"
-    with dagster_processes(env, tmp_path / "logs", instance_yaml) as client:
+    env = {**demo_env(tmp_path, demo, FIRST), "DAGSTER_PG_URL": pg_url}
+    with dagster_processes(env, tmp_path / "logs", "dagster-postgres.yaml") as client:
         yield client, demo, ReportingStore(env["CHATSALES_REPORTING_DB_URL"])
 
 
