@@ -8,14 +8,17 @@ import hashlib
 import json
 import re
 import sqlite3
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from chatsales.demo import generate_demo
 from chatsales.demo.generator import build_demo, plan_demo
+from chatsales.demo.profile import DEMO_PROFILE
 from chatsales.schema import (
     CHANNELS,
     CHAT_KEYS,
@@ -487,3 +490,30 @@ def test_scale_one_sizes_without_writing():
     assert 250_000 <= world.columns["messages"]["message_id"][1] <= 400_000
     assert len(orders.placed) == 40_000
     assert 9_500 <= len(set(receipts.receipt_id.to_pylist())) <= 10_100
+
+
+# --- profile ---------------------------------------------------------------------------------------------
+def test_the_profile_cuts_each_fate_where_the_generator_always_did():
+    """A fate's shares sum to the very floats the draws were compared with before they had names (in binary
+    0.70 + 0.08 is 0.7799999999999999, not 0.78): a cut one ulp off would move the demo's counts."""
+    chat, commerce = DEMO_PROFILE.chat, DEMO_PROFILE.commerce
+    assert chat.waiting_list.cuts().tolist() == [0.06, 0.12, 0.18, 0.21]
+    assert chat.question.cuts().tolist() == [0.70, 0.78]
+    assert chat.rating_given.cuts().tolist() == [0.45, 0.6]
+    assert chat.messages.email_filled.cuts().tolist() == [0.55, 0.7]
+    assert commerce.typed_emails.cuts().tolist() == [0.08, 0.16, 0.26]
+    assert commerce.orders.fates.cuts().tolist() == [0.04, 0.07, 0.11]
+    split = chat.question.split(np.array([0.0, 0.7, 0.77, 0.78, 0.99]))
+    assert split["asked_at_once"].tolist() == [True, False, False, False, False]
+    assert split["asked_later"].tolist() == [False, True, True, False, False]
+
+
+def test_the_generator_draws_with_the_profile_it_is_given():
+    profile = replace(
+        DEMO_PROFILE,
+        chat=replace(DEMO_PROFILE.chat, request_sources=(0.0, 1.0, 0.0, 0.0)),
+        commerce=replace(DEMO_PROFILE.commerce, receipts=replace(DEMO_PROFILE.commerce.receipts, returns=0.0)),
+    )
+    _, world, _, _, receipts, _, _, _ = build_demo(FIRST, 10, 0.05, 5, "Europe/Paris", profile)
+    assert set(world.columns["conversation_requests"]["source"].to_pylist()) == {"direct"}
+    assert (receipts.qty < 0).sum() == 1  # exact_share keeps one return even at share 0

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from chatsales.demo import text
 from chatsales.demo.clock import DAY, HOUR, MIN, US, Clock, exact_share, weights
+from chatsales.demo.profile import DEMO_PROFILE, ChatProfile, MessageProfile
 
 SOURCES = ("waiting_list", "direct", "hook", "phygital")
 CHANNELS = ("web", "messenger", "whatsapp", "sms", "instagram", "app", "store")
@@ -27,13 +28,8 @@ KINDS = ("text", "product", "photo", "video", "connect_request", "email_request"
 HOOK_EVENTS = ("triggered", "displayed", "clicked")
 FIRST_NAMES = ("Alex", "Sam", "Noa", "Lou", "Kim", "Charlie", "Robin", "Camille", "Dominique", "Eden")
 LAST_NAMES = ("Example", "Sample", "Placeholder", "Testcase", "Dummy", "Mockup", "Fictive")
-# channel mix per source: waiting list and hook happen in the web widget, direct covers the messaging apps
-CHANNEL_MIX = {
-    0: [0.78, 0, 0, 0, 0, 0.22, 0],
-    1: [0.22, 0.18, 0.24, 0.10, 0.14, 0.12, 0],
-    2: [1, 0, 0, 0, 0, 0, 0],
-    3: [0, 0, 0, 0, 0, 0, 1],
-}
+MEMBER_KINDS = (0, 1, 2, 3, 4, 5, 7)  # what a member writes: every kind but rating_request (added apart)
+VISITOR_KINDS = (0, 1, 2, 3)  # text, product, photo, video
 
 
 @dataclass
@@ -60,10 +56,10 @@ class ChatWorld:
     link_at: np.ndarray
 
 
-def _members(rng, n: int, n_stores: int) -> dict:
-    role = rng.choice(7, n, p=[0.04, 0.5, 0.2, 0.1, 0.08, 0.04, 0.04])
+def _members(rng, n: int, n_stores: int, profile: ChatProfile) -> dict:
+    role = rng.choice(7, n, p=profile.member_roles)
     role[: min(n, 7)] = [1, 2, 0, 3, 4, 5, 6][: min(n, 7)]  # every role is present
-    store = np.where(rng.random(n) < 0.3, rng.integers(0, n_stores, n), -1)
+    store = np.where(rng.random(n) < profile.store_members, rng.integers(0, n_stores, n), -1)
     store[: min(n, 2)] = [0, -1][: min(n, 2)]  # at least one store member
     return {
         "member_id": text.ids("m-", np.arange(n), 4),
@@ -84,21 +80,22 @@ def generate_chat(
     n_stores: int,
     product_weights: np.ndarray,
     product_ids: pa.Array,
+    profile: ChatProfile = DEMO_PROFILE.chat,
 ) -> ChatWorld:
     """The platform as it stands at instant `end`: requests over the `history` days, nothing after `end`."""
-    members = _members(rng, n_members, n_stores)
+    p = profile
+    members = _members(rng, n_members, n_stores, p)
     member_w = weights(rng, n_members, 2.0)
     store_members = np.flatnonzero(members["_store"] >= 0)
 
     # --- requests ------------------------------------------------------------------------------------
     n = n_requests
     created = np.sort(history.daytime(rng, n, peak=16.0, spread=4.5))
-    source = rng.choice(4, n, p=[0.45, 0.30, 0.15, 0.10])
+    source = rng.choice(4, n, p=p.request_sources)
     wl = source == 0
-    fate = rng.random(n)
-    canceled = wl & (fate < 0.06)
-    never = wl & (fate >= 0.06) & (fate < 0.12)
-    late_hours, late_days = wl & (fate >= 0.12) & (fate < 0.18), wl & (fate >= 0.18) & (fate < 0.21)
+    fate = p.waiting_list.split(rng.random(n))
+    canceled, never = wl & fate["canceled"], wl & fate["never_handled"]
+    late_hours, late_days = wl & fate["handled_hours_later"], wl & fate["handled_days_later"]
     delay = np.select(
         [late_hours, late_days],
         [rng.uniform(1, 10, n) * HOUR, rng.uniform(1, 4, n) * DAY],
@@ -107,9 +104,9 @@ def generate_chat(
     handled = np.where(wl, created + delay, created)
     handled = np.where(canceled | never | (handled >= end), -1, handled)
     canceled_at = np.where(canceled, created + rng.integers(20, 900, n) * US, -1)
-    q = rng.random(n)
+    q = p.question.split(rng.random(n))
     question = np.select(
-        [q < 0.70, q < 0.78],
+        [q["asked_at_once"], q["asked_later"]],
         [created + rng.integers(2, 60, n) * US, created + (rng.uniform(0.5, 72, n) * HOUR).astype(np.int64)],
         -1,
     )
@@ -118,17 +115,17 @@ def generate_chat(
     if len(store_members):
         member = np.where(source == 3, store_members[rng.integers(0, len(store_members), n)], member)
     channel = np.empty(n, dtype=np.int64)
-    for s, mix in CHANNEL_MIX.items():  # a loop over the 4 sources
+    for s, mix in enumerate(p.channels_by_source):  # a loop over the 4 sources
         rows = source == s
         channel[rows] = rng.choice(7, rows.sum(), p=mix)
 
-    # --- visitors: a new identity per request, 15% of requests come back from an earlier visitor of the
+    # --- visitors: a new identity per request, some requests come back from an earlier visitor of the
     # same kind (browser, messaging app, store); messaging identities never share a browser id -----------
     family = np.select([np.isin(channel, OFFSITE), channel == 6], [1, 2], 0)
     owner = np.arange(n)
     for f in range(3):
         rows = np.flatnonzero(family == f)
-        back = rows[rng.random(len(rows)) < 0.15]
+        back = rows[rng.random(len(rows)) < p.returning_visitors]
         if len(rows):
             owner[back] = rows[rng.integers(0, len(rows), len(back))]
     owner = owner[owner]  # follow one step to a root
@@ -138,9 +135,9 @@ def generate_chat(
     vis_created = np.full(n_vis, np.iinfo(np.int64).max)
     np.minimum.at(vis_created, visitor, created)
     vis_created -= (rng.exponential(6 * HOUR, n_vis) + rng.integers(1, 600, n_vis) * US).astype(np.int64)
-    email_share = np.array([0.55, 0.15, 0.70])[vis_family]
+    email_share = np.array(p.email_by_visitor_kind)[vis_family]
     has_email = rng.random(n_vis) < email_share
-    customer_share = np.array([0.35, 0.04, 0.10])[vis_family]
+    customer_share = np.array(p.customer_by_visitor_kind)[vis_family]
     has_customer = rng.random(n_vis) < customer_share
 
     # --- chatrooms: one per handled request and visitor-member pair; plus internal member-to-member rooms
@@ -150,7 +147,7 @@ def generate_chat(
     _, first_idx = np.unique(np.where(opened, pair, -1 - np.arange(n)), return_index=True)
     first_of_pair[first_idx] = True
     req_room = np.flatnonzero(opened & first_of_pair)
-    n_int = max(2, int(round(0.015 * len(req_room))))
+    n_int = max(2, int(round(p.internal_rooms * len(req_room))))
     int_member = rng.integers(0, n_members, n_int)
     int_other = (int_member + 1 + rng.integers(0, max(1, n_members - 1), n_int)) % n_members
     r_start = np.concatenate([handled[req_room], history.daytime(rng, n_int, 11.0, 3.0)])
@@ -165,10 +162,10 @@ def generate_chat(
         a[order] for a in (r_start, r_req, r_visitor, r_member, r_source, r_channel, r_internal)
     )
     n_rooms = len(r_start)
-    r_blocked = exact_share(rng, ~r_internal, 0.01)
+    r_blocked = exact_share(rng, ~r_internal, p.blocked_rooms)
 
     # --- messages -----------------------------------------------------------------------------------
-    msg = _messages(rng, r_start, r_source, r_internal, r_blocked, end, product_weights)
+    msg = _messages(rng, r_start, r_source, r_internal, r_blocked, end, product_weights, p.messages)
     room, sent, sender, kind, auto = msg["room"], msg["sent"], msg["sender"], msg["kind"], msg["auto"]
     counted = (sender < 2) & ~auto
     first = np.full(n_rooms, -1, dtype=np.int64)
@@ -190,22 +187,22 @@ def generate_chat(
     filled_visitor = r_visitor[room[filled]]
     has_email[filled_visitor[filled_visitor < n_vis]] = True
 
-    # --- ratings: a request after the last counted message of a third of the rooms ----------------------
-    rated = exact_share(rng, (last >= 0) & ~r_internal, 0.35)
+    # --- ratings: a request after the last counted message of some rooms ----------------------------------
+    rated = exact_share(rng, (last >= 0) & ~r_internal, p.rated_rooms)
     rated_room = np.flatnonzero(rated)
     requested = last[rated_room] + rng.integers(1, 20, len(rated_room)) * MIN
     keep = requested < end
     rated_room, requested = rated_room[keep], requested[keep]
     n_rat = len(rated_room)
-    a = rng.random(n_rat)
+    a = p.rating_given.split(rng.random(n_rat))
     given = np.select(
-        [a < 0.45, a < 0.6],
+        [a["at_once"], a["days_later"]],
         [requested + rng.integers(1, 90, n_rat) * MIN, requested + (rng.uniform(1, 6, n_rat) * DAY).astype(np.int64)],
         -1,
     )
     given[: min(n_rat, 1)] = requested[: min(n_rat, 1)] + 2 * DAY  # one given days later
     given = np.where(given >= end, -1, given)
-    score = np.where(given >= 0, rng.choice(5, n_rat, p=[0.04, 0.05, 0.11, 0.30, 0.50]) + 1, -1)
+    score = np.where(given >= 0, rng.choice(5, n_rat, p=p.scores) + 1, -1)
 
     # rating requests are automatic member messages of kind rating_request; all messages in time order
     room = np.concatenate([room, rated_room])
@@ -225,7 +222,7 @@ def generate_chat(
     link_msgs = np.flatnonzero((kind == 7) & np.isin(r_channel[room], LINKABLE) & ~r_internal[room])
     _, firsts = np.unique(room[link_msgs], return_index=True)
     link_msgs = link_msgs[firsts]
-    link_msgs = link_msgs[exact_share(rng, np.ones(len(link_msgs), dtype=bool), 0.6)]
+    link_msgs = link_msgs[exact_share(rng, np.ones(len(link_msgs), dtype=bool), p.links_clicked)]
     link_room = room[link_msgs]
     link_at = sent[link_msgs] + rng.integers(1, 90, len(link_msgs)) * MIN
     keep = link_at < end
@@ -236,14 +233,14 @@ def generate_chat(
 
     # --- hook events: each hook request was clicked; most hooks are shown and ignored -------------------
     hook = np.flatnonzero(source == 2)
-    n_extra = 2 * len(hook) + 3
+    n_extra = p.ignored_hooks_per_click * len(hook) + 3
     h_member = np.concatenate([member[hook], rng.choice(n_members, n_extra, p=member_w)])
     h_visitor = np.concatenate([visitor[hook], rng.integers(0, n_vis, n_extra)])
     h_click = np.concatenate([created[hook] - rng.integers(1, 8, len(hook)) * US, np.full(n_extra, -1)])
     h_trig = np.concatenate(
         [h_click[: len(hook)] - rng.integers(20, 300, len(hook)) * US, history.daytime(rng, n_extra, 15.0, 4.0)]
     )
-    shown = np.concatenate([np.ones(len(hook), dtype=bool), rng.random(n_extra) < 0.75])
+    shown = np.concatenate([np.ones(len(hook), dtype=bool), rng.random(n_extra) < p.ignored_hooks_displayed])
     h_disp = h_trig + rng.integers(1, 4, len(h_trig)) * US
     ev_member = np.concatenate([h_member, h_member[shown], h_member[: len(hook)]])
     ev_visitor = np.concatenate([np.full(len(h_member), -1), h_visitor[shown], h_visitor[: len(hook)]])
@@ -255,15 +252,15 @@ def generate_chat(
 
     # --- member sessions: most members online most days; overlapping devices; late shifts over midnight
     m_idx, d_idx = np.meshgrid(np.arange(n_members), np.arange(history.days), indexing="ij")
-    works = rng.random(m_idx.size) < 0.7
+    works = rng.random(m_idx.size) < p.member_works
     m_idx, d_idx = m_idx.ravel()[works], d_idx.ravel()[works]
-    late_shift = exact_share(rng, np.ones(len(m_idx), dtype=bool), 0.06)
+    late_shift = exact_share(rng, np.ones(len(m_idx), dtype=bool), p.late_shifts)
     hour = np.where(late_shift, rng.uniform(21.5, 23.5, len(m_idx)), rng.uniform(8, 17, len(m_idx)))
     s_start = history.local(d_idx, hour * 3600)
     s_end = s_start + (
         np.where(late_shift, rng.uniform(2, 4, len(m_idx)), rng.uniform(1, 7, len(m_idx))) * HOUR
     ).astype(np.int64)
-    second = exact_share(rng, ~late_shift, 0.12)  # a second device, overlapping
+    second = exact_share(rng, ~late_shift, p.second_devices)  # a second device, overlapping
     s2 = s_start[second] + (rng.uniform(0.2, 1, second.sum()) * HOUR).astype(np.int64)
     s_member = np.concatenate([m_idx, m_idx[second]])
     s_start = np.concatenate([s_start, s2])
@@ -380,17 +377,21 @@ def _messages(
     blocked: np.ndarray,
     end: int,
     product_weights: np.ndarray,
+    profile: MessageProfile,
 ) -> dict[str, np.ndarray]:
     """Messages of every room, sorted by room then time; nothing at or after `end`.
 
-    Room shapes: dialogues (68%; the second party's first answer comes days later in 8% of them, and 3% of
-    later messages resume a conversation days later), visitor-only (12%), member-only (10%), empty (10%).
+    Room shapes (0 to 3): dialogues (in some, the second party's first answer comes days later, and some later
+    messages resume a conversation days later), visitor-only, member-only, empty; in `profile.room_shapes`.
     """
+    p = profile
     n = len(start)
-    shape = rng.choice(4, n, p=[0.68, 0.12, 0.10, 0.10])
+    shape = rng.choice(4, n, p=p.room_shapes)
     shape[internal] = 0
-    shape[blocked] = np.where(rng.random(blocked.sum()) < 0.5, 0, 1)
-    member_first = np.where(np.isin(source, (2, 3)), rng.random(n) < 0.5, rng.random(n) < 0.12)
+    shape[blocked] = np.where(rng.random(blocked.sum()) < p.blocked_dialogues, 0, 1)
+    member_first = np.where(
+        np.isin(source, (2, 3)), rng.random(n) < p.member_first_hook_phygital, rng.random(n) < p.member_first_other
+    )
     count = np.select(
         [shape == 0, shape == 3], [1 + np.minimum(rng.geometric(1 / 11, n), 60), 0], rng.integers(1, 4, n)
     )
@@ -399,8 +400,8 @@ def _messages(
     room_first = np.cumsum(count) - count
     pos = np.arange(m) - room_first[room]
     rs = shape[room]
-    late_reply = np.repeat(exact_share(rng, shape == 0, 0.08), count) & (pos == 1)
-    resumed = (pos > 2) & (rng.random(m) < 0.03)
+    late_reply = np.repeat(exact_share(rng, shape == 0, p.late_first_replies), count) & (pos == 1)
+    resumed = (pos > 2) & (rng.random(m) < p.resumed)
     gap = np.select(
         [pos == 0, late_reply, resumed, pos == 1],
         [
@@ -417,23 +418,23 @@ def _messages(
     sender = np.select(
         [rs == 1, rs == 2, pos == 0, pos == 1],
         [0, 1, mf.astype(int), (~mf).astype(int)],
-        (rng.random(m) < 0.5).astype(int),
+        (rng.random(m) < p.member_writes).astype(int),
     )
     kind = np.where(
         sender == 1,
-        rng.choice([0, 1, 2, 3, 4, 5, 7], m, p=[0.73, 0.10, 0.04, 0.02, 0.03, 0.03, 0.05]),
-        rng.choice([0, 1, 2, 3], m, p=[0.88, 0.02, 0.08, 0.02]),
+        rng.choice(MEMBER_KINDS, m, p=p.member_kinds),
+        rng.choice(VISITOR_KINDS, m, p=p.visitor_kinds),
     )
     product = np.where(kind == 1, rng.choice(len(product_weights), m, p=product_weights), -1)
-    f = rng.random(m)
+    f = p.email_filled.split(rng.random(m))
     filled = np.select(
-        [(kind == 5) & (f < 0.55), (kind == 5) & (f < 0.7)],
+        [(kind == 5) & f["at_once"], (kind == 5) & f["days_later"]],
         [sent + rng.integers(1, 30, m) * MIN, sent + (rng.uniform(1, 5, m) * DAY).astype(np.int64)],
         -1,
     )
     # automatic welcome messages (member side) and system notes (transfers, closings)
-    welcome = np.flatnonzero(rng.random(n) < np.where(shape == 3, 0.6, 0.4))
-    system = np.flatnonzero(exact_share(rng, np.ones(n, dtype=bool), 0.06))
+    welcome = np.flatnonzero(rng.random(n) < np.where(shape == 3, p.welcome_in_empty_rooms, p.welcome_in_other_rooms))
+    system = np.flatnonzero(exact_share(rng, np.ones(n, dtype=bool), p.system_notes))
     extra_room = np.concatenate([welcome, system])
     extra_sent = np.concatenate([start[welcome] + 300_000, start[system] + rng.integers(1, 60, len(system)) * MIN])
     out = {

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from chatsales.demo import text
 from chatsales.demo.chat import ChatWorld
 from chatsales.demo.clock import DAY, HOUR, MIN, US, Clock, exact_share, weights
+from chatsales.demo.profile import DEMO_PROFILE, CommerceProfile, TypedEmails
 
 CATEGORIES = ("skincare", "makeup", "fragrance", "haircare", "bodycare", "accessories")
 CITIES = ("Paris", "Lyon", "Lille", "Bordeaux", "Nantes", "Marseille", "Toulouse", "Nice")
@@ -45,15 +46,14 @@ def catalog(rng, n: int = 240) -> Catalog:
     )
 
 
-def dirty(rng, emails: pa.Array) -> pa.Array:
+def dirty(rng, emails: pa.Array, typed: TypedEmails = DEMO_PROFILE.commerce.typed_emails) -> pa.Array:
     """Addresses as customers type them at checkout: most as stored, some upper-cased, capitalised, or with
     surrounding spaces (identity strips and lower-cases; nothing else differs)."""
-    u = pa.array(rng.random(len(emails)))
+    u = typed.split(rng.random(len(emails)))
     upper, capital = pc.utf8_upper(emails), pc.utf8_capitalize(emails)
     spaced = text.join("  ", emails, " ")
-    return pc.case_when(
-        pc.make_struct(pc.less(u, 0.08), pc.less(u, 0.16), pc.less(u, 0.26)), upper, capital, spaced, emails
-    )
+    cases = pc.make_struct(*(pa.array(u[name]) for name in ("upper_cased", "capitalised", "padded_with_spaces")))
+    return pc.case_when(cases, upper, capital, spaced, emails)
 
 
 def _fill(wanted: int, candidates: np.ndarray) -> np.ndarray:
@@ -79,14 +79,24 @@ class WebOrders:
     cancelled_at: np.ndarray
 
 
-def web_orders(rng, clock: Clock, end: int, n: int, world: ChatWorld, cat: Catalog) -> WebOrders:
-    """n orders placed in the reported days; about a quarter by visitors who chatted."""
-    n_chat, n_link, n_anon = int(n * 0.26), max(3, int(n * 0.015)), max(2, int(n * 0.03))
+def web_orders(
+    rng,
+    clock: Clock,
+    end: int,
+    n: int,
+    world: ChatWorld,
+    cat: Catalog,
+    profile: CommerceProfile = DEMO_PROFILE.commerce,
+) -> WebOrders:
+    """n orders placed in the reported days, some by visitors who chatted (`profile.orders` says how many)."""
+    p, typed = profile.orders, profile.typed_emails
+    n_chat, n_link = int(n * p.by_chatters), max(3, int(n * p.by_linked_visitors))
+    n_anon = max(2, int(n * p.by_guests))
     # visitors who chatted: per case, an instant relative to the chatroom's counted messages
     rooms = np.flatnonzero(~world.room_internal & (world.room_last >= 0))
     k = 3 * n_chat + 10
     r = rooms[rng.integers(0, len(rooms), k)]
-    case = rng.choice(4, k, p=[0.55, 0.2, 0.14, 0.11])  # inside window, outside, before chatting, no dialogue
+    case = rng.choice(4, k, p=p.chat_cases)  # inside window, outside, before chatting, no dialogue
     dia = world.room_dialogue[r]
     case = np.where(dia, np.where(case == 3, 0, case), np.where(case == 2, 2, 3))
     within = np.minimum(rng.lognormal(np.log(1.5 * DAY), 1.0, k), 13.9 * DAY).astype(np.int64) + 5 * MIN
@@ -105,14 +115,14 @@ def web_orders(rng, clock: Clock, end: int, n: int, world: ChatWorld, cat: Catal
     has_email = pc.is_valid(world.visitor_email.take(pa.array(v))).to_numpy(zero_copy_only=False)
     has_cust = pc.is_valid(world.visitor_customer.take(pa.array(v))).to_numpy(zero_copy_only=False)
     m = len(r)
-    use_vid = (ch == 0) & (rng.random(m) < 0.55)
-    use_email = has_email & (rng.random(m) < 0.8)
-    use_cust = has_cust & (rng.random(m) < 0.75)
+    use_vid = (ch == 0) & (rng.random(m) < p.web_visitor_id)
+    use_email = has_email & (rng.random(m) < p.known_email)
+    use_cust = has_cust & (rng.random(m) < p.known_customer)
     use_email |= ~use_vid & ~use_cust & has_email
     fresh = ~use_vid & ~use_email & ~use_cust  # an identity the platform never saw
     # offsite visitors recognised as a browser visitor: orders of that browser, no email, mostly after the click
     li = rng.integers(0, max(1, len(world.link_at)), 3 * n_link + 10) if len(world.link_at) else np.array([], int)
-    after = rng.random(len(li)) < 0.9
+    after = rng.random(len(li)) < p.after_link
     placed_link = world.link_at[li] + np.where(after, 1, -1) * (rng.uniform(1, 120, len(li)) * HOUR).astype(np.int64)
     take = _fill(n_link, (placed_link >= clock.start) & (placed_link < end))
     li, placed_link = li[take], placed_link[take]
@@ -125,13 +135,17 @@ def web_orders(rng, clock: Clock, end: int, n: int, world: ChatWorld, cat: Catal
 
     vw = text.id_width(pool)
     shopper = text.join("shopper", text.integers(who), "@example.org")
-    chat_email = text.take(dirty(rng, world.visitor_email.take(pa.array(v))), np.where(use_email, np.arange(m), -1))
-    guest = dirty(rng, text.join("guest", text.integers(np.arange(m)), "@example.net"))
+    chat_email = text.take(
+        dirty(rng, world.visitor_email.take(pa.array(v)), typed), np.where(use_email, np.arange(m), -1)
+    )
+    guest = dirty(rng, text.join("guest", text.integers(np.arange(m)), "@example.net"), typed)
     email = pa.concat_arrays(
         [
             pc.if_else(pa.array(fresh), guest, chat_email),
             pa.nulls(len(li), pa.string()),
-            text.take(dirty(rng, shopper), np.where(rng.random(n_shop) < 0.97, np.arange(n_shop), -1)),
+            text.take(
+                dirty(rng, shopper, typed), np.where(rng.random(n_shop) < p.shopper_email, np.arange(n_shop), -1)
+            ),
             pa.nulls(n_anon, pa.string()),
         ]
     )
@@ -139,7 +153,9 @@ def web_orders(rng, clock: Clock, end: int, n: int, world: ChatWorld, cat: Catal
         [
             text.take(world.visitor_customer.take(pa.array(v)), np.where(use_cust, np.arange(m), -1)),
             pa.nulls(len(li), pa.string()),
-            text.take(text.ids("c-s", who, vw), np.where(rng.random(n_shop) < 0.6, np.arange(n_shop), -1)),
+            text.take(
+                text.ids("c-s", who, vw), np.where(rng.random(n_shop) < p.shopper_customer, np.arange(n_shop), -1)
+            ),
             pa.nulls(n_anon, pa.string()),
         ]
     )
@@ -147,7 +163,9 @@ def web_orders(rng, clock: Clock, end: int, n: int, world: ChatWorld, cat: Catal
         [
             text.take(world.visitor_ids.take(pa.array(v)), np.where(use_vid, np.arange(m), -1)),
             world.visitor_ids.take(pa.array(world.link_visitor[li])),
-            text.take(text.ids("v-w", who, vw), np.where(rng.random(n_shop) < 0.45, np.arange(n_shop), -1)),
+            text.take(
+                text.ids("v-w", who, vw), np.where(rng.random(n_shop) < p.shopper_visitor, np.arange(n_shop), -1)
+            ),
             pa.nulls(n_anon, pa.string()),
         ]
     )
@@ -159,13 +177,13 @@ def web_orders(rng, clock: Clock, end: int, n: int, world: ChatWorld, cat: Catal
     n = len(placed)
 
     # lines: a product shared in the chat is often bought
-    count = rng.choice([1, 2, 3], n, p=[0.6, 0.28, 0.12])
+    count = rng.choice([1, 2, 3], n, p=p.lines)
     line_order = np.repeat(np.arange(n), count)
     first_line = np.cumsum(count) - count
     product = rng.choice(len(cat.price), len(line_order), p=cat.popularity)
-    bought_shared = (shared >= 0) & (rng.random(n) < 0.5)
+    bought_shared = (shared >= 0) & (rng.random(n) < p.bought_shared)
     product[first_line[bought_shared]] = shared[bought_shared]
-    qty = rng.choice([1, 1, 1, 2, 3], len(line_order))
+    qty = rng.choice(p.quantities, len(line_order))
     total = np.bincount(line_order, weights=qty * cat.price[product], minlength=n).astype(np.int64)
 
     # first-order flag, as the shop knows it (its history starts before ours); absent on some orders
@@ -175,15 +193,14 @@ def web_orders(rng, clock: Clock, end: int, n: int, world: ChatWorld, cat: Catal
     _, first_idx = np.unique(np.where(known, codes, -1 - np.arange(n)), return_index=True)
     is_first = np.zeros(n, dtype=bool)
     is_first[first_idx] = True
-    is_first &= known & (rng.random(n) < 0.85)
-    first_flag = np.where(rng.random(n) < 0.12, -1, is_first.astype(np.int64))
+    is_first &= known & (rng.random(n) < p.first_flag_true)
+    first_flag = np.where(rng.random(n) < p.first_flag_absent, -1, is_first.astype(np.int64))
 
     # later versions: paid after pending, cancelled, refunded, partially refunded
-    status0 = np.where(rng.random(n) < 0.03, 0, 1)
-    fate = rng.random(n)
-    cancelled, refunded = fate < 0.04, (fate >= 0.04) & (fate < 0.07)
-    partial = (fate >= 0.07) & (fate < 0.11)
-    paid_later = (status0 == 0) & ~cancelled & ~refunded & ~partial & (rng.random(n) < 0.8)
+    status0 = np.where(rng.random(n) < p.pending, 0, 1)
+    fate = p.fates.split(rng.random(n))
+    cancelled, refunded, partial = fate["cancelled"], fate["refunded"], fate["partially_refunded"]
+    paid_later = (status0 == 0) & ~cancelled & ~refunded & ~partial & (rng.random(n) < p.pending_paid_later)
     delay = np.select(
         [cancelled, paid_later],
         [
@@ -195,12 +212,12 @@ def web_orders(rng, clock: Clock, end: int, n: int, world: ChatWorld, cat: Catal
     early = placed < clock.start + 2 * DAY
     for kind in (cancelled, refunded, partial):  # each kind present even in a tiny demo
         if not (kind & (placed + delay < end)).any():
-            kind |= exact_share(rng, early & ~cancelled & ~refunded & ~partial, 0.0)
+            kind |= exact_share(rng, early & ~cancelled & ~refunded & ~partial, 0.0)  # share 0: just one
     changed = np.where((cancelled | refunded | partial | paid_later) & (placed + delay < end), placed + delay, -1)
     status1 = np.select([cancelled, refunded, partial], [4, 3, 2], 1)
     refunded1 = np.select(
         [cancelled & (status0 == 1), refunded, partial],
-        [total, total, np.round(total * rng.uniform(0.1, 0.6, n)).astype(np.int64)],
+        [total, total, np.round(total * rng.uniform(*p.partial_refund, n)).astype(np.int64)],
         0,
     )
     return WebOrders(
@@ -241,17 +258,27 @@ class Receipts:
 
 
 def receipts(
-    rng, clock: Clock, end: int, n: int, n_stores: int, world: ChatWorld, cat: Catalog, late_store: int, late_day: int
+    rng,
+    clock: Clock,
+    end: int,
+    n: int,
+    n_stores: int,
+    world: ChatWorld,
+    cat: Catalog,
+    late_store: int,
+    late_day: int,
+    profile: CommerceProfile = DEMO_PROFILE.commerce,
 ) -> Receipts:
-    """About n receipts in store hours; ~15% by visitors whose dialogue ended days before, ~35% by known
-    shoppers, the rest without email; 5% returns; on a DST day, a night opening around the change."""
+    """About n receipts in store hours: by visitors whose dialogue ended days before, by known shoppers, the
+    rest without email; some returns (`profile.receipts`); on a DST day, a night opening around the change."""
+    p, typed = profile.receipts, profile.typed_emails
     store_w = weights(rng, n_stores, 3.0)
     rooms = np.flatnonzero(
         ~world.room_internal
         & world.room_dialogue
         & pc.is_valid(world.visitor_email.take(pa.array(world.room_visitor))).to_numpy(zero_copy_only=False)
     )
-    n_chat = int(n * 0.15)
+    n_chat = int(n * p.by_chatters)
     r = rooms[rng.integers(0, max(1, len(rooms)), 3 * n_chat + 10)] if len(rooms) else np.array([], int)
     target = world.room_last[r] + (rng.uniform(0.3, 12, len(r)) * DAY).astype(np.int64)
     day_chat = clock.day_of(target)
@@ -272,14 +299,18 @@ def receipts(
     who = rng.random(n_other)
     email = pa.concat_arrays(
         [
-            dirty(rng, world.visitor_email.take(pa.array(world.room_visitor[r]))),
+            dirty(rng, world.visitor_email.take(pa.array(world.room_visitor[r])), typed),
             text.take(
-                dirty(rng, text.join("shopper", text.integers(rng.integers(0, max(10, n), n_other)), "@example.org")),
-                np.where(who < 0.4, np.arange(n_other), -1),
+                dirty(
+                    rng,
+                    text.join("shopper", text.integers(rng.integers(0, max(10, n), n_other)), "@example.org"),
+                    typed,
+                ),
+                np.where(who < p.shopper_email, np.arange(n_other), -1),
             ),
         ]
     )
-    style = np.where(rng.random(n) < 0.6, 2, 0)
+    style = np.where(rng.random(n) < p.local_time, 2, 0)
     dst = clock.dst_days()
     night = np.empty(0, dtype=np.int64)
     if len(dst):  # a night opening on the DST day, in the last store
@@ -301,12 +332,14 @@ def receipts(
             pa.array(["R-dst-1", "R-dst-2", "R-dst-3", "R-night-1", "R-night-2"][: len(night)], pa.string()),
         ]
     )
-    loyalty = text.take(text.ids("L", np.arange(n), text.id_width(n)), np.where(rng.random(n) < 0.4, np.arange(n), -1))
-    is_return = exact_share(rng, np.ones(n, dtype=bool), 0.05)
-    count = np.where(is_return, 1, rng.choice([1, 2, 3], n, p=[0.55, 0.3, 0.15]))
+    loyalty = text.take(
+        text.ids("L", np.arange(n), text.id_width(n)), np.where(rng.random(n) < p.loyalty_id, np.arange(n), -1)
+    )
+    is_return = exact_share(rng, np.ones(n, dtype=bool), p.returns)
+    count = np.where(is_return, 1, rng.choice([1, 2, 3], n, p=p.lines))
     rec = np.repeat(np.arange(n), count)
     product = rng.choice(len(cat.price), len(rec), p=cat.popularity)
-    qty = rng.choice([1, 1, 2], len(rec)) * np.where(is_return[rec], -1, 1)
+    qty = rng.choice(p.quantities, len(rec)) * np.where(is_return[rec], -1, 1)
     order = np.lexsort((np.arange(len(rec)), sold[rec], day[rec], store[rec]))
     rec, product, qty = rec[order], product[order], qty[order]
     cities = text.labels(np.arange(n_stores) % len(CITIES), CITIES)
@@ -327,7 +360,9 @@ def receipts(
     )
 
 
-def campaigns(rng, clock: Clock, end: int, n: int, orders: WebOrders) -> tuple[dict, dict]:
+def campaigns(
+    rng, clock: Clock, end: int, n: int, orders: WebOrders, profile: CommerceProfile = DEMO_PROFILE.commerce
+) -> tuple[dict, dict]:
     """Mailings and automations; clicks by buyers who order within 7 days of the click, 8–12 days after it,
     and by readers who never order."""
     sent = clock.daytime(rng, n, 10.0, 1.5)
@@ -340,9 +375,9 @@ def campaigns(rng, clock: Clock, end: int, n: int, orders: WebOrders) -> tuple[d
         "sent_at": sent,
     }
     with_email = np.flatnonzero(pc.is_valid(orders.email).to_numpy(zero_copy_only=False))
-    k = min(len(with_email), max(20, len(orders.placed) // 15))
+    k = min(len(with_email), max(20, len(orders.placed) // profile.orders_per_buyer_click))
     chosen = with_email[rng.choice(len(with_email), k, replace=False)]
-    lag = np.where(rng.random(k) < 0.65, rng.uniform(0.1, 6.9, k), rng.uniform(8, 12, k))
+    lag = np.where(rng.random(k) < profile.buyer_clicks_within_a_week, rng.uniform(0.1, 6.9, k), rng.uniform(8, 12, k))
     clicked = orders.placed[chosen] - (lag * DAY).astype(np.int64)
     email = pc.utf8_lower(pc.utf8_trim_whitespace(orders.email.take(pa.array(chosen))))
     idle_at = clock.daytime(rng, k, 11.0, 3.0)

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from chatsales.demo import text
 from chatsales.demo.clock import Clock
 from chatsales.demo.commerce import CATEGORIES, STATUSES, Catalog, Receipts, WebOrders
+from chatsales.demo.profile import DEMO_PROFILE, OrderProfile
 from chatsales.extract.chat import INDEXED
 
 # data-contract.md §1, as the platform would declare it
@@ -127,7 +128,13 @@ def _day_names(clock: Clock, template: str) -> list[str]:
 
 
 def write_orders(
-    folder: Path, clock: Clock, orders: WebOrders, cat: Catalog, currency: str, rng: np.random.Generator
+    folder: Path,
+    clock: Clock,
+    orders: WebOrders,
+    cat: Catalog,
+    currency: str,
+    rng: np.random.Generator,
+    profile: OrderProfile = DEMO_PROFILE.commerce.orders,
 ) -> dict[str, int]:
     """orders-<local day>.jsonl with each order as placed, updates-<local day>.jsonl with the later versions
     (newer updated_at); file names sort the first versions before the updates."""
@@ -158,7 +165,7 @@ def write_orders(
         '{"order_id": "',
         text.integers(100_000 + np.arange(n)),
         '", "placed_at": "',
-        text.iso_timestamps(orders.placed, tz, (rng.random(n) < 0.3).astype(int)),
+        text.iso_timestamps(orders.placed, tz, (rng.random(n) < profile.placed_at_utc).astype(int)),
         '", "updated_at": "',
     )
     identity = text.join(
@@ -187,7 +194,7 @@ def write_orders(
         )
         return text.join(
             head.take(take),
-            text.iso_timestamps(updated, tz, (rng.random(len(rows)) < 0.6).astype(int)),
+            text.iso_timestamps(updated, tz, (rng.random(len(rows)) < profile.updated_at_utc).astype(int)),
             identity.take(take),
             text.labels(status, STATUSES),
             '", "cancelled_at": ',

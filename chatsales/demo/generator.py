@@ -15,6 +15,7 @@ import numpy as np
 from chatsales.demo import chat, commerce, files
 from chatsales.demo.clock import Clock
 from chatsales.demo.files import CHAT_DDL
+from chatsales.demo.profile import DEMO_PROFILE, DemoProfile
 
 __all__ = ["CHAT_DDL", "DemoManifest", "DemoPlan", "build_demo", "generate_demo", "plan_demo"]
 
@@ -60,9 +61,10 @@ def plan_demo(days: int, scale: float) -> DemoPlan:
     )
 
 
-def build_demo(first_day: date, days: int, scale: float, seed: int, timezone: str):
+def build_demo(first_day: date, days: int, scale: float, seed: int, timezone: str, profile: DemoProfile = DEMO_PROFILE):
     """Everything the files hold, as arrays, without writing:
-    (clock, chat world, catalog, web orders, receipts, (campaigns, clicks), late (store, day), rng)."""
+    (clock, chat world, catalog, web orders, receipts, (campaigns, clicks), late (store, day), rng).
+    `profile` holds the proportions (profile.py)."""
     if days < LATE_DAYS + 1:
         raise ValueError(
             f"the demo needs at least {LATE_DAYS + 1} days (its late store file arrives "
@@ -75,12 +77,12 @@ def build_demo(first_day: date, days: int, scale: float, seed: int, timezone: st
     end = clock.end  # the data is a snapshot at the end of the last day
     cat = commerce.catalog(rng)
     world = chat.generate_chat(
-        rng, history, end, plan.requests, plan.members, plan.stores, cat.popularity, cat.product_ids
+        rng, history, end, plan.requests, plan.members, plan.stores, cat.popularity, cat.product_ids, profile.chat
     )
-    orders = commerce.web_orders(rng, clock, end, plan.web_orders, world, cat)
+    orders = commerce.web_orders(rng, clock, end, plan.web_orders, world, cat, profile.commerce)
     late = (0, days - 1 - LATE_DAYS)  # store st-00, the day three days before the last
-    receipts = commerce.receipts(rng, clock, end, plan.receipts, plan.stores, world, cat, *late)
-    camp, clicks = commerce.campaigns(rng, clock, end, plan.campaigns, orders)
+    receipts = commerce.receipts(rng, clock, end, plan.receipts, plan.stores, world, cat, *late, profile.commerce)
+    camp, clicks = commerce.campaigns(rng, clock, end, plan.campaigns, orders, profile.commerce)
     return clock, world, cat, orders, receipts, (camp, clicks), late, rng
 
 
@@ -93,9 +95,12 @@ def generate_demo(
     timezone: str = "Europe/Paris",
     currency: str = "EUR",
     withhold_late_store_file: bool = False,
+    profile: DemoProfile = DEMO_PROFILE,
 ) -> DemoManifest:
     """Writes the demo into `out_dir` (replacing what is there) and describes it."""
-    clock, world, cat, orders, receipts, (camp, clicks), late, rng = build_demo(first_day, days, scale, seed, timezone)
+    clock, world, cat, orders, receipts, (camp, clicks), late, rng = build_demo(
+        first_day, days, scale, seed, timezone, profile
+    )
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex[:8]}")
@@ -103,7 +108,9 @@ def generate_demo(
         for sub in ("orders", "store_sales", "campaigns", "late"):
             (staging / sub).mkdir(parents=True)
         counts = files.write_chat_db(staging / "chat.db", world.columns)
-        counts.update(files.write_orders(staging / "orders", clock, orders, cat, currency, rng))
+        counts.update(
+            files.write_orders(staging / "orders", clock, orders, cat, currency, rng, profile.commerce.orders)
+        )
         late_path, more = files.write_store_sales(
             staging / "store_sales",
             staging / "late" if withhold_late_store_file else None,
