@@ -156,15 +156,17 @@ def candidate_pairs(
 
 def attribute_orders(
     orders: pd.DataFrame,
-    visitors: pd.DataFrame,
-    identity_links: pd.DataFrame,
+    visitors: pd.DataFrame | None,
+    identity_links: pd.DataFrame | None,
     window: ChatWindow,
     window_days: int,
     candidates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One schema.ATTRIBUTION row per order (web orders and receipts), in input order. `orders` and
     `visitors` carry keyed email hashes (`customer_hash`, `email_hash`); `candidates` (identity.py's pairs),
-    when the identity step already found them."""
+    when the identity step already found them (then `visitors` and `identity_links` are not needed)."""
+    if candidates is None and (visitors is None or identity_links is None):
+        raise ValueError("attribute_orders needs the candidates, or the visitors and identity links to find them")
     n = len(orders)
     if not n:
         return schema.empty(schema.ATTRIBUTION)

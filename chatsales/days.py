@@ -157,14 +157,7 @@ def attribute_days(
     timezone: str,
 ) -> pd.DataFrame:
     """The attributed_orders rows of the days' orders."""
-    attribution = attribute_orders(
-        orders,
-        lake.read(CHAT_DATASETS["visitors"]),
-        lake.read(CHAT_DATASETS["identity_links"]),
-        window,
-        window_days,
-        candidates=candidates,
-    )
+    attribution = attribute_orders(orders, None, None, window, window_days, candidates=candidates)
     return attributed_order_rows(
         orders, attribution, timezone=timezone, first_orders=first_order_flags(orders, catalog)
     )
