@@ -29,8 +29,9 @@ class ReportingDbResource(dg.ConfigurableResource):
             raise ReportingDbUnavailable(
                 f"the reporting database {self.shown_url} cannot be used: {type(error).__name__}: {first[:200]}"
             ) from None
-        if outcome != "up to date" and context.log is not None:
-            context.log.warning(f"reporting database {self.shown_url}: schema {outcome}")
+        if outcome != "up to date" and context.log is not None:  # an upgrade is worth a look; a creation is not
+            log = context.log.info if outcome.startswith("created") else context.log.warning
+            log(f"reporting database {self.shown_url}: schema {outcome}")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._db is not None:
