@@ -35,6 +35,7 @@ from chatsales.facts import (
 from chatsales.identity import order_candidates
 from chatsales.insights import order_line_facts
 from chatsales.lake.catalog import Catalog
+from chatsales.lake.chat_index import ensure_chat_index, links_reaching, visitors_reaching
 from chatsales.lake.datasets import CAMPAIGNS, CHAT_DATASETS, CLICKS, ORDER_DATASETS
 from chatsales.lake.store import Lake
 from chatsales.period import local_midnight_us
@@ -115,11 +116,11 @@ def members(lake: Lake) -> pd.DataFrame:
 # --- identity and attribution ------------------------------------------------------------------------------
 
 
-def identities(orders: pd.DataFrame, lake: Lake, rooms: pd.DataFrame) -> pd.DataFrame:
-    """One row per (order, candidate chatroom) with the strongest key reaching it (identity.py)."""
-    return order_candidates(
-        orders, lake.read(CHAT_DATASETS["visitors"]), rooms, lake.read(CHAT_DATASETS["identity_links"])
-    )
+def identities(orders: pd.DataFrame, lake: Lake, catalog: Catalog, rooms: pd.DataFrame) -> pd.DataFrame:
+    """One row per (order, candidate chatroom) with the strongest key reaching it (identity.py). Only the
+    visitors and links the orders' keys reach are looked up in the catalog, whatever the history."""
+    ensure_chat_index(lake, catalog)
+    return order_candidates(orders, visitors_reaching(catalog, orders), rooms, links_reaching(catalog, orders))
 
 
 def identity_summary(orders: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:

@@ -135,7 +135,7 @@ def reattribute_orders(
     orders = orders.assign(day=local_dates(orders["placed_at"], days.timezone).dt.date)
     identified = {
         "orders": orders,
-        "candidates": chain.identities(orders, lake.lake, rooms),
+        "candidates": chain.identities(orders, lake.lake, lake.catalog, rooms),
         "order_lines": lines.assign(day=local_dates(lines["placed_at"], days.timezone).dt.date),
     }
     rows = attribute_range(lake, days, identified, config.window_days)

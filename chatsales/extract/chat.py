@@ -24,6 +24,7 @@ from chatsales.contract import concat_rejects, parse_instants
 from chatsales.extract import Extracted
 from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.lake.catalog import Catalog
+from chatsales.lake.chat_index import KEYED, ensure_chat_index
 from chatsales.lake.datasets import CHAT_DATASETS, CHAT_PARTITION
 from chatsales.lake.store import Lake, Upserted
 from chatsales.pii import hash_emails, normalise_emails
@@ -206,24 +207,27 @@ def scoped(touched: dict[str, tuple[str, dict]], late: dict[str, tuple[str, dict
 
 
 def read_chat(
-    url: str, lake: Lake, scope: Scope, pii_key: str, late: dict[str, list[str]] | None = None
+    url: str, catalog: Catalog, scope: Scope, pii_key: str, late: dict[str, list[str]] | None = None
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The validated rows in scope and of the `late` days (lake shapes: emails hashed), and the rejects.
-    References are checked against the rows read and the lake (a message's chatroom may have been read on an
-    earlier night)."""
+    References are checked against the rows read and the catalog's keys (a message's chatroom may have been
+    read on an earlier night)."""
     since = scope.touched_since
     whole_days = {table: _days_clause(CHAT_PARTITION[table], days) for table, days in (late or {}).items()}
     queries = None if since is None else scoped(scope_queries(since), whole_days)
     raw = _read_raw(url, queries)
+    referenced = {  # what the rows read point at, in the tables validated before them
+        "conversation_requests": raw["chatrooms"]["request_id"],
+        "chatrooms": pd.concat([raw["messages"]["chatroom_id"], raw["ratings"]["chatroom_id"]]),
+    }
     valid: dict[str, pd.DataFrame] = {}
     rejects = []
-    known = {"conversation_requests": "request_id", "chatrooms": "chatroom_id"}
     for table in ORDER:
         checked, bad = _validate(table, raw[table], valid)
         rejects.append(bad)
-        if table in known and scope.touched_since is not None:
-            stored = lake.read(CHAT_DATASETS[table], columns=[known[table]])
-            valid[table] = pd.concat([checked, stored], ignore_index=True)
+        if table in KEYED and scope.touched_since is not None:
+            stored = catalog.known_chat_ids(table, referenced[table].dropna().astype(str))
+            valid[table] = pd.concat([checked, pd.DataFrame({KEYED[table]: stored})], ignore_index=True)
         else:
             valid[table] = checked
         raw[table] = checked
@@ -348,7 +352,8 @@ def extract_chat(
     prints = fingerprints(url, scope.horizon or EVERYTHING)  # before the read: never later than it
     marked = f"{(scope.horizon or EVERYTHING).isoformat()}|{_digest(prints)}"
     late = {} if scope.touched_since is None else late_days(prints, lake, scope.horizon)
-    rows, rejects = read_chat(url, lake, scope, pii_key, late)
+    ensure_chat_index(lake, catalog)
+    rows, rejects = read_chat(url, catalog, scope, pii_key, late)
     upserted = {table: lake.plan_upsert(CHAT_DATASETS[table], frame) for table, frame in rows.items()}
     changes = row_changes(upserted, lake.timezone, window_days, catalog, now.date())
     read = (

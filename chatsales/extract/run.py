@@ -26,6 +26,7 @@ from chatsales.extract.chat import TOUCHED_KEY, extract_chat
 from chatsales.extract.files import changed_files
 from chatsales.extract.orders import extract_orders
 from chatsales.lake.catalog import Catalog, utc_now
+from chatsales.lake.chat_index import KEYED, key_rows
 from chatsales.lake.datasets import CAMPAIGNS, CLICKS
 from chatsales.lake.store import Lake, Upserted
 from chatsales.pii import hash_emails, normalise_emails
@@ -58,6 +59,7 @@ def commit(
     scope_since: str | None = None,
     files: pd.DataFrame | None = None,
     index: pd.DataFrame | None = None,
+    chat_keys: dict[str, pd.DataFrame] | None = None,
     watermark: str | None = None,
 ) -> int:
     """Steps 1-3 above; returns the extraction's id."""
@@ -80,6 +82,8 @@ def commit(
             catalog.record_files(conn, extracted.source, files)
         if index is not None and len(index):
             catalog.write_order_index(conn, index)
+        if chat_keys is not None:
+            catalog.write_chat_keys(conn, *key_rows(chat_keys))
         catalog.complete(conn, extraction, {u.dataset.path: u.partitions for u in upserts if u.partitions})
     extracted.extraction_id = extraction
     return extraction
@@ -129,6 +133,7 @@ def plan_chat_platform(
             run_id=run_id,
             started_at=now.isoformat(),
             scope_since=extracted.scope,
+            chat_keys={table: upserted[table].new for table in (*KEYED, "visitors", "identity_links")},
             watermark=extracted.details["signature"],
         )
         through = extracted.details["touched_through"]

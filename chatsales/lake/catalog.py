@@ -8,6 +8,9 @@
   late-data sensor re-runs exactly the days with a change newer than their publication.
 - `orders`: the index of every order and receipt kept (its day, version and identity keys): where to find
   the stored version when a newer one arrives, and the customers' first orders.
+- `chat_keys`, `visitor_keys`, `link_keys`: the keys of every chatroom, request, visitor and identity link
+  kept, with what identity matches on: a night checks its rows' references and finds the visitors and links
+  its orders reach by lookups, without reading the history of those datasets (chatsales.lake.chat_index).
 - `meta`: the layout version and small values (the longest member session seen).
 
 Its size grows with the files and orders read, never with the nights: the sensor's own cursor stays small.
@@ -53,6 +56,14 @@ CREATE INDEX IF NOT EXISTS ix_orders_customer ON orders (customer, placed_at);
 CREATE INDEX IF NOT EXISTS ix_orders_hash ON orders (customer_hash);
 CREATE INDEX IF NOT EXISTS ix_orders_customer_id ON orders (customer_id);
 CREATE INDEX IF NOT EXISTS ix_orders_visitor ON orders (visitor_id);
+CREATE TABLE IF NOT EXISTS chat_keys (tbl TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tbl, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS visitor_keys (
+    visitor_id TEXT NOT NULL PRIMARY KEY, customer_id TEXT, email_hash TEXT) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_visitor_keys_customer ON visitor_keys (customer_id);
+CREATE INDEX IF NOT EXISTS ix_visitor_keys_email ON visitor_keys (email_hash);
+CREATE TABLE IF NOT EXISTS link_keys (
+    linked_visitor_id TEXT NOT NULL, visitor_id TEXT NOT NULL, linked_at INTEGER NOT NULL,
+    PRIMARY KEY (linked_visitor_id, visitor_id, linked_at)) WITHOUT ROWID;
 """
 CHANGE_COLUMNS = ["what", "first_day", "last_day", "rows"]
 ORDER_INDEX_COLUMNS = [
@@ -248,18 +259,21 @@ class Catalog:
             raise ValueError(f"not an indexed key: {column}")
         return self._select_in(column, [], values)
 
-    def _select_in(self, condition: str, fixed: list, values: Iterable[str]) -> pd.DataFrame:
+    def _select_in(
+        self, condition: str, fixed: list, values: Iterable[str], table: str = "orders", columns: str = "*"
+    ) -> pd.DataFrame:
+        """The rows of `table` whose `condition` column is one of `values` (after the `fixed` parameters)."""
         values = list(dict.fromkeys(v for v in values if v is not None and v == v))
         frames = []
         with self.connect() as conn:
             for start in range(0, len(values), 900):  # SQLite's bound-parameter limit
                 chunk = values[start : start + 900]
                 marks = ", ".join("?" * len(chunk))
-                frames.append(
-                    pd.read_sql(f"SELECT * FROM orders WHERE {condition} IN ({marks})", conn, params=[*fixed, *chunk])
-                )
+                sql = f"SELECT {columns} FROM {table} WHERE {condition} IN ({marks})"
+                frames.append(pd.read_sql(sql, conn, params=[*fixed, *chunk]))
         if not frames:
-            return pd.DataFrame(columns=ORDER_INDEX_COLUMNS)
+            with self.connect() as conn:
+                return pd.read_sql(f"SELECT {columns} FROM {table} WHERE 0", conn)
         return pd.concat(frames, ignore_index=True)
 
     @staticmethod
@@ -269,6 +283,39 @@ class Catalog:
         conn.executemany(
             f"INSERT OR REPLACE INTO orders VALUES ({', '.join('?' * len(ORDER_INDEX_COLUMNS))})",
             values.itertuples(index=False, name=None),
+        )
+
+    # --- the chat keys (chatsales.lake.chat_index builds and fills them) --------------------------------
+    def known_chat_ids(self, table: str, ids: Iterable[str]) -> pd.Series:
+        """The ids among `ids` of the chatrooms or requests (`table`) kept in the lake."""
+        return self._select_in("tbl = ? AND id", [table], ids, table="chat_keys", columns="id")["id"]
+
+    def visitors_matching(self, column: str, values: Iterable[str]) -> pd.DataFrame:
+        """visitor_id, customer_id, email_hash of the visitors whose `column` is one of `values`."""
+        if column not in ("visitor_id", "customer_id", "email_hash"):
+            raise ValueError(f"not an indexed visitor key: {column}")
+        return self._select_in(column, [], values, table="visitor_keys")
+
+    def links_to(self, visitor_ids: Iterable[str]) -> pd.DataFrame:
+        """visitor_id, linked_visitor_id, linked_at (µs) of the identity links to these browser visitors."""
+        return self._select_in(
+            "linked_visitor_id", [], visitor_ids, table="link_keys", columns="visitor_id, linked_visitor_id, linked_at"
+        )
+
+    @staticmethod
+    def write_chat_keys(conn: sqlite3.Connection, ids: dict[str, pd.Series], visitors: pd.DataFrame, links) -> None:
+        """Record chatroom and request ids ({table: ids}), visitors (visitor_id, customer_id, email_hash: a
+        newer version replaces the kept one) and links (visitor_id, linked_visitor_id, linked_at in µs)."""
+        for table, values in ids.items():
+            conn.executemany(
+                "INSERT OR IGNORE INTO chat_keys VALUES (?, ?)", ((table, v) for v in values.astype(str).tolist())
+            )
+        columns = ["visitor_id", "customer_id", "email_hash"]
+        rows = visitors[columns].astype(object).where(visitors[columns].notna(), None)
+        conn.executemany("INSERT OR REPLACE INTO visitor_keys VALUES (?, ?, ?)", rows.itertuples(index=False))
+        conn.executemany(
+            "INSERT OR IGNORE INTO link_keys VALUES (?, ?, ?)",
+            links[["linked_visitor_id", "visitor_id", "linked_at"]].itertuples(index=False, name=None),
         )
 
 
