@@ -134,16 +134,16 @@ def publish_facts_directly(settings, manifest, chunk_days: int) -> float:
     while first <= manifest.last_day:
         last = min(first + timedelta(days=chunk_days - 1), manifest.last_day)
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        day_facts, snapshots = facts_to_publish(facts.tables(), days)  # snapshots once, with the last range
+        day_facts, state = facts_to_publish(facts.tables(), days)  # the state facts once, with the last range
         lines = compute_kpis(
             facts, Periods.daily(days, settings.timezone), dimensions=("all", "source"), refs=LINE_REFS
         )  # what chatsales kpis reads of kpi_daily
         store.publish_days(
             days,
             run_id="bench-direct",
-            facts=day_facts,
-            kpis=lines.assign(day=np.array(days, dtype=object)[lines.pop("period").to_numpy()]),
-            snapshots=snapshots if last == manifest.last_day else None,
+            tables={"kpi_daily": lines.assign(day=np.array(days, dtype=object)[lines.pop("period").to_numpy()])},
+            day_facts=day_facts,
+            state_facts=state if last == manifest.last_day else None,
         )
         first = last + timedelta(days=1)
     store.dispose()
