@@ -112,6 +112,7 @@ def publish_facts_directly(settings, manifest, chunk_days: int) -> float:
     from chatsales.kpis.catalog import LINE_REFS
     from chatsales.period import Periods
     from chatsales.publication import attributed_order_rows
+    from chatsales.query import FILTERS
     from chatsales.reporting.store import ReportingDb as ReportingStore
     from chatsales.sources.chat_db import read_chat_db
     from chatsales.sources.orders import read_orders_dir
@@ -136,8 +137,8 @@ def publish_facts_directly(settings, manifest, chunk_days: int) -> float:
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         day_facts, state = facts_to_publish(facts.tables(), days)  # the state facts once, with the last range
         lines = compute_kpis(
-            facts, Periods.daily(days, settings.timezone), dimensions=("all", "source"), refs=LINE_REFS
-        )  # what chatsales kpis reads of kpi_daily
+            facts, Periods.daily(days, settings.timezone), dimensions=("all", *FILTERS), refs=LINE_REFS
+        )  # what chatsales kpis reads of kpi_daily, and the values each filter offers
         store.publish_days(
             days,
             run_id="bench-direct",
