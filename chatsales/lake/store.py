@@ -113,10 +113,12 @@ class Lake:
     def read(
         self, ds: Dataset, parts: Iterable[str] | None = None, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """The rows of the given partitions (default: all), in partition then key order."""
-        stored = self.partitions(ds)
-        wanted = stored if parts is None else [p for p in dict.fromkeys(parts) if p in set(stored)]
-        files = [self._file(ds, p) for p in wanted]
+        """The rows of the given partitions (default: all), in partition then key order. Given partitions are
+        looked up one by one rather than by listing the dataset: a day's read costs the same after years."""
+        if parts is None:
+            files = [self._file(ds, p) for p in self.partitions(ds)]
+        else:
+            files = [f for f in (self._file(ds, p) for p in dict.fromkeys(parts)) if f.exists()]
         if not files:
             empty = schema.empty(dict(ds.columns)) if ds.columns else pd.DataFrame()
             return empty if columns is None or empty.empty and not len(empty.columns) else empty[list(columns)]
@@ -209,9 +211,10 @@ class Lake:
         frame = conform(frame.drop_duplicates(list(ds.key), keep="last"), ds).reset_index(drop=True)
         labels = self.labels_for(ds, frame)
         remove = {label: rows for label, rows in (remove or {}).items() if len(rows)}
-        present = set(self.partitions(ds))
-        touched = sorted((set(labels) | set(remove)) & present)
+        touched = sorted(set(labels) | set(remove))  # read skips the partitions not stored yet
         stored = self.read(ds, touched).reset_index(drop=True) if touched else frame.iloc[:0]
+        if stored.empty:
+            stored = frame.iloc[:0]
         stored_labels = self.labels_for(ds, stored) if ds.by is not None or len(stored) else np.empty(0, object)
         if ds.by is None:
             stored_labels = np.full(len(stored), WHOLE, dtype=object)
