@@ -4,7 +4,7 @@ until every card and chart of the page is drawn and Streamlit is idle.
 
     python benchmarks/bench_dashboard.py --home ~/.chatsales            # a home `chatsales demo` published
     python benchmarks/bench_dashboard.py --days 90 --scale 1            # publishes a demo in a temporary home
-    ... --write-docs                                                     # the table into docs/dashboard.md
+    ... --write-docs [--docs-section bench-dashboard-10x]                 # the table into docs/dashboard.md
     ... --screenshots docs                                               # and the docs' two screenshots
     python benchmarks/bench_dashboard.py --home /path/p10x365 --target-s 15 --repeat 1   # the 10x year
         (a home prepared by `bench_period.py --scale 10 --days 365 --direct --chunk-days 31 --workdir ...`)
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "pipelines.cli"]
 DOC = ROOT / "docs" / "dashboard.md"
-START, END = "<!-- bench-dashboard:start -->", "<!-- bench-dashboard:end -->"
+SECTION = "bench-dashboard"  # docs/dashboard.md holds each table between <!-- SECTION:start/end --> marks
 PREFIXES = ("Wlst-", "Hook-", "Chat-", "Amb-")
 
 
@@ -283,6 +283,7 @@ def main() -> int:
     parser.add_argument("--label", help="what the table says was measured (default: from --days and --scale)")
     parser.add_argument("--target-s", type=float, help="one target for every step (15 for the 10x year)")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/dashboard.md")
+    parser.add_argument("--docs-section", default=SECTION, help="which table of docs/dashboard.md to replace")
     parser.add_argument("--screenshots", type=Path, help="save the docs' two screenshots into this folder")
     args = parser.parse_args()
     home = args.home
@@ -309,9 +310,10 @@ def main() -> int:
     print(text)
     if args.write_docs:
         doc = DOC.read_text()
-        before, rest = doc.split(START, 1)
-        _, after = rest.split(END, 1)
-        DOC.write_text(before + START + "\n" + text + "\n" + END + after)
+        start, end = f"<!-- {args.docs_section}:start -->", f"<!-- {args.docs_section}:end -->"
+        before, rest = doc.split(start, 1)
+        _, after = rest.split(end, 1)
+        DOC.write_text(before + start + "\n" + text + "\n" + end + after)
     return 0
 
 
