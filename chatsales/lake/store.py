@@ -117,8 +117,9 @@ class Lake:
         looked up one by one rather than by listing the dataset: a day's read costs the same after years."""
         if parts is None:
             files = [self._file(ds, p) for p in self.partitions(ds)]
-        else:
-            files = [f for f in (self._file(ds, p) for p in dict.fromkeys(parts)) if f.exists()]
+        else:  # a dataset kept whole has one partition, WHOLE: a day's label names none of it
+            labels = [p for p in dict.fromkeys(parts) if ds.by is not None or p == WHOLE]
+            files = [f for f in (self._file(ds, p) for p in labels) if f.exists()]
         if not files:
             empty = schema.empty(dict(ds.columns)) if ds.columns else pd.DataFrame()
             return empty if columns is None or empty.empty and not len(empty.columns) else empty[list(columns)]
