@@ -21,3 +21,8 @@ def hash_emails(emails: pd.Series, key: str) -> pd.Series:
     secret = key.encode()
     table = {e: hmac.new(secret, e.encode(), hashlib.sha256).hexdigest() for e in distinct}
     return emails.map(table).astype("str")
+
+
+def key_fingerprint(key: str) -> str:
+    """A short fingerprint that tells two keys apart without revealing either (HMAC of a fixed text)."""
+    return hmac.new(key.encode(), b"chatsales key fingerprint", hashlib.sha256).hexdigest()[:16]

@@ -186,3 +186,19 @@ def test_a_source_that_collapses_against_the_published_day_stops_the_publication
     assert len(removed) == expected and removed["forced"].astype(bool).all()
     assert set(removed["day"].astype(str)) == {days[1]} and set(removed["sales_channel"]) == {"web"}
     assert not ledger.loc[ledger["change"] != "removed", "forced"].astype(bool).any()
+
+
+def test_another_pii_key_on_a_kept_lake_fails_and_replaces_nothing_until_the_lake_is_moved_aside(demo_home):
+    """The lake's email hashes were made with one key: a night with another would hash new emails that never
+    match the kept ones. Rotating the key means moving the lake aside (docs/operations.md)."""
+    home, days = demo_home
+    before = published(home)
+    line = failed_line(backfill(home, days, CHATSALES_PII_KEY="a-rotated-key"))
+    assert "CHATSALES_PII_KEY is not the key the lake at " in line and "move the lake aside" in line, line
+    assert "a-rotated-key" not in line
+    assert_unchanged(before, home)
+    fresh_lake(home)
+    again = backfill(home, days, CHATSALES_PII_KEY="a-rotated-key")
+    assert again.returncode == 0, (again.stdout[-2000:], again.stderr[-3000:])
+    hashes = published(home)["attributed_orders"]["customer_hash"].dropna()
+    assert len(hashes) and not set(hashes) & set(before["attributed_orders"]["customer_hash"].dropna())

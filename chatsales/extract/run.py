@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from chatsales.contract import SourceFrames, concat_rejects
+from chatsales.contract import SourceFrames, SourceSetupError, concat_rejects
 from chatsales.conversation_state import StateUpdate, update_state
 from chatsales.days import SESSION_DAYS_KEY
 from chatsales.extract import Extracted, empty_changes
@@ -29,7 +29,7 @@ from chatsales.lake.catalog import Catalog, utc_now
 from chatsales.lake.chat_index import KEYED, key_rows
 from chatsales.lake.datasets import CAMPAIGNS, CLICKS
 from chatsales.lake.store import Lake, Upserted
-from chatsales.pii import hash_emails, normalise_emails
+from chatsales.pii import hash_emails, key_fingerprint, normalise_emails
 from chatsales.sources.campaigns import read_campaigns_dir
 
 STATE_SOURCE = "conversation_state"
@@ -107,6 +107,24 @@ def check_rejects(extracted: Extracted, threshold: float, force: bool) -> None:
         raise RejectsOverThreshold(problem)
 
 
+PII_KEY_MARK = "pii_key_fingerprint"  # catalog meta: which key the lake's email hashes were made with
+
+
+def check_pii_key(catalog: Catalog, pii_key: str) -> None:
+    """Every email hash in the lake was made with one key, and a night reads only what is new: with another
+    key its new hashes would never meet the kept ones, so a read stops before it starts. The first read (or
+    the first since this check exists) records the key's fingerprint."""
+    mark, kept = key_fingerprint(pii_key), catalog.get(PII_KEY_MARK)
+    if kept is None:
+        catalog.set(PII_KEY_MARK, mark)
+    elif kept != mark:
+        raise SourceSetupError(
+            f"CHATSALES_PII_KEY is not the key the lake at {catalog.path.parent} was built with (its emails "
+            "are hashed with the other one, so they would not match new ones): put the key back, or to rotate "
+            "it move the lake aside and publish the history again (docs/operations.md, rotating the PII key)"
+        )
+
+
 def plan_chat_platform(
     url: str,
     lake: Lake,
@@ -118,6 +136,7 @@ def plan_chat_platform(
     run_id: str | None = None,
     now: datetime | None = None,
 ) -> Planned:
+    check_pii_key(catalog, pii_key)
     now = now or datetime.now(UTC)
     extracted, upserted = extract_chat(
         url, lake, catalog, pii_key=pii_key, horizon_days=horizon_days, window_days=window_days, now=now, run_id=run_id
@@ -165,6 +184,7 @@ def plan_file_orders(
     run_id: str | None = None,
 ) -> Planned:
     """Orders or receipts from the files of `folder` that are new or changed (`read(names)` reads them)."""
+    check_pii_key(catalog, pii_key)
     started = utc_now()
     to_read, touched = changed_files(folder, pattern, catalog.files(source))
     names = set(to_read["name"])
@@ -211,6 +231,7 @@ def plan_pulled_orders(
 ) -> Planned:
     """Live orders (Shopify): those updated since the last pull's newest `updated_at` (`pull(since)` returns
     the frames and the new watermark)."""
+    check_pii_key(catalog, pii_key)
     started = utc_now()
     last = catalog.last_extraction("web_orders")
     since = last["watermark"] if last else None
@@ -243,6 +264,7 @@ def plan_campaigns(
 ) -> Planned:
     """The campaign files, read again whole when either changed (they are small); clicks by line."""
     source = "marketing_touchpoints"
+    check_pii_key(catalog, pii_key)
     started = utc_now()
     to_read, touched = changed_files(folder, "campaign*.csv", catalog.files(source))
     if to_read.empty:
