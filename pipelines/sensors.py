@@ -131,17 +131,17 @@ def late_data(
     else:
         digest = hashlib.sha1(f"{sorted(moved)}|{mark}|{context.cursor}".encode()).hexdigest()[:20]
         key = f"extract-{digest}"
-        requests.append(
-            dg.RunRequest(
-                run_key=key,
-                job_name=extract_sources.name,
-                tags={TRIGGER_TAG: "late_data", REASONS_TAG: "changed: " + ", ".join(moved)},
-            )
-        )
         if context.instance.get_run_ids(dg.RunsFilter(tags={"dagster/run_key": key}), limit=1):
-            requests.clear()  # this read was requested already and has ended: its changes are in the lake
+            # this read was requested already and has ended: its changes are in the lake
             sources_line = f"sources that changed since their last read: {', '.join(moved)}: read once already"
         else:
+            requests.append(
+                dg.RunRequest(
+                    run_key=key,
+                    job_name=extract_sources.name,
+                    tags={TRIGGER_TAG: "late_data", REASONS_TAG: "changed: " + ", ".join(moved)},
+                )
+            )
             sources_line = f"sources that changed since their last read: {', '.join(moved)}: reading them"
     context.log.info(sources_line)
     if requests or (moved and reading):  # the days come after the read: planned now, they would run twice
