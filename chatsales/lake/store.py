@@ -213,7 +213,7 @@ class Lake:
         labels = self.labels_for(ds, frame)
         remove = {label: rows for label, rows in (remove or {}).items() if len(rows)}
         touched = sorted(set(labels) | set(remove))  # read skips the partitions not stored yet
-        stored = self.read(ds, touched).reset_index(drop=True) if touched else frame.iloc[:0]
+        stored = self.read(ds, touched).reset_index(drop=True)
         if stored.empty:
             stored = frame.iloc[:0]
         stored_labels = self.labels_for(ds, stored) if ds.by is not None or len(stored) else np.empty(0, object)
