@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from chatsales.identity import micros
 from chatsales.lake.catalog import Catalog
 from chatsales.lake.datasets import CHAT_DATASETS
 from chatsales.lake.store import Lake
@@ -28,7 +29,7 @@ def key_rows(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.Series], pd.
     if links is None or links.empty:
         links = pd.DataFrame({"visitor_id": [], "linked_visitor_id": [], "linked_at": []})
     else:
-        links = links.assign(linked_at=links["linked_at"].astype("datetime64[us, UTC]").array.asi8)
+        links = links.assign(linked_at=micros(links["linked_at"], "identity_links", links["linked_visitor_id"]))
     return ids, visitors, links
 
 
