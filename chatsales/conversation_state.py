@@ -256,7 +256,7 @@ def update_state(
     created = every_request.drop_duplicates("request_id").set_index("request_id")["created_at"]
     rooms = room_state(old_rooms, rooms_read, messages, created)
     rooms = rooms.assign(answered_24h=answered_within_24h(lake, old_rooms, rooms, messages))
-    plans = [lake.plan_upsert(ROOMS, rooms, **_rebuilt(lake, ROOMS, rooms, written))]
+    plans = [lake.plan_upsert(ROOMS, rooms, remove=_stale(lake, ROOMS, rooms, written))]
 
     changed_rooms = plans[0].new["chatroom_id"]
     touched = set(requests_read["request_id"]) | set(
@@ -268,8 +268,10 @@ def update_state(
     dropped = every_request[
         is_in(every_request["request_id"], touched) & ~is_in(every_request["request_id"], requests["request_id"])
     ]
-    remove = {label: frame for label, frame in dropped.groupby(lake.labels_for(REQUESTS, dropped))}
-    plans.append(lake.plan_upsert(REQUESTS, requests, remove=remove, **_rebuilt(lake, REQUESTS, requests, written)))
+    remove = _stale(lake, REQUESTS, requests, written)
+    for label, frame in dropped.groupby(lake.labels_for(REQUESTS, dropped)):
+        remove[label] = pd.concat([remove[label], frame]) if label in remove else frame
+    plans.append(lake.plan_upsert(REQUESTS, requests, remove=remove))
     days = room_days(messages, tz)
     plans.append(lake.plan_upsert(ROOM_DAY, _merge_days(lake, days) if written is not None else days))
     products = first_shown(counted(messages))
@@ -281,12 +283,12 @@ def update_state(
     return StateUpdate(changes, counts), plans
 
 
-def _rebuilt(lake: Lake, ds: Dataset, frame: pd.DataFrame, written) -> dict:
-    """On a rebuild, every stored partition not in the new state is emptied."""
+def _stale(lake: Lake, ds: Dataset, frame: pd.DataFrame, written) -> dict[str, pd.DataFrame]:
+    """What to remove, per partition: on a rebuild, every stored partition not in the new state is emptied."""
     if written is not None:
         return {}
     labels = set(lake.labels_for(ds, frame))
-    return {"remove": {label: lake.read(ds, [label]) for label in lake.partitions(ds) if label not in labels}}
+    return {label: lake.read(ds, [label]) for label in lake.partitions(ds) if label not in labels}
 
 
 def answered_within_24h(lake: Lake, old: pd.DataFrame, rooms: pd.DataFrame, messages: pd.DataFrame) -> np.ndarray:
