@@ -35,6 +35,13 @@ def forced(context: dg.AssetExecutionContext) -> bool:
     return context.run.tags.get(FORCE_TAG, "").lower() == "true"
 
 
+def state_rebuilt(context: dg.AssetExecutionContext) -> bool:
+    """The run derives the conversation state again from the whole lake (`chatsales rebuild`, or the rebuild
+    field in the Launchpad): its publication then rebuilds every month of the state facts too."""
+    ops = (context.run.run_config or {}).get("ops", {})
+    return bool(ops.get("conversation_state", {}).get("config", {}).get("rebuild", False))
+
+
 def per_day(context: dg.AssetExecutionContext, figures) -> None:
     """Each partition's own figures as its materialization's metadata (`figures`: day → {name: number}), so
     a day's page and the Plots tab show that day, never the run's totals. An asset called directly (a test)

@@ -6,11 +6,12 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from assets_defs.common import DAILY, forced, per_day, run_days
+from assets_defs.common import DAILY, forced, per_day, run_days, state_rebuilt
 from assets_defs.kpis import headline_figures
 from chatsales import days as chain
 from chatsales.lake.datasets import CLICKS
 from chatsales.reporting.store import PublicationRefused
+from chatsales.state_facts import StateFacts
 from pipelines.config import SETTINGS
 from resources.lake import LakeResource
 from resources.reporting_db import ReportingDbResource
@@ -60,12 +61,12 @@ def publish_range(
     counts: pd.DataFrame,
     max_drop_pct: float,
     force: bool,
+    rebuild_state: bool = False,
 ) -> dict[str, int]:
     """Everything of the days, and the state facts that changed, in one transaction (the asset and the
     re-attribution job both publish this way)."""
     rooms, requests = chain.conversation_state(lake.lake)
-    people = chain.members(lake.lake)
-    state = chain.state_facts(rooms, requests, people, days.timezone)
+    state = StateFacts.of_state(rooms, requests, chain.members(lake.lake), days.timezone)
     return db.publish_days(
         days.days,
         run_id=run_id,
@@ -73,6 +74,7 @@ def publish_range(
         tables={"attributed_orders": rows, **tables, "campaign_orders": campaign_orders},
         day_facts={"messages": activity, **facts},
         state_facts=state,
+        rebuild_state=rebuild_state,
         counts=counts,
         max_drop_pct=max_drop_pct,
         force=force,
@@ -136,6 +138,7 @@ def reporting_db(
             counts=counts,
             max_drop_pct=settings.max_day_drop_pct,
             force=forced(context),
+            rebuild_state=state_rebuilt(context),
         )
     except PublicationRefused as refused:
         yield dg.AssetCheckResult(check_name=DROP_CHECK, passed=False, metadata={"refused": str(refused)})

@@ -248,15 +248,6 @@ def kpi_facts(
     )
 
 
-def state_facts(
-    rooms: pd.DataFrame, requests: pd.DataFrame, people: pd.DataFrame, timezone: str
-) -> dict[str, pd.DataFrame]:
-    """The chatroom and request facts of the state, as published (the chatrooms' first sales are added by
-    the publication, from what it publishes)."""
-    chatrooms = chatroom_facts(rooms, people, pd.Series(dtype=schema.TS), timezone).drop(columns="first_sale_at")
-    return {"requests": request_facts(requests, people, timezone), "chatrooms": chatrooms}
-
-
 def merged_first_sales(published: pd.Series, rows: pd.DataFrame) -> pd.Series:
     """Each chatroom's first attributed sale: from the days published outside this run (`published`) and the
     run's own rows."""

@@ -28,6 +28,7 @@ from chatsales.reporting import tables as t
 from chatsales.reporting.engine import as_days, bulk_insert, day_column, lock, make_engine, read_rows, select_days
 from chatsales.reporting.schema import upgrade
 from chatsales.settings import redacted_url
+from chatsales.state_facts import StateFacts
 
 DAY_FACTS = ("messages", "ratings", "hook_events", "member_sessions", "orders", "order_lines")
 STATE_FACTS = ("requests", "chatrooms")
@@ -74,6 +75,7 @@ def state_digests(frame: pd.DataFrame) -> dict[date, str]:
     return {day: hashlib.sha1(values.to_numpy().tobytes()).hexdigest() for day, values in order}
 
 
+FIRST_SALES_BY_INDEX = 50_000  # more chatrooms than this: one pass over the attributed orders is cheaper
 LOCATIONS_PER_DELETE = 200  # SQLite caps an expression's depth at 1000: a year of daily files is more
 
 
@@ -116,7 +118,8 @@ class ReportingDb:
         lake_seq: int = 0,
         tables: Mapping[str, pd.DataFrame] | None = None,
         day_facts: Mapping[str, pd.DataFrame] | None = None,
-        state_facts: Mapping[str, pd.DataFrame] | None = None,
+        state_facts: StateFacts | Mapping[str, pd.DataFrame] | None = None,
+        rebuild_state: bool = False,
         counts: pd.DataFrame | None = None,
         max_drop_pct: float = 50.0,
         force: bool = False,
@@ -125,7 +128,9 @@ class ReportingDb:
         """Replace everything of `days` in one transaction; return rows written per table.
 
         `tables`: the day tables (t.DAY_TABLES), each with a `day` column, only rows of `days`;
-        `day_facts`: facts of `days`; `state_facts`: the whole state facts (rewritten by changed day);
+        `day_facts`: facts of `days`; `state_facts`: the state facts, as StateFacts or built whole (rewritten
+        by changed day, built only for the months whose rows changed since they were published, and the days
+        of the chatrooms whose first sale the publication may move; every month with `rebuild_state`);
         `counts`: per day, the rows each source fed it (compared with the published day unless `force`).
         The ledger is derived here from `attributed_orders` against what is published.
         """
@@ -145,6 +150,7 @@ class ReportingDb:
                         "anyway and says so in the ledger)"
                     )
             rows = (tables or {}).get("attributed_orders")
+            credited = self._credited_rooms(conn, days, rows)
             if rows is not None:
                 written["attribution_ledger"] = self._write_ledger(conn, days, rows, run_id, computed_at, force)
             for name, frame in (tables or {}).items():
@@ -154,10 +160,11 @@ class ReportingDb:
                 written[name] = bulk_insert(conn, target, frame[[c.name for c in target.columns]])
             for name, frame in (day_facts or {}).items():
                 written[f"facts.{name}"] = self._write_day_facts(conn, name, self._only_days(frame, days, name), days)
-            for name, frame in (state_facts or {}).items():
-                if name == "chatrooms" and "first_sale_at" not in frame:
-                    frame = frame.assign(first_sale_at=self._first_sales(conn, frame["chatroom_id"]))
-                written[f"facts.{name}"] = self._write_state_facts(conn, name, frame.assign(day=day_column(frame)))
+            if state_facts is not None:
+                if not isinstance(state_facts, StateFacts):
+                    state_facts = StateFacts.of_facts(state_facts)
+                for name in state_facts.names():
+                    written[f"facts.{name}"] = self._write_state_facts(conn, name, state_facts, credited, rebuild_state)
             if counts is not None:
                 record = counts.assign(day=day_column(counts), lake_seq=lake_seq, **stamp)
                 conn.execute(t.pipeline_days.delete().where(t.pipeline_days.c.day.in_(days)))
@@ -175,14 +182,26 @@ class ReportingDb:
             conn.execute(streams.insert(), rows)
         return len(frame)
 
-    def _write_state_facts(self, conn: Connection, name: str, frame: pd.DataFrame) -> int:
-        """Rewrite the days of a state fact whose content changed; remove the days it no longer has."""
-        streams = t.fact_streams
+    def _write_state_facts(
+        self, conn: Connection, name: str, state: StateFacts, credited: Collection[str], rebuild: bool
+    ) -> int:
+        """Rewrite the days of a state fact whose content changed, and remove the days it no longer has,
+        among the months whose rows changed since they were published and the days of the chatrooms whose
+        first sale this publication may move; record the months' digests."""
+        streams, sources = t.fact_streams, t.state_sources
+        months = state.month_digests(name)
+        published = dict(conn.execute(sa.select(sources.c.part, sources.c.digest).where(sources.c.fact == name)).all())
+        dirty = {m for m, d in months.items() if rebuild or published.get(m) != d} | (published.keys() - months.keys())
+        frame = state.build(name, dirty, credited if name == "chatrooms" else ())
+        if name == "chatrooms" and "first_sale_at" not in frame:
+            frame = frame.assign(first_sale_at=self._first_sales(conn, frame["chatroom_id"]))
+        frame = frame.assign(day=day_column(frame))
+        digests = state_digests(frame)
         stored = dict(conn.execute(sa.select(streams.c.day, streams.c.digest).where(streams.c.fact == name)).all())
         stored = {as_days([day])[0]: digest for day, digest in stored.items()}
-        digests = state_digests(frame)
         changed = [day for day, digest in digests.items() if stored.get(day) != digest]
-        gone = [day for day in stored if day not in digests]
+        whole = rebuild or not published  # the first publication since the upgrade that added the months
+        gone = [day for day in stored if day not in digests and (whole or f"{day:%Y-%m}" in dirty)]
         if changed or gone:
             conn.execute(streams.delete().where(streams.c.fact == name, streams.c.day.in_(changed + gone)))
         part = frame[frame["day"].isin(set(changed))]
@@ -192,20 +211,30 @@ class ReportingDb:
         ]
         if rows:
             conn.execute(streams.insert(), rows)
+        if dirty:
+            conn.execute(sources.delete().where(sources.c.fact == name, sources.c.part.in_(sorted(dirty))))
+            fresh = [{"fact": name, "part": m, "digest": months[m]} for m in sorted(dirty) if m in months]
+            if fresh:
+                conn.execute(sources.insert(), fresh)
         return len(part)
+
+    @staticmethod
+    def _credited_rooms(conn: Connection, days: list[date], rows: pd.DataFrame | None) -> list[str]:
+        """The chatrooms credited with an order of `days`, as published and in `rows`: those whose first
+        sale the publication may move."""
+        if rows is None:
+            return []
+        o = t.attributed_orders.c
+        query = sa.select(o.chatroom_id).distinct().where(o.day.in_(days), o.attributed, o.chatroom_id.is_not(None))
+        old = conn.execute(query).scalars().all()
+        new = rows.loc[rows["attributed"].astype(bool), "chatroom_id"].dropna().astype("str")
+        return sorted(set(old) | set(new))
 
     @staticmethod
     def _first_sales(conn: Connection, chatroom_ids: pd.Series) -> pd.Series:
         """Each chatroom's first attributed sale as published (after this transaction's own rows)."""
-        o = t.attributed_orders.c
-        query = (
-            sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at"))
-            .where(o.attributed, sa.not_(o.is_cancelled), o.total > 0)
-            .group_by(o.chatroom_id)
-        )
-        found = pd.DataFrame(conn.execute(query).all(), columns=["chatroom_id", "first_sale_at"])
-        by_room = pd.to_datetime(found.set_index("chatroom_id")["first_sale_at"], utc=True, format="ISO8601")
-        return pd.Series(by_room.reindex(chatroom_ids.to_numpy()).array, index=chatroom_ids.index).astype(
+        found = first_sales_of(conn, chatroom_ids.unique())
+        return pd.Series(found.reindex(chatroom_ids.to_numpy()).array, index=chatroom_ids.index).astype(
             "datetime64[us, UTC]"
         )
 
@@ -373,29 +402,8 @@ class ReportingDb:
     def first_sales(self, chatroom_ids: Collection[str], excluding: Sequence[date]) -> pd.Series:
         """Each of these chatrooms' first attributed sale among the published days not in `excluding`."""
         self.ensure_schema()
-        o = t.attributed_orders.c
-        ids = sorted(set(chatroom_ids))
-        frames = []
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), 5000):
-                query = (
-                    sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at"))
-                    .where(
-                        o.chatroom_id.in_(ids[start : start + 5000]),
-                        o.attributed,
-                        sa.not_(o.is_cancelled),
-                        o.total > 0,
-                        o.day.not_in(as_days(excluding)),
-                    )
-                    .group_by(o.chatroom_id)
-                )
-                frames.append(pd.DataFrame(conn.execute(query).all(), columns=["chatroom_id", "first_sale_at"]))
-        found = (
-            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["chatroom_id", "first_sale_at"])
-        )
-        return pd.to_datetime(found.set_index("chatroom_id")["first_sale_at"], utc=True, format="ISO8601").astype(
-            "datetime64[us, UTC]"
-        )
+            return first_sales_of(conn, chatroom_ids, excluding)
 
     def publish_facts(self, facts, days: Sequence[date], *, run_id: str) -> dict[str, int]:
         """A Facts object published as a night would (its day facts for `days`, its state facts whole):
@@ -507,6 +515,26 @@ class ReportingDb:
 
     def table_names(self) -> list[str]:
         return sorted(sa.inspect(self.engine).get_table_names())
+
+
+def first_sales_of(conn: Connection, chatroom_ids: Collection[str], excluding: Sequence[date] = ()) -> pd.Series:
+    """Each of these chatrooms' first attributed sale among the published days not in `excluding`, by
+    chatroom_id (looked up by the chatroom index, a few thousand at a time; once over all orders when the
+    chatrooms are many, as when every month of the state facts is rebuilt)."""
+    o = t.attributed_orders.c
+    ids = sorted(set(chatroom_ids))
+    sales = (o.attributed, sa.not_(o.is_cancelled), o.total > 0, o.day.not_in(as_days(excluding)))
+    query = sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at")).group_by(o.chatroom_id)
+    if len(ids) > FIRST_SALES_BY_INDEX:
+        found = [conn.execute(query.where(*sales)).all()]
+    else:
+        found = [
+            conn.execute(query.where(o.chatroom_id.in_(ids[start : start + 5000]), *sales)).all()
+            for start in range(0, len(ids), 5000)
+        ]
+    frame = pd.DataFrame([row for rows in found for row in rows], columns=["chatroom_id", "first_sale_at"])
+    by_room = pd.to_datetime(frame.set_index("chatroom_id")["first_sale_at"], utc=True, format="ISO8601")
+    return by_room.astype("datetime64[us, UTC]")
 
 
 def _utc(value) -> pd.Timestamp:

@@ -128,6 +128,16 @@ fact_streams = sa.Table(
     sa.Column("digest", sa.Text),
 )
 
+# per state fact and local month, the digest of the state rows its published days were built from: what tells
+# a publication which months changed since, without building the facts of the others
+state_sources = sa.Table(
+    "state_sources",
+    metadata,
+    sa.Column("fact", sa.Text, primary_key=True),
+    sa.Column("part", sa.Text, primary_key=True),
+    sa.Column("digest", sa.Text, nullable=False),
+)
+
 product_daily = sa.Table(
     "product_daily",
     metadata,
