@@ -65,8 +65,9 @@ def publish_range(
 ) -> dict[str, int]:
     """Everything of the days, and the state facts that changed, in one transaction (the asset and the
     re-attribution job both publish this way)."""
-    rooms, requests = chain.conversation_state(lake.lake)
-    state = StateFacts.of_state(rooms, requests, chain.members(lake.lake), days.timezone)
+    read = chain.state_read(lake.lake)
+    people = chain.members(lake.lake)
+    state = StateFacts.of_state(read.rooms, read.requests, people, days.timezone, read_months=read.months)
     return db.publish_days(
         days.days,
         run_id=run_id,

@@ -88,19 +88,36 @@ def orders_of(lake: Lake, days: DayRange) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.concat(orders, ignore_index=True), pd.concat(lines, ignore_index=True)
 
 
-_STATE_READ: dict[str, tuple[tuple, tuple[pd.DataFrame, pd.DataFrame]]] = {}
+@dataclass(frozen=True)
+class StateRead:
+    """The state tables as read, and a digest of each of their partitions (local months) from the bytes read."""
+
+    rooms: pd.DataFrame
+    requests: pd.DataFrame
+    months: dict[str, dict[str, str]]  # state fact (chatrooms, requests) → month → digest
 
 
-def conversation_state(lake: Lake) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(chatrooms, requests): the state tables, whole (one row per chatroom and request, never per message).
-    Kept in the process while the state's files are unchanged: every daily asset of a run reads them, and
-    only the state asset writes them. Callers must not modify the frames."""
+_STATE_READ: dict[str, tuple[tuple, StateRead]] = {}
+
+
+def state_read(lake: Lake) -> StateRead:
+    """The state tables, whole (one row per chatroom and request, never per message). Kept in the process
+    while the state's files are unchanged: every daily asset of a run reads them, and only the state asset
+    writes them. Callers must not modify the frames."""
     files = sorted(f for ds in (ROOMS, REQUESTS) for f in lake.folder(ds).glob("*/*.parquet"))
     stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
     kept = _STATE_READ.get(str(lake.root))
     if kept is None or kept[0] != stamp:
-        kept = _STATE_READ[str(lake.root)] = (stamp, (lake.read(ROOMS), lake.read(REQUESTS)))
+        (rooms, room_months), (requests, request_months) = lake.read_digested(ROOMS), lake.read_digested(REQUESTS)
+        read = StateRead(rooms, requests, {"chatrooms": room_months, "requests": request_months})
+        kept = _STATE_READ[str(lake.root)] = (stamp, read)
     return kept[1]
+
+
+def conversation_state(lake: Lake) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(chatrooms, requests): the state tables, whole (`state_read`)."""
+    read = state_read(lake)
+    return read.rooms, read.requests
 
 
 def chat_activity(lake: Lake, rooms: pd.DataFrame, days: DayRange) -> pd.DataFrame:

@@ -45,6 +45,20 @@ def test_upsert_reports_what_changed_and_rewrites_only_those_partitions(tmp_path
     assert lake.read_days(ROWS, date(2026, 3, 2), date(2026, 3, 2))["id"].tolist() == ["b"]
 
 
+def test_a_digested_read_names_the_partitions_that_changed(tmp_path):
+    """What the state facts' publication learns which months to build from: a digest per partition, made
+    from the bytes read, that moves with the partition's content and with nothing else."""
+    lake = Lake(tmp_path, "Europe/Paris")
+    lake.upsert(ROWS, _rows(("a", "2026-03-01T10:00Z", 1), ("b", "2026-03-02T10:00Z", 2)))
+    frame, before = lake.read_digested(ROWS)
+    assert frame.equals(lake.read(ROWS)) and set(before) == {"2026-03-01", "2026-03-02"}
+    lake.upsert(ROWS, _rows(("a", "2026-03-01T10:00Z", 1), ("b", "2026-03-02T10:00Z", 5)))
+    _, after = lake.read_digested(ROWS)
+    assert after["2026-03-01"] == before["2026-03-01"] and after["2026-03-02"] != before["2026-03-02"]
+    empty, none = lake.read_digested(LINES)
+    assert empty.empty and list(empty.columns) == list(LINES.columns) and none == {}
+
+
 def test_a_planned_upsert_writes_nothing_until_applied(tmp_path):
     lake = Lake(tmp_path, "Europe/Paris")
     planned = lake.plan_upsert(ROWS, _rows(("a", "2026-03-01T10:00Z", 1)))
