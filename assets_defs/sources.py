@@ -236,7 +236,7 @@ def store_sales(
     pool=LAKE_POOL,
     check_specs=[_rejects_check("marketing_touchpoints")],
     description="Optional marketing campaigns and their clicks (campaigns.csv, campaign_clicks.csv), read "
-    "again when either file changed.",
+    "again when either file changed; only the new lines when campaign_clicks.csv just grew.",
 )
 def marketing_touchpoints(
     context: dg.AssetExecutionContext,
@@ -254,4 +254,11 @@ def marketing_touchpoints(
             campaign_window_days=settings.campaign_window_days,
             run_id=context.run.run_id,
         )
-    yield from finish(context, planned, marketing_touchpoints.campaigns_dir, settings, reporting_db, ["campaign"])
+    yield from finish(
+        context,
+        planned,
+        marketing_touchpoints.campaigns_dir,
+        settings,
+        reporting_db,
+        planned.extracted.details.get("files", []),
+    )

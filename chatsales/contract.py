@@ -194,16 +194,22 @@ NOT_UTF8 = r"[\udc80-\udcff]"  # bytes that are not UTF-8, decoded with surrogat
 
 
 def read_csv_rows(
-    file: Path, columns: list[str], source: str, key: str | None = None
+    file: Path, columns: list[str], source: str, key: str | None = None, from_byte: int = 0
 ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """One CSV file read defensively: (rows as text with a `_location` column, rejects).
 
     A line that is not UTF-8 or has more or fewer fields than the header is a reject of that line; the other
     lines are read. An empty file, a header lacking some of `columns` or a file the csv module cannot parse
     is a reject of the whole file (frame None), named by the file. With `key`, a rejected line carries the
-    value of that column when it can be read (what ties a ragged line to its receipt).
+    value of that column when it can be read (what ties a ragged line to its receipt). With `from_byte` (the
+    start of a line), only the lines from there are read, under the header, numbered as in the whole file.
     """
-    text = file.read_bytes().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    data, skipped = file.read_bytes(), 0
+    if from_byte:
+        header_end = data.index(b"\n") + 1
+        skipped = data.count(b"\n", header_end, from_byte)
+        data = data[:header_end] + data[from_byte:]
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
 
     def whole_file(reason: str):
         """The file as one reject that counts by its rows (its non-blank lines after the header, at least one)."""
@@ -219,10 +225,10 @@ def read_csv_rows(
         missing = [c for c in columns if c not in header]
         if missing:
             return whole_file(f"file lacks columns {missing}: none of its rows were read")
-        start = reader.line_num + 1
+        start = reader.line_num + 1 + skipped
         at = header.index(key) if key in header else None
         for record in reader:
-            line, start = f"{file.name}:{start}", reader.line_num + 1
+            line, start = f"{file.name}:{start}", reader.line_num + 1 + skipped
             if not record or record == [""]:
                 continue
             found = record[at] if at is not None and at < len(record) else None

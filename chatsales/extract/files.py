@@ -37,6 +37,22 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def appended_from(path: Path, known_size: int, known_sha256: str | None) -> int | None:
+    """Where the lines added to a file start, when the file is the one read before (its first `known_size`
+    bytes hash to `known_sha256`, ending a line) with lines appended; None for any other change."""
+    if not known_sha256 or known_size <= 0 or path.stat().st_size <= known_size:
+        return None
+    digest, left, last = hashlib.sha256(), known_size, b""
+    with open(path, "rb") as f:
+        while left:
+            block = f.read(min(left, 1 << 20))
+            if not block:
+                return None
+            digest.update(block)
+            left, last = left - len(block), block[-1:]
+    return known_size if last == b"\n" and digest.hexdigest() == known_sha256 else None
+
+
 def changed_files(folder: Path, pattern: str, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(files to read, files whose stat moved but whose content did not): both with name, size, mtime_ns,
     sha256, then `status` (new or changed) for the first and the known `rows` for the second. `known` is the

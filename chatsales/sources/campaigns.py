@@ -12,9 +12,12 @@ from chatsales.contract import Checks, SourceFrames, concat_rejects, read_csv_ro
 SOURCE = "marketing_touchpoints"
 
 
-def _csv(file: Path, columns: dict, file_rejects: list) -> pd.DataFrame:
+CAMPAIGNS_FILE, CLICKS_FILE = "campaigns.csv", "campaign_clicks.csv"
+
+
+def _csv(file: Path, columns: dict, file_rejects: list, from_byte: int = 0) -> pd.DataFrame:
     """The file's rows (none when it is absent); unreadable lines and files go to `file_rejects`."""
-    frame, rejects = read_csv_rows(file, list(columns), SOURCE) if file.exists() else (None, None)
+    frame, rejects = read_csv_rows(file, list(columns), SOURCE, from_byte=from_byte) if file.exists() else (None, None)
     file_rejects.append(rejects)
     return frame if frame is not None else pd.DataFrame(columns=[*columns, "_location"], dtype="str")
 
@@ -25,10 +28,11 @@ def _line_numbers(locations: pd.Series) -> pd.Series:
     return pd.to_numeric(lines, errors="coerce").astype("Int64").reset_index(drop=True)
 
 
-def read_campaigns_dir(path: Path) -> SourceFrames:
+def read_campaigns_dir(path: Path, clicks_from: int = 0) -> SourceFrames:
+    """Campaigns and their clicks; with `clicks_from`, only the clicks of the lines from that byte on."""
     path = Path(path)
     file_rejects: list = []
-    campaigns_raw = _csv(path / "campaigns.csv", schema.CAMPAIGNS, file_rejects)
+    campaigns_raw = _csv(path / CAMPAIGNS_FILE, schema.CAMPAIGNS, file_rejects)
     checks = Checks(campaigns_raw, SOURCE, campaigns_raw["_location"].astype(object), "campaign_id")
     checks.required("campaign_id")
     checks.enum("kind", ("mailing", "automation"))
@@ -43,7 +47,7 @@ def read_campaigns_dir(path: Path) -> SourceFrames:
             "sent_at": sent,
         }
     )[ok]
-    clicks_raw = _csv(path / "campaign_clicks.csv", schema.CAMPAIGN_CLICKS, file_rejects)
+    clicks_raw = _csv(path / CLICKS_FILE, schema.CAMPAIGN_CLICKS, file_rejects, clicks_from)
     click_checks = Checks(clicks_raw, SOURCE, clicks_raw["_location"].astype(object), "campaign_id")
     click_checks.required("campaign_id", "email")
     clicked = click_checks.timestamp("clicked_at", required=True)
