@@ -10,9 +10,9 @@ import dagster as dg
 
 from assets_defs.common import OWNERS, forced
 from chatsales.contract import SourceSetupError
+from chatsales.extract.campaigns import plan_campaigns
 from chatsales.extract.run import (
     Planned,
-    plan_campaigns,
     plan_chat_platform,
     plan_file_orders,
     plan_pulled_orders,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from chatsales.extract.campaigns import plan_campaigns
 from chatsales.extract.files import appended_from
-from chatsales.extract.run import plan_campaigns
 from chatsales.lake.catalog import Catalog
 from chatsales.lake.datasets import CLICKS
 from chatsales.lake.store import Lake
@@ -92,3 +92,38 @@ def test_only_lines_added_after_a_complete_last_line_are_an_append(tmp_path):
     with open(path, "ab") as f:
         f.write(b"5\n")
     assert appended_from(path, 7, partial) is None
+
+
+def test_a_campaign_added_later_makes_the_clicks_that_named_it_valid(tmp_path):
+    """A click rejected for an unknown campaign is read again once campaigns.csv gains it (both files are
+    read whole); with no such reject left, a campaign added is read with the new clicks alone."""
+    folder = tmp_path / "campaigns"
+    _files(folder, FIRST)
+    _night(folder, tmp_path / "nightly")
+    with open(folder / "campaigns.csv", "a") as f:
+        f.write("cp-9,Late,automation,2026-03-01T09:00:00Z\n")
+    with open(folder / "campaign_clicks.csv", "a") as f:
+        f.write(MORE[0] + "\n")
+    revived, clicks = _night(folder, tmp_path / "nightly")
+    assert revived.scope == "campaign_clicks.csv, campaigns.csv" and revived.rejects.empty
+    assert clicks["line"].tolist() == [2, 3, 4, 5]
+    assert Catalog(tmp_path / "nightly" / "lake" / "catalog.sqlite").get("campaign_clicks_unknown_campaign") == "0"
+
+    with open(folder / "campaigns.csv", "a") as f:
+        f.write("cp-10,New,mailing,2026-03-04T09:00:00Z\n")
+    with open(folder / "campaign_clicks.csv", "a") as f:
+        f.write("cp-10,gus@example.com,2026-03-04T12:00:00Z\n")
+    added, nightly = _night(folder, tmp_path / "nightly")
+    assert added.scope == "campaigns.csv, campaign_clicks.csv: lines appended since it was read"
+    assert added.details["files"] == ["campaigns.csv"] and added.read_rows == 3 + 1
+    assert added.changed == {"campaigns": 1, "campaign_clicks": 1}
+    assert set(added.changes["what"]) == {"campaign_click"}  # a new campaign changes no day by itself
+    _, full = _night(folder, tmp_path / "whole")
+    pd.testing.assert_frame_equal(nightly, full)
+
+    # a campaign renamed: both files read whole, and every day's campaign sales may have changed
+    text = (folder / "campaigns.csv").read_text().replace("Spring", "Spring sale")
+    (folder / "campaigns.csv").write_text(text)
+    renamed, _ = _night(folder, tmp_path / "nightly")
+    assert renamed.scope == "campaigns.csv" and renamed.changed["campaigns"] == 1
+    assert "campaign_changed" in set(renamed.changes["what"])

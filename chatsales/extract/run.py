@@ -21,16 +21,13 @@ from chatsales.contract import SourceFrames, SourceSetupError, concat_rejects
 from chatsales.conversation_state import StateUpdate, update_state
 from chatsales.days import SESSION_DAYS_KEY
 from chatsales.extract import Extracted, empty_changes
-from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.extract.chat import TOUCHED_KEY, extract_chat
-from chatsales.extract.files import appended_from, changed_files
+from chatsales.extract.files import changed_files
 from chatsales.extract.orders import extract_orders
 from chatsales.lake.catalog import Catalog, utc_now
 from chatsales.lake.chat_index import KEYED, key_rows
-from chatsales.lake.datasets import CAMPAIGNS, CLICKS
 from chatsales.lake.store import Lake, Upserted
-from chatsales.pii import hash_emails, key_fingerprint, normalise_emails
-from chatsales.sources.campaigns import CAMPAIGNS_FILE, CLICKS_FILE, read_campaigns_dir
+from chatsales.pii import key_fingerprint
 
 STATE_SOURCE = "conversation_state"
 STATE_CURSOR = "state_extraction"
@@ -61,6 +58,7 @@ def commit(
     index: pd.DataFrame | None = None,
     chat_keys: dict[str, pd.DataFrame] | None = None,
     watermark: str | None = None,
+    meta: dict[str, str] | None = None,
 ) -> int:
     """Steps 1-3 above; returns the extraction's id."""
     with catalog.transaction() as conn:
@@ -84,6 +82,8 @@ def commit(
             catalog.write_order_index(conn, index)
         if chat_keys is not None:
             catalog.write_chat_keys(conn, *key_rows(chat_keys))
+        for key, value in (meta or {}).items():
+            catalog.set(key, value, conn)
         catalog.complete(conn, extraction, {u.dataset.path: u.partitions for u in upserts if u.partitions})
     extracted.extraction_id = extraction
     return extraction
@@ -257,100 +257,6 @@ def plan_pulled_orders(
             watermark=watermark or since,
         ),
     )
-
-
-def plan_campaigns(
-    folder: Path, lake: Lake, catalog: Catalog, *, pii_key: str, campaign_window_days: int, run_id: str | None = None
-) -> Planned:
-    """The campaign files, read again whole when either changed, except a clicks file that only grew: then
-    its new lines alone (an export that appends clicks costs what it appended, not its whole history).
-    Clicks are keyed by their line."""
-    source = "marketing_touchpoints"
-    check_pii_key(catalog, pii_key)
-    started = utc_now()
-    known = catalog.files(source)
-    to_read, touched = changed_files(folder, "campaign*.csv", known)
-    if to_read.empty:
-        extracted = Extracted(source, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
-        extracted.details["files"] = []
-        return Planned(
-            extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started, files=touched)
-        )
-    before = known.set_index("name").reindex([CLICKS_FILE]).iloc[0]
-    tail_from = None
-    if to_read["name"].tolist() == [CLICKS_FILE] and pd.notna(before["size"]):
-        tail_from = appended_from(folder / CLICKS_FILE, int(before["size"]), before["sha256"])
-    read = read_campaigns_dir(folder, clicks_from=tail_from or 0)
-    campaigns = read.frames["campaigns"]
-    clicks = read.frames["campaign_clicks"]
-    rejects = read.rejects
-    lake_clicks = pd.DataFrame(
-        {
-            "campaign_id": clicks["campaign_id"],
-            "customer_hash": hash_emails(normalise_emails(clicks["email"]), pii_key),
-            "clicked_at": clicks["clicked_at"],
-            "line": clicks["line"].astype("int64"),
-        }
-    )
-    if tail_from:  # the lines read before are as they were: no click of them is gone, campaigns.csv is unread
-        gone = lake_clicks.iloc[:0]
-        rejects = rejects[rejects["location"].astype("str").str.startswith(CLICKS_FILE)]
-        read_rows, scope = len(clicks), f"{CLICKS_FILE}: lines appended since it was read"
-        clicks_total = int(before["rows"]) + len(clicks)
-    else:
-        stored_lines = lake.read(CLICKS, columns=["line"])
-        gone = stored_lines[~stored_lines["line"].isin(lake_clicks["line"])]
-        read_rows, scope = len(campaigns) + len(clicks), ", ".join(sorted(to_read["name"]))
-        clicks_total = len(clicks)
-    plans = [
-        lake.plan_upsert(CAMPAIGNS, campaigns.iloc[:0] if tail_from else campaigns),
-        lake.plan_upsert(CLICKS, lake_clicks, remove=_by_partition(lake, gone)),
-    ]
-    days = local_dates(plans[1].new["clicked_at"], lake.timezone)
-    changes = combine(
-        [
-            spans("campaign_click", days, shifted(days, campaign_window_days + 1)),
-            spans(
-                "campaign_changed",
-                [date(2000, 1, 1)] * bool(len(plans[0].new)),
-                [pd.Timestamp(started).tz_convert(lake.timezone).date()] * bool(len(plans[0].new)),
-            ),
-        ]
-    )
-    extracted = Extracted(
-        source,
-        read_rows,
-        rejects,
-        {"campaigns": len(plans[0].new), "campaign_clicks": len(plans[1].new)},
-        changes,
-        scope,
-    )
-    # the files whose earlier rejects this read replaces: none when only appended lines were read
-    extracted.details["files"] = [] if tail_from else sorted(to_read["name"])
-    rows = to_read.drop(columns="status").assign(
-        rows=to_read["name"].map({CAMPAIGNS_FILE: len(campaigns), CLICKS_FILE: clicks_total}).fillna(0).astype("int64")
-    )
-    return Planned(
-        extracted,
-        lambda: commit(
-            lake,
-            catalog,
-            extracted,
-            plans,
-            run_id=run_id,
-            started_at=started,
-            files=pd.concat([rows, touched], ignore_index=True),
-        ),
-    )
-
-
-def _by_partition(lake: Lake, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Key rows of CLICKS to remove, by the partition that holds them."""
-    if rows.empty:
-        return {}
-    stored = lake.read(CLICKS)
-    stored = stored[stored["line"].isin(rows["line"])]
-    return {label: frame for label, frame in stored.groupby(lake.labels_for(CLICKS, stored))}
 
 
 def refresh_state(

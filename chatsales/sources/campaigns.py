@@ -13,6 +13,7 @@ SOURCE = "marketing_touchpoints"
 
 
 CAMPAIGNS_FILE, CLICKS_FILE = "campaigns.csv", "campaign_clicks.csv"
+UNKNOWN_CAMPAIGN = "campaign_id: unknown campaign"  # the reject of a click whose campaign campaigns.csv lacks
 
 
 def _csv(file: Path, columns: dict, file_rejects: list, from_byte: int = 0) -> pd.DataFrame:
