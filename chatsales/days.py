@@ -123,7 +123,14 @@ def conversation_state(lake: Lake) -> tuple[pd.DataFrame, pd.DataFrame]:
 def chat_activity(lake: Lake, rooms: pd.DataFrame, days: DayRange) -> pd.DataFrame:
     """The counted messages of the external chatrooms sent on the days (the messages fact)."""
     messages = lake.read_days(CHAT_DATASETS["messages"], days.first, days.last)
-    return message_facts(messages, rooms[~rooms["is_internal"].to_numpy(bool)], days.timezone)
+    return message_facts(messages, external_rooms_among(rooms, messages["chatroom_id"]), days.timezone)
+
+
+def external_rooms_among(rooms: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """The external chatrooms of the state among `ids`: the few a day's rows name, selected rather than the
+    whole state copied and hashed again for each day."""
+    reached = rooms[is_in(rooms["chatroom_id"], pd.unique(ids.dropna()))]
+    return reached[~reached["is_internal"].to_numpy(bool)]
 
 
 def members(lake: Lake) -> pd.DataFrame:
@@ -202,8 +209,8 @@ def day_facts(
     of the days, sessions being split at local midnight), orders with their attribution, and the lines of
     attributed sales (shown before the order: the state's products shown)."""
     tz = days.timezone
-    external = rooms[~rooms["is_internal"].to_numpy(bool)]
     ratings = lake.read_days(CHAT_DATASETS["ratings"], days.first, days.last)
+    external = external_rooms_among(rooms, ratings["chatroom_id"])
     hooks = lake.read_days(CHAT_DATASETS["hook_events"], days.first, days.last)
     sessions = lake.read_days(CHAT_DATASETS["member_sessions"], days.first - timedelta(days=session_days), days.last)
     pieces = session_facts(sessions, people, tz)
