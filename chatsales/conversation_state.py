@@ -23,13 +23,14 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from chatsales import schema
-from chatsales.arrays import is_in
+from chatsales.arrays import is_in, text_set
 from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.insights import first_shown
 from chatsales.lake.datasets import CHAT_DATASETS
-from chatsales.lake.store import Dataset, Lake, Upserted
+from chatsales.lake.store import UNDATED, Dataset, Lake, Upserted
 from chatsales.period import NAT, US_PER_DAY
 
 ROOM_ATTRIBUTES = [
@@ -252,7 +253,7 @@ def update_state(
             [reached, lake.read_matching(ROOMS, "request_id", request_ids)], ignore_index=True
         ).drop_duplicates("chatroom_id")
         old_products = lake.read_matching(ROOM_PRODUCT, "chatroom_id", messages["chatroom_id"])
-        every_request = lake.read_matching(CHAT_DATASETS["conversation_requests"], "request_id", request_ids)
+        every_request = requests_of(lake, request_ids, requests_read, old_rooms, rooms_read)
     created = every_request.drop_duplicates("request_id").set_index("request_id")["created_at"]
     rooms = room_state(old_rooms, rooms_read, messages, created)
     rooms = rooms.assign(answered_24h=answered_within_24h(lake, old_rooms, rooms, messages))
@@ -281,6 +282,33 @@ def update_state(
     changes = combine([state_changes(plans[0], messages, tz, today), product_changes])
     counts = {ds.name: len(plan.new) for ds, plan in zip(STATE_DATASETS, plans)}
     return StateUpdate(changes, counts), plans
+
+
+LOOK_BACK_DAYS = 7  # how far before a new chatroom's start its request is looked for before a whole scan
+
+
+def requests_of(
+    lake: Lake, ids: pd.Series, read: pd.DataFrame, rooms: pd.DataFrame, new_rooms: pd.DataFrame
+) -> pd.DataFrame:
+    """The stored rows of the requests `ids`, read from the day partitions that hold them: a request lives in
+    the day of its creation, which tonight's `read` rows and the state's chatrooms (`rooms`) know; for a
+    chatroom new tonight whose request neither knows, the week before its start. Only a request found in
+    none of these makes the whole dataset be scanned. A night's cost stays that of the requests it touches."""
+    ds = CHAT_DATASETS["conversation_requests"]
+    wanted = text_set(ids)
+    tz = lake.timezone
+    known = rooms[is_in(rooms["request_id"], wanted)]
+    instants = [read["created_at"], known["request_created_at"]]
+    unplaced = new_rooms[~is_in(new_rooms["request_id"], pd.concat([read["request_id"], known["request_id"]]))]
+    starts = unplaced["started_at"].dropna()
+    instants += [starts - pd.Timedelta(days=back) for back in range(LOOK_BACK_DAYS + 1)]  # a loop over 8 offsets
+    days = local_dates(pd.concat(instants, ignore_index=True), tz).dropna().to_numpy()
+    found = lake.read(ds, [*np.unique(days.astype("datetime64[D]")).astype(str), UNDATED])
+    found = found[is_in(found["request_id"], wanted)]
+    missing = pc.filter(wanted, pc.invert(pc.is_in(wanted, value_set=text_set(found["request_id"]))))
+    if len(missing):
+        found = pd.concat([found, lake.read_matching(ds, "request_id", missing)], ignore_index=True)
+    return found.reset_index(drop=True)
 
 
 def _stale(lake: Lake, ds: Dataset, frame: pd.DataFrame, written) -> dict[str, pd.DataFrame]:
