@@ -144,7 +144,10 @@ def identities(orders: pd.DataFrame, lake: Lake, catalog: Catalog, rooms: pd.Dat
     """One row per (order, candidate chatroom) with the strongest key reaching it (identity.py). Only the
     visitors and links the orders' keys reach are looked up in the catalog, whatever the history."""
     ensure_chat_index(lake, catalog)
-    return order_candidates(orders, visitors_reaching(catalog, orders), rooms, links_reaching(catalog, orders))
+    visitors, links = visitors_reaching(catalog, orders), links_reaching(catalog, orders)
+    reachable = pd.concat([orders["visitor_id"], visitors["visitor_id"], links["visitor_id"]], ignore_index=True)
+    rooms = rooms[is_in(rooms["visitor_id"], pd.unique(reachable.dropna()))]  # a chatroom is reached by its visitor
+    return order_candidates(orders, visitors, rooms, links)
 
 
 def identity_summary(orders: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
@@ -181,7 +184,9 @@ def attribute_days(
     catalog: Catalog,
     timezone: str,
 ) -> pd.DataFrame:
-    """The attributed_orders rows of the days' orders."""
+    """The attributed_orders rows of the days' orders (only the candidate chatrooms can claim one)."""
+    reached = window.rooms[is_in(window.rooms["chatroom_id"], pd.unique(candidates["chatroom_id"].dropna()))]
+    window = ChatWindow(reached, window.messages, window.older)
     attribution = attribute_orders(orders, None, None, window, window_days, candidates=candidates)
     return attributed_order_rows(
         orders, attribution, timezone=timezone, first_orders=first_order_flags(orders, catalog)

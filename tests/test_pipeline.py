@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from chatsales.attribution import attribute
+from chatsales.customer_keys import all_orders
 from chatsales.demo import generate_demo
 from chatsales.kpis.catalog import period_catalog
 from chatsales.kpis.charts import CHARTS, LINE_SERIES
@@ -20,6 +22,9 @@ from chatsales.period import Periods
 from chatsales.query import catalog_of_period, stored_facts
 from chatsales.reporting.store import ReportingDb as ReportingStore
 from chatsales.settings import load_settings
+from chatsales.sources.chat_db import read_chat_db
+from chatsales.sources.orders import read_orders_dir
+from chatsales.sources.store_sales import read_store_sales_dir
 from pipelines.definitions import definitions_for
 from pipelines.jobs import DAILY_JOB, SNAPSHOTS_JOB
 from pipelines.partitions import range_tags
@@ -226,12 +231,34 @@ def _every_day_equals_its_period_query(store: ReportingStore) -> None:
     assert len(published["Chat-Line-3"]["days"]) == len(days)
 
 
+def _equals_the_whole_history_rule(store: ReportingStore, settings) -> None:
+    """The day-local chain (the days' orders, the window's chat, the state, lookups in the catalog) credits
+    every order as the rule applied at once to the whole history in memory does."""
+    chat = read_chat_db(settings.chat_db_url).frames
+    web = read_orders_dir(Path(settings.orders_dir), settings.currency).frames["orders"]
+    pos = read_store_sales_dir(Path(settings.store_sales_dir), settings.timezone, settings.currency).frames["orders"]
+    every = all_orders(web, pos)
+    whole = attribute(every, chat, settings.window_days).assign(
+        sales_channel=every["sales_channel"].astype("str"), order_id=every["order_id"].astype("str")
+    )
+    key, compared = ["sales_channel", "order_id"], ["attributed", "chatroom_id", "reason"]
+    published = store.read_table("attributed_orders")[key + compared].astype({"reason": "str", "chatroom_id": "str"})
+    expected = published[key].merge(whole[key + compared], on=key, how="left")
+    pd.testing.assert_frame_equal(
+        published.sort_values(key).reset_index(drop=True),
+        expected.astype({"reason": "str", "chatroom_id": "str"}).sort_values(key).reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert published["attributed"].sum() > 20
+
+
 def test_pipeline_end_to_end_on_sqlite_is_idempotent(tmp_path, demo):
     settings = _settings(tmp_path / "home", demo, f"sqlite:///{tmp_path / 'reporting.db'}")
     store = ReportingStore(settings.reporting_db_url)
     with dg.DagsterInstance.ephemeral() as instance:
         first = _run(settings, instance, FIRST, LAST)
         kpis = _check_publication(store, demo, first)
+        _equals_the_whole_history_rule(store, settings)
         ledger_rows = len(store.read_table("attribution_ledger"))
         _every_day_equals_its_period_query(store)
         # the same days again, and one day alone: identical KPI rows, nothing new in the ledger
