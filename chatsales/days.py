@@ -94,7 +94,7 @@ class StateRead:
 
     rooms: pd.DataFrame
     requests: pd.DataFrame
-    months: dict[str, dict[str, str]]  # state fact (chatrooms, requests) → month → digest
+    months: dict[str, dict[str, tuple[str, int]]]  # state fact (chatrooms, requests) → month → (digest, rows)
 
 
 _STATE_READ: dict[str, tuple[tuple, StateRead]] = {}

@@ -69,11 +69,25 @@ class StateFacts:
         facts: Mapping[str, StateFact],
         timezone: str,
         stamp: str,
-        read_months: Mapping[str, Mapping[str, str]] | None = None,
+        read_months: Mapping[str, Mapping[str, tuple[str, int]]] | None = None,
     ):
         self.facts, self.timezone, self.stamp = dict(facts), timezone, stamp
-        self.read_months = read_months or {}
-        self._months = {name: month_labels(fact.rows[fact.dated_by], timezone) for name, fact in self.facts.items()}
+        self.read_months = dict(read_months or {})
+        self._labels: dict[str, np.ndarray] = {}
+
+    def _month_rows(self, name: str, months: Collection[str]) -> np.ndarray:
+        """The positions of the fact's rows dated in `months`: slices of the rows as read, month by month,
+        when the read says where each month is; else found by each row's month."""
+        if name in self.read_months:
+            bounds, start = {}, 0
+            for label, (_, rows) in self.read_months[name].items():  # a loop over months
+                bounds[label], start = (start, start + rows), start + rows
+            parts = [np.arange(*bounds[m]) for m in sorted(months) if m in bounds]
+            return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        if name not in self._labels:
+            fact = self.facts[name]
+            self._labels[name] = month_labels(fact.rows[fact.dated_by], self.timezone)
+        return np.flatnonzero(is_in(pd.Series(self._labels[name]), list(months)))
 
     @classmethod
     def of_state(
@@ -82,11 +96,12 @@ class StateFacts:
         requests: pd.DataFrame,
         people: pd.DataFrame,
         timezone: str,
-        read_months: Mapping[str, Mapping[str, str]] | None = None,
+        read_months: Mapping[str, Mapping[str, tuple[str, int]]] | None = None,
     ) -> StateFacts:
         """The facts of the conversation state (the chatrooms' first sales are added by the publication, from
-        what it publishes). `read_months`: per fact, a digest of each month's rows as read (the state's files
-        are partitioned by the local month of what dates the facts), which spares hashing the rows."""
+        what it publishes). `read_months`: per fact and local month, in the order read, a digest of the
+        month's rows as read and their number (the state's files are partitioned by the local month of what
+        dates the facts): what spares hashing the rows and finding each row's month."""
         no_sales = pd.Series(dtype=schema.TS)
         facts = {
             "requests": StateFact(requests, "created_at", lambda rows: request_facts(rows, people, timezone)),
@@ -117,8 +132,11 @@ class StateFacts:
     def month_digests(self, name: str) -> dict[str, str]:
         """Per local month of the fact's rows, a digest of those rows and of what every fact depends on."""
         if name in self.read_months:
-            return {label: digest(self.stamp, read) for label, read in self.read_months[name].items()}
-        fact, months = self.facts[name], self._months[name]
+            return {label: digest(self.stamp, read) for label, (read, _) in self.read_months[name].items()}
+        fact = self.facts[name]
+        if name not in self._labels:
+            self._labels[name] = month_labels(fact.rows[fact.dated_by], self.timezone)
+        months = self._labels[name]
         hashed = pd.util.hash_pandas_object(fact.rows, index=False).to_numpy()
         shape = repr(list(fact.rows.dtypes.astype(str).items()))
         order = np.argsort(months, kind="stable")
@@ -129,15 +147,13 @@ class StateFacts:
     def build(self, name: str, months: Collection[str], chatroom_ids: Collection[str] = ()) -> pd.DataFrame:
         """The facts of every row of `months`, and of every row of the days of `chatroom_ids`'s chatrooms
         (a day's stream holds all its rows)."""
-        fact, labels = self.facts[name], pd.Series(self._months[name])
-        rows = fact.rows
-        keep = is_in(labels, list(months))
+        fact = self.facts[name]
+        rows, dated = fact.rows, fact.rows[fact.dated_by]
+        keep = np.zeros(len(rows), dtype=bool)
+        keep[self._month_rows(name, months)] = True
         if len(chatroom_ids) and "chatroom_id" in rows:
-            dated = rows[fact.dated_by]
-            touched = is_in(rows["chatroom_id"], list(chatroom_ids))
-            days = set(local_day(dated[touched], self.timezone).dropna())
-            candidates = is_in(labels, sorted({f"{d:%Y-%m}" for d in days})) & ~keep
-            in_days = np.zeros(len(rows), dtype=bool)
-            in_days[candidates] = local_day(dated[candidates], self.timezone).isin(days).to_numpy()
-            keep |= in_days
+            days = set(local_day(dated[is_in(rows["chatroom_id"], list(chatroom_ids))], self.timezone).dropna())
+            others = self._month_rows(name, {f"{d:%Y-%m}" for d in days})
+            others = others[~keep[others]]
+            keep[others[local_day(dated.iloc[others], self.timezone).isin(days).to_numpy()]] = True
         return fact.build(rows[keep].reset_index(drop=True))

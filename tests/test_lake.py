@@ -55,6 +55,7 @@ def test_a_digested_read_names_the_partitions_that_changed(tmp_path):
     lake.upsert(ROWS, _rows(("a", "2026-03-01T10:00Z", 1), ("b", "2026-03-02T10:00Z", 5)))
     _, after = lake.read_digested(ROWS)
     assert after["2026-03-01"] == before["2026-03-01"] and after["2026-03-02"] != before["2026-03-02"]
+    assert [rows for _, rows in after.values()] == [1, 1]
     empty, none = lake.read_digested(LINES)
     assert empty.empty and list(empty.columns) == list(LINES.columns) and none == {}
 

@@ -10,7 +10,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from chatsales import schema
-from chatsales.conversation_state import REQUEST_STATE, ROOM_STATE
+from chatsales.conversation_state import REQUEST_STATE, ROOM_STATE, ROOMS
+from chatsales.lake.store import Lake
 from chatsales.reporting import tables as t
 from chatsales.reporting.store import ReportingDb
 from chatsales.state_facts import StateFacts, month_labels
@@ -114,3 +115,28 @@ def test_a_month_the_state_no_longer_has_is_removed(reporting_url):
         written = db.publish_days([D_MAR], run_id="r2", state_facts=_state(rooms.iloc[1:]))
         assert written["facts.chatrooms"] == 0
         assert sorted(_published_rooms(db).index) == ["mar"] and set(_months(db)) == {"2026-03"}
+
+
+def test_the_months_as_read_from_the_lake_build_what_the_rows_months_build(tmp_path):
+    """The publication finds a month's rows by where the lake read put them; the same rows found by their
+    own month build the same facts, for months and for the days of credited chatrooms."""
+    lake = Lake(tmp_path, TZ)
+    lake.upsert(
+        ROOMS,
+        _rooms(
+            {"chatroom_id": "jan", "started_at": JAN},
+            {"chatroom_id": "jan2", "started_at": JAN + pd.Timedelta(days=3)},
+            {"chatroom_id": "feb", "started_at": pd.Timestamp("2026-01-31T23:30:00Z")},  # February in Paris
+            {"chatroom_id": "mar", "started_at": MAR},
+        ),
+    )
+    rooms, months = lake.read_digested(ROOMS)
+    requests = schema.empty(REQUEST_STATE)
+    by_read = StateFacts.of_state(rooms, requests, _people(), TZ, read_months={"chatrooms": months})
+    by_rows = StateFacts.of_state(rooms, requests, _people(), TZ)
+    assert list(months) == ["2026-01", "2026-02", "2026-03"]
+    for wanted, credited in (({"2026-02"}, ()), ({"2026-03"}, ("jan",)), (set(), ("jan2", "feb")), (set(), ())):
+        built = by_read.build("chatrooms", wanted, credited)
+        pd.testing.assert_frame_equal(built, by_rows.build("chatrooms", wanted, credited))
+    assert by_read.build("chatrooms", {"2026-03"}, ("jan",))["chatroom_id"].tolist() == ["jan", "mar"]
+    assert by_read.build("chatrooms", {"2026-02"})["chatroom_id"].tolist() == ["feb"]

@@ -128,9 +128,10 @@ class Lake:
             tables = list(pool.map(lambda f: pq.read_table(f, columns=list(columns) if columns else None), files))
         return _frame(ds, tables, columns)
 
-    def read_digested(self, ds: Dataset) -> tuple[pd.DataFrame, dict[str, str]]:
-        """Every row, and a digest of each partition's file made from the very bytes read: what tells a reader
-        which partitions changed since it last looked, without hashing rows."""
+    def read_digested(self, ds: Dataset) -> tuple[pd.DataFrame, dict[str, tuple[str, int]]]:
+        """Every row, partition after partition, and per partition (in that order) a digest of its file made
+        from the very bytes read, and its number of rows: what tells a reader which partitions changed since
+        it last looked, without hashing rows, and where each one's rows are."""
         labels = self.partitions(ds)
         if not labels:
             return self.read(ds, []), {}
@@ -142,7 +143,7 @@ class Lake:
         with ThreadPoolExecutor(max_workers=4) as pool:
             loaded = list(pool.map(load, labels))
         return _frame(ds, [table for _, table in loaded], None), {
-            label: digest for label, (digest, _) in zip(labels, loaded)
+            label: (digest, table.num_rows) for label, (digest, table) in zip(labels, loaded)
         }
 
     def read_matching(self, ds: Dataset, column: str, values) -> pd.DataFrame:
