@@ -127,3 +127,9 @@ def test_a_campaign_added_later_makes_the_clicks_that_named_it_valid(tmp_path):
     renamed, _ = _night(folder, tmp_path / "nightly")
     assert renamed.scope == "campaigns.csv" and renamed.changed["campaigns"] == 1
     assert "campaign_changed" in set(renamed.changes["what"])
+
+    # a campaign added while no click is new: only campaigns.csv is read
+    with open(folder / "campaigns.csv", "a") as f:
+        f.write("cp-11,Newer,mailing,2026-03-05T09:00:00Z\n")
+    alone, _ = _night(folder, tmp_path / "nightly")
+    assert alone.scope == "campaigns.csv" and alone.changed == {"campaigns": 1, "campaign_clicks": 0}

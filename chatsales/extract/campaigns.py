@@ -87,7 +87,8 @@ def plan_campaigns(
         gone = lake_clicks.iloc[:0]
         before = known.set_index("name").loc[CLICKS_FILE]
         clicks_total, unknown_total = int(before["rows"]) + len(clicks), (unknown_before or 0) + unknown_now
-        scope = ", ".join([*refreshed, f"{CLICKS_FILE}: lines appended since it was read"])
+        appended = [f"{CLICKS_FILE}: lines appended since it was read"] if CLICKS_FILE in changed else []
+        scope = ", ".join([*refreshed, *appended])
     else:
         refreshed = sorted({CAMPAIGNS_FILE, CLICKS_FILE})
         stored_lines = lake.read(CLICKS, columns=["line"])
