@@ -129,7 +129,7 @@ def chat_activity(lake: Lake, rooms: pd.DataFrame, days: DayRange) -> pd.DataFra
 def external_rooms_among(rooms: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     """The external chatrooms of the state among `ids`: the few a day's rows name, selected rather than the
     whole state copied and hashed again for each day."""
-    reached = rooms[is_in(rooms["chatroom_id"], pd.unique(ids.dropna()))]
+    reached = rooms[is_in(rooms["chatroom_id"], ids)]
     return reached[~reached["is_internal"].to_numpy(bool)]
 
 
@@ -146,7 +146,7 @@ def identities(orders: pd.DataFrame, lake: Lake, catalog: Catalog, rooms: pd.Dat
     ensure_chat_index(lake, catalog)
     visitors, links = visitors_reaching(catalog, orders), links_reaching(catalog, orders)
     reachable = pd.concat([orders["visitor_id"], visitors["visitor_id"], links["visitor_id"]], ignore_index=True)
-    rooms = rooms[is_in(rooms["visitor_id"], pd.unique(reachable.dropna()))]  # a chatroom is reached by its visitor
+    rooms = rooms[is_in(rooms["visitor_id"], reachable)]  # a chatroom is reached by its visitor
     return order_candidates(orders, visitors, rooms, links)
 
 
@@ -185,7 +185,7 @@ def attribute_days(
     timezone: str,
 ) -> pd.DataFrame:
     """The attributed_orders rows of the days' orders (only the candidate chatrooms can claim one)."""
-    reached = window.rooms[is_in(window.rooms["chatroom_id"], pd.unique(candidates["chatroom_id"].dropna()))]
+    reached = window.rooms[is_in(window.rooms["chatroom_id"], candidates["chatroom_id"])]
     window = ChatWindow(reached, window.messages, window.older)
     attribution = attribute_orders(orders, None, None, window, window_days, candidates=candidates)
     return attributed_order_rows(
