@@ -29,11 +29,13 @@ def listing(folder: Path, pattern: str) -> pd.DataFrame:
     ).astype({"size": "int64", "mtime_ns": "int64"})
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def sha256(path: Path, size: int | None = None) -> str:
+    """The digest of the file, or of its first `size` bytes."""
+    digest, left = hashlib.sha256(), path.stat().st_size if size is None else size
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+        while left > 0 and (block := f.read(min(left, 1 << 20))):
             digest.update(block)
+            left -= len(block)
     return digest.hexdigest()
 
 
@@ -42,15 +44,10 @@ def appended_from(path: Path, known_size: int, known_sha256: str | None) -> int 
     bytes hash to `known_sha256`, ending a line) with lines appended; None for any other change."""
     if not known_sha256 or known_size <= 0 or path.stat().st_size <= known_size:
         return None
-    digest, left, last = hashlib.sha256(), known_size, b""
     with open(path, "rb") as f:
-        while left:
-            block = f.read(min(left, 1 << 20))
-            if not block:
-                return None
-            digest.update(block)
-            left, last = left - len(block), block[-1:]
-    return known_size if last == b"\n" and digest.hexdigest() == known_sha256 else None
+        f.seek(known_size - 1)
+        ends_a_line = f.read(1) == b"\n"
+    return known_size if ends_a_line and sha256(path, known_size) == known_sha256 else None
 
 
 def changed_files(folder: Path, pattern: str, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
