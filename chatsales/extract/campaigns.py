@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from chatsales.contract import concat_rejects
-from chatsales.extract import Extracted, empty_changes
+from chatsales.extract import Extracted
 from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.extract.files import appended_from, changed_files
-from chatsales.extract.run import Planned, check_pii_key, commit
+from chatsales.extract.run import Planned, check_pii_key, commit, nothing_new
 from chatsales.lake.catalog import Catalog, utc_now
 from chatsales.lake.datasets import CAMPAIGNS, CLICKS
 from chatsales.lake.store import Lake
@@ -53,17 +52,13 @@ def plan_campaigns(
     folder: Path, lake: Lake, catalog: Catalog, *, pii_key: str, campaign_window_days: int, run_id: str | None = None
 ) -> Planned:
     """The campaigns and the clicks new or changed since the last read (`details["files"]`: the files whose
-    earlier rejects this read replaces)."""
+    earlier rejects this read replaces; none when it read nothing)."""
     check_pii_key(catalog, pii_key)
     started = utc_now()
     known = catalog.files(SOURCE)
     to_read, touched = changed_files(folder, "campaign*.csv", known)
     if to_read.empty:
-        extracted = Extracted(SOURCE, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
-        extracted.details["files"] = []
-        return Planned(
-            extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started, files=touched)
-        )
+        return nothing_new(SOURCE, lake, catalog, run_id=run_id, started_at=started, touched=touched)
     changed = set(to_read["name"])
     stored_unknown = catalog.get(UNKNOWN_CAMPAIGN_CLICKS)
     unknown_before = None if stored_unknown is None else int(stored_unknown)

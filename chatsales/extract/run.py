@@ -125,6 +125,18 @@ def check_pii_key(catalog: Catalog, pii_key: str) -> None:
         )
 
 
+def nothing_new(
+    source: str, lake: Lake, catalog: Catalog, *, run_id: str | None, started_at: str, touched: pd.DataFrame
+) -> Planned:
+    """A file source with no new or changed file: nothing read (no file's rejects replaced), the files whose
+    stat alone moved recorded."""
+    extracted = Extracted(source, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
+    extracted.details["files"] = []
+    return Planned(
+        extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started_at, files=touched)
+    )
+
+
 def plan_chat_platform(
     url: str,
     lake: Lake,
@@ -190,10 +202,7 @@ def plan_file_orders(
     names = set(to_read["name"])
     frames = read(names) if names else None
     if frames is None:
-        extracted = Extracted(source, 0, concat_rejects([]), {}, empty_changes(), "no new or changed file")
-        return Planned(
-            extracted, lambda: commit(lake, catalog, extracted, [], run_id=run_id, started_at=started, files=touched)
-        )
+        return nothing_new(source, lake, catalog, run_id=run_id, started_at=started, touched=touched)
     statuses = to_read["status"].value_counts()
     scope = ", ".join(f"{n} {status} file{'s' if n > 1 else ''}" for status, n in statuses.items())
     extracted, plan = extract_orders(frames, source, lake, catalog, pii_key=pii_key, scope=scope)
