@@ -20,8 +20,7 @@ from resources.lake import LakeResource
 )
 def chat_activity(context: dg.AssetExecutionContext, lake: LakeResource) -> pd.DataFrame:
     days = run_days(context)
-    rooms, _ = chain.conversation_state(lake.lake)
-    activity = chain.chat_activity(lake.lake, rooms, days)
+    activity = chain.chat_activity(lake.lake, days)
     by_day = activity.groupby("day")
     per_day(
         context,

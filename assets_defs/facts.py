@@ -10,9 +10,8 @@ FACT_NAMES = ("ratings", "hook_events", "member_sessions", "orders", "order_line
 
 
 def facts_of_range(lake: LakeResource, days: chain.DayRange, rows, lines) -> dict:
-    rooms, _ = chain.conversation_state(lake.lake)
     return chain.day_facts(
-        lake.lake, days, rooms, chain.members(lake.lake), rows, lines, None, chain.longest_session_days(lake.catalog)
+        lake.lake, days, chain.members(lake.lake), rows, lines, None, chain.longest_session_days(lake.catalog)
     )
 
 

@@ -24,8 +24,7 @@ from resources.lake import LakeResource
 def customer_identities(context: dg.AssetExecutionContext, lake: LakeResource) -> dict:
     days = run_days(context)
     orders, lines = chain.orders_of(lake.lake, days)
-    rooms, _ = chain.conversation_state(lake.lake)
-    candidates = chain.identities(orders, lake.lake, lake.catalog, rooms)
+    candidates = chain.identities(orders, lake.lake, lake.catalog)
     tz = days.timezone
     orders = orders.assign(day=local_dates(orders["placed_at"], tz).dt.date)
     summary = chain.identity_summary(orders, candidates).assign(day=orders["day"].to_numpy())

@@ -64,10 +64,9 @@ def kpis_of_range(lake: LakeResource, db, days: chain.DayRange, facts: dict, row
     """kpi_daily, member_daily, kpi_buckets_daily and product_daily of the days (what the asset and the
     re-attribution job both compute). The chatrooms' first sales (Chat-Card-86) come from the days published
     outside this run and the run's own attributions."""
-    rooms, requests = chain.conversation_state(lake.lake)
     people = chain.members(lake.lake)
-    activity = chain.chat_activity(lake.lake, rooms, days.widened(after=2))
-    rooms, requests = chain.relevant_state(rooms, requests, days, activity, facts["ratings"])
+    activity = chain.chat_activity(lake.lake, days.widened(after=2))
+    rooms, requests = chain.relevant_state(lake.lake, days, activity, facts["ratings"])
     established = rooms["established_at"].notna()
     first = chain.merged_first_sales(db.first_sales(rooms.loc[established, "chatroom_id"], days.days), rows)
     all_facts = chain.kpi_facts(rooms, requests, people, first, activity, facts, days.timezone)

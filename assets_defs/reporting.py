@@ -11,7 +11,6 @@ from assets_defs.kpis import headline_figures
 from chatsales import days as chain
 from chatsales.lake.datasets import CLICKS
 from chatsales.reporting.store import PublicationRefused
-from chatsales.state_facts import StateFacts
 from pipelines.config import SETTINGS
 from resources.lake import LakeResource
 from resources.reporting_db import ReportingDbResource
@@ -65,9 +64,7 @@ def publish_range(
 ) -> dict[str, int]:
     """Everything of the days, and the state facts that changed, in one transaction (the asset and the
     re-attribution job both publish this way)."""
-    read = chain.state_read(lake.lake)
-    people = chain.members(lake.lake)
-    state = StateFacts.of_state(read.rooms, read.requests, people, days.timezone, read_months=read.months)
+    state = chain.state_facts(lake.lake, chain.members(lake.lake), days.timezone)
     return db.publish_days(
         days.days,
         run_id=run_id,

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from assets_defs.common import OWNERS
 from assets_defs.sources import LAKE_POOL, _changes_table, chat_platform
-from chatsales.extract.run import refresh_state
+from chatsales.extract.run import refresh_state, regroup_state
 from chatsales.settings import today_in
 from resources.lake import LakeResource
 from resources.settings import SettingsResource
@@ -35,6 +35,9 @@ class StateConfig(dg.Config):
 def conversation_state(
     context: dg.AssetExecutionContext, config: StateConfig, lake: LakeResource, settings: SettingsResource
 ) -> dg.MaterializeResult:
+    regrouped = regroup_state(lake.lake, lake.catalog)
+    if regrouped:
+        context.log.warning(regrouped)
     update = refresh_state(
         lake.lake,
         lake.catalog,

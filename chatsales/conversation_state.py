@@ -60,10 +60,12 @@ REQUEST_STATE = {
 ROOM_DAYS = {"chatroom_id": "str", "day_start": schema.TS, "last_at": schema.TS}
 ROOM_PRODUCTS = {"chatroom_id": "str", "product_id": "str", "first_shown_at": schema.TS}
 
-ROOMS = Dataset("state/chatrooms", ("chatroom_id",), "started_at", "month", ROOM_STATE)
-REQUESTS = Dataset("state/requests", ("request_id",), "created_at", "month", REQUEST_STATE)
-ROOM_DAY = Dataset("state/room_days", ("chatroom_id", "day_start"), "day_start", "month", ROOM_DAYS)
-ROOM_PRODUCT = Dataset("state/room_products", ("chatroom_id", "product_id"), None, "day", ROOM_PRODUCTS)
+# the state is read by key (a night's chatrooms, an order's candidates): small row groups, each file sorted by key
+KEYED_ROWS = 4096
+ROOMS = Dataset("state/chatrooms", ("chatroom_id",), "started_at", "month", ROOM_STATE, KEYED_ROWS)
+REQUESTS = Dataset("state/requests", ("request_id",), "created_at", "month", REQUEST_STATE, KEYED_ROWS)
+ROOM_DAY = Dataset("state/room_days", ("chatroom_id", "day_start"), "day_start", "month", ROOM_DAYS, KEYED_ROWS)
+ROOM_PRODUCT = Dataset("state/room_products", ("chatroom_id", "product_id"), None, "day", ROOM_PRODUCTS, KEYED_ROWS)
 STATE_DATASETS = (ROOMS, REQUESTS, ROOM_DAY, ROOM_PRODUCT)
 DAY = pd.Timedelta(days=1)
 
@@ -377,7 +379,8 @@ def _earliest(stored: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
 
 def last_message_before(lake: Lake, rooms: pd.Series, before: pd.Series) -> pd.Series:
     """For chatrooms silent from `before` back to their previous day of activity: their last counted message
-    before `before` (aligned with `rooms`), found through room_days, month by month backwards."""
+    before `before` (aligned with `rooms`), found through room_days, month by month backwards (only the row
+    groups of each month that hold one of the chatrooms are decoded)."""
     out = pd.Series(pd.NaT, index=rooms.index, dtype=schema.TS)
     if rooms.empty:
         return out
@@ -386,7 +389,7 @@ def last_message_before(lake: Lake, rooms: pd.Series, before: pd.Series) -> pd.S
     cutoff_label = before.min().tz_convert(tz).strftime("%Y-%m")
     pending = pd.DataFrame({"chatroom_id": rooms.to_numpy(), "before": before.to_numpy(), "row": rooms.index})
     for label in sorted((m for m in months if m <= cutoff_label), reverse=True):  # a loop over months
-        days = lake.read(ROOM_DAY, [label])
+        days = lake.read(ROOM_DAY, [label], where=pc.field("chatroom_id").isin(text_set(pending["chatroom_id"])))
         found = pending.merge(days, on="chatroom_id")
         found = found[found["last_at"] < found["before"]]
         # a day is the answer only if the day itself started before `before`: its last message is earlier

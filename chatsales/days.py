@@ -8,14 +8,19 @@ assets and the re-attribution job both call these functions, so there is one cha
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from chatsales import schema
-from chatsales.arrays import is_in
+from chatsales.arrays import text_set
 from chatsales.attribution import ChatWindow, attribute_orders
 from chatsales.campaigns import credit_orders
 from chatsales.conversation_state import REQUESTS, ROOM_PRODUCT, ROOMS, last_message_before
@@ -37,9 +42,10 @@ from chatsales.insights import order_line_facts
 from chatsales.lake.catalog import Catalog
 from chatsales.lake.chat_index import ensure_chat_index, links_reaching, visitors_reaching
 from chatsales.lake.datasets import CAMPAIGNS, CHAT_DATASETS, CLICKS, ORDER_DATASETS
-from chatsales.lake.store import Lake
+from chatsales.lake.store import Dataset, Lake
 from chatsales.period import local_midnight_us
-from chatsales.publication import attributed_order_rows
+from chatsales.publication import attributed_order_rows, local_day
+from chatsales.state_facts import StateFact, StateFacts, builders
 
 ANSWER_DAYS = 2  # Chat-Card-9 looks up to 24 h after a first visitor message: two local days at most
 SESSION_DAYS_KEY = "longest_session_days"
@@ -68,6 +74,12 @@ class DayRange:
         return DayRange(self.first - timedelta(days=before), self.last + timedelta(days=after), self.timezone)
 
     @property
+    def bounds(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The local midnights that open the first day and close the last one (UTC)."""
+        start = pd.Timestamp(local_midnight_us(self.first, self.timezone), unit="us", tz="UTC")
+        return start, self.end
+
+    @property
     def end(self) -> pd.Timestamp:
         """The local midnight after the last day (UTC)."""
         return pd.Timestamp(local_midnight_us(self.last + timedelta(days=1), self.timezone), unit="us", tz="UTC")
@@ -88,49 +100,23 @@ def orders_of(lake: Lake, days: DayRange) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.concat(orders, ignore_index=True), pd.concat(lines, ignore_index=True)
 
 
-@dataclass(frozen=True)
-class StateRead:
-    """The state tables as read, and a digest of each of their partitions (local months) from the bytes read."""
-
-    rooms: pd.DataFrame
-    requests: pd.DataFrame
-    months: dict[str, dict[str, tuple[str, int]]]  # state fact (chatrooms, requests) → month → (digest, rows)
+def rooms_by_id(lake: Lake, ids) -> pd.DataFrame:
+    """The state's chatrooms among `ids`: a lookup by key, whatever the length of the history."""
+    return lake.read_matching(ROOMS, "chatroom_id", ids)
 
 
-_STATE_READ: dict[str, tuple[tuple, StateRead]] = {}
+def dated_within(columns: Sequence[str], start: pd.Timestamp, end: pd.Timestamp) -> pc.Expression:
+    """Rows with one of the instants `columns` in [start, end), as a filter the lake applies while reading."""
+    low, high = (pa.scalar(t.to_pydatetime(), type=pa.timestamp("us", tz="UTC")) for t in (start, end))
+    inside = [(pc.field(c) >= low) & (pc.field(c) < high) for c in columns]
+    return functools.reduce(operator.or_, inside)
 
 
-def state_read(lake: Lake) -> StateRead:
-    """The state tables, whole (one row per chatroom and request, never per message). Kept in the process
-    while the state's files are unchanged: every daily asset of a run reads them, and only the state asset
-    writes them. Callers must not modify the frames."""
-    files = sorted(f for ds in (ROOMS, REQUESTS) for f in lake.folder(ds).glob("*/*.parquet"))
-    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
-    kept = _STATE_READ.get(str(lake.root))
-    if kept is None or kept[0] != stamp:
-        (rooms, room_months), (requests, request_months) = lake.read_digested(ROOMS), lake.read_digested(REQUESTS)
-        read = StateRead(rooms, requests, {"chatrooms": room_months, "requests": request_months})
-        kept = _STATE_READ[str(lake.root)] = (stamp, read)
-    return kept[1]
-
-
-def conversation_state(lake: Lake) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(chatrooms, requests): the state tables, whole (`state_read`)."""
-    read = state_read(lake)
-    return read.rooms, read.requests
-
-
-def chat_activity(lake: Lake, rooms: pd.DataFrame, days: DayRange) -> pd.DataFrame:
+def chat_activity(lake: Lake, days: DayRange) -> pd.DataFrame:
     """The counted messages of the external chatrooms sent on the days (the messages fact)."""
     messages = lake.read_days(CHAT_DATASETS["messages"], days.first, days.last)
-    return message_facts(messages, external_rooms_among(rooms, messages["chatroom_id"]), days.timezone)
-
-
-def external_rooms_among(rooms: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
-    """The external chatrooms of the state among `ids`: the few a day's rows name, selected rather than the
-    whole state copied and hashed again for each day."""
-    reached = rooms[is_in(rooms["chatroom_id"], ids)]
-    return reached[~reached["is_internal"].to_numpy(bool)]
+    rooms = rooms_by_id(lake, messages["chatroom_id"])
+    return message_facts(messages, rooms[~rooms["is_internal"].to_numpy(bool)], days.timezone)
 
 
 def members(lake: Lake) -> pd.DataFrame:
@@ -140,13 +126,14 @@ def members(lake: Lake) -> pd.DataFrame:
 # --- identity and attribution ------------------------------------------------------------------------------
 
 
-def identities(orders: pd.DataFrame, lake: Lake, catalog: Catalog, rooms: pd.DataFrame) -> pd.DataFrame:
+def identities(orders: pd.DataFrame, lake: Lake, catalog: Catalog) -> pd.DataFrame:
     """One row per (order, candidate chatroom) with the strongest key reaching it (identity.py). Only the
-    visitors and links the orders' keys reach are looked up in the catalog, whatever the history."""
+    visitors and links the orders' keys reach are looked up in the catalog, and only their chatrooms in the
+    state, whatever the history."""
     ensure_chat_index(lake, catalog)
     visitors, links = visitors_reaching(catalog, orders), links_reaching(catalog, orders)
     reachable = pd.concat([orders["visitor_id"], visitors["visitor_id"], links["visitor_id"]], ignore_index=True)
-    rooms = rooms[is_in(rooms["visitor_id"], reachable)]  # a chatroom is reached by its visitor
+    rooms = lake.read_matching(ROOMS, "visitor_id", reachable)  # a chatroom is reached by its visitor
     return order_candidates(orders, visitors, rooms, links)
 
 
@@ -184,9 +171,8 @@ def attribute_days(
     catalog: Catalog,
     timezone: str,
 ) -> pd.DataFrame:
-    """The attributed_orders rows of the days' orders (only the candidate chatrooms can claim one)."""
-    reached = window.rooms[is_in(window.rooms["chatroom_id"], candidates["chatroom_id"])]
-    window = ChatWindow(reached, window.messages, window.older)
+    """The attributed_orders rows of the days' orders (only the candidate chatrooms, those of `window`, can
+    claim one)."""
     attribution = attribute_orders(orders, None, None, window, window_days, candidates=candidates)
     return attributed_order_rows(
         orders, attribution, timezone=timezone, first_orders=first_order_flags(orders, catalog)
@@ -203,7 +189,6 @@ def longest_session_days(catalog: Catalog) -> int:
 def day_facts(
     lake: Lake,
     days: DayRange,
-    rooms: pd.DataFrame,
     people: pd.DataFrame,
     rows: pd.DataFrame,
     lines: pd.DataFrame,
@@ -215,13 +200,15 @@ def day_facts(
     attributed sales (shown before the order: the state's products shown)."""
     tz = days.timezone
     ratings = lake.read_days(CHAT_DATASETS["ratings"], days.first, days.last)
-    external = external_rooms_among(rooms, ratings["chatroom_id"])
+    rated = rooms_by_id(lake, ratings["chatroom_id"])
+    external = rated[~rated["is_internal"].to_numpy(bool)]
     hooks = lake.read_days(CHAT_DATASETS["hook_events"], days.first, days.last)
     sessions = lake.read_days(CHAT_DATASETS["member_sessions"], days.first - timedelta(days=session_days), days.last)
     pieces = session_facts(sessions, people, tz)
     pieces = pieces[pieces["day"].isin(set(days.days))].reset_index(drop=True)
     orders = order_facts(rows, window_messages, people.set_index("member_id")["role"])
-    shown = lake.read(ROOM_PRODUCT)
+    credited = rows.loc[rows["attributed"].astype(bool), "chatroom_id"]
+    shown = lake.read_matching(ROOM_PRODUCT, "chatroom_id", credited)
     return {
         "ratings": rating_facts(ratings, external, people, tz),
         "hook_events": hook_facts(hooks, people, tz),
@@ -235,27 +222,17 @@ ROOM_INSTANTS = ("started_at", "established_at", "first_visitor_at", "last_messa
 REQUEST_INSTANTS = ("created_at", "handled_at", "canceled_at")
 
 
-def _touching(frame: pd.DataFrame, columns, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-    inside = pd.Series(False, index=frame.index)
-    for column in columns:
-        inside |= (frame[column] >= start) & (frame[column] < end)
-    return inside
-
-
 def relevant_state(
-    rooms: pd.DataFrame, requests: pd.DataFrame, days: DayRange, activity: pd.DataFrame, ratings: pd.DataFrame
+    lake: Lake, days: DayRange, activity: pd.DataFrame, ratings: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The chatrooms and requests a KPI of the days can read: those with a date basis inside them (a day of
     margin each side), and the chatrooms of their messages and ratings. The others cannot change a KPI of
-    these days, so a day's KPIs cost the same whatever the length of the history."""
+    these days, so they are not read: a day's KPIs cost the same whatever the length of the history."""
     start = pd.Timestamp(local_midnight_us(days.first - timedelta(days=1), days.timezone), unit="us", tz="UTC")
     end = days.end + pd.Timedelta(days=1)
-    keep = (
-        _touching(rooms, ROOM_INSTANTS, start, end)
-        | is_in(rooms["chatroom_id"], activity["chatroom_id"])
-        | is_in(rooms["chatroom_id"], ratings["chatroom_id"])
-    )
-    return rooms[keep.to_numpy()], requests[_touching(requests, REQUEST_INSTANTS, start, end).to_numpy()]
+    ids = text_set(pd.concat([activity["chatroom_id"], ratings["chatroom_id"]], ignore_index=True))
+    rooms = lake.read_where(ROOMS, dated_within(ROOM_INSTANTS, start, end) | pc.field("chatroom_id").isin(ids))
+    return rooms, lake.read_where(REQUESTS, dated_within(REQUEST_INSTANTS, start, end))
 
 
 def kpi_facts(
@@ -267,7 +244,7 @@ def kpi_facts(
     facts: dict[str, pd.DataFrame],
     timezone: str,
 ) -> Facts:
-    """Everything the KPIs of the days read: the state's chatrooms and requests (see `relevant_state`), the
+    """Everything the KPIs of the days read: the state's chatrooms and requests (`relevant_state`), the
     chat activity of the days and of the two days after them, the days' other facts."""
     return Facts(
         requests=request_facts(requests, people, timezone),
@@ -275,6 +252,37 @@ def kpi_facts(
         messages=activity,
         **facts,
     )
+
+
+def state_facts(lake: Lake, people: pd.DataFrame, timezone: str) -> StateFacts:
+    """The state facts of a publication, read from the state's files only where it needs them: each month's
+    digest is made from its file's bytes; the rows are read for the months it rebuilds and the days of the
+    chatrooms it names."""
+
+    def fact(ds: Dataset, dated_by: str, build) -> StateFact:
+        def load(months, days) -> pd.DataFrame:
+            labels = {f"{day:%Y-%m}" for day in days} - set(months)
+            whole = lake.read(ds, sorted(months))
+            if not labels:
+                return whole
+            on_days = functools.reduce(
+                operator.or_,
+                (dated_within([dated_by], *DayRange(d, d, timezone).bounds) for d in sorted(days)),
+            )
+            found = lake.read(ds, sorted(labels), where=on_days)
+            found = found[local_day(found[dated_by], timezone).isin(set(days)).to_numpy()]
+            parts = pd.concat([whole, found], ignore_index=True)
+            order = np.argsort(lake.labels_for(ds, parts), kind="stable")
+            return parts.iloc[order].reset_index(drop=True)
+
+        def days_of(ids) -> set[date]:
+            return set(local_day(lake.read_matching(ds, "chatroom_id", ids)[dated_by], timezone).dropna())
+
+        return StateFact(dated_by, build, lambda: lake.digests(ds), load, days_of)
+
+    datasets = {"requests": REQUESTS, "chatrooms": ROOMS}
+    facts = {name: fact(datasets[name], *how) for name, how in builders(people, timezone).items()}
+    return StateFacts(facts, timezone, StateFacts.stamp_of(people, timezone))
 
 
 def merged_first_sales(published: pd.Series, rows: pd.DataFrame) -> pd.Series:

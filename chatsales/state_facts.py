@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -54,73 +55,85 @@ def frame_digest(frame: pd.DataFrame) -> str:
 
 @dataclass(frozen=True)
 class StateFact:
-    """One state fact: the rows it is built from, what dates them, and its builder (rows → facts with `day`)."""
+    """One state fact: what dates its rows, its builder (rows → facts with `day`), and how its rows are found:
+    `digests` (per local month, a digest of the month's rows), `load` (the rows dated in some months or on
+    some local days) and `days_of` (the local days of the rows of some chatrooms)."""
 
-    rows: pd.DataFrame
     dated_by: str
     build: Callable[[pd.DataFrame], pd.DataFrame]
+    digests: Callable[[], dict[str, str]]
+    load: Callable[[Collection[str], Collection[date]], pd.DataFrame]
+    days_of: Callable[[Collection[str]], set[date]]
+
+
+def in_memory(rows: pd.DataFrame, dated_by: str, build: Callable, timezone: str) -> StateFact:
+    """A state fact whose rows are all in memory (tests, benchmarks, facts built whole)."""
+    dated = rows[dated_by]
+    months = month_labels(dated, timezone)
+
+    def digests() -> dict[str, str]:
+        hashed = pd.util.hash_pandas_object(rows, index=False).to_numpy()
+        shape = repr(list(rows.dtypes.astype(str).items()))
+        order = np.argsort(months, kind="stable")
+        labels, starts = np.unique(months[order], return_index=True)
+        parts = np.split(hashed[order], starts[1:])
+        return {label: digest(shape, part.tobytes()) for label, part in zip(labels, parts)}
+
+    def load(wanted: Collection[str], days: Collection[date]) -> pd.DataFrame:
+        keep = is_in(pd.Series(months), list(wanted))
+        if len(days):
+            keep |= local_day(dated, timezone).isin(set(days)).to_numpy()
+        return rows[keep].reset_index(drop=True)
+
+    def days_of(chatroom_ids: Collection[str]) -> set[date]:
+        return set(local_day(dated[is_in(rows["chatroom_id"], list(chatroom_ids))], timezone).dropna())
+
+    return StateFact(dated_by, build, digests, load, days_of)
+
+
+def builders(people: pd.DataFrame, timezone: str) -> dict[str, tuple[str, Callable]]:
+    """Per state fact, what dates its rows and its builder (the chatrooms' first sales are added by the
+    publication, from what it publishes)."""
+    no_sales = pd.Series(dtype=schema.TS)
+    return {
+        "requests": ("created_at", lambda rows: request_facts(rows, people, timezone)),
+        "chatrooms": (
+            "started_at",
+            lambda rows: chatroom_facts(rows, people, no_sales, timezone).drop(columns="first_sale_at"),
+        ),
+    }
 
 
 class StateFacts:
     """The state facts of a publication, built on demand for the months and chatrooms it names."""
 
-    def __init__(
-        self,
-        facts: Mapping[str, StateFact],
-        timezone: str,
-        stamp: str,
-        read_months: Mapping[str, Mapping[str, tuple[str, int]]] | None = None,
-    ):
+    def __init__(self, facts: Mapping[str, StateFact], timezone: str, stamp: str):
         self.facts, self.timezone, self.stamp = dict(facts), timezone, stamp
-        self.read_months = dict(read_months or {})
-        self._labels: dict[str, np.ndarray] = {}
 
-    def _month_rows(self, name: str, months: Collection[str]) -> np.ndarray:
-        """The positions of the fact's rows dated in `months`: slices of the rows as read, month by month,
-        when the read says where each month is; else found by each row's month."""
-        if name in self.read_months:
-            bounds, start = {}, 0
-            for label, (_, rows) in self.read_months[name].items():  # a loop over months
-                bounds[label], start = (start, start + rows), start + rows
-            parts = [np.arange(*bounds[m]) for m in sorted(months) if m in bounds]
-            return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-        if name not in self._labels:
-            fact = self.facts[name]
-            self._labels[name] = month_labels(fact.rows[fact.dated_by], self.timezone)
-        return np.flatnonzero(is_in(pd.Series(self._labels[name]), list(months)))
+    @staticmethod
+    def stamp_of(people: pd.DataFrame, timezone: str) -> str:
+        """What every state fact depends on besides its rows: the builders' version, the zone, the members."""
+        return digest(BUILDERS_VERSION, timezone, frame_digest(people))
 
     @classmethod
-    def of_state(
-        cls,
-        rooms: pd.DataFrame,
-        requests: pd.DataFrame,
-        people: pd.DataFrame,
-        timezone: str,
-        read_months: Mapping[str, Mapping[str, tuple[str, int]]] | None = None,
-    ) -> StateFacts:
-        """The facts of the conversation state (the chatrooms' first sales are added by the publication, from
-        what it publishes). `read_months`: per fact and local month, in the order read, a digest of the
-        month's rows as read and their number (the state's files are partitioned by the local month of what
-        dates the facts): what spares hashing the rows and finding each row's month."""
-        no_sales = pd.Series(dtype=schema.TS)
+    def of_state(cls, rooms: pd.DataFrame, requests: pd.DataFrame, people: pd.DataFrame, timezone: str) -> StateFacts:
+        """The facts of the conversation state held in memory."""
+        rows = {"requests": requests, "chatrooms": rooms}
         facts = {
-            "requests": StateFact(requests, "created_at", lambda rows: request_facts(rows, people, timezone)),
-            "chatrooms": StateFact(
-                rooms,
-                "started_at",
-                lambda rows: chatroom_facts(rows, people, no_sales, timezone).drop(columns="first_sale_at"),
-            ),
+            name: in_memory(rows[name], dated_by, build, timezone)
+            for name, (dated_by, build) in builders(people, timezone).items()
         }
-        return cls(facts, timezone, digest(BUILDERS_VERSION, timezone, frame_digest(people)), read_months)
+        return cls(facts, timezone, cls.stamp_of(people, timezone))
 
     @classmethod
     def of_facts(cls, tables: Mapping[str, pd.DataFrame]) -> StateFacts:
         """State facts already built (tests, benchmarks): their `day` is what dates them."""
         facts = {
-            name: StateFact(
+            name: in_memory(
                 frame.assign(_dated=pd.to_datetime(frame["day"]).dt.tz_localize("UTC")),
                 "_dated",
                 lambda rows: rows.drop(columns="_dated"),
+                "UTC",
             )
             for name, frame in tables.items()
         }
@@ -131,29 +144,11 @@ class StateFacts:
 
     def month_digests(self, name: str) -> dict[str, str]:
         """Per local month of the fact's rows, a digest of those rows and of what every fact depends on."""
-        if name in self.read_months:
-            return {label: digest(self.stamp, read) for label, (read, _) in self.read_months[name].items()}
-        fact = self.facts[name]
-        if name not in self._labels:
-            self._labels[name] = month_labels(fact.rows[fact.dated_by], self.timezone)
-        months = self._labels[name]
-        hashed = pd.util.hash_pandas_object(fact.rows, index=False).to_numpy()
-        shape = repr(list(fact.rows.dtypes.astype(str).items()))
-        order = np.argsort(months, kind="stable")
-        labels, starts = np.unique(months[order], return_index=True)
-        groups = np.split(hashed[order], starts[1:])
-        return {label: digest(self.stamp, shape, rows.tobytes()) for label, rows in zip(labels, groups)}
+        return {label: digest(self.stamp, rows) for label, rows in self.facts[name].digests().items()}
 
     def build(self, name: str, months: Collection[str], chatroom_ids: Collection[str] = ()) -> pd.DataFrame:
         """The facts of every row of `months`, and of every row of the days of `chatroom_ids`'s chatrooms
         (a day's stream holds all its rows)."""
         fact = self.facts[name]
-        rows, dated = fact.rows, fact.rows[fact.dated_by]
-        keep = np.zeros(len(rows), dtype=bool)
-        keep[self._month_rows(name, months)] = True
-        if len(chatroom_ids) and "chatroom_id" in rows:
-            days = set(local_day(dated[is_in(rows["chatroom_id"], list(chatroom_ids))], self.timezone).dropna())
-            others = self._month_rows(name, {f"{d:%Y-%m}" for d in days})
-            others = others[~keep[others]]
-            keep[others[local_day(dated.iloc[others], self.timezone).isin(days).to_numpy()]] = True
-        return fact.build(rows[keep].reset_index(drop=True))
+        days = fact.days_of(chatroom_ids) if len(chatroom_ids) else set()
+        return fact.build(fact.load(months, days))

@@ -131,11 +131,10 @@ def reattribute_orders(
     days = config.checked(settings.timezone)
     db = reporting_db.db
     orders, lines = chain.orders_of(lake.lake, days)
-    rooms, _ = chain.conversation_state(lake.lake)
     orders = orders.assign(day=local_dates(orders["placed_at"], days.timezone).dt.date)
     identified = {
         "orders": orders,
-        "candidates": chain.identities(orders, lake.lake, lake.catalog, rooms),
+        "candidates": chain.identities(orders, lake.lake, lake.catalog),
         "order_lines": lines.assign(day=local_dates(lines["placed_at"], days.timezone).dt.date),
     }
     rows = attribute_range(lake, days, identified, config.window_days)
@@ -157,7 +156,7 @@ def reattribute_orders(
     if not config.dry_run:
         facts = facts_of_range(lake, days, rows, identified["order_lines"])
         tables = kpis_of_range(lake, db, days, facts, rows)
-        activity = chain.chat_activity(lake.lake, rooms, days)
+        activity = chain.chat_activity(lake.lake, days)
         written = publish_range(
             lake,
             db,

@@ -159,9 +159,9 @@ def late_data(
             oldest = db.read_table("pipeline_days", days=list(recent["day"]))["computed_at"].min()
             sold, computed = db.attribution_changes_since(oldest.to_pydatetime(), ledger_mark)
             if len(sold):
-                rooms = lake.lake.read(ROOMS, columns=["chatroom_id", "established_at"])
+                rooms = lake.lake.read_matching(ROOMS, "chatroom_id", sold["chatroom_id"])
                 stale = sales_on_older_dialogues(
-                    sold, rooms[rooms["chatroom_id"].isin(sold["chatroom_id"])], computed, settings.timezone
+                    sold, rooms[["chatroom_id", "established_at"]], computed, settings.timezone
                 )
         plan = plan_late_runs(changes, published, stale, today_in(settings.timezone), settings.late_horizon_days)
     finally:

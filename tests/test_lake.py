@@ -45,19 +45,81 @@ def test_upsert_reports_what_changed_and_rewrites_only_those_partitions(tmp_path
     assert lake.read_days(ROWS, date(2026, 3, 2), date(2026, 3, 2))["id"].tolist() == ["b"]
 
 
-def test_a_digested_read_names_the_partitions_that_changed(tmp_path):
+def test_digests_name_the_partitions_that_changed(tmp_path):
     """What the state facts' publication learns which months to build from: a digest per partition, made
-    from the bytes read, that moves with the partition's content and with nothing else."""
+    from its file's bytes, that moves with the partition's content and with nothing else."""
     lake = Lake(tmp_path, "Europe/Paris")
     lake.upsert(ROWS, _rows(("a", "2026-03-01T10:00Z", 1), ("b", "2026-03-02T10:00Z", 2)))
-    frame, before = lake.read_digested(ROWS)
-    assert frame.equals(lake.read(ROWS)) and set(before) == {"2026-03-01", "2026-03-02"}
+    before = lake.digests(ROWS)
+    assert list(before) == ["2026-03-01", "2026-03-02"]
     lake.upsert(ROWS, _rows(("a", "2026-03-01T10:00Z", 1), ("b", "2026-03-02T10:00Z", 5)))
-    _, after = lake.read_digested(ROWS)
+    after = lake.digests(ROWS)
     assert after["2026-03-01"] == before["2026-03-01"] and after["2026-03-02"] != before["2026-03-02"]
-    assert [rows for _, rows in after.values()] == [1, 1]
-    empty, none = lake.read_digested(LINES)
-    assert empty.empty and list(empty.columns) == list(LINES.columns) and none == {}
+    assert lake.digests(LINES) == {}
+
+
+KEYED = Dataset("state/test/keyed", ("id",), "at", "month", {"id": "str", "at": TS, "v": "int64", "tag": "str"}, 100)
+
+
+def _keyed_rows(n: int) -> pd.DataFrame:
+    """n rows an hour apart from 1 March 2026 (two local months), keys k00000…"""
+    return pd.DataFrame(
+        {
+            "id": [f"k{i:05d}" for i in range(n)],
+            "at": pd.date_range("2026-03-01T10:00Z", periods=n, freq="60min").astype(TS),
+            "v": range(n),
+            "tag": [f"w{i}" for i in range(n)],
+        }
+    )
+
+
+def test_reads_by_key_or_filter_decode_only_the_row_groups_that_hold_a_row(tmp_path):
+    """A keyed dataset is written in small row groups sorted by key: a lookup of a few keys, or a filter on
+    another column, gives the rows a whole read would, in the same order, and decodes only the groups whose
+    statistics admit one."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    lake = Lake(tmp_path, "Europe/Paris")
+    n = 1000
+    frame = _keyed_rows(n)
+    lake.upsert(KEYED, frame.sample(frac=1, random_state=3))  # shuffled: the lake sorts each file by key
+    files = sorted((tmp_path / KEYED.path).glob("*/part.parquet"))
+    assert len(files) == 2 and all(pq.ParquetFile(f).metadata.num_row_groups > 1 for f in files)
+    whole = lake.read(KEYED)
+    wanted = ["k00950", "k00007", "k00500", "missing"]
+    by_key = lake.read_matching(KEYED, "id", wanted)
+    assert by_key["id"].tolist() == ["k00007", "k00500", "k00950"]
+    pd.testing.assert_frame_equal(by_key, whole[whole["id"].isin(wanted)].reset_index(drop=True))
+    by_value = lake.read_matching(KEYED, "tag", ["w999", "w3"])
+    assert by_value["id"].tolist() == ["k00003", "k00999"]
+    late = lake.read_where(KEYED, pc.field("v") >= 990)
+    assert late["v"].tolist() == list(range(990, 1000))
+    march = lake.read(KEYED, ["2026-03"], where=pc.field("v") < 3)
+    assert march["id"].tolist() == ["k00000", "k00001", "k00002"]
+    assert lake.read_matching(KEYED, "id", []).empty and list(lake.read_matching(KEYED, "id", [])) == list(whole)
+    fragment = next(iter(__import__("pyarrow.dataset").dataset.dataset(files[0]).get_fragments()))
+    kept = fragment.split_by_row_group(pc.field("id").isin(["k00007"]))
+    assert len(kept) == 1  # one row group decoded for one key
+
+
+def test_files_written_before_small_row_groups_are_regrouped_once_with_the_same_rows(tmp_path):
+    import dataclasses
+
+    import pyarrow.parquet as pq
+
+    lake = Lake(tmp_path, "Europe/Paris")
+    before = dataclasses.replace(KEYED, row_group_rows=None)  # as an earlier version wrote it
+    n = 1000
+    frame = _keyed_rows(n)
+    lake.upsert(before, frame)
+    files = sorted((tmp_path / KEYED.path).glob("*/part.parquet"))
+    assert [pq.ParquetFile(f).metadata.num_row_groups for f in files] == [1, 1]
+    whole = lake.read(KEYED)
+    assert lake.regroup(KEYED) == 2
+    assert all(pq.ParquetFile(f).metadata.num_row_groups > 1 for f in files)
+    pd.testing.assert_frame_equal(lake.read(KEYED), whole)
+    assert lake.regroup(KEYED) == 0 and lake.regroup(ROWS) == 0
 
 
 def test_a_planned_upsert_writes_nothing_until_applied(tmp_path):

@@ -117,26 +117,31 @@ def test_a_month_the_state_no_longer_has_is_removed(reporting_url):
         assert sorted(_published_rooms(db).index) == ["mar"] and set(_months(db)) == {"2026-03"}
 
 
-def test_the_months_as_read_from_the_lake_build_what_the_rows_months_build(tmp_path):
-    """The publication finds a month's rows by where the lake read put them; the same rows found by their
-    own month build the same facts, for months and for the days of credited chatrooms."""
+def test_the_state_read_from_the_lake_builds_what_the_rows_in_memory_build(tmp_path):
+    """The publication reads from the lake only the months it rebuilds and the days of the credited
+    chatrooms; it builds what the same rows held in memory build, for months and for those days, and its
+    month digests come from the lake's files."""
+    from chatsales.days import state_facts
+
     lake = Lake(tmp_path, TZ)
-    lake.upsert(
-        ROOMS,
-        _rooms(
-            {"chatroom_id": "jan", "started_at": JAN},
-            {"chatroom_id": "jan2", "started_at": JAN + pd.Timedelta(days=3)},
-            {"chatroom_id": "feb", "started_at": pd.Timestamp("2026-01-31T23:30:00Z")},  # February in Paris
-            {"chatroom_id": "mar", "started_at": MAR},
-        ),
+    rooms = _rooms(
+        {"chatroom_id": "jan", "started_at": JAN},
+        {"chatroom_id": "jan2", "started_at": JAN + pd.Timedelta(days=3)},
+        {"chatroom_id": "feb", "started_at": pd.Timestamp("2026-01-31T23:30:00Z")},  # February in Paris
+        {"chatroom_id": "feb2", "started_at": pd.Timestamp("2026-02-02T10:00:00Z")},
+        {"chatroom_id": "mar", "started_at": MAR},
     )
-    rooms, months = lake.read_digested(ROOMS)
+    lake.upsert(ROOMS, rooms)
+    stored = lake.read(ROOMS)
     requests = schema.empty(REQUEST_STATE)
-    by_read = StateFacts.of_state(rooms, requests, _people(), TZ, read_months={"chatrooms": months})
-    by_rows = StateFacts.of_state(rooms, requests, _people(), TZ)
-    assert list(months) == ["2026-01", "2026-02", "2026-03"]
-    for wanted, credited in (({"2026-02"}, ()), ({"2026-03"}, ("jan",)), (set(), ("jan2", "feb")), (set(), ())):
-        built = by_read.build("chatrooms", wanted, credited)
-        pd.testing.assert_frame_equal(built, by_rows.build("chatrooms", wanted, credited))
-    assert by_read.build("chatrooms", {"2026-03"}, ("jan",))["chatroom_id"].tolist() == ["jan", "mar"]
-    assert by_read.build("chatrooms", {"2026-02"})["chatroom_id"].tolist() == ["feb"]
+    by_lake = state_facts(lake, _people(), TZ)
+    in_memory = StateFacts.of_state(stored, requests, _people(), TZ)
+    assert list(by_lake.month_digests("chatrooms")) == ["2026-01", "2026-02", "2026-03"]
+    assert by_lake.month_digests("requests") == {}
+    cases = (({"2026-02"}, ()), ({"2026-03"}, ("jan",)), (set(), ("jan2", "feb")), (set(), ()), ({"2026-01"}, ("feb",)))
+    for wanted, credited in cases:
+        built = by_lake.build("chatrooms", wanted, credited)
+        pd.testing.assert_frame_equal(built, in_memory.build("chatrooms", wanted, credited))
+    assert by_lake.build("chatrooms", {"2026-03"}, ("jan",))["chatroom_id"].tolist() == ["jan", "mar"]
+    assert by_lake.build("chatrooms", {"2026-02"})["chatroom_id"].tolist() == ["feb", "feb2"]
+    assert by_lake.build("chatrooms", set(), ("feb",))["chatroom_id"].tolist() == ["feb"]  # its day, not its month

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from chatsales.contract import SourceFrames, SourceSetupError, concat_rejects
-from chatsales.conversation_state import StateUpdate, update_state
+from chatsales.conversation_state import KEYED_ROWS, STATE_DATASETS, StateUpdate, update_state
 from chatsales.days import SESSION_DAYS_KEY
 from chatsales.extract import Extracted, empty_changes
 from chatsales.extract.chat import TOUCHED_KEY, extract_chat
@@ -265,6 +265,26 @@ def plan_pulled_orders(
             index=plan.index,
             watermark=watermark or since,
         ),
+    )
+
+
+STATE_LAYOUT = "state_row_groups"  # catalog meta: the state's files are in row groups of KEYED_ROWS
+
+
+def regroup_state(lake: Lake, catalog: Catalog) -> str | None:
+    """Once, for a lake kept before the state was read by key: rewrite its state files in small row groups
+    (same rows), so that a lookup decodes only the groups holding a wanted key. Returns what was done, for
+    the run's log, or None when nothing had to be."""
+    if catalog.get(STATE_LAYOUT) == str(KEYED_ROWS):
+        return None
+    rewritten = {ds.name: lake.regroup(ds) for ds in STATE_DATASETS}
+    catalog.set(STATE_LAYOUT, str(KEYED_ROWS))
+    if not any(rewritten.values()):
+        return None
+    return (
+        f"state files rewritten in row groups of {KEYED_ROWS} rows for reads by key (once, after the upgrade): "
+        + ", ".join(f"{name}: {n} partition(s)" for name, n in rewritten.items())
+        + ". The next publication builds the chatroom and request facts of every month once."
     )
 
 

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chatsales import schema
-from chatsales.arrays import is_in, text_set
+from chatsales.arrays import text_set
 
 PART_FILE = "part.parquet"
 UNDATED = "undated"  # the partition of rows whose partition instant is missing (a visitor's created_at)
@@ -40,6 +40,9 @@ class Dataset:
     by: str | None  # the UTC instant column that partitions it; None: whole
     grain: str = "day"  # "day" or "month" of that instant, in the reporting zone
     columns: Mapping[str, str] = field(default_factory=dict)  # schema of its rows (schema.py dtypes)
+    # rows per Parquet row group, for datasets read by key (files are sorted by key, so a lookup of a few keys
+    # decodes the few row groups whose key range holds one); None: Arrow's default (one group per file here)
+    row_group_rows: int | None = None
 
     @property
     def name(self) -> str:
@@ -112,10 +115,16 @@ class Lake:
 
     # --- reading -------------------------------------------------------------------------------------
     def read(
-        self, ds: Dataset, parts: Iterable[str] | None = None, columns: Sequence[str] | None = None
+        self,
+        ds: Dataset,
+        parts: Iterable[str] | None = None,
+        columns: Sequence[str] | None = None,
+        where: pc.Expression | None = None,
     ) -> pd.DataFrame:
-        """The rows of the given partitions (default: all), in partition then key order. Given partitions are
-        looked up one by one rather than by listing the dataset: a day's read costs the same after years."""
+        """The rows of the given partitions (default: all), in partition then key order; with `where`, only
+        the rows it holds for, filtered by Arrow while reading (a row group whose statistics exclude it is not
+        decoded), so the memory follows the rows kept. Given partitions are looked up one by one rather than
+        by listing the dataset: a day's read costs the same after years."""
         if parts is None:
             files = [self._file(ds, p) for p in self.partitions(ds)]
         else:  # a dataset kept whole has one partition, WHOLE: a day's label names none of it
@@ -124,44 +133,60 @@ class Lake:
         if not files:
             empty = schema.empty(dict(ds.columns)) if ds.columns else pd.DataFrame()
             return empty if columns is None or empty.empty and not len(empty.columns) else empty[list(columns)]
+        wanted = list(columns) if columns else None
         with ThreadPoolExecutor(max_workers=4) as pool:
-            tables = list(pool.map(lambda f: pq.read_table(f, columns=list(columns) if columns else None), files))
+            tables = list(pool.map(lambda f: _read_file(ds, f, wanted, where), files))
         return _frame(ds, tables, columns)
 
-    def read_digested(self, ds: Dataset) -> tuple[pd.DataFrame, dict[str, tuple[str, int]]]:
-        """Every row, partition after partition, and per partition (in that order) a digest of its file made
-        from the very bytes read, and its number of rows: what tells a reader which partitions changed since
-        it last looked, without hashing rows, and where each one's rows are."""
+    def digests(self, ds: Dataset) -> dict[str, str]:
+        """Per stored partition, in order, a digest of its file's bytes: what tells a reader which partitions
+        changed since it last looked, without decoding any."""
+
+        def digest(label: str) -> str:
+            h = hashlib.sha1()
+            with open(self._file(ds, label), "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            return h.hexdigest()
+
         labels = self.partitions(ds)
-        if not labels:
-            return self.read(ds, []), {}
-
-        def load(label: str) -> tuple[str, pa.Table]:
-            data = self._file(ds, label).read_bytes()
-            return hashlib.sha1(data).hexdigest(), pq.read_table(pa.BufferReader(data))
-
         with ThreadPoolExecutor(max_workers=4) as pool:
-            loaded = list(pool.map(load, labels))
-        return _frame(ds, [table for _, table in loaded], None), {
-            label: (digest, table.num_rows) for label, (digest, table) in zip(labels, loaded)
-        }
+            return dict(zip(labels, pool.map(digest, labels)))
 
     def read_matching(self, ds: Dataset, column: str, values) -> pd.DataFrame:
-        """The rows whose `column` is one of `values`. Only the partitions holding one are read whole (the
-        column alone is read first in each), so the cost follows the rows wanted rather than the history."""
+        """The rows whose `column` is one of `values`, from every partition. By the dataset's first key
+        column, only the row groups whose key range holds a value are decoded; by another column, that column
+        and the key are read first (to find the keys), then the rows by key. Either way the memory follows
+        the rows wanted, not the history."""
         wanted = text_set(values)
-        stored = self.partitions(ds)
-        if not len(wanted) or not stored:
+        if not len(wanted):
             return self.read(ds, [])
+        return self.read_where(ds, pc.field(column).isin(wanted), by_key=column == ds.key[0])
 
-        def holds(label: str) -> bool:
-            keys = pq.read_table(self._file(ds, label), columns=[column]).column(0)
-            return bool(pc.any(pc.is_in(keys.cast(pa.large_string()), value_set=wanted)).as_py())
+    def read_where(self, ds: Dataset, where: pc.Expression, parts=None, by_key: bool = False) -> pd.DataFrame:
+        """The rows `where` holds for, from the given partitions (default: all). Unless `where` prunes by the
+        key itself (`by_key`), the key column is read first with the columns `where` names, then the rows of
+        the keys found: row groups are decoded whole only where a wanted row lies."""
+        parts = self.partitions(ds) if parts is None else list(parts)
+        if by_key or len(ds.key) != 1:
+            return self.read(ds, parts, where=where)
+        keys = self.read(ds, parts, columns=[ds.key[0]], where=where)[ds.key[0]]
+        if keys.empty:
+            return self.read(ds, [])
+        return self.read(ds, parts, where=pc.field(ds.key[0]).isin(text_set(keys)))
 
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            found = [label for label, hit in zip(stored, pool.map(holds, stored)) if hit]
-        frame = self.read(ds, found)
-        return frame[is_in(frame[column], wanted)].reset_index(drop=True)
+    def regroup(self, ds: Dataset) -> int:
+        """Rewrite the partitions whose row groups are larger than the dataset's (files written before it
+        declared one), with the same rows; returns how many were rewritten. Safe to stop and run again."""
+        if ds.row_group_rows is None:
+            return 0
+        rewritten = 0
+        for label in self.partitions(ds):  # a loop over partitions, one at a time: memory stays one file's
+            meta = pq.ParquetFile(self._file(ds, label)).metadata
+            if max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) > ds.row_group_rows:
+                self.write(ds, label, self.read(ds, [label]))
+                rewritten += 1
+        return rewritten
 
     def read_days(self, ds: Dataset, first: date, last: date, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The rows of the day partitions first..last (inclusive)."""
@@ -178,7 +203,8 @@ class Lake:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{uuid.uuid4().hex}.parquet")
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), staging, compression="zstd")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table, staging, compression="zstd", row_group_size=ds.row_group_rows)
         os.replace(staging, target)
 
     def replace_all(self, ds: Dataset, frame: pd.DataFrame) -> None:
@@ -263,6 +289,15 @@ class Lake:
     @staticmethod
     def _sorted(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.sort_values(list(ds.key), kind="stable").reset_index(drop=True)
+
+
+def _read_file(ds: Dataset, path: Path, columns: list[str] | None, where: pc.Expression | None) -> pa.Table:
+    """One partition's file; filtered by `where`, its rows kept in key order (the scan may reorder them)."""
+    if where is None:
+        return pq.read_table(path, columns=columns)
+    table = pq.read_table(path, columns=columns, filters=where)
+    key = [k for k in ds.key if columns is None or k in columns]
+    return table.take(pc.sort_indices(table, [(k, "ascending") for k in key])) if key and table.num_rows else table
 
 
 def _frame(ds: Dataset, tables: list[pa.Table], columns: Sequence[str] | None) -> pd.DataFrame:
