@@ -65,7 +65,10 @@ KEYED_ROWS = 4096
 ROOMS = Dataset("state/chatrooms", ("chatroom_id",), "started_at", "month", ROOM_STATE, KEYED_ROWS)
 REQUESTS = Dataset("state/requests", ("request_id",), "created_at", "month", REQUEST_STATE, KEYED_ROWS)
 ROOM_DAY = Dataset("state/room_days", ("chatroom_id", "day_start"), "day_start", "month", ROOM_DAYS, KEYED_ROWS)
-ROOM_PRODUCT = Dataset("state/room_products", ("chatroom_id", "product_id"), None, "day", ROOM_PRODUCTS, KEYED_ROWS)
+ROOM_PRODUCT = Dataset(
+    "state/room_products", ("chatroom_id", "product_id"), "first_shown_at", "month", ROOM_PRODUCTS, KEYED_ROWS
+)
+WHOLE_PRODUCTS = Dataset(ROOM_PRODUCT.path, ROOM_PRODUCT.key, None, "day", ROOM_PRODUCTS)  # before 2026-12-04
 STATE_DATASETS = (ROOMS, REQUESTS, ROOM_DAY, ROOM_PRODUCT)
 DAY = pd.Timedelta(days=1)
 
@@ -278,7 +281,11 @@ def update_state(
     days = room_days(messages, tz)
     plans.append(lake.plan_upsert(ROOM_DAY, _merge_days(lake, days) if written is not None else days))
     products = first_shown(counted(messages))
-    plans.append(lake.plan_upsert(ROOM_PRODUCT, _earliest(old_products, products)))
+    shown_first = _earliest(old_products, products)
+    moved = _moved(lake, ROOM_PRODUCT, old_products, shown_first)
+    plans.append(
+        lake.plan_upsert(ROOM_PRODUCT, shown_first, remove=moved | _stale(lake, ROOM_PRODUCT, shown_first, written))
+    )
     shown = plans[3].new["first_shown_at"]
     product_changes = spans("product_shown", local_dates(shown, tz), shifted(local_dates(shown, tz), window_days + 1))
     changes = combine([state_changes(plans[0], messages, tz, today), product_changes])
@@ -370,6 +377,19 @@ def _merge_days(lake: Lake, days: pd.DataFrame) -> pd.DataFrame:
     stored = lake.read(ROOM_DAY, sorted(set(lake.labels_for(ROOM_DAY, days))))
     both = pd.concat([stored, days], ignore_index=True)
     return both.groupby(["chatroom_id", "day_start"], sort=False)["last_at"].max().reset_index()
+
+
+def _moved(lake: Lake, ds: Dataset, stored: pd.DataFrame, new: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Stored rows whose new version lies in another partition (a product shown earlier than known, in an
+    earlier month), per partition they leave."""
+    if stored.empty:
+        return {}
+    key = list(ds.key)
+    before = stored[key].assign(_from=lake.labels_for(ds, stored))
+    after = new[key].assign(_to=lake.labels_for(ds, new))
+    both = before.merge(after, on=key)
+    gone = both[both["_from"].to_numpy() != both["_to"].to_numpy()]
+    return {label: rows[key] for label, rows in gone.groupby("_from")}
 
 
 def _earliest(stored: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:

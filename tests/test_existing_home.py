@@ -63,3 +63,42 @@ def test_an_old_home_is_migrated_and_its_lake_rebuilt(tmp_path, reporting_url):
     migrated = published(reporting_url)
     for name, frame in fresh.items():
         pd.testing.assert_frame_equal(migrated[name], frame, check_dtype=False, obj=name)
+
+
+def test_a_state_kept_before_reads_by_key_is_rewritten_once_and_publishes_the_same(tmp_path, reporting_url):
+    """A lake from before the state was read by key kept the products shown in one whole file and no layout
+    mark: the next run splits it by month (same rows), says so in its log, and publishes what a fresh home
+    publishes; the run after that rewrites nothing."""
+    from chatsales.conversation_state import ROOM_PRODUCT, WHOLE_PRODUCTS
+    from chatsales.extract.run import STATE_LAYOUT
+    from chatsales.lake.catalog import Catalog
+    from chatsales.lake.store import Lake
+    from chatsales.settings import load_settings
+
+    home = tmp_path / "home"
+    demo = _cli(["demo", "--days", "4", "--scale", "0.02"], home, reporting_url)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    fresh = published(reporting_url)
+    days = sorted(fresh["kpi_daily"]["day"].unique())
+    lake = Lake(home / "lake", load_settings({"CHATSALES_HOME": str(home)}).timezone)
+    shown = lake.read(ROOM_PRODUCT)
+    assert len(shown) > 0 and lake.partitions(WHOLE_PRODUCTS) == []
+    lake.write(WHOLE_PRODUCTS, "whole", shown)  # as the previous version kept it
+    for folder in lake.folder(ROOM_PRODUCT).glob("month=*"):
+        shutil.rmtree(folder)
+    catalog = Catalog(home / "lake" / "catalog.sqlite")
+    with catalog.transaction() as conn:
+        conn.execute("DELETE FROM meta WHERE key = ?", (STATE_LAYOUT,))
+
+    again = _cli(["backfill", "--from", str(days[0]), "--to", str(days[-1])], home, reporting_url)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "products shown split by month" in again.stdout + again.stderr
+    assert lake.partitions(WHOLE_PRODUCTS) == [] and len(lake.partitions(ROOM_PRODUCT)) >= 1
+    pd.testing.assert_frame_equal(
+        lake.read(ROOM_PRODUCT).sort_values(["chatroom_id", "product_id"]).reset_index(drop=True),
+        shown.sort_values(["chatroom_id", "product_id"]).reset_index(drop=True),
+    )
+    for name, frame in published(reporting_url).items():
+        pd.testing.assert_frame_equal(frame, fresh[name], check_dtype=False, obj=name)
+    third = _cli(["backfill", "--from", str(days[-1]), "--to", str(days[-1])], home, reporting_url)
+    assert third.returncode == 0 and "state files rewritten" not in third.stdout + third.stderr

@@ -232,3 +232,28 @@ def test_rows_outside_the_run_days_are_refused(tmp_path):
     assert "table __frame__ has rows for days ['2026-04-09'] outside the run's partitions" in str(errors[0].cause)
     with pytest.raises(FileNotFoundError):
         next((tmp_path / "pipeline" / "per_day").iterdir())
+
+
+def test_a_product_shown_earlier_than_known_moves_to_its_month(tmp_path):
+    """The products shown are partitioned by the month of their first share, which only moves earlier (a
+    late message): the row leaves its old month, so a lookup finds it once, in the new one."""
+    from chatsales.conversation_state import ROOM_PRODUCT, _earliest, _moved
+
+    lake = Lake(tmp_path, "Europe/Paris")
+
+    def shown(*rows):
+        frame = pd.DataFrame(rows, columns=["chatroom_id", "product_id", "first_shown_at"])
+        return frame.assign(first_shown_at=pd.to_datetime(frame["first_shown_at"], utc=True).astype(TS))
+
+    lake.upsert(ROOM_PRODUCT, shown(("cr-1", "p-1", "2026-03-02T10:00Z"), ("cr-1", "p-2", "2026-03-03T10:00Z")))
+    stored = lake.read_matching(ROOM_PRODUCT, "chatroom_id", ["cr-1"])
+    merged = _earliest(stored, shown(("cr-1", "p-1", "2026-02-20T10:00Z"), ("cr-1", "p-2", "2026-03-05T10:00Z")))
+    moved = _moved(lake, ROOM_PRODUCT, stored, merged)
+    assert {label: rows["product_id"].tolist() for label, rows in moved.items()} == {"2026-03": ["p-1"]}
+    lake.upsert(ROOM_PRODUCT, merged, remove=moved)
+    after = lake.read_matching(ROOM_PRODUCT, "chatroom_id", ["cr-1"])
+    assert after.astype({"first_shown_at": "str"}).values.tolist() == [
+        ["cr-1", "p-1", "2026-02-20 10:00:00+00:00"],
+        ["cr-1", "p-2", "2026-03-03 10:00:00+00:00"],
+    ]
+    assert lake.partitions(ROOM_PRODUCT) == ["2026-02", "2026-03"]

@@ -18,7 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from chatsales.contract import SourceFrames, SourceSetupError, concat_rejects
-from chatsales.conversation_state import KEYED_ROWS, STATE_DATASETS, StateUpdate, update_state
+from chatsales.conversation_state import (
+    KEYED_ROWS,
+    ROOM_PRODUCT,
+    STATE_DATASETS,
+    WHOLE_PRODUCTS,
+    StateUpdate,
+    update_state,
+)
 from chatsales.days import SESSION_DAYS_KEY
 from chatsales.extract import Extracted, empty_changes
 from chatsales.extract.chat import TOUCHED_KEY, extract_chat
@@ -268,22 +275,29 @@ def plan_pulled_orders(
     )
 
 
-STATE_LAYOUT = "state_row_groups"  # catalog meta: the state's files are in row groups of KEYED_ROWS
+STATE_LAYOUT = "state_layout"  # catalog meta: the layout of the state's files
+KEYED_LAYOUT = f"by key in row groups of {KEYED_ROWS}, products shown by month"
 
 
 def regroup_state(lake: Lake, catalog: Catalog) -> str | None:
     """Once, for a lake kept before the state was read by key: rewrite its state files in small row groups
-    (same rows), so that a lookup decodes only the groups holding a wanted key. Returns what was done, for
-    the run's log, or None when nothing had to be."""
-    if catalog.get(STATE_LAYOUT) == str(KEYED_ROWS):
+    (same rows), so that a lookup decodes only the groups holding a wanted key, and split the products shown,
+    kept whole until then, by month. Returns what was done, for the run's log, or None when nothing had to
+    be. Safe to stop and run again: each file is replaced atomically, the old whole file removed last."""
+    if catalog.get(STATE_LAYOUT) == KEYED_LAYOUT:
         return None
+    split = lake.partitions(WHOLE_PRODUCTS)
+    if split:
+        lake.replace_all(ROOM_PRODUCT, lake.read(WHOLE_PRODUCTS))
+        lake.write(WHOLE_PRODUCTS, split[0], lake.read(WHOLE_PRODUCTS, []))  # an empty frame removes it
     rewritten = {ds.name: lake.regroup(ds) for ds in STATE_DATASETS}
-    catalog.set(STATE_LAYOUT, str(KEYED_ROWS))
-    if not any(rewritten.values()):
+    catalog.set(STATE_LAYOUT, KEYED_LAYOUT)
+    if not split and not any(rewritten.values()):
         return None
     return (
-        f"state files rewritten in row groups of {KEYED_ROWS} rows for reads by key (once, after the upgrade): "
+        f"state files rewritten {KEYED_LAYOUT} for reads by key (once, after the upgrade): "
         + ", ".join(f"{name}: {n} partition(s)" for name, n in rewritten.items())
+        + (", products shown split by month" if split else "")
         + ". The next publication builds the chatroom and request facts of every month once."
     )
 
