@@ -20,7 +20,9 @@ import pandas as pd
 from chatsales.contract import SourceFrames, SourceSetupError, concat_rejects
 from chatsales.conversation_state import (
     KEYED_ROWS,
+    REQUESTS,
     ROOM_PRODUCT,
+    ROOMS,
     STATE_DATASETS,
     WHOLE_PRODUCTS,
     StateUpdate,
@@ -292,13 +294,16 @@ def regroup_state(lake: Lake, catalog: Catalog) -> str | None:
         lake.write(WHOLE_PRODUCTS, split[0], lake.read(WHOLE_PRODUCTS, []))  # an empty frame removes it
     rewritten = {ds.name: lake.regroup(ds) for ds in STATE_DATASETS}
     catalog.set(STATE_LAYOUT, KEYED_LAYOUT)
-    if not split and not any(rewritten.values()):
+    done = [f"{n} {name} file(s) rewritten in row groups of {KEYED_ROWS} rows" for name, n in rewritten.items() if n]
+    if split:
+        done.append("the products shown split by month")
+    if not done:
         return None
+    facts = rewritten[ROOMS.name] or rewritten[REQUESTS.name]
     return (
-        f"state files rewritten {KEYED_LAYOUT} for reads by key (once, after the upgrade): "
-        + ", ".join(f"{name}: {n} partition(s)" for name, n in rewritten.items())
-        + (", products shown split by month" if split else "")
-        + ". The next publication builds the chatroom and request facts of every month once."
+        "state files rewritten for reads by key (once, after the upgrade): "
+        + ", ".join(done)
+        + ("; the next publication builds the chatroom and request facts of every month once" if facts else "")
     )
 
 
