@@ -253,28 +253,30 @@ def _step(case: Path, scale: float, days: int, step: str, first: date | None = N
     return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": round(time.perf_counter() - started, 2)}
 
 
-def case(workdir: Path, scale: float, days: int, chunk_days: int) -> dict:
-    """Build the case's history (once) and measure its night, snapshots and idle tick."""
+def case(workdir: Path, scale: float, days: int, chunk_days: int, snapshots: bool = True) -> dict:
+    """Build the case's history (once; an interrupted build goes on from its last chunk) and measure its
+    night, snapshots (unless not asked: the job holds the whole history in memory) and idle tick."""
     from chatsales.settings import today_in
 
     folder = workdir / f"{scale:g}x{days}"
     night = today_in(TZ) - timedelta(days=1)
     first = night - timedelta(days=days)
-    built = folder / "history.json"
+    built, progress = folder / "history.json", folder / "history.progress.json"
     if not built.exists() or json.loads(built.read_text())["night"] != night.isoformat():
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        chunks, started = [], time.perf_counter()
-        for start in range(0, days, chunk_days):
+        done = json.loads(progress.read_text()) if progress.exists() else {}
+        if done.get("night") != night.isoformat():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            done = {"night": night.isoformat(), "chunks": [], "history_s": 0}
+        started = time.perf_counter() - done["history_s"]
+        for start in range(len(done["chunks"]) * chunk_days, days, chunk_days):
             chunk_first = first + timedelta(days=start)
             chunk_last = min(chunk_first + timedelta(days=chunk_days - 1), night - timedelta(days=1))
-            chunks.append(_step(folder, scale, days, "chunk", chunk_first, chunk_last))
-            print(f"  {folder.name}: history to {chunk_last}: {chunks[-1]}", file=sys.stderr, flush=True)
-        built.write_text(
-            json.dumps(
-                {"night": night.isoformat(), "history_s": round(time.perf_counter() - started), "chunks": chunks}
-            )
-        )
+            done["chunks"].append(_step(folder, scale, days, "chunk", chunk_first, chunk_last))
+            done["history_s"] = round(time.perf_counter() - started)
+            progress.write_text(json.dumps(done))
+            print(f"  {folder.name}: history to {chunk_last}: {done['chunks'][-1]}", file=sys.stderr, flush=True)
+        built.write_text(json.dumps(done))
         # the night's measure needs the lake as the history left it: keep a copy to measure again
         shutil.copytree(folder / "home", folder / "home.history")
         shutil.copytree(folder / "sources", folder / "sources.history")
@@ -284,7 +286,8 @@ def case(workdir: Path, scale: float, days: int, chunk_days: int) -> dict:
             shutil.copytree(folder / f"{name}.history", folder / name)
     _step(folder, scale, days, "sources", night)
     nightly = _step(folder, scale, days, "night", night)
-    snapshots = _step(folder, scale, days, "snapshots")
+    print(f"  {folder.name}: night {nightly}", file=sys.stderr, flush=True)
+    snapshots = _step(folder, scale, days, "snapshots") if snapshots else {"run_s": "—", "peak_rss_mib": "—"}
     tick = _step(folder, scale, days, "tick")
     counts = json.loads((folder / "demo.json").read_text())["counts"]
     return {
@@ -355,6 +358,7 @@ def main() -> None:
     parser.add_argument("--backfills", action="store_true")
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "chatsales-bench-nightly"))
     parser.add_argument("--chunk-days", type=int, default=30)
+    parser.add_argument("--no-snapshots", action="store_true", help="do not run the snapshots job (30×: too big)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--backfill", nargs=2, type=int, help=argparse.SUPPRESS)
@@ -374,7 +378,7 @@ def main() -> None:
     results = {"cases": [], "backfills": []}
     for spec in args.cases:
         scale, days = spec.split("x")
-        results["cases"].append(case(workdir, float(scale), int(days), args.chunk_days))
+        results["cases"].append(case(workdir, float(scale), int(days), args.chunk_days, not args.no_snapshots))
         print(f"  {results['cases'][-1]}", file=sys.stderr, flush=True)
     if args.backfills:
         results["backfills"] = backfills(workdir)
@@ -396,7 +400,8 @@ def table(results: dict) -> str:
             lines.append(
                 f"| {r['scale']:g}× | {r['days']} | {r['orders_per_day']:,} | {r['messages_per_day']:,} | "
                 f"{n['run_s']} | {n['process_s']} | {n['cpu_s']} | {n['peak_rss_mib']:,} | {s['run_s']} | "
-                f"{s['peak_rss_mib']:,} | {t['tick_s']} |"
+                f"{s['peak_rss_mib'] if isinstance(s['peak_rss_mib'], str) else format(s['peak_rss_mib'], ',')} | "
+                f"{t['tick_s']} |"
             )
     if results["backfills"]:
         lines += ["", "| backfill at 1× | runs | wall (s) | CPU (s) | peak RSS (MiB) |", "|---|---|---|---|---|"]

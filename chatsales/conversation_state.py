@@ -31,6 +31,7 @@ from chatsales.extract.changes import combine, local_dates, shifted, spans
 from chatsales.insights import first_shown
 from chatsales.lake.datasets import CHAT_DATASETS
 from chatsales.lake.store import UNDATED, Dataset, Lake, Upserted
+from chatsales.lake.where import key_in
 from chatsales.period import NAT, US_PER_DAY
 
 ROOM_ATTRIBUTES = [
@@ -409,7 +410,7 @@ def last_message_before(lake: Lake, rooms: pd.Series, before: pd.Series) -> pd.S
     cutoff_label = before.min().tz_convert(tz).strftime("%Y-%m")
     pending = pd.DataFrame({"chatroom_id": rooms.to_numpy(), "before": before.to_numpy(), "row": rooms.index})
     for label in sorted((m for m in months if m <= cutoff_label), reverse=True):  # a loop over months
-        days = lake.read(ROOM_DAY, [label], where=pc.field("chatroom_id").isin(text_set(pending["chatroom_id"])))
+        days = lake.read(ROOM_DAY, [label], where=key_in("chatroom_id", pending["chatroom_id"]))
         found = pending.merge(days, on="chatroom_id")
         found = found[found["last_at"] < found["before"]]
         # a day is the answer only if the day itself started before `before`: its last message is earlier

@@ -16,11 +16,9 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from chatsales import schema
-from chatsales.arrays import text_set
+from chatsales.arrays import is_in
 from chatsales.attribution import ChatWindow, attribute_orders
 from chatsales.campaigns import credit_orders
 from chatsales.conversation_state import REQUESTS, ROOM_PRODUCT, ROOMS, last_message_before
@@ -43,6 +41,7 @@ from chatsales.lake.catalog import Catalog
 from chatsales.lake.chat_index import ensure_chat_index, links_reaching, visitors_reaching
 from chatsales.lake.datasets import CAMPAIGNS, CHAT_DATASETS, CLICKS, ORDER_DATASETS
 from chatsales.lake.store import Dataset, Lake
+from chatsales.lake.where import dated_within, key_in
 from chatsales.period import local_midnight_us
 from chatsales.publication import attributed_order_rows, local_day
 from chatsales.state_facts import StateFact, StateFacts, builders
@@ -105,13 +104,6 @@ def rooms_by_id(lake: Lake, ids) -> pd.DataFrame:
     return lake.read_matching(ROOMS, "chatroom_id", ids)
 
 
-def dated_within(columns: Sequence[str], start: pd.Timestamp, end: pd.Timestamp) -> pc.Expression:
-    """Rows with one of the instants `columns` in [start, end), as a filter the lake applies while reading."""
-    low, high = (pa.scalar(t.to_pydatetime(), type=pa.timestamp("us", tz="UTC")) for t in (start, end))
-    inside = [(pc.field(c) >= low) & (pc.field(c) < high) for c in columns]
-    return functools.reduce(operator.or_, inside)
-
-
 def chat_activity(lake: Lake, days: DayRange) -> pd.DataFrame:
     """The counted messages of the external chatrooms sent on the days (the messages fact)."""
     messages = lake.read_days(CHAT_DATASETS["messages"], days.first, days.last)
@@ -133,7 +125,8 @@ def identities(orders: pd.DataFrame, lake: Lake, catalog: Catalog) -> pd.DataFra
     ensure_chat_index(lake, catalog)
     visitors, links = visitors_reaching(catalog, orders), links_reaching(catalog, orders)
     reachable = pd.concat([orders["visitor_id"], visitors["visitor_id"], links["visitor_id"]], ignore_index=True)
-    rooms = lake.read_matching(ROOMS, "visitor_id", reachable)  # a chatroom is reached by its visitor
+    rooms = rooms_by_id(lake, catalog.rooms_of_visitors(reachable))  # a chatroom is reached by its visitor
+    rooms = rooms[is_in(rooms["visitor_id"], reachable)]
     return order_candidates(orders, visitors, rooms, links)
 
 
@@ -230,9 +223,9 @@ def relevant_state(
     these days, so they are not read: a day's KPIs cost the same whatever the length of the history."""
     start = pd.Timestamp(local_midnight_us(days.first - timedelta(days=1), days.timezone), unit="us", tz="UTC")
     end = days.end + pd.Timedelta(days=1)
-    ids = text_set(pd.concat([activity["chatroom_id"], ratings["chatroom_id"]], ignore_index=True))
-    rooms = lake.read_where(ROOMS, dated_within(ROOM_INSTANTS, start, end) | pc.field("chatroom_id").isin(ids))
-    return rooms, lake.read_where(REQUESTS, dated_within(REQUEST_INSTANTS, start, end))
+    ids = pd.concat([activity["chatroom_id"], ratings["chatroom_id"]], ignore_index=True)
+    rooms = lake.read(ROOMS, where=dated_within(ROOM_INSTANTS, start, end) | key_in("chatroom_id", ids))
+    return rooms, lake.read(REQUESTS, where=dated_within(REQUEST_INSTANTS, start, end))
 
 
 def kpi_facts(

@@ -20,7 +20,7 @@ from chatsales.pii import hash_emails, normalise_emails
 from chatsales.sources.orders import read_orders_dir
 
 TZ = "Europe/Paris"
-TABLES = ("chat_keys", "visitor_keys", "link_keys")
+TABLES = ("chat_keys", "visitor_keys", "link_keys", "room_visitors")
 
 
 def _extract(url: str, lake: Lake, catalog: Catalog, now: datetime):
@@ -76,12 +76,16 @@ def test_the_index_follows_the_extractions_and_a_lake_without_it_gets_the_same_o
     assert len(kept["link_keys"]) == len(lake.read(CHAT_DATASETS["identity_links"])) and "v-new-browser" in set(
         kept["link_keys"]["linked_visitor_id"]
     )
+    pairs = lake.read(CHAT_DATASETS["chatrooms"])[["visitor_id", "chatroom_id"]].dropna()
+    assert len(kept["room_visitors"]) == len(pairs) and catalog.rooms_of_visitors(["v-new"]).tolist() == ["cr-new"]
 
     with sqlite3.connect(catalog.path) as conn:  # a catalog from before the index: built once, the same
-        conn.executescript("DELETE FROM chat_keys; DELETE FROM visitor_keys; DELETE FROM link_keys;")
+        conn.executescript(
+            "DELETE FROM chat_keys; DELETE FROM visitor_keys; DELETE FROM link_keys; DELETE FROM room_visitors;"
+        )
         conn.execute("DELETE FROM meta WHERE key = ?", (READY,))
     ensure_chat_index(lake, catalog)
-    assert catalog.get(READY) == "1"
+    assert catalog.get(READY) == "2"
     rebuilt = _index(catalog)
     for table in TABLES:
         pd.testing.assert_frame_equal(rebuilt[table], kept[table])

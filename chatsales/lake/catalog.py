@@ -64,6 +64,8 @@ CREATE INDEX IF NOT EXISTS ix_visitor_keys_email ON visitor_keys (email_hash);
 CREATE TABLE IF NOT EXISTS link_keys (
     linked_visitor_id TEXT NOT NULL, visitor_id TEXT NOT NULL, linked_at INTEGER NOT NULL,
     PRIMARY KEY (linked_visitor_id, visitor_id, linked_at)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS room_visitors (
+    visitor_id TEXT NOT NULL, chatroom_id TEXT NOT NULL, PRIMARY KEY (visitor_id, chatroom_id)) WITHOUT ROWID;
 """
 CHANGE_COLUMNS = ["what", "first_day", "last_day", "rows"]
 ORDER_INDEX_COLUMNS = [
@@ -302,10 +304,22 @@ class Catalog:
             "linked_visitor_id", [], visitor_ids, table="link_keys", columns="visitor_id, linked_visitor_id, linked_at"
         )
 
+    def rooms_of_visitors(self, visitor_ids: Iterable[str]) -> pd.Series:
+        """The ids of the chatrooms of these visitors."""
+        found = self._select_in("visitor_id", [], visitor_ids, table="room_visitors", columns="chatroom_id")
+        return found["chatroom_id"]
+
     @staticmethod
-    def write_chat_keys(conn: sqlite3.Connection, ids: dict[str, pd.Series], visitors: pd.DataFrame, links) -> None:
+    def write_chat_keys(
+        conn: sqlite3.Connection, ids: dict[str, pd.Series], visitors: pd.DataFrame, links, rooms: pd.DataFrame
+    ) -> None:
         """Record chatroom and request ids ({table: ids}), visitors (visitor_id, customer_id, email_hash: a
-        newer version replaces the kept one) and links (visitor_id, linked_visitor_id, linked_at in µs)."""
+        newer version replaces the kept one), links (visitor_id, linked_visitor_id, linked_at in µs) and the
+        chatrooms' visitors (visitor_id, chatroom_id)."""
+        conn.executemany(
+            "INSERT OR IGNORE INTO room_visitors VALUES (?, ?)",
+            rooms[["visitor_id", "chatroom_id"]].dropna().astype(str).itertuples(index=False, name=None),
+        )
         for table, values in ids.items():
             conn.executemany(
                 "INSERT OR IGNORE INTO chat_keys VALUES (?, ?)", ((table, v) for v in values.astype(str).tolist())

@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chatsales import schema
-from chatsales.arrays import text_set
+from chatsales.lake.where import Where, key_in, read_file
 
 PART_FILE = "part.parquet"
 UNDATED = "undated"  # the partition of rows whose partition instant is missing (a visitor's created_at)
@@ -119,11 +118,11 @@ class Lake:
         ds: Dataset,
         parts: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
-        where: pc.Expression | None = None,
+        where: Where | None = None,
     ) -> pd.DataFrame:
         """The rows of the given partitions (default: all), in partition then key order; with `where`, only
-        the rows it holds for, filtered by Arrow while reading (a row group whose statistics exclude it is not
-        decoded), so the memory follows the rows kept. Given partitions are looked up one by one rather than
+        the rows it keeps, from the row groups whose statistics admit one (`where.py`), so the memory and the
+        time follow the rows kept. Given partitions are looked up one by one rather than
         by listing the dataset: a day's read costs the same after years."""
         if parts is None:
             files = [self._file(ds, p) for p in self.partitions(ds)]
@@ -135,7 +134,9 @@ class Lake:
             return empty if columns is None or empty.empty and not len(empty.columns) else empty[list(columns)]
         wanted = list(columns) if columns else None
         with ThreadPoolExecutor(max_workers=4) as pool:
-            tables = list(pool.map(lambda f: _read_file(ds, f, wanted, where), files))
+            tables = [t for t in pool.map(lambda f: read_file(f, wanted, where), files) if t is not None]
+        if not tables:
+            return self.read(ds, [], columns)
         return _frame(ds, tables, columns)
 
     def digests(self, ds: Dataset) -> dict[str, str]:
@@ -154,26 +155,14 @@ class Lake:
             return dict(zip(labels, pool.map(digest, labels)))
 
     def read_matching(self, ds: Dataset, column: str, values) -> pd.DataFrame:
-        """The rows whose `column` is one of `values`, from every partition. By the dataset's first key
+        """The rows whose text `column` is one of `values`, from every partition. By the dataset's first key
         column, only the row groups whose key range holds a value are decoded; by another column, that column
         and the key are read first (to find the keys), then the rows by key. Either way the memory follows
         the rows wanted, not the history."""
-        wanted = text_set(values)
-        if not len(wanted):
-            return self.read(ds, [])
-        return self.read_where(ds, pc.field(column).isin(wanted), by_key=column == ds.key[0])
-
-    def read_where(self, ds: Dataset, where: pc.Expression, parts=None, by_key: bool = False) -> pd.DataFrame:
-        """The rows `where` holds for, from the given partitions (default: all). Unless `where` prunes by the
-        key itself (`by_key`), the key column is read first with the columns `where` names, then the rows of
-        the keys found: row groups are decoded whole only where a wanted row lies."""
-        parts = self.partitions(ds) if parts is None else list(parts)
-        if by_key or len(ds.key) != 1:
-            return self.read(ds, parts, where=where)
-        keys = self.read(ds, parts, columns=[ds.key[0]], where=where)[ds.key[0]]
-        if keys.empty:
-            return self.read(ds, [])
-        return self.read(ds, parts, where=pc.field(ds.key[0]).isin(text_set(keys)))
+        if column == ds.key[0] or len(ds.key) != 1:
+            return self.read(ds, where=key_in(column, values))
+        keys = self.read(ds, columns=[ds.key[0], column], where=key_in(column, values))[ds.key[0]]
+        return self.read(ds, where=key_in(ds.key[0], keys))
 
     def regroup(self, ds: Dataset) -> int:
         """Rewrite the partitions whose row groups are larger than the dataset's (files written before it
@@ -289,15 +278,6 @@ class Lake:
     @staticmethod
     def _sorted(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.sort_values(list(ds.key), kind="stable").reset_index(drop=True)
-
-
-def _read_file(ds: Dataset, path: Path, columns: list[str] | None, where: pc.Expression | None) -> pa.Table:
-    """One partition's file; filtered by `where`, its rows kept in key order (the scan may reorder them)."""
-    if where is None:
-        return pq.read_table(path, columns=columns)
-    table = pq.read_table(path, columns=columns, filters=where)
-    key = [k for k in ds.key if columns is None or k in columns]
-    return table.take(pc.sort_indices(table, [(k, "ascending") for k in key])) if key and table.num_rows else table
 
 
 def _frame(ds: Dataset, tables: list[pa.Table], columns: Sequence[str] | None) -> pd.DataFrame:
