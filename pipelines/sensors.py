@@ -13,7 +13,7 @@ The cursor is small (a digest and two marks), whatever the history: per-file sta
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -157,7 +157,9 @@ def late_data(
         stale = pd.DataFrame({"what": pd.Series(dtype="str"), "day": pd.Series(dtype="object")})
         if len(recent):
             oldest = db.read_table("pipeline_days", days=list(recent["day"]))["computed_at"].min()
-            sold, computed = db.attribution_changes_since(oldest.to_pydatetime(), ledger_mark)
+            sold, computed = db.attribution_changes_since(
+                oldest.to_pydatetime(), ledger_mark, from_day=date.fromordinal(horizon_first)
+            )
             if len(sold):
                 rooms = lake.lake.read_matching(ROOMS, "chatroom_id", sold["chatroom_id"])
                 stale = sales_on_older_dialogues(

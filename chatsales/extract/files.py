@@ -18,7 +18,8 @@ FILE_COLUMNS = ["name", "size", "mtime_ns"]
 def listing(folder: Path, pattern: str) -> pd.DataFrame:
     """name, size, mtime_ns of the files matching `pattern` (a missing folder lists nothing)."""
     folder = Path(folder)
-    files = sorted(folder.glob(pattern)) if folder.is_dir() else []
+    # names sorted as text: sorting Path objects cost more than the stats themselves over two years of files
+    files = sorted(folder.glob(pattern), key=lambda f: f.name) if folder.is_dir() else []
     stats = [f.stat() for f in files]
     return pd.DataFrame(
         {

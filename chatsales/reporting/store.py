@@ -434,11 +434,13 @@ class ReportingDb:
         )
 
     def attribution_changes_since(
-        self, since: datetime | None, until: datetime | None = None
+        self, since: datetime | None, until: datetime | None = None, from_day: date | None = None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """What the sensor needs for Chat-Card-86 of other days: the chatrooms that gained or lost a sale in
         the ledger after `since` (chatroom_id, computed_at), and when each day's Chat-Card-86 was last computed
-        (day, computed_at). Orders republished unchanged are not in the ledger: a re-run never triggers another."""
+        (day, computed_at; from `from_day` on: the days the sensor may re-run, read by the key's leading day
+        rather than by every day ever published). Orders republished unchanged are not in the ledger: a re-run
+        never triggers another."""
         self.ensure_schema()
         led = t.attribution_ledger.c
         changes = sa.union_all(
@@ -457,7 +459,7 @@ class ReportingDb:
         k = t.kpi_daily.c
         kpis = (
             sa.select(k.day, sa.func.max(k.computed_at).label("computed_at"))
-            .where(k.kpi == "Chat-Card-86", k.dimension == "all")
+            .where(k.kpi == "Chat-Card-86", k.dimension == "all", *([k.day >= from_day] if from_day else []))
             .group_by(k.day)
         )
         with self.engine.connect() as conn:
