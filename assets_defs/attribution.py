@@ -19,7 +19,7 @@ SALES_CHECK = "attributed_sales_within_total"
 def attribute_range(lake, days: chain.DayRange, identified: dict, window_days: int) -> pd.DataFrame:
     """The attributed_orders rows of the days (with Iadv-8's first visitor message): what the asset and the
     re-attribution job both compute."""
-    activity = chain.chat_activity(lake.lake, days.widened(before=window_days + 1))
+    activity = chain.window_activity(lake.lake, days.widened(before=window_days + 1))
     rooms = chain.rooms_by_id(lake.lake, identified["candidates"]["chatroom_id"])
     window = chain.attribution_window(lake.lake, rooms, activity)
     rows = chain.attribute_days(

@@ -28,6 +28,7 @@ from chatsales.extract.orders import first_sales as index_first_sales
 from chatsales.facts import (
     Facts,
     chatroom_facts,
+    counted_messages,
     hook_facts,
     message_facts,
     order_facts,
@@ -111,6 +112,21 @@ def chat_activity(lake: Lake, days: DayRange) -> pd.DataFrame:
     return message_facts(messages, rooms[~rooms["is_internal"].to_numpy(bool)], days.timezone)
 
 
+WINDOW_COLUMNS = ["chatroom_id", "sent_at", "sender"]
+
+
+def window_activity(lake: Lake, days: DayRange) -> pd.DataFrame:
+    """What attribution reads of the counted messages of external chatrooms sent on the days (its window,
+    weeks of messages): chatroom, instant and sender, in the lake's order, read without the other columns."""
+    messages = lake.read_days(
+        CHAT_DATASETS["messages"], days.first, days.last, columns=[*WINDOW_COLUMNS, "is_automatic"]
+    )
+    messages = counted_messages(messages)
+    rooms = lake.read_matching(ROOMS, "chatroom_id", messages["chatroom_id"], columns=["chatroom_id", "is_internal"])
+    external = rooms.loc[~rooms["is_internal"].to_numpy(bool), "chatroom_id"]
+    return messages.loc[is_in(messages["chatroom_id"], external), WINDOW_COLUMNS].reset_index(drop=True)
+
+
 def members(lake: Lake) -> pd.DataFrame:
     return lake.read(CHAT_DATASETS["members"])
 
@@ -139,7 +155,7 @@ def attribution_window(lake: Lake, rooms: pd.DataFrame, activity: pd.DataFrame) 
     and the room days for a chatroom silent through the whole window."""
     return ChatWindow(
         rooms,
-        activity[["chatroom_id", "sent_at", "sender"]],
+        activity[WINDOW_COLUMNS],
         older=lambda ids, before: last_message_before(lake, ids, before),
     )
 

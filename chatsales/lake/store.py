@@ -154,15 +154,15 @@ class Lake:
         with ThreadPoolExecutor(max_workers=4) as pool:
             return dict(zip(labels, pool.map(digest, labels)))
 
-    def read_matching(self, ds: Dataset, column: str, values) -> pd.DataFrame:
+    def read_matching(self, ds: Dataset, column: str, values, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The rows whose text `column` is one of `values`, from every partition. By the dataset's first key
         column, only the row groups whose key range holds a value are decoded; by another column, that column
         and the key are read first (to find the keys), then the rows by key. Either way the memory follows
         the rows wanted, not the history."""
         if column == ds.key[0] or len(ds.key) != 1:
-            return self.read(ds, where=key_in(column, values))
+            return self.read(ds, columns=columns, where=key_in(column, values))
         keys = self.read(ds, columns=[ds.key[0], column], where=key_in(column, values))[ds.key[0]]
-        return self.read(ds, where=key_in(ds.key[0], keys))
+        return self.read(ds, columns=columns, where=key_in(ds.key[0], keys))
 
     def regroup(self, ds: Dataset) -> int:
         """Rewrite the partitions whose row groups are larger than the dataset's (files written before it
