@@ -265,3 +265,17 @@ def test_a_product_shown_earlier_than_known_moves_to_its_month(tmp_path):
         ["cr-1", "p-2", "2026-03-03 10:00:00+00:00"],
     ]
     assert lake.partitions(ROOM_PRODUCT) == ["2026-02", "2026-03"]
+
+
+def test_partition_labels_are_local_days_or_months_and_undated_without_an_instant():
+    from chatsales.lake.store import UNDATED, part_labels
+
+    instants = pd.Series(
+        pd.to_datetime(["2026-01-31T23:30:00Z", "2026-03-29T00:30:00Z", None, "2025-12-31T22:59:00Z"], utc=True)
+    )
+    assert part_labels(instants, "day", "Europe/Paris").tolist() == ["2026-02-01", "2026-03-29", UNDATED, "2025-12-31"]
+    assert part_labels(instants, "month", "Europe/Paris").tolist() == ["2026-02", "2026-03", UNDATED, "2025-12"]
+    assert (
+        part_labels(instants, "day", "UTC").tolist()[0] == "2026-01-31"
+        and len(part_labels(instants[:0], "day", "UTC")) == 0
+    )
