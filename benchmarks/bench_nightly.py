@@ -253,9 +253,10 @@ def _step(case: Path, scale: float, days: int, step: str, first: date | None = N
     return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": round(time.perf_counter() - started, 2)}
 
 
-def case(workdir: Path, scale: float, days: int, chunk_days: int, snapshots: bool = True) -> dict:
+def case(workdir: Path, scale: float, days: int, chunk_days: int, snapshots: bool = True, keep: bool = True) -> dict:
     """Build the case's history (once; an interrupted build goes on from its last chunk) and measure its
-    night, snapshots (unless not asked: the job holds the whole history in memory) and idle tick."""
+    night, snapshots (unless not asked: the job holds the whole history in memory) and idle tick. With
+    `keep`, a copy of the history is kept to measure again later; without (30×: tens of GB), once."""
     from chatsales.settings import today_in
 
     folder = workdir / f"{scale:g}x{days}"
@@ -277,9 +278,11 @@ def case(workdir: Path, scale: float, days: int, chunk_days: int, snapshots: boo
             progress.write_text(json.dumps(done))
             print(f"  {folder.name}: history to {chunk_last}: {done['chunks'][-1]}", file=sys.stderr, flush=True)
         built.write_text(json.dumps(done))
-        # the night's measure needs the lake as the history left it: keep a copy to measure again
-        shutil.copytree(folder / "home", folder / "home.history")
-        shutil.copytree(folder / "sources", folder / "sources.history")
+        if keep:  # the night's measure needs the lake as the history left it: keep a copy to measure again
+            shutil.copytree(folder / "home", folder / "home.history")
+            shutil.copytree(folder / "sources", folder / "sources.history")
+    elif not (folder / "home.history").exists():
+        raise SystemExit(f"{folder} was measured once, without a copy of its history: delete it to build it again")
     else:
         for name in ("home", "sources"):
             shutil.rmtree(folder / name, ignore_errors=True)
@@ -359,6 +362,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "chatsales-bench-nightly"))
     parser.add_argument("--chunk-days", type=int, default=30)
     parser.add_argument("--no-snapshots", action="store_true", help="do not run the snapshots job (30×: too big)")
+    parser.add_argument("--once", action="store_true", help="keep no copy of the history (30×: tens of GB)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--backfill", nargs=2, type=int, help=argparse.SUPPRESS)
@@ -378,7 +382,9 @@ def main() -> None:
     results = {"cases": [], "backfills": []}
     for spec in args.cases:
         scale, days = spec.split("x")
-        results["cases"].append(case(workdir, float(scale), int(days), args.chunk_days, not args.no_snapshots))
+        results["cases"].append(
+            case(workdir, float(scale), int(days), args.chunk_days, not args.no_snapshots, not args.once)
+        )
         print(f"  {results['cases'][-1]}", file=sys.stderr, flush=True)
     if args.backfills:
         results["backfills"] = backfills(workdir)
