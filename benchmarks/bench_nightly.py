@@ -270,11 +270,12 @@ def case(workdir: Path, scale: float, days: int, chunk_days: int, snapshots: boo
             folder.mkdir(parents=True)
             done = {"night": night.isoformat(), "chunks": [], "history_s": 0}
         started = time.perf_counter() - done["history_s"]
-        for start in range(len(done["chunks"]) * chunk_days, days, chunk_days):
+        after = date.fromisoformat(done.get("until", str(first - timedelta(days=1))))
+        for start in range((after - first).days + 1, days, chunk_days):
             chunk_first = first + timedelta(days=start)
             chunk_last = min(chunk_first + timedelta(days=chunk_days - 1), night - timedelta(days=1))
             done["chunks"].append(_step(folder, scale, days, "chunk", chunk_first, chunk_last))
-            done["history_s"] = round(time.perf_counter() - started)
+            done["history_s"], done["until"] = round(time.perf_counter() - started), str(chunk_last)
             progress.write_text(json.dumps(done))
             print(f"  {folder.name}: history to {chunk_last}: {done['chunks'][-1]}", file=sys.stderr, flush=True)
         built.write_text(json.dumps(done))
