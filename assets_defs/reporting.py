@@ -141,7 +141,7 @@ def reporting_db(
     except PublicationRefused as refused:
         yield dg.AssetCheckResult(check_name=DROP_CHECK, passed=False, metadata={"refused": str(refused)})
         raise dg.Failure(description=f"reporting_db: {refused}", allow_retries=False) from None
-    published = db.published_days()
+    published = db.published_days(among=days.days)
     missing = [d for d in days.days if d not in published]
     headlines = headline_figures(days, order_attribution, kpi_daily["kpi_daily"])
     per_day(

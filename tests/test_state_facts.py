@@ -145,3 +145,29 @@ def test_the_state_read_from_the_lake_builds_what_the_rows_in_memory_build(tmp_p
     assert by_lake.build("chatrooms", {"2026-03"}, ("jan",))["chatroom_id"].tolist() == ["jan", "mar"]
     assert by_lake.build("chatrooms", {"2026-02"})["chatroom_id"].tolist() == ["feb", "feb2"]
     assert by_lake.build("chatrooms", set(), ("feb",))["chatroom_id"].tolist() == ["feb"]  # its day, not its month
+
+
+def test_many_chatrooms_take_their_first_sales_from_the_days_since_the_first_started(reporting_url, monkeypatch):
+    """Past FIRST_SALES_BY_INDEX chatrooms the first sales come from one pass over the orders, from the day
+    before the first of them started: the same sales as the lookup by chatroom, the older days not read."""
+    from chatsales.reporting import store
+
+    sales = _orders(
+        [
+            {"order_id": "o1", "chatroom_id": "jan", "placed_at": JAN + pd.Timedelta(days=1), "day": D_JAN},
+            {"order_id": "o2", "chatroom_id": "mar", "placed_at": MAR, "day": D_MAR},
+            {"order_id": "o3", "chatroom_id": "mar", "placed_at": MAR + pd.Timedelta(hours=2), "day": D_MAR},
+        ]
+    )
+    rooms = _rooms({"chatroom_id": "jan", "started_at": JAN}, {"chatroom_id": "mar", "started_at": MAR})
+    with ReportingDb(reporting_url) as db:
+        db.publish_days([D_JAN, D_MAR], run_id="r1", tables={"attributed_orders": sales})
+        with db.engine.connect() as conn:
+            by_index = store.first_sales_of(conn, ["jan", "mar"])
+            monkeypatch.setattr(store, "FIRST_SALES_BY_INDEX", 0)
+            whole = store.first_sales_of(conn, ["jan", "mar"], since=D_JAN)
+            recent = store.first_sales_of(conn, ["mar"], since=D_MAR)
+        assert by_index.to_dict() == whole.to_dict() == {"jan": JAN + pd.Timedelta(days=1), "mar": MAR}
+        assert recent.to_dict() == {"mar": MAR}  # January's order was not read
+        db.publish_days([D_MAR], run_id="r2", state_facts=_state(rooms))
+        assert _published_rooms(db)["first_sale_at"].to_dict() == {"jan": JAN + pd.Timedelta(days=1), "mar": MAR}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -194,7 +194,7 @@ class ReportingDb:
         dirty = {m for m, d in months.items() if rebuild or published.get(m) != d} | (published.keys() - months.keys())
         frame = state.build(name, dirty, credited if name == "chatrooms" else ())
         if name == "chatrooms" and "first_sale_at" not in frame:
-            frame = frame.assign(first_sale_at=self._first_sales(conn, frame["chatroom_id"]))
+            frame = frame.assign(first_sale_at=self._first_sales(conn, frame["chatroom_id"], day_column(frame)))
         frame = frame.assign(day=day_column(frame))
         digests = state_digests(frame)
         stored = dict(conn.execute(sa.select(streams.c.day, streams.c.digest).where(streams.c.fact == name)).all())
@@ -231,9 +231,11 @@ class ReportingDb:
         return sorted(set(old) | set(new))
 
     @staticmethod
-    def _first_sales(conn: Connection, chatroom_ids: pd.Series) -> pd.Series:
-        """Each chatroom's first attributed sale as published (after this transaction's own rows)."""
-        found = first_sales_of(conn, chatroom_ids.unique())
+    def _first_sales(conn: Connection, chatroom_ids: pd.Series, started: pd.Series) -> pd.Series:
+        """Each chatroom's first attributed sale as published (after this transaction's own rows); `started`:
+        their reporting days (none of their sales is older than the day before the first)."""
+        since = started.dropna().min() - timedelta(days=1) if started.notna().any() else None
+        found = first_sales_of(conn, chatroom_ids.unique(), since=since)
         return pd.Series(found.reindex(chatroom_ids.to_numpy()).array, index=chatroom_ids.index).astype(
             "datetime64[us, UTC]"
         )
@@ -388,11 +390,15 @@ class ReportingDb:
             )
             return dict(zip(names, frames))
 
-    def published_days(self) -> set[date]:
-        """The days the reporting database holds KPI rows for."""
+    def published_days(self, among: Sequence[date] | None = None) -> set[date]:
+        """The days the reporting database holds KPI rows for (among `among` only: a lookup by the key's
+        leading day instead of a pass over every day published)."""
         self.ensure_schema()
+        query = sa.select(t.kpi_daily.c.day).distinct()
+        if among is not None:
+            query = query.where(t.kpi_daily.c.day.in_(as_days(among)))
         with self.engine.connect() as conn:
-            found = conn.execute(sa.select(t.kpi_daily.c.day).distinct()).scalars().all()
+            found = conn.execute(query).scalars().all()
         return set(as_days(found))
 
     def pipeline_days(self) -> pd.DataFrame:
@@ -519,16 +525,19 @@ class ReportingDb:
         return sorted(sa.inspect(self.engine).get_table_names())
 
 
-def first_sales_of(conn: Connection, chatroom_ids: Collection[str], excluding: Sequence[date] = ()) -> pd.Series:
+def first_sales_of(
+    conn: Connection, chatroom_ids: Collection[str], excluding: Sequence[date] = (), since: date | None = None
+) -> pd.Series:
     """Each of these chatrooms' first attributed sale among the published days not in `excluding`, by
-    chatroom_id (looked up by the chatroom index, a few thousand at a time; once over all orders when the
-    chatrooms are many, as when every month of the state facts is rebuilt)."""
+    chatroom_id (looked up by the chatroom index, a few thousand at a time; once over the orders when the
+    chatrooms are many, as when a month of a 30× shop's state facts is rebuilt: over the days from `since`
+    when the caller knows that no chatroom of them started earlier, a sale coming after its chatroom's start)."""
     o = t.attributed_orders.c
     ids = sorted(set(chatroom_ids))
     sales = (o.attributed, sa.not_(o.is_cancelled), o.total > 0, o.day.not_in(as_days(excluding)))
     query = sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at")).group_by(o.chatroom_id)
     if len(ids) > FIRST_SALES_BY_INDEX:
-        found = [conn.execute(query.where(*sales)).all()]
+        found = [conn.execute(query.where(*sales, *([o.day >= since] if since else []))).all()]
     else:
         found = [
             conn.execute(query.where(o.chatroom_id.in_(ids[start : start + 5000]), *sales)).all()
