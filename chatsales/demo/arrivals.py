@@ -10,6 +10,7 @@ campaigns sent and the clicks made by then. Nothing here is needed to run chatsa
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from datetime import date, timedelta
@@ -36,7 +37,7 @@ def _copy_chat(source: Path, target: Path, cutoff: str) -> None:
     """The chat database as of `cutoff` ('YYYY-MM-DD HH:MM:SS', UTC, as the platform stores instants)."""
     if target.exists():
         target.unlink()
-    staging = target.with_name(target.name + ".part")
+    staging = target.with_name(f"{target.name}.{os.getpid()}.part")  # two writers never share a staging copy
     shutil.copyfile(source, staging)
     conn = sqlite3.connect(staging)
     try:
