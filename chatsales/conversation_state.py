@@ -163,8 +163,8 @@ def room_days(messages: pd.DataFrame, timezone: str) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "chatroom_id": msgs["chatroom_id"].to_numpy(),
-            "day_start": day_start.to_numpy(),
-            "last_at": msgs["sent_at"].to_numpy(),
+            "day_start": day_start.array,  # .array keeps the dtype: to_numpy() boxes every instant
+            "last_at": msgs["sent_at"].array,
         }
     )
     return frame.groupby(["chatroom_id", "day_start"], sort=False)["last_at"].max().reset_index()
@@ -336,7 +336,8 @@ def answered_within_24h(lake: Lake, old: pd.DataFrame, rooms: pd.DataFrame, mess
     in the lake, around the new first message)."""
     before = old.set_index("chatroom_id").reindex(rooms["chatroom_id"])
     first = rooms["first_visitor_at"]
-    same_first = (before["first_visitor_at"].to_numpy() == first.to_numpy()) & first.notna().to_numpy()
+    first_us = first.astype(schema.TS).array.asi8
+    same_first = (before["first_visitor_at"].astype(schema.TS).array.asi8 == first_us) & (first_us != NAT)
     answered = np.where(
         same_first,
         before.get("answered_24h", pd.Series(False, index=before.index)).fillna(False).to_numpy(dtype=bool),

@@ -125,12 +125,13 @@ def lake_fingerprints(lake: Lake, first: date) -> pd.DataFrame:
     for table, columns in TOUCHED_BY.items():  # a loop over tables
         created = CHAT_PARTITION[table]
         rows = lake.read(CHAT_DATASETS[table], labels, columns=list(dict.fromkeys([created, *columns])))
-        rows = rows.assign(day=rows[created].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d"))
-        grouped = rows.groupby("day")
+        # grouped by the UTC day's start, each day spelled once (strftime on every row cost seconds at 30×)
+        grouped = rows.groupby(rows[created].dt.tz_convert("UTC").dt.floor("D").rename("day"))
         wide = pd.DataFrame({"rows": grouped.size()})
         for column in columns:
             wide[f"n_{column}"] = grouped[column].count()
             wide[f"max_{column}"] = grouped[column].max()
+        wide.index = wide.index.strftime("%Y-%m-%d")
         frames.append(_measures(wide.reset_index(), table))
     prints = pd.concat(frames, ignore_index=True)
     return prints[prints["day"] >= first.isoformat()]

@@ -18,6 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -533,19 +534,22 @@ def first_sales_of(
     chatrooms are many, as when a month of a 30× shop's state facts is rebuilt: over the days from `since`
     when the caller knows that no chatroom of them started earlier, a sale coming after its chatroom's start)."""
     o = t.attributed_orders.c
-    ids = sorted(set(chatroom_ids))
+    values = chatroom_ids if isinstance(chatroom_ids, (pd.Series, pd.Index, np.ndarray)) else list(chatroom_ids)
+    ids = np.sort(pd.unique(pd.Series(values, dtype=object).dropna().to_numpy()))  # no Python set: 700,000 at 30×
     sales = (o.attributed, sa.not_(o.is_cancelled), o.total > 0, o.day.not_in(as_days(excluding)))
     query = sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at")).group_by(o.chatroom_id)
     if len(ids) > FIRST_SALES_BY_INDEX:
         found = [conn.execute(query.where(*sales, *([o.day >= since] if since else []))).all()]
     else:
         found = [
-            conn.execute(query.where(o.chatroom_id.in_(ids[start : start + 5000]), *sales)).all()
+            conn.execute(query.where(o.chatroom_id.in_(ids[start : start + 5000].tolist()), *sales)).all()
             for start in range(0, len(ids), 5000)
         ]
-    frame = pd.DataFrame([row for rows in found for row in rows], columns=["chatroom_id", "first_sale_at"])
-    by_room = pd.to_datetime(frame.set_index("chatroom_id")["first_sale_at"], utc=True, format="ISO8601")
-    return by_room.astype("datetime64[us, UTC]")
+    rows = [row for rows in found for row in rows]
+    # built by column: a frame built from a list of result rows costs a second per 100,000 rows
+    at = pd.to_datetime(pd.Series([row[1] for row in rows], dtype=object), utc=True, format="ISO8601")
+    by_room = pd.Series(at.array, index=pd.Index([row[0] for row in rows], dtype=object, name="chatroom_id"))
+    return by_room.rename("first_sale_at").astype("datetime64[us, UTC]")
 
 
 def _utc(value) -> pd.Timestamp:
