@@ -35,21 +35,45 @@ ARRIVAL = {
 
 def _copy_chat(source: Path, target: Path, cutoff: str) -> None:
     """The chat database as of `cutoff` ('YYYY-MM-DD HH:MM:SS', UTC, as the platform stores instants)."""
+    _drop_orphan_copies(target)
     if target.exists():
         target.unlink()
     staging = target.with_name(f"{target.name}.{os.getpid()}.part")  # two writers never share a staging copy
-    shutil.copyfile(source, staging)
-    conn = sqlite3.connect(staging)
     try:
-        for table, (created, later) in ARRIVAL.items():  # a loop over tables
-            conn.execute(f"DELETE FROM {table} WHERE {created} > ?", (cutoff,))
-            for column, also in later.items():
-                cleared = ", ".join(f"{c} = NULL" for c in (column, *also))
-                conn.execute(f"UPDATE {table} SET {cleared} WHERE {column} > ?", (cutoff,))
-        conn.commit()
+        shutil.copyfile(source, staging)
+        conn = sqlite3.connect(staging)
+        try:
+            for table, (created, later) in ARRIVAL.items():  # a loop over tables
+                conn.execute(f"DELETE FROM {table} WHERE {created} > ?", (cutoff,))
+                for column, also in later.items():
+                    cleared = ", ".join(f"{c} = NULL" for c in (column, *also))
+                    conn.execute(f"UPDATE {table} SET {cleared} WHERE {column} > ?", (cutoff,))
+            conn.commit()
+        finally:
+            conn.close()
+        staging.rename(target)
     finally:
-        conn.close()
-    staging.rename(target)
+        for leftover in (staging, staging.with_name(f"{staging.name}-journal")):
+            leftover.unlink(missing_ok=True)
+
+
+def _drop_orphan_copies(target: Path) -> None:
+    """Delete the staging copies (and their journals) of writers that no longer run: a killed writer left a
+    copy of the whole chat database (11 GB at 30×), and a few of them filled the disk."""
+    for copy in target.parent.glob(f"{target.name}.*.part*"):
+        pid = copy.name[len(target.name) + 1 :].split(".")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            copy.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _day_of(name: str) -> date:
