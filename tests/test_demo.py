@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from datetime import date
+import subprocess
+import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from chatsales.demo import generate_demo
+from chatsales.demo.arrivals import sources_as_of
 from chatsales.sources.chat_db import read_chat_db
 from chatsales.sources.orders import read_orders_dir
 from chatsales.sources.store_sales import read_store_sales_dir
@@ -158,3 +161,26 @@ def test_chat_reader_gives_the_same_frames_from_postgresql(demo, pg_url):
     assert from_pg.rejects.empty
     for table, frame in from_sqlite.frames.items():
         pd.testing.assert_frame_equal(from_pg.frames[table], frame, obj=table)
+
+
+def test_sources_as_of_a_night_drop_the_copies_killed_writers_left(demo, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        into = tmp_path / "sources"
+        into.mkdir()
+        orphan = into / f"chat.db.{dead.pid}.part"
+        orphan_journal = into / f"chat.db.{dead.pid}.part-journal"
+        busy = into / f"chat.db.{alive.pid}.part"
+        for path in (orphan, orphan_journal, busy):
+            path.write_bytes(b"a copy being written")
+        night = FIRST + timedelta(days=3)
+        paths = sources_as_of(demo, night, into, "Europe/Paris")
+        assert sorted(p.name for p in into.glob("chat.db*")) == ["chat.db", busy.name]
+        with sqlite3.connect(paths["chat_db"]) as conn:
+            last = conn.execute("SELECT max(sent_at) FROM messages").fetchone()[0]
+        assert last is not None and last < str(night + timedelta(days=1))
+    finally:
+        alive.kill()
+        alive.wait()
