@@ -7,7 +7,7 @@ import hashlib
 import sqlite3
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -161,6 +161,29 @@ def test_chat_reader_gives_the_same_frames_from_postgresql(demo, pg_url):
     assert from_pg.rejects.empty
     for table, frame in from_sqlite.frames.items():
         pd.testing.assert_frame_equal(from_pg.frames[table], frame, obj=table)
+    # the sensor asks both the same question (per table and day, counts and newest instants since a date)
+    from chatsales.extract.chat import TOUCHED_BY, fingerprints
+
+    since = datetime(2026, 10, 24)
+    on_pg, on_sqlite = fingerprints(pg_url, since), fingerprints(f"sqlite:///{demo.chat_db_path}", since)
+    assert set(on_sqlite["table"]) == {
+        "messages",
+        "ratings",
+        "conversation_requests",
+        "hook_events",
+        "member_sessions",
+        "identity_links",
+        "chatrooms",
+        "visitors",
+    }
+    assert on_sqlite["day"].min() == "2026-10-19" and len(on_sqlite) > 100  # UTC days: earlier rows touched later
+    pd.testing.assert_frame_equal(on_pg, on_sqlite)
+    rows = on_sqlite[on_sqlite["measure"] == "rows"].astype({"value": int}).groupby("table")["value"].sum()
+    with sqlite3.connect(demo.chat_db_path) as conn:
+        for table, instants in TOUCHED_BY.items():  # each row touched is counted once
+            where = " OR ".join(f"{instant} >= ?" for instant in instants)
+            count = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", [str(since)] * len(instants))
+            assert rows[table] == count.fetchone()[0], table
 
 
 def test_sources_as_of_a_night_drop_the_copies_killed_writers_left(demo, tmp_path):
