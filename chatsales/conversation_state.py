@@ -32,7 +32,7 @@ from chatsales.insights import first_shown
 from chatsales.lake.datasets import CHAT_DATASETS
 from chatsales.lake.store import UNDATED, Dataset, Lake, Upserted
 from chatsales.lake.where import key_in
-from chatsales.period import NAT, US_PER_DAY
+from chatsales.period import NAT, US_PER_DAY, to_us
 
 ROOM_ATTRIBUTES = [
     "chatroom_id",
@@ -336,8 +336,8 @@ def answered_within_24h(lake: Lake, old: pd.DataFrame, rooms: pd.DataFrame, mess
     in the lake, around the new first message)."""
     before = old.set_index("chatroom_id").reindex(rooms["chatroom_id"])
     first = rooms["first_visitor_at"]
-    first_us = first.astype(schema.TS).array.asi8
-    same_first = (before["first_visitor_at"].astype(schema.TS).array.asi8 == first_us) & (first_us != NAT)
+    first_us = to_us(first)
+    same_first = (to_us(before["first_visitor_at"]) == first_us) & (first_us != NAT)
     answered = np.where(
         same_first,
         before.get("answered_24h", pd.Series(False, index=before.index)).fillna(False).to_numpy(dtype=bool),

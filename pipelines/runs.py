@@ -14,17 +14,9 @@ import socket
 
 import dagster as dg
 
+from chatsales.processes import is_running
+
 ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def free_dead_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -35,7 +27,7 @@ def free_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         tags = run.tags
         if tags.get("chatsales/host") != host or not tags.get("chatsales/pid", "").isdigit():
             continue
-        if _alive(int(tags["chatsales/pid"])) and int(tags["chatsales/pid"]) != os.getpid():
+        if is_running(int(tags["chatsales/pid"])) and int(tags["chatsales/pid"]) != os.getpid():
             continue
         instance.report_run_failed(run, message=f"its process {tags['chatsales/pid']} on {host} is gone")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)

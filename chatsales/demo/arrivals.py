@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from chatsales.demo.generator import LATE_DAYS, DemoManifest
+from chatsales.processes import is_running
 
 # chat table: (the instant that creates a row, {column set later: the columns emptied with it})
 ARRIVAL = {
@@ -62,18 +63,8 @@ def _drop_orphan_copies(target: Path) -> None:
     copy of the whole chat database (11 GB at 30×), and a few of them filled the disk."""
     for copy in target.parent.glob(f"{target.name}.*.part*"):
         pid = copy.name[len(target.name) + 1 :].split(".")[0]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not is_running(int(pid)):
             copy.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _day_of(name: str) -> date:

@@ -236,7 +236,7 @@ class ReportingDb:
         """Each chatroom's first attributed sale as published (after this transaction's own rows); `started`:
         their reporting days (none of their sales is older than the day before the first)."""
         since = started.dropna().min() - timedelta(days=1) if started.notna().any() else None
-        found = first_sales_of(conn, chatroom_ids.unique(), since=since)
+        found = first_sales_of(conn, chatroom_ids, since=since)
         return pd.Series(found.reindex(chatroom_ids.to_numpy()).array, index=chatroom_ids.index).astype(
             "datetime64[us, UTC]"
         )
