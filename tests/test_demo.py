@@ -184,6 +184,23 @@ def test_chat_reader_gives_the_same_frames_from_postgresql(demo, pg_url):
             where = " OR ".join(f"{instant} >= ?" for instant in instants)
             count = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", [str(since)] * len(instants))
             assert rows[table] == count.fetchone()[0], table
+    # the night reads the same touched rows from both, and no table is scanned whole for them (SQLite)
+    from chatsales import schema
+    from chatsales.extract.chat import _days_clause, scope_queries, scoped
+    from chatsales.lake.datasets import CHAT_PARTITION
+
+    queries = scope_queries(since)
+    late = scoped(queries, {table: _days_clause(CHAT_PARTITION[table], ["2026-10-02"]) for table in TOUCHED_BY})
+    with sqlite3.connect(demo.chat_db_path) as conn, engine.connect() as pg:
+        for table, (where, params) in [*queries.items(), *late.items()]:  # a loop over sixteen queries
+            plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN SELECT * FROM {table} WHERE {where}", params)]
+            assert not [step for step in plan if step.startswith("SCAN")], (table, plan)
+            key = (schema.CHAT_KEYS[table] or ("count(*)",))[0]  # the keys read, or how many rows
+            select = f"SELECT {key} AS k FROM {table} WHERE {where}"
+            from_sqlite = sorted(pd.read_sql(select, conn, params=params)["k"])
+            assert from_sqlite and from_sqlite[0], table
+            assert sorted(pd.read_sql(sa.text(select), pg, params=params)["k"]) == from_sqlite, table
+    engine.dispose()
 
 
 def test_sources_as_of_a_night_drop_the_copies_killed_writers_left(demo, tmp_path):
