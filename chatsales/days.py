@@ -163,7 +163,7 @@ def attribution_window(lake: Lake, rooms: pd.DataFrame, activity: pd.DataFrame) 
 def first_order_flags(orders: pd.DataFrame, catalog: Catalog) -> pd.Series:
     """Whether each order is its customer's first sale among every order read (NA: no customer known)."""
     customers = customer_key(orders)
-    first = index_first_sales(catalog.orders_of("customer", customers.dropna()))
+    first = index_first_sales(catalog.first_sales(customers.dropna()))
     mine = first.set_index("customer").reindex(customers.to_numpy())
     is_first = (mine["order_id"].to_numpy() == orders["order_id"].to_numpy()) & (
         mine["sales_channel"].to_numpy() == orders["sales_channel"].to_numpy()

@@ -279,3 +279,45 @@ def test_partition_labels_are_local_days_or_months_and_undated_without_an_instan
         part_labels(instants, "day", "UTC").tolist()[0] == "2026-01-31"
         and len(part_labels(instants[:0], "day", "UTC")) == 0
     )
+
+
+def test_the_catalog_finds_each_customers_first_sale_by_one_probe(tmp_path):
+    """The first sale of each customer (earliest, then by order id; returns are not sales) is the one the
+    rows of all their orders give, found through the partial index, without reading their other orders."""
+    import sqlite3
+
+    from chatsales.extract.orders import first_sales
+    from chatsales.lake.catalog import FIRST_SALES
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    rows = pd.DataFrame(
+        [  # customer, order, placed_at (µs), is_sale
+            ("ann", "w-3", 300, 1),
+            ("ann", "w-1", 100, 0),  # a return: not her first sale
+            ("ann", "w-2", 200, 1),
+            ("bob", "s-9", 50, 1),  # a tie on the instant: the smaller order id wins
+            ("bob", "s-1", 50, 1),
+            ("cid", "w-7", 70, 0),  # returns only: no first sale
+            (None, "w-8", 10, 1),
+        ],
+        columns=["customer", "order_id", "placed_at", "is_sale"],
+    ).assign(
+        sales_channel="web",
+        day="2026-03-01",
+        updated_at=1,
+        source_file="f.jsonl",
+        source_line=1,
+        customer_hash=None,
+        customer_id=None,
+        visitor_id=None,
+    )
+    with catalog.transaction() as conn:
+        catalog.write_order_index(conn, rows)
+    found = catalog.first_sales(["ann", "bob", "cid", "nobody", "ann"]).sort_values("customer", ignore_index=True)
+    assert found[["customer", "order_id"]].values.tolist() == [["ann", "w-2"], ["bob", "s-1"]]
+    every = first_sales(catalog.orders_of("customer", ["ann", "bob", "cid"]))
+    pd.testing.assert_frame_equal(first_sales(found).reset_index(drop=True), every.reset_index(drop=True))
+    with sqlite3.connect(catalog.path) as conn:
+        plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {FIRST_SALES}", ['["ann"]'])]
+    assert "SEARCH o USING INDEX ix_orders_first_sale (customer=?)" in plan, plan
+    assert not [step for step in plan if step.startswith("SCAN") and "VIRTUAL TABLE" not in step], plan

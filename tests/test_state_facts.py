@@ -165,7 +165,18 @@ def test_many_chatrooms_take_their_first_sales_from_the_days_since_the_first_sta
         with db.engine.connect() as conn:
             by_index = store.first_sales_of(conn, ["jan", "mar"])
             monkeypatch.setattr(store, "FIRST_SALES_BY_INDEX", 0)
+            sent = []
+            listen = lambda *args: sent.append(args[2:4])  # noqa: E731 (statement, parameters)
+            sa.event.listen(db.engine, "before_cursor_execute", listen)
             whole = store.first_sales_of(conn, ["jan", "mar"], since=D_JAN)
+            sa.event.remove(db.engine, "before_cursor_execute", listen)
+            if db.engine.dialect.name == "sqlite":  # the days by their index, not every order by chatroom
+                ((statement, parameters),) = sent
+                plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+                assert any(
+                    step.startswith("SEARCH attributed_orders USING INDEX ix_attributed_orders_day") for step in plan
+                )
+                assert not [step for step in plan if step.startswith("SCAN attributed_orders")], plan
             recent = store.first_sales_of(conn, ["mar"], since=D_MAR)
         assert by_index.to_dict() == whole.to_dict() == {"jan": JAN + pd.Timedelta(days=1), "mar": MAR}
         assert recent.to_dict() == {"mar": MAR}  # January's order was not read

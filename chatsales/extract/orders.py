@@ -151,18 +151,15 @@ def plan_orders(
         spans(updated, pd.to_datetime(pd.Series(old["day"].to_numpy()[moved])).dt.date),
     ]
     customers = set(new_rows["customer"].dropna()) | set(old["customer"].dropna())
-    before = catalog.orders_of("customer", customers)
-    after = pd.concat(
-        [
-            before[
-                ~before.set_index(["sales_channel", "order_id"]).index.isin(
-                    new_rows.set_index(["sales_channel", "order_id"]).index
-                )
-            ],
-            new_rows,
-        ],
-        ignore_index=True,
+    before = catalog.first_sales(customers)
+    key = ["sales_channel", "order_id"]
+    reread = pd.MultiIndex.from_frame(new_rows[key])
+    # a customer whose first sale is re-read tonight may fall back on a later stored sale: all of theirs
+    redo = before["customer"][pd.MultiIndex.from_frame(before[key]).isin(reread)]
+    stored = pd.concat(
+        [before[~is_in(before["customer"], redo)], catalog.orders_of("customer", redo)], ignore_index=True
     )
+    after = pd.concat([stored[~pd.MultiIndex.from_frame(stored[key]).isin(reread)], new_rows], ignore_index=True)
     parts.append(first_order_changes(before, after))
     return OrderPlan(upserts, new_rows), combine(parts)
 

@@ -18,6 +18,7 @@ Its size grows with the files and orders read, never with the nights: the sensor
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -56,6 +57,8 @@ CREATE INDEX IF NOT EXISTS ix_orders_customer ON orders (customer, placed_at);
 CREATE INDEX IF NOT EXISTS ix_orders_hash ON orders (customer_hash);
 CREATE INDEX IF NOT EXISTS ix_orders_customer_id ON orders (customer_id);
 CREATE INDEX IF NOT EXISTS ix_orders_visitor ON orders (visitor_id);
+CREATE INDEX IF NOT EXISTS ix_orders_first_sale ON orders (customer, placed_at, order_id)
+    WHERE is_sale = 1 AND customer IS NOT NULL;
 CREATE TABLE IF NOT EXISTS chat_keys (tbl TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tbl, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS visitor_keys (
     visitor_id TEXT NOT NULL PRIMARY KEY, customer_id TEXT, email_hash TEXT) WITHOUT ROWID;
@@ -67,6 +70,11 @@ CREATE TABLE IF NOT EXISTS link_keys (
 CREATE TABLE IF NOT EXISTS room_visitors (
     visitor_id TEXT NOT NULL, chatroom_id TEXT NOT NULL, PRIMARY KEY (visitor_id, chatroom_id)) WITHOUT ROWID;
 """
+# per customer of a JSON list, the row of the first sale: one probe of the partial index each
+FIRST_SALES = (
+    "SELECT * FROM orders WHERE rowid IN (SELECT (SELECT o.rowid FROM orders AS o WHERE o.customer = k.value"
+    " AND o.is_sale = 1 AND o.customer IS NOT NULL ORDER BY o.placed_at, o.order_id LIMIT 1) FROM json_each(?) AS k)"
+)
 CHANGE_COLUMNS = ["what", "first_day", "last_day", "rows"]
 ORDER_INDEX_COLUMNS = [
     "sales_channel",
@@ -260,6 +268,14 @@ class Catalog:
         if column not in ("customer", "customer_hash", "customer_id", "visitor_id"):
             raise ValueError(f"not an indexed key: {column}")
         return self._select_in(column, [], values)
+
+    def first_sales(self, customers: Iterable[str]) -> pd.DataFrame:
+        """The index row of each of these customers' first sale (earliest placed_at, then order_id): one probe
+        of ix_orders_first_sale per customer, however many orders each placed over the years (reading every
+        order of tonight's customers made a 10× night grow by seconds over two years of history)."""
+        values = list(dict.fromkeys(v for v in customers if v is not None and v == v))
+        with self.connect() as conn:
+            return pd.read_sql(FIRST_SALES, conn, params=[json.dumps(values)])
 
     def _select_in(
         self, condition: str, fixed: list, values: Iterable[str], table: str = "orders", columns: str = "*"

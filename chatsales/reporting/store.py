@@ -539,7 +539,12 @@ def first_sales_of(
     sales = (o.attributed, sa.not_(o.is_cancelled), o.total > 0, o.day.not_in(as_days(excluding)))
     query = sa.select(o.chatroom_id, sa.func.min(o.placed_at).label("first_sale_at")).group_by(o.chatroom_id)
     if len(ids) > FIRST_SALES_BY_INDEX:
-        found = [conn.execute(query.where(*sales, *([o.day >= since] if since else []))).all()]
+        # the days first, materialised: grouping the whole table, SQLite walked the chatroom index over every
+        # order ever published (no statistics: it prefers skipping the sort), growing with the history
+        recent = sa.select(o.chatroom_id, o.placed_at).where(*sales, *([o.day >= since] if since else []))
+        recent = recent.cte("recent").prefix_with("MATERIALIZED")
+        by_room = sa.select(recent.c.chatroom_id, sa.func.min(recent.c.placed_at)).group_by(recent.c.chatroom_id)
+        found = [conn.execute(by_room).all()]
     else:
         found = [
             conn.execute(query.where(o.chatroom_id.in_(ids[start : start + 5000].tolist()), *sales)).all()
