@@ -7,7 +7,9 @@ A file that disappears from the folder is left in the lake: archiving old export
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -16,16 +18,23 @@ FILE_COLUMNS = ["name", "size", "mtime_ns"]
 
 
 def listing(folder: Path, pattern: str) -> pd.DataFrame:
-    """name, size, mtime_ns of the files matching `pattern` (a missing folder lists nothing)."""
+    """name, size, mtime_ns of the files matching `pattern` (as pathlib's glob matches names; a missing folder
+    lists nothing). One scandir, names sorted as text: after two years of daily files, pathlib's glob
+    and its Path objects cost more than the stats themselves."""
     folder = Path(folder)
-    # names sorted as text: sorting Path objects cost more than the stats themselves over two years of files
-    files = sorted(folder.glob(pattern), key=lambda f: f.name) if folder.is_dir() else []
-    stats = [f.stat() for f in files]
+    if not folder.is_dir():
+        return pd.DataFrame({"name": [], "size": [], "mtime_ns": []}).astype({"size": "int64", "mtime_ns": "int64"})
+    with os.scandir(folder) as entries:
+        found = sorted(
+            (entry.name, entry.stat())
+            for entry in entries
+            if fnmatch.fnmatchcase(entry.name, pattern) and entry.is_file()
+        )
     return pd.DataFrame(
         {
-            "name": [f.name for f in files],
-            "size": [s.st_size for s in stats],
-            "mtime_ns": [s.st_mtime_ns for s in stats],
+            "name": [name for name, _ in found],
+            "size": [stat.st_size for _, stat in found],
+            "mtime_ns": [stat.st_mtime_ns for _, stat in found],
         }
     ).astype({"size": "int64", "mtime_ns": "int64"})
 

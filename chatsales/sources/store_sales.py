@@ -99,7 +99,8 @@ def read_store_sales_dir(
     path = Path(path)
     if not path.is_dir():
         raise SourceSetupError(f"{SOURCE}: POS folder {path} does not exist")
-    raw, file_rejects = _read_files([f for f in sorted(path.glob("*.csv")) if only is None or f.name in only])
+    names = sorted(f.name for f in path.glob("*.csv")) if only is None else sorted(only)
+    raw, file_rejects = _read_files([path / name for name in names if only is None or (path / name).is_file()])
     # the last file holding a receipt wins; older versions of that receipt are superseded, not rejected
     latest_file = raw.groupby("receipt_id")["_file"].transform("max")
     raw = raw[raw["_file"].eq(latest_file) | raw["receipt_id"].eq("")].reset_index(drop=True)
