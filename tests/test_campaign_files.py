@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from chatsales.extract.campaigns import plan_campaigns
-from chatsales.extract.files import appended_from
+from chatsales.extract.files import appended_from, listing
 from chatsales.lake.catalog import Catalog
 from chatsales.lake.datasets import CLICKS
 from chatsales.lake.store import Lake
@@ -133,3 +133,15 @@ def test_a_campaign_added_later_makes_the_clicks_that_named_it_valid(tmp_path):
         f.write("cp-11,Newer,mailing,2026-03-05T09:00:00Z\n")
     alone, _ = _night(folder, tmp_path / "nightly")
     assert alone.scope == "campaigns.csv" and alone.changed == {"campaigns": 1, "campaign_clicks": 0}
+
+
+def test_a_source_folder_lists_its_matching_files_by_name_and_no_folder(tmp_path):
+    (tmp_path / "b.csv").write_text("12345")
+    (tmp_path / "a.csv").write_text("1")
+    (tmp_path / ".hidden.csv").write_text("12")  # as pathlib's glob: a hidden export is still an export
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "old.csv").mkdir()  # a folder named like a file is not a file to read
+    found = listing(tmp_path, "*.csv")
+    assert found[["name", "size"]].values.tolist() == [[".hidden.csv", 2], ["a.csv", 1], ["b.csv", 5]]
+    assert found["mtime_ns"].gt(0).all() and str(found["mtime_ns"].dtype) == "int64"
+    assert listing(tmp_path / "missing", "*.csv").empty
