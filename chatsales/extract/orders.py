@@ -156,9 +156,7 @@ def plan_orders(
     reread = pd.MultiIndex.from_frame(new_rows[key])
     # a customer whose first sale is re-read tonight may fall back on a later stored sale: all of theirs
     redo = before["customer"][pd.MultiIndex.from_frame(before[key]).isin(reread)]
-    stored = pd.concat(
-        [before[~is_in(before["customer"], redo)], catalog.orders_of("customer", redo)], ignore_index=True
-    )
+    stored = pd.concat([before[~is_in(before["customer"], redo)], catalog.sales_of(redo)], ignore_index=True)
     after = pd.concat([stored[~pd.MultiIndex.from_frame(stored[key]).isin(reread)], new_rows], ignore_index=True)
     parts.append(first_order_changes(before, after))
     return OrderPlan(upserts, new_rows), combine(parts)

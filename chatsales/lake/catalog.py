@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS orders (
     updated_at INTEGER NOT NULL, source_file TEXT NOT NULL, source_line INTEGER NOT NULL,
     customer TEXT, customer_hash TEXT, customer_id TEXT, visitor_id TEXT, is_sale INTEGER NOT NULL,
     PRIMARY KEY (sales_channel, order_id));
-CREATE INDEX IF NOT EXISTS ix_orders_customer ON orders (customer, placed_at);
+DROP INDEX IF EXISTS ix_orders_customer; -- replaced by ix_orders_first_sale: only sales are looked up by customer
 CREATE INDEX IF NOT EXISTS ix_orders_hash ON orders (customer_hash);
 CREATE INDEX IF NOT EXISTS ix_orders_customer_id ON orders (customer_id);
 CREATE INDEX IF NOT EXISTS ix_orders_visitor ON orders (visitor_id);
@@ -268,10 +268,15 @@ class Catalog:
         return self._select_in("sales_channel = ? AND order_id", [channel], order_ids)
 
     def orders_of(self, column: str, values: Iterable[str]) -> pd.DataFrame:
-        """The index rows whose `column` (customer, customer_hash, customer_id, visitor_id) is one of values."""
-        if column not in ("customer", "customer_hash", "customer_id", "visitor_id"):
+        """The index rows whose `column` (customer_hash, customer_id, visitor_id) is one of values (by customer:
+        `sales_of`, `first_sales`)."""
+        if column not in ("customer_hash", "customer_id", "visitor_id"):
             raise ValueError(f"not an indexed key: {column}")
         return self._select_in(column, [], values)
+
+    def sales_of(self, customers: Iterable[str]) -> pd.DataFrame:
+        """The index rows of every sale of these customers (returns and cancelled orders are not sales)."""
+        return self._select_in("is_sale = 1 AND customer IS NOT NULL AND customer", [], customers)
 
     def first_sales(self, customers: Iterable[str]) -> pd.DataFrame:
         """The index row of each of these customers' first sale (earliest placed_at, then order_id): one probe
