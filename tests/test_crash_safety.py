@@ -176,8 +176,8 @@ def _kill_backfill_inside_reporting_db(env: dict, days: list[str], dagster_home:
                     starts = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
                     if any(event.step_key == "reporting_db" for event in starts):
                         run_id = run.run_id
-                time.sleep(0.05)
-            time.sleep(0.3)  # inside the step: reading the published days, or writing
+                time.sleep(0.02)
+            # killed at once, inside the step: a pause here raced the step once publications got faster
         finally:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
