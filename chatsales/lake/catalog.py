@@ -282,15 +282,14 @@ class Catalog:
         """The index row of each of these customers' first sale (earliest placed_at, then order_id): one probe
         of ix_orders_first_sale per customer, however many orders each placed over the years (reading every
         order of tonight's customers made a 10× night grow by seconds over two years of history)."""
-        values = list(dict.fromkeys(v for v in customers if v is not None and v == v))
         with self.connect() as conn:
-            return pd.read_sql(FIRST_SALES, conn, params=[json.dumps(values)])
+            return pd.read_sql(FIRST_SALES, conn, params=[json.dumps(_distinct(customers))])
 
     def _select_in(
         self, condition: str, fixed: list, values: Iterable[str], table: str = "orders", columns: str = "*"
     ) -> pd.DataFrame:
         """The rows of `table` whose `condition` column is one of `values` (after the `fixed` parameters)."""
-        values = list(dict.fromkeys(v for v in values if v is not None and v == v))
+        values = _distinct(values)
         frames = []
         with self.connect() as conn:
             for start in range(0, len(values), 900):  # SQLite's bound-parameter limit
@@ -369,3 +368,8 @@ def _wal(conn: sqlite3.Connection) -> None:
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _distinct(values: Iterable[str]) -> list[str]:
+    """The values once each, in order, without None or NaN: what a lookup by key asks for."""
+    return list(dict.fromkeys(v for v in values if v is not None and v == v))
