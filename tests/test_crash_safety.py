@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from chatsales.reporting.engine import lock, make_engine
 from chatsales.reporting.store import ReportingDb as ReportingStore
 from tests.publish_worker import DAY, N_FACTS, N_MEMBERS, N_ORDERS, day_frames
 from tests.test_never_worse import published_demo  # noqa: F401  (a fixture)
@@ -149,9 +150,32 @@ def _tables_without_volatile(url: str) -> dict[str, pd.DataFrame]:
         return out
 
 
-def _kill_backfill_inside_reporting_db(env: dict, days: list[str], dagster_home: Path) -> str:
-    """Start `chatsales backfill`, poll the instance's event log until its run's reporting_db step has started,
-    SIGKILL the process; returns the dead run's id (still STARTED, still holding the pool slot)."""
+class publication_lock_held:  # noqa: N801  (reads as what it holds)
+    """The publication lock (SQLite's write lock, PostgreSQL's advisory lock), taken as a publishing run takes
+    it, from `enter()` until `release()`: a run that reaches its publication meanwhile waits for it."""
+
+    def __init__(self, url: str):
+        self.engine, self.entered, self._transaction = make_engine(url), False, None
+
+    def enter(self) -> None:
+        self._transaction = self.engine.begin()
+        lock(self._transaction.__enter__())
+        self.entered = True
+
+    def release(self) -> None:
+        if self._transaction is not None:
+            self._transaction.__exit__(None, None, None)
+        self.engine.dispose()
+
+
+SOURCE_STEPS = {"chat_platform", "web_orders", "store_sales", "marketing_touchpoints"}  # write their rejects
+
+
+def _kill_backfill_inside_reporting_db(env: dict, days: list[str], dagster_home: Path, url: str) -> str:
+    """Start `chatsales backfill`, poll the instance's event log until its run's source steps are done (they
+    write their rejects under the publication lock), then hold the publication lock as another publishing run
+    would: the run's reporting_db step starts and waits for it, so it cannot finish before the test sees its
+    start and SIGKILLs the process. Returns the dead run's id (still STARTED, still holding the pool slot)."""
     import dagster as dg
 
     from assets_defs.reporting import PUSH_POOL
@@ -166,21 +190,29 @@ def _kill_backfill_inside_reporting_db(env: dict, days: list[str], dagster_home:
         start_new_session=True,
     )
     deadline = time.monotonic() + 300
-    run_id = None
+    run_id, held = None, publication_lock_held(url)
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         try:
             while run_id is None:
                 assert process.poll() is None, f"backfill ended first: {process.stdout.read().decode()[-3000:]}"
                 assert time.monotonic() < deadline, "reporting_db never started"
                 for run in instance.get_runs(filters=dg.RunsFilter(tags={"chatsales/pid": str(process.pid)})):
-                    starts = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
-                    if any(event.step_key == "reporting_db" for event in starts):
+                    steps = {
+                        (event.dagster_event.event_type, event.step_key)
+                        for event in instance.all_logs(run.run_id)
+                        if event.is_dagster_event
+                    }
+                    sources_done = {key for kind, key in steps if kind == dg.DagsterEventType.STEP_SUCCESS}
+                    if SOURCE_STEPS <= sources_done and not held.entered:
+                        held.enter()
+                    if (dg.DagsterEventType.STEP_START, "reporting_db") in steps:
+                        assert held.entered, "reporting_db started before the test held the publication lock"
                         run_id = run.run_id
                 time.sleep(0.02)
-            # killed at once, inside the step: a pause here raced the step once publications got faster
         finally:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
+            held.release()
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
         assert slot_holders(instance, PUSH_POOL) == [run_id]  # the stuck state the issue saw
     return run_id
@@ -232,7 +264,7 @@ def test_a_backfill_killed_inside_reporting_db_does_not_block_the_next_one_on_sq
     before = _tables_without_volatile(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
     env["CHATSALES_HOME"] = str(copy)
-    dead = _kill_backfill_inside_reporting_db(env, days, copy / "dagster")
+    dead = _kill_backfill_inside_reporting_db(env, days, copy / "dagster", url)
     _one_publication_per_day(url)
     _next_backfill_completes(env, days, copy / "dagster", dead)
     after = _tables_without_volatile(url)
@@ -258,7 +290,7 @@ def test_a_backfill_killed_inside_reporting_db_does_not_block_the_next_one_on_po
     before = _tables_without_volatile(pg_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSALES_", "DAGSTER_"))}
     env.update(CHATSALES_HOME=str(home), **settings)
-    dead = _kill_backfill_inside_reporting_db(env, days, dagster_home)
+    dead = _kill_backfill_inside_reporting_db(env, days, dagster_home, pg_url)
     _one_publication_per_day(pg_url)
     _next_backfill_completes(env, days, dagster_home, dead)
     after = _tables_without_volatile(pg_url)
