@@ -289,6 +289,9 @@ def case(workdir: Path, scale: float, days: int, chunk_days: int, snapshots: boo
             shutil.rmtree(folder / name, ignore_errors=True)
             shutil.copytree(folder / f"{name}.history", folder / name)
     _step(folder, scale, days, "sources", night)
+    # the copies just written (GBs at 10×) are flushed now, not during the night, whose commits would wait
+    # behind their write-back: a nightly run does not follow a copy of its whole home
+    os.sync()
     nightly = _step(folder, scale, days, "night", night)
     print(f"  {folder.name}: night {nightly}", file=sys.stderr, flush=True)
     snapshots = _step(folder, scale, days, "snapshots") if snapshots else {"run_s": "—", "peak_rss_mib": "—"}
