@@ -202,8 +202,8 @@ def _kill_backfill_inside_reporting_db(env: dict, days: list[str], dagster_home:
                         for event in instance.all_logs(run.run_id)
                         if event.is_dagster_event
                     }
-                    sources_done = {key for kind, key in steps if kind == dg.DagsterEventType.STEP_SUCCESS}
-                    if SOURCE_STEPS <= sources_done and not held.entered:
+                    succeeded = {key for kind, key in steps if kind == dg.DagsterEventType.STEP_SUCCESS}
+                    if SOURCE_STEPS <= succeeded and not held.entered:
                         held.enter()
                     if (dg.DagsterEventType.STEP_START, "reporting_db") in steps:
                         assert held.entered, "reporting_db started before the test held the publication lock"
